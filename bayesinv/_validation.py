@@ -1,0 +1,79 @@
+"""Checks at the package boundary. Each error names the argument, the value and what is valid."""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from .errors import InvalidArgumentError
+
+
+def _show(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def positive_float(name: str, value) -> float:
+    """Return ``value`` as a float, requiring a finite number > 0."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value):
+        raise InvalidArgumentError(f"{name} must be a finite positive number, got {_show(value)}")
+    if value <= 0:
+        raise InvalidArgumentError(f"{name} must be > 0, got {value!r}")
+    return float(value)
+
+
+def float_in_interval(name: str, value, low: float, high: float, *, closed_low=False,
+                      closed_high=True) -> float:
+    """Return ``value`` as a float in the interval between ``low`` and ``high``."""
+    lo_ok = (lambda v: v >= low) if closed_low else (lambda v: v > low)
+    hi_ok = (lambda v: v <= high) if closed_high else (lambda v: v < high)
+    interval = f"{'[' if closed_low else '('}{low}, {high}{']' if closed_high else ')'}"
+    if (isinstance(value, bool) or not isinstance(value, numbers.Real)
+            or not np.isfinite(value) or not (lo_ok(value) and hi_ok(value))):
+        raise InvalidArgumentError(f"{name} must be in {interval}, got {_show(value)}")
+    return float(value)
+
+
+def integer_at_least(name: str, value, minimum: int) -> int:
+    """Return ``value`` as an int, requiring an integer >= ``minimum``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise InvalidArgumentError(f"{name} must be an integer >= {minimum}, got {_show(value)}")
+    if value < minimum:
+        raise InvalidArgumentError(f"{name} must be >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def finite_vector(name: str, value, length: int | None = None) -> np.ndarray:
+    """Return ``value`` as a 1-d float64 array with finite entries (and the given length)."""
+    arr = np.asarray(value, dtype=float)
+    if arr.ndim != 1:
+        raise InvalidArgumentError(f"{name} must be a 1-d array, got shape {arr.shape}")
+    if length is not None and arr.shape[0] != length:
+        raise InvalidArgumentError(f"{name} must have length {length}, got length {arr.shape[0]}")
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        first = np.flatnonzero(bad)[:5].tolist()
+        raise InvalidArgumentError(
+            f"{name} must be finite; {int(bad.sum())} entries are NaN or inf (first at {first})"
+        )
+    return arr
+
+
+def one_of(name: str, value, allowed) -> str:
+    """Require ``value`` to be one of ``allowed`` (strings)."""
+    if value not in allowed:
+        raise InvalidArgumentError(f"{name} must be one of {sorted(allowed)}, got {_show(value)}")
+    return value
+
+
+def points_2d(name: str, value) -> np.ndarray:
+    """Return points as a float array of shape (n, d) with finite entries."""
+    arr = np.asarray(value, dtype=float)
+    if arr.ndim == 1:
+        arr = arr[None, :]
+    if arr.ndim != 2 or arr.shape[0] == 0:
+        raise InvalidArgumentError(f"{name} must have shape (n, dim) with n >= 1, got {arr.shape}")
+    if not np.isfinite(arr).all():
+        raise InvalidArgumentError(f"{name} must be finite")
+    return arr

@@ -1,0 +1,59 @@
+"""The exception hierarchy of bayesinv.
+
+Every error the package raises on purpose derives from :class:`BayesinvError`, so that a
+coverage study or a batch run can tell "the model said no" from a bug. Bad user input raises
+:class:`InvalidArgumentError`, which is also a :class:`ValueError` so ordinary ``except
+ValueError`` code keeps working.
+"""
+
+from __future__ import annotations
+
+
+class BayesinvError(Exception):
+    """Base class of all errors raised by bayesinv."""
+
+
+class InvalidArgumentError(BayesinvError, ValueError):
+    """An argument has a value outside what is valid; the message names both."""
+
+
+class ForwardSolveError(BayesinvError):
+    """A forward (or adjoint) PDE solve failed.
+
+    Samplers treat it as a rejected proposal (pCN, MALA) or a flagged divergence (ULA).
+
+    Parameters
+    ----------
+    reason : str
+        What went wrong, e.g. ``"non-finite parameter"`` or ``"matrix not positive definite"``.
+    """
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+class SamplerDivergenceError(BayesinvError):
+    """A chain produced too many non-finite steps and was stopped.
+
+    Attributes
+    ----------
+    partial : arviz.InferenceData or None
+        The draws made before the chain was stopped, if any.
+    """
+
+    def __init__(self, message: str, partial=None):
+        super().__init__(message)
+        self.partial = partial
+
+
+class ConfigError(BayesinvError, ValueError):
+    """An experiment configuration is invalid; the message names the key and the value."""
+
+
+class MissingDependencyError(BayesinvError, ImportError):
+    """An optional dependency (FEniCSx, scikit-sparse, ...) is needed for this feature."""
+
+
+class BayesinvWarning(UserWarning):
+    """Base class of warnings issued by bayesinv (e.g. poor convergence diagnostics)."""

@@ -1,0 +1,236 @@
+"""Domains and Lagrange spaces as NumPy snapshots of a dolfinx mesh.
+
+A :class:`Domain` wraps a dolfinx mesh of affine simplices and extracts, once, what the fast
+forward maps and priors need: cell geometry, cell-to-dof maps, dof coordinates, boundary dofs,
+and the location of arbitrary points. A :class:`LagrangeSpace` holds a continuous Lagrange
+space of degree 1 or 2 on it, with its mass and stiffness matrices. Functions on the domain are
+represented by their nodal (dof) values; a callable ``fn`` is interpolated by evaluating it at
+the dof coordinates, ``fn(x)`` with ``x`` of shape ``(dim, n)`` (dolfinx's convention:
+``x[0]`` are the first coordinates).
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+import numpy as np
+import scipy.sparse as sp
+
+from .._validation import integer_at_least, points_2d
+from ..errors import InvalidArgumentError
+from . import _dolfinx
+from .assembly import assemble_coefficient_tensor, sparsity_pattern
+
+
+class LagrangeSpace:
+    """A continuous Lagrange (P1 or P2) space on a :class:`Domain`.
+
+    Attributes
+    ----------
+    degree : int
+    cell_dofs : ndarray, shape (num_cells, dofs_per_cell)
+        Global dof indices of each cell, in the reference element's order.
+    coordinates : ndarray, shape (num_dofs, dim)
+    boundary_dofs : ndarray
+        Sorted indices of the dofs on the boundary ∂O.
+    function_space : dolfinx.fem.FunctionSpace
+    """
+
+    def __init__(self, domain: Domain, degree: int):
+        if degree not in (1, 2):
+            raise InvalidArgumentError(f"degree must be 1 or 2, got {degree!r}")
+        self.domain = domain
+        self.degree = degree
+        self.function_space = _dolfinx.lagrange_space(domain.mesh, degree)
+        self.cell_dofs, self.coordinates, self.boundary_dofs = _dolfinx.space_arrays(
+            self.function_space)
+        self.element = _dolfinx.reference_element(self.function_space)
+
+    @property
+    def num_dofs(self) -> int:
+        return self.coordinates.shape[0]
+
+    @cached_property
+    def interior_dofs(self) -> np.ndarray:
+        mask = np.ones(self.num_dofs, dtype=bool)
+        mask[self.boundary_dofs] = False
+        return np.flatnonzero(mask)
+
+    @cached_property
+    def pattern(self):
+        """CSR sparsity pattern (indptr, indices) of operators on this space."""
+        return sparsity_pattern(self.cell_dofs, self.num_dofs)
+
+    def _bilinear(self, kind: str) -> sp.csr_matrix:
+        indptr, indices = self.pattern
+        tensor = assemble_coefficient_tensor(self.domain, self, self.domain.space(1), kind)
+        data = tensor @ np.ones(tensor.shape[1])
+        return sp.csr_matrix((data, indices, indptr), shape=(self.num_dofs, self.num_dofs))
+
+    @cached_property
+    def mass_matrix(self) -> sp.csr_matrix:
+        """M_ij = ∫ φ_i φ_j (exact quadrature)."""
+        return self._bilinear("mass")
+
+    @cached_property
+    def stiffness_matrix(self) -> sp.csr_matrix:
+        """K_ij = ∫ ∇φ_i·∇φ_j (exact quadrature)."""
+        return self._bilinear("stiffness")
+
+    def interpolate(self, fn) -> np.ndarray:
+        """Nodal interpolant of ``fn``: a constant, a callable ``fn(x)`` or an array of values."""
+        if callable(fn):
+            values = np.asarray(fn(self.coordinates.T.copy()), dtype=float)
+            values = np.broadcast_to(values, (self.num_dofs,)).copy()
+        elif np.ndim(fn) == 0:
+            values = np.full(self.num_dofs, float(fn))
+        else:
+            values = np.asarray(fn, dtype=float)
+            if values.shape != (self.num_dofs,):
+                raise InvalidArgumentError(
+                    f"values must have shape ({self.num_dofs},) for this P{self.degree} space, "
+                    f"got {values.shape}")
+        if not np.isfinite(values).all():
+            raise InvalidArgumentError("the interpolated function has non-finite values")
+        return values
+
+    def evaluation_matrix(self, points) -> sp.csr_matrix:
+        """Sparse operator O with (O u)_i = u_h(x_i) for the FE function with dofs u.
+
+        Raises InvalidArgumentError naming the points that lie outside the domain.
+        """
+        pts = self.domain.check_points(points, "points")
+        cells, ref = self.domain.locate(pts)
+        values = _dolfinx.tabulate(self.element, ref)[0]  # (npts, dofs_per_cell)
+        rows = np.repeat(np.arange(pts.shape[0]), values.shape[1])
+        cols = self.cell_dofs[cells].ravel()
+        return sp.csr_matrix((values.ravel(), (rows, cols)), shape=(pts.shape[0], self.num_dofs))
+
+    def l2_error(self, u: np.ndarray, exact, quadrature_degree: int | None = None) -> float:
+        """‖u_h − u‖_{L²(O)} for dof values ``u`` and a callable ``exact(x)`` (x: (dim, n)).
+
+        Uses Gauss quadrature of degree 2·degree + 3 on each cell (exact for the FE part).
+        """
+        qdeg = 2 * self.degree + 3 if quadrature_degree is None else quadrature_degree
+        points, weights = _dolfinx.quadrature(self.domain.mesh, qdeg)
+        phi = _dolfinx.tabulate(self.element, points)[0]                    # (nq, ndofs)
+        uh = np.asarray(u, float)[self.cell_dofs] @ phi.T                   # (ncells, nq)
+        x = (self.domain.cell_vertices[:, :1, :]
+             + np.einsum("egt,qt->eqg", self.domain.jacobians, points))     # (ncells, nq, d)
+        ue = np.asarray(exact(x.reshape(-1, self.domain.dim).T), float).reshape(uh.shape)
+        err2 = ((uh - ue) ** 2 @ weights) @ self.domain.abs_det
+        return float(np.sqrt(err2))
+
+    def l2_inner(self, u: np.ndarray, v: np.ndarray) -> float:
+        """⟨u, v⟩_{L²(O)} of two FE functions given by dof values."""
+        return float(u @ (self.mass_matrix @ v))
+
+
+class Domain:
+    """A bounded domain O ⊂ R^d meshed by affine simplices (a wrapped dolfinx mesh).
+
+    Parameters
+    ----------
+    mesh : dolfinx.mesh.Mesh
+        A serial mesh (``MPI.COMM_SELF``) of straight-sided triangles (or tetrahedra).
+    name : str, optional
+        Shown in reprs and figure titles.
+    """
+
+    def __init__(self, mesh, name: str = "domain"):
+        _dolfinx.check_affine_simplex_mesh(mesh)
+        self.mesh = mesh
+        self.name = name
+        self.dim = mesh.geometry.dim
+        self.cell_vertices = _dolfinx.cell_vertex_coordinates(mesh)
+        # Affine map x = x0 + J X from the reference cell.
+        self.jacobians = np.transpose(
+            self.cell_vertices[:, 1:, :] - self.cell_vertices[:, :1, :], (0, 2, 1))
+        self.abs_det = np.abs(np.linalg.det(self.jacobians))
+        self._spaces: dict[int, LagrangeSpace] = {}
+        self.cache: dict = {}  # per-mesh cache of expensive derived objects (eigenpairs, ...)
+
+    def __repr__(self) -> str:
+        return (f"Domain({self.name!r}, cells={self.num_cells}, "
+                f"vertices={self.space(1).num_dofs}, h={self.mesh_size:.3g})")
+
+    @property
+    def num_cells(self) -> int:
+        return self.cell_vertices.shape[0]
+
+    @cached_property
+    def measure(self) -> float:
+        """|O|: the area (volume) of the meshed domain."""
+        return float(self.abs_det.sum() / np.prod(np.arange(1, self.dim + 1)))
+
+    @cached_property
+    def mesh_size(self) -> float:
+        """The largest cell diameter h."""
+        v = self.cell_vertices
+        diffs = v[:, :, None, :] - v[:, None, :, :]
+        return float(np.sqrt((diffs**2).sum(-1)).max())
+
+    @cached_property
+    def bounding_box(self) -> tuple[np.ndarray, np.ndarray]:
+        x = self.cell_vertices.reshape(-1, self.dim)
+        return x.min(axis=0), x.max(axis=0)
+
+    def space(self, degree: int = 1) -> LagrangeSpace:
+        """The (cached) continuous Lagrange space of the given degree."""
+        if degree not in self._spaces:
+            self._spaces[degree] = LagrangeSpace(self, degree)
+        return self._spaces[degree]
+
+    @property
+    def parameter_space(self) -> LagrangeSpace:
+        """The P1 space on which parameter fields θ live (nodal values at the vertices)."""
+        return self.space(1)
+
+    def check_points(self, points, name: str = "points") -> np.ndarray:
+        pts = points_2d(name, points)
+        if pts.shape[1] != self.dim:
+            raise InvalidArgumentError(
+                f"{name} must have shape (n, {self.dim}) on this {self.dim}-d domain, "
+                f"got {pts.shape}")
+        return pts
+
+    def locate(self, points: np.ndarray):
+        """Containing cell and reference coordinates of each point (error if outside)."""
+        cells = _dolfinx.locate_cells(self.mesh, points)
+        outside = np.flatnonzero(cells < 0)
+        if outside.size:
+            shown = np.array2string(points[outside[:3]], precision=4, separator=", ")
+            raise InvalidArgumentError(
+                f"{outside.size} design point(s) lie outside the domain {self.name!r} "
+                f"(indices {outside[:5].tolist()}, e.g. {shown}); points must lie in the "
+                f"meshed domain")
+        x0 = self.cell_vertices[cells, 0, :]
+        ref = np.linalg.solve(self.jacobians[cells], (points - x0)[..., None])[..., 0]
+        return cells, np.clip(ref, 0.0, 1.0)
+
+    def contains(self, points) -> np.ndarray:
+        """Boolean mask: which points lie in the meshed domain."""
+        pts = self.check_points(points)
+        return _dolfinx.locate_cells(self.mesh, pts) >= 0
+
+    def uniform_points(self, n: int, seed=None) -> np.ndarray:
+        """n points drawn uniformly on O (rejection from the bounding box), reproducibly."""
+        n = integer_at_least("n", n, 1)
+        rng = np.random.default_rng(seed)
+        lo, hi = self.bounding_box
+        out = np.empty((0, self.dim))
+        while out.shape[0] < n:
+            cand = lo + (hi - lo) * rng.random((2 * (n - out.shape[0]) + 8, self.dim))
+            out = np.vstack([out, cand[self.contains(cand)]])
+        return out[:n]
+
+
+def unit_square(n: int, diagonal: str = "right") -> Domain:
+    """The unit square (0, 1)² with an n × n grid of squares, each cut into two triangles."""
+    n = integer_at_least("n", n, 1)
+    return Domain(_dolfinx.unit_square_mesh(n, diagonal), name=f"unit square {n}x{n}")
+
+
+def uniform_design(domain: Domain, n: int, seed=None) -> np.ndarray:
+    """Design points X_1..X_n drawn iid uniformly on the domain, shape (n, dim)."""
+    return domain.uniform_points(n, seed)

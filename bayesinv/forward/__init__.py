@@ -1,0 +1,6 @@
+"""Forward maps θ ↦ G(θ). PDE maps built on FEniCSx live in :mod:`bayesinv.fem`."""
+
+from .base import ForwardMap, SolveCounts
+from .linear import LinearForwardMap
+
+__all__ = ["ForwardMap", "LinearForwardMap", "SolveCounts"]

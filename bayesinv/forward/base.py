@@ -1,0 +1,94 @@
+"""The forward-map contract.
+
+A forward map is G: R^p → R^N, θ ↦ G(θ), the noiseless observations of the PDE solution for
+parameter θ (nodal values of a field, or coefficients). Samplers and likelihoods use it through
+
+* ``G(theta)`` — one forward solve;
+* ``G.value_and_pullback(theta)`` — ``(G(θ), pullback)`` with ``pullback(w) = J(θ)ᵀ w``; the
+  pullback costs one adjoint solve and reuses the forward factorisation;
+* ``G.linearize(theta)`` — ``(G(θ), jvp, pullback)`` sharing one factorisation, where a
+  tangent-linear map is available; ``G.jvp(theta, v)`` is the one-off J(θ) v;
+* ``G.counts`` — numbers of forward, adjoint and tangent solves so far.
+
+Failed solves raise :class:`~bayesinv.errors.ForwardSolveError`; bad arguments (wrong length)
+raise :class:`~bayesinv.errors.InvalidArgumentError`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import ForwardSolveError, InvalidArgumentError
+
+Pullback = Callable[[np.ndarray], np.ndarray]
+
+
+@dataclass
+class SolveCounts:
+    """How many PDE solves a forward map has performed."""
+
+    forward: int = 0
+    adjoint: int = 0
+    tangent: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return {"forward": self.forward, "adjoint": self.adjoint, "tangent": self.tangent}
+
+    def reset(self) -> None:
+        self.forward = self.adjoint = self.tangent = 0
+
+
+class ForwardMap:
+    """Base class of forward maps. Subclasses implement :meth:`_solve` and :meth:`_pullback`."""
+
+    #: length of θ
+    input_dim: int
+    #: number of observations N
+    output_dim: int
+
+    def __init__(self):
+        self.counts = SolveCounts()
+
+    def _check_theta(self, theta) -> np.ndarray:
+        theta = np.asarray(theta, dtype=float)
+        if theta.shape != (self.input_dim,):
+            raise InvalidArgumentError(
+                f"theta must have shape ({self.input_dim},) for this forward map, "
+                f"got {theta.shape}")
+        if not np.isfinite(theta).all():
+            raise ForwardSolveError("non-finite parameter θ")
+        return theta
+
+    def _check_output(self, w) -> np.ndarray:
+        w = np.asarray(w, dtype=float)
+        if w.shape != (self.output_dim,):
+            raise InvalidArgumentError(
+                f"w must have shape ({self.output_dim},) (one entry per observation), "
+                f"got {w.shape}")
+        return w
+
+    def __call__(self, theta) -> np.ndarray:
+        """G(θ): one forward solve."""
+        y, _ = self.value_and_pullback(theta)
+        return y
+
+    def value_and_pullback(self, theta) -> tuple[np.ndarray, Pullback]:
+        """G(θ) and the pullback w ↦ J(θ)ᵀ w (one adjoint solve per call)."""
+        raise TypeError(f"{type(self).__name__} must implement value_and_pullback")
+
+    @property
+    def has_jvp(self) -> bool:
+        """Whether :meth:`linearize` (and so :meth:`jvp`) is available."""
+        return type(self).linearize is not ForwardMap.linearize
+
+    def linearize(self, theta) -> tuple[np.ndarray, Callable, Pullback]:
+        """G(θ), v ↦ J(θ) v and w ↦ J(θ)ᵀ w, sharing one forward factorisation."""
+        raise TypeError(f"{type(self).__name__} has no tangent-linear map")
+
+    def jvp(self, theta, v) -> np.ndarray:
+        """J(θ) v, the tangent-linear (directional derivative) action."""
+        _, jvp, _ = self.linearize(theta)
+        return jvp(v)

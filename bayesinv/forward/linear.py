@@ -1,0 +1,46 @@
+"""Linear forward maps G(θ) = A θ (+ b): reference problems, linearised PDEs, surrogates."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import InvalidArgumentError
+from .base import ForwardMap
+
+
+class LinearForwardMap(ForwardMap):
+    """G(θ) = A θ + b with a dense or sparse matrix A of shape (N, p).
+
+    Each evaluation counts as one "forward solve" and each pullback as one "adjoint solve",
+    so solve counts are comparable with PDE maps.
+    """
+
+    def __init__(self, matrix, offset=None):
+        super().__init__()
+        A = matrix if hasattr(matrix, "tocsr") else np.asarray(matrix, dtype=float)
+        if A.ndim != 2:
+            raise InvalidArgumentError(f"matrix must be 2-d, got shape {A.shape}")
+        self.matrix = A
+        self.output_dim, self.input_dim = A.shape
+        self.offset = np.zeros(self.output_dim) if offset is None else np.asarray(offset, float)
+        if self.offset.shape != (self.output_dim,):
+            raise InvalidArgumentError(
+                f"offset must have shape ({self.output_dim},), got {self.offset.shape}")
+
+    def value_and_pullback(self, theta):
+        y, _, pullback = self.linearize(theta)
+        return y, pullback
+
+    def linearize(self, theta):
+        theta = self._check_theta(theta)
+        self.counts.forward += 1
+
+        def jvp(v):
+            self.counts.tangent += 1
+            return self.matrix @ np.asarray(v, dtype=float)
+
+        def pullback(w):
+            self.counts.adjoint += 1
+            return self.matrix.T @ self._check_output(w)
+
+        return self.matrix @ theta + self.offset, jvp, pullback

@@ -1,0 +1,46 @@
+"""Matplotlib figures: fields on a mesh and MCMC traces. One call each, returning the axes."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import matplotlib.tri as mtri
+import numpy as np
+
+
+def triangulation(space) -> mtri.Triangulation:
+    """A matplotlib triangulation of a P1 :class:`~bayesinv.fem.LagrangeSpace` (2-d)."""
+    xy = space.coordinates
+    return mtri.Triangulation(xy[:, 0], xy[:, 1], space.cell_dofs[:, :3])
+
+
+def plot_field(space, values, ax=None, *, title=None, cmap="viridis", vmin=None, vmax=None,
+               colorbar=True, points=None):
+    """Plot a P1 field (nodal values) on its mesh, optionally with design points on top."""
+    ax = ax if ax is not None else plt.gca()
+    tpc = ax.tripcolor(triangulation(space), np.asarray(values), shading="gouraud", cmap=cmap,
+                       vmin=vmin, vmax=vmax)
+    if points is not None:
+        ax.plot(points[:, 0], points[:, 1], ".", color="white", ms=2, alpha=0.6)
+    ax.set_aspect("equal")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    if title:
+        ax.set_title(title)
+    if colorbar:
+        ax.figure.colorbar(tpc, ax=ax, shrink=0.8)
+    return ax
+
+
+def plot_traces(idata, var_name="xi", indices=(0, 1, 2), ax=None, title=None):
+    """Trace plot of a few coordinates of a posterior variable, one line per chain."""
+    ax = ax if ax is not None else plt.gca()
+    values = idata.posterior[var_name].values
+    for j, idx in enumerate(indices):
+        for c in range(values.shape[0]):
+            ax.plot(values[c, :, idx], lw=0.5, color=f"C{j}", alpha=0.7,
+                    label=f"{var_name}[{idx}]" if c == 0 else None)
+    ax.set_xlabel("draw")
+    ax.legend(loc="upper right", fontsize="small", ncol=len(indices))
+    if title:
+        ax.set_title(title)
+    return ax

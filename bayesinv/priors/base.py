@@ -1,0 +1,57 @@
+"""The prior contract: every prior is a transport of white noise, θ = T(ξ), ξ ~ N(0, I_k).
+
+Samplers work in the whitened coordinates ξ. pCN needs only T; gradient-based samplers also
+need the vector–Jacobian product ``to_physical_vjp(xi, v) = J_T(ξ)ᵀ v``, so that
+∇_ξ log π(ξ | Y) = J_T(ξ)ᵀ ∇_θ ℓ(T(ξ)) − ξ. A new prior family is one new ``T`` with its VJP.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .._validation import integer_at_least
+from ..errors import InvalidArgumentError
+
+
+class WhitenedPrior:
+    """Base class of priors; subclasses define ``dim``, ``latent_dim``, ``to_physical`` and
+    ``to_physical_vjp``."""
+
+    #: length of θ (e.g. number of mesh vertices)
+    dim: int
+    #: length of ξ
+    latent_dim: int
+    #: True when T is affine (Gaussian priors): enables exact linear-Gaussian formulas.
+    is_linear: bool = False
+
+    def to_physical(self, xi: np.ndarray) -> np.ndarray:
+        """θ = T(ξ); ``xi`` may have leading batch dimensions (..., latent_dim)."""
+        raise TypeError(f"{type(self).__name__} must implement to_physical")
+
+    def to_physical_vjp(self, xi: np.ndarray, v: np.ndarray) -> np.ndarray:
+        """J_T(ξ)ᵀ v for v of length ``dim``."""
+        raise TypeError(f"{type(self).__name__} must implement to_physical_vjp")
+
+    def check_latent(self, xi, name: str = "xi") -> np.ndarray:
+        xi = np.asarray(xi, dtype=float)
+        if xi.shape[-1:] != (self.latent_dim,):
+            raise InvalidArgumentError(
+                f"{name} must have last dimension {self.latent_dim} (the latent dimension), "
+                f"got shape {xi.shape}")
+        return xi
+
+    def sample_latent(self, rng=None, size=None) -> np.ndarray:
+        """ξ ~ N(0, I): shape (latent_dim,) or (size, latent_dim)."""
+        rng = np.random.default_rng(rng)
+        shape = (self.latent_dim,) if size is None else (
+            integer_at_least("size", size, 1), self.latent_dim)
+        return rng.standard_normal(shape)
+
+    def sample(self, rng=None, size=None) -> np.ndarray:
+        """Draws θ = T(ξ) from the prior: shape (dim,) or (size, dim)."""
+        return self.to_physical(self.sample_latent(rng, size))
+
+    def logpdf_latent(self, xi) -> float:
+        """log N(ξ; 0, I)."""
+        xi = self.check_latent(xi)
+        return float(-0.5 * xi @ xi - 0.5 * self.latent_dim * np.log(2 * np.pi))

@@ -1,0 +1,58 @@
+r"""Curvature information for step sizes and preconditioners.
+
+In whitened coordinates the Gauss–Newton Hessian of −log π(ξ | Y) is
+
+    H(ξ) = I + Bᵀ B / σ²,     B = J(θ) J_T(ξ),  θ = T(ξ),
+
+where J is the forward map's Jacobian. ULA is stable on the Gaussian approximation when
+δ < 2/λ_max(H); its inverse H⁻¹ is the covariance of the Laplace approximation, the natural
+constant preconditioner. Both need only J v and Jᵀ w, each one solve reusing the forward
+factorisation.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .._validation import integer_at_least
+from ..errors import InvalidArgumentError
+from ..posterior import Posterior
+
+
+def _linearized_whitened(posterior: Posterior, xi):
+    prior, like = posterior.prior, posterior.likelihood
+    if not prior.is_linear or not like.forward.has_jvp:
+        raise InvalidArgumentError(
+            "Gauss–Newton curvature needs a Gaussian prior and a forward map with a "
+            "tangent-linear map (jvp)")
+    xi = prior.check_latent(xi)
+    _, jvp, pullback = like.forward.linearize(prior.to_physical(xi))
+    return xi, jvp, pullback, prior.factor, like.noise_std**2
+
+
+def gauss_newton_max_eigenvalue(posterior: Posterior, xi, *, iterations: int = 20,
+                                seed=0) -> float:
+    """λ_max of the Gauss–Newton Hessian at ξ, by power iteration (2 solves per iteration)."""
+    iterations = integer_at_least("iterations", iterations, 1)
+    xi, jvp, pullback, L, sigma2 = _linearized_whitened(posterior, xi)
+    v = np.random.default_rng(seed).standard_normal(xi.shape)
+    lam = 0.0
+    for _ in range(iterations):
+        v /= np.linalg.norm(v)
+        hv = v + L.T @ pullback(jvp(L @ v)) / sigma2
+        lam = float(v @ hv)
+        v = hv
+    return lam
+
+
+def gauss_newton_hessian(posterior: Posterior, xi) -> np.ndarray:
+    """The dense Gauss–Newton Hessian H(ξ) = I + BᵀB/σ² (k tangent solves, k = latent dim)."""
+    xi, jvp, _, L, sigma2 = _linearized_whitened(posterior, xi)
+    B = np.column_stack([jvp(L[:, j]) for j in range(L.shape[1])])
+    return np.eye(xi.shape[0]) + B.T @ B / sigma2
+
+
+def sqrt_inverse(H: np.ndarray) -> np.ndarray:
+    """R with R Rᵀ = H⁻¹ (R = L⁻ᵀ for the Cholesky factor H = L Lᵀ)."""
+    chol = np.linalg.cholesky(H)
+    return np.linalg.solve(chol.T, np.eye(H.shape[0]))

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Idempotent set-up for bayesinv on Debian 12: Debian's FEniCSx, a venv that sees it, the package.
+# Each step checks whether it is already done and skips it if so.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+VENV=${VENV:-.venv}
+SYSTEM_PYTHON=/usr/bin/python3
+# python3-dolfinx: FEniCSx 0.5 (dolfinx, ufl, basix, ffcx, petsc4py, mpi4py, OpenMPI)
+# python3-venv:    `python3 -m venv` on Debian
+# libsuitesparse-dev: headers for scikit-sparse (CHOLMOD), built by pip
+# libhdf5-dev: h5py (ArviZ's netCDF writer) is built against Debian's HDF5 1.10, see step 3
+APT_PACKAGES=(python3-dolfinx python3-venv libsuitesparse-dev libhdf5-dev)
+
+log() { printf '[setup] %s\n' "$*"; }
+
+# 1. System packages (apt), only what is missing.
+missing=()
+for pkg in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if ! "$SYSTEM_PYTHON" -c "import dolfinx" >/dev/null 2>&1; then
+  case " ${missing[*]-} " in *" python3-dolfinx "*) ;; *) missing+=(python3-dolfinx) ;; esac
+fi
+if [ ${#missing[@]} -gt 0 ]; then
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  log "installing Debian packages: ${missing[*]} (apt-get; about a minute)"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+else
+  log "Debian packages present: ${APT_PACKAGES[*]}"
+fi
+"$SYSTEM_PYTHON" -c "import dolfinx; print('[setup] dolfinx', dolfinx.__version__)"
+
+# 2. The virtual environment (sees Debian's dolfinx through --system-site-packages).
+if [ ! -x "$VENV/bin/python" ]; then
+  log "creating $VENV"
+  "$SYSTEM_PYTHON" -m venv --system-site-packages "$VENV"
+else
+  log "$VENV exists"
+fi
+
+# 3. The package, editable, with its dev extras; redone only when pyproject.toml changes.
+#    h5py is built from source against Debian's HDF5: the PyPI wheel bundles HDF5 2.x, and
+#    once dolfinx has loaded Debian's libhdf5 (1.10, RTLD_GLOBAL) the two clash and every
+#    netCDF write fails with "Not a datatype". The build takes ~2 minutes, once (pip caches it).
+stamp="$VENV/.bayesinv-installed"
+want=$(sha256sum pyproject.toml tools/setup.sh | sha256sum | cut -d' ' -f1)
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+  log "installing bayesinv (editable, with dev extras) into $VENV (first time: ~3 minutes)"
+  "$VENV/bin/python" -m pip install --quiet --upgrade pip >/dev/null 2>&1 || true
+  PIP_NO_BINARY=h5py HDF5_DIR=/usr/lib/x86_64-linux-gnu/hdf5/serial \
+    "$VENV/bin/python" -m pip install --quiet -e ".[dev]"
+  echo "$want" > "$stamp"
+else
+  log "bayesinv already installed in $VENV"
+fi
