@@ -50,8 +50,12 @@ want=$(sha256sum pyproject.toml tools/setup.sh | sha256sum | cut -d' ' -f1)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   log "installing bayesinv (editable, with dev extras) into $VENV (first time: ~3 minutes)"
   "$VENV/bin/python" -m pip install --quiet --upgrade pip >/dev/null 2>&1 || true
-  PIP_NO_BINARY=h5py HDF5_DIR=/usr/lib/x86_64-linux-gnu/hdf5/serial \
-    "$VENV/bin/python" -m pip install --quiet -e ".[dev]"
+  if ! PIP_NO_BINARY=h5py HDF5_DIR=/usr/lib/x86_64-linux-gnu/hdf5/serial \
+      "$VENV/bin/python" -m pip install -e ".[dev]" > "$VENV/pip-install.log" 2>&1; then
+    tail -40 "$VENV/pip-install.log"
+    log "pip install failed; full log in $VENV/pip-install.log"
+    exit 1
+  fi
   echo "$want" > "$stamp"
 else
   log "bayesinv already installed in $VENV"
