@@ -31,16 +31,21 @@ def plot_field(space, values, ax=None, *, title=None, cmap="viridis", vmin=None,
     return ax
 
 
-def plot_traces(idata, var_name="xi", indices=(0, 1, 2), ax=None, title=None):
-    """Trace plot of a few coordinates of a posterior variable, one line per chain."""
-    ax = ax if ax is not None else plt.gca()
+def plot_traces(idata, var_name="xi", indices=(0, 1, 2), axes=None, title=None):
+    """Trace plots of a few coordinates of a posterior variable: one row per coordinate, one
+    line per chain. ``axes`` (one per index) default to a new figure."""
+    if axes is None:
+        _, axes = plt.subplots(len(indices), 1, sharex=True, squeeze=False)
+        axes = axes[:, 0]
     values = idata.posterior[var_name].values
-    for j, idx in enumerate(indices):
+    for ax, idx in zip(axes, indices, strict=True):
         for c in range(values.shape[0]):
-            ax.plot(values[c, :, idx], lw=0.5, color=f"C{j}", alpha=0.7,
-                    label=f"{var_name}[{idx}]" if c == 0 else None)
-    ax.set_xlabel("draw")
-    ax.legend(loc="upper right", fontsize="small", ncol=len(indices))
+            ax.plot(values[c, :, idx], lw=0.4, alpha=0.7, color=f"C{c}")
+        ax.set_ylabel(f"{var_name}[{idx}]")
+        ax.margins(x=0)
+        if ax is not axes[-1]:
+            ax.tick_params(labelbottom=False)
+    axes[-1].set_xlabel("draw (after warm-up and thinning)")
     if title:
-        ax.set_title(title)
-    return ax
+        axes[0].set_title(title)
+    return axes

@@ -194,10 +194,12 @@ def make_figure(path, space, design, theta0, ula, pcn):
     plot_field(space, sd, fig.add_subplot(grid[0, 2]), title="ULA pointwise posterior sd",
                cmap="magma")
     plot_field(space, mean_pcn, fig.add_subplot(grid[0, 3]), title="pCN posterior mean", **kw)
-    plot_traces(ula, indices=(0, 5, 12), ax=fig.add_subplot(grid[1, :2]),
-                title="ULA (Laplace-preconditioned) traces of ξ")
-    plot_traces(pcn, indices=(0, 5, 12), ax=fig.add_subplot(grid[1, 2:]),
-                title=f"pCN traces of ξ (β = {pcn.attrs['beta']})")
+    for cell, idata, title in ((grid[1, :2], ula, "ULA (Laplace-preconditioned)"),
+                               (grid[1, 2:], pcn, f"pCN (β = {pcn.attrs['beta']})")):
+        rows = cell.subgridspec(3, 1, hspace=0.05)
+        axes = [fig.add_subplot(rows[i]) for i in range(3)]
+        plot_traces(idata, indices=(0, 5, 12), axes=axes, title=f"{title}: traces, one colour "
+                    f"per chain")
     fig.savefig(path, dpi=110)
     plt.close(fig)
 

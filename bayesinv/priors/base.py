@@ -2,7 +2,9 @@
 
 Samplers work in the whitened coordinates ξ. pCN needs only T; gradient-based samplers also
 need the vector–Jacobian product ``to_physical_vjp(xi, v) = J_T(ξ)ᵀ v``, so that
-∇_ξ log π(ξ | Y) = J_T(ξ)ᵀ ∇_θ ℓ(T(ξ)) − ξ. A new prior family is one new ``T`` with its VJP.
+∇_ξ log π(ξ | Y) = J_T(ξ)ᵀ ∇_θ ℓ(T(ξ)) − ξ; Gauss–Newton curvature (step sizes, Laplace
+preconditioners) also uses the Jacobian–vector product ``to_physical_jvp(xi, v) = J_T(ξ) v``.
+A new prior family is one new ``T`` with its VJP (and JVP).
 """
 
 from __future__ import annotations
@@ -31,6 +33,10 @@ class WhitenedPrior:
     def to_physical_vjp(self, xi: np.ndarray, v: np.ndarray) -> np.ndarray:
         """J_T(ξ)ᵀ v for v of length ``dim``."""
         raise TypeError(f"{type(self).__name__} must implement to_physical_vjp")
+
+    def to_physical_jvp(self, xi: np.ndarray, v: np.ndarray) -> np.ndarray:
+        """J_T(ξ) v for v of length ``latent_dim``."""
+        raise TypeError(f"{type(self).__name__} does not implement to_physical_jvp")
 
     def check_latent(self, xi, name: str = "xi") -> np.ndarray:
         xi = np.asarray(xi, dtype=float)

@@ -66,6 +66,9 @@ class GaussianPrior(WhitenedPrior):
     def to_physical_vjp(self, xi, v):
         return self.factor.T @ np.asarray(v, dtype=float)
 
+    def to_physical_jvp(self, xi, v):
+        return self.factor @ np.asarray(v, dtype=float)
+
     # -- density in θ coordinates --------------------------------------------------------------
 
     @cached_property

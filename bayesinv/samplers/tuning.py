@@ -19,27 +19,37 @@ from ..errors import InvalidArgumentError
 from ..posterior import Posterior
 
 
-def _linearized_whitened(posterior: Posterior, xi):
-    prior, like = posterior.prior, posterior.likelihood
-    if not prior.is_linear or not like.forward.has_jvp:
-        raise InvalidArgumentError(
-            "Gauss–Newton curvature needs a Gaussian prior and a forward map with a "
-            "tangent-linear map (jvp)")
-    xi = prior.check_latent(xi)
-    _, jvp, pullback = like.forward.linearize(prior.to_physical(xi))
-    return xi, jvp, pullback, prior.factor, like.noise_std**2
+class _WhitenedLinearization:
+    """v ↦ B v and w ↦ Bᵀ w at ξ, with B = J(T(ξ)) J_T(ξ); one forward solve to set up."""
+
+    def __init__(self, posterior: Posterior, xi):
+        prior, like = posterior.prior, posterior.likelihood
+        if not like.forward.has_jvp:
+            raise InvalidArgumentError(
+                "Gauss–Newton curvature needs a forward map with a tangent-linear map "
+                f"(linearize); {type(like.forward).__name__} has none")
+        self.xi = prior.check_latent(xi)
+        self.prior = prior
+        _, self._jvp, self._pullback = like.forward.linearize(prior.to_physical(self.xi))
+        self.sigma2 = like.noise_std**2
+
+    def matvec(self, v):
+        return self._jvp(self.prior.to_physical_jvp(self.xi, v))
+
+    def rmatvec(self, w):
+        return self.prior.to_physical_vjp(self.xi, self._pullback(w))
 
 
 def gauss_newton_max_eigenvalue(posterior: Posterior, xi, *, iterations: int = 20,
                                 seed=0) -> float:
     """λ_max of the Gauss–Newton Hessian at ξ, by power iteration (2 solves per iteration)."""
     iterations = integer_at_least("iterations", iterations, 1)
-    xi, jvp, pullback, L, sigma2 = _linearized_whitened(posterior, xi)
-    v = np.random.default_rng(seed).standard_normal(xi.shape)
+    B = _WhitenedLinearization(posterior, xi)
+    v = np.random.default_rng(seed).standard_normal(B.xi.shape)
     lam = 0.0
     for _ in range(iterations):
         v /= np.linalg.norm(v)
-        hv = v + L.T @ pullback(jvp(L @ v)) / sigma2
+        hv = v + B.rmatvec(B.matvec(v)) / B.sigma2
         lam = float(v @ hv)
         v = hv
     return lam
@@ -47,9 +57,10 @@ def gauss_newton_max_eigenvalue(posterior: Posterior, xi, *, iterations: int = 2
 
 def gauss_newton_hessian(posterior: Posterior, xi) -> np.ndarray:
     """The dense Gauss–Newton Hessian H(ξ) = I + BᵀB/σ² (k tangent solves, k = latent dim)."""
-    xi, jvp, _, L, sigma2 = _linearized_whitened(posterior, xi)
-    B = np.column_stack([jvp(L[:, j]) for j in range(L.shape[1])])
-    return np.eye(xi.shape[0]) + B.T @ B / sigma2
+    B = _WhitenedLinearization(posterior, xi)
+    k = B.xi.shape[0]
+    columns = np.column_stack([B.matvec(e) for e in np.eye(k)])
+    return np.eye(k) + columns.T @ columns / B.sigma2
 
 
 def sqrt_inverse(H: np.ndarray) -> np.ndarray:
