@@ -2,8 +2,25 @@
 
 Chains get independent random streams spawned from one seed
 (``SeedSequence(seed).spawn(chains)``): the same seed gives identical draws, whatever else
-runs in the process. The loop is interpreted (numba kernels around the Python PDE call),
-costing ~25 µs per step on top of the target evaluation.
+runs in the process. Two loops run the same kernel code:
+
+* the **interpreted loop** (numba propose/accept around the Python target, i.e. the PDE
+  solve; ~25 µs per step on top of it);
+* the **compiled loop** (:mod:`.compiled`), used when the posterior has a numba-compiled
+  target (linear forward maps with Gaussian priors, or a user's
+  :class:`~.compiled.CompiledTarget`), running whole segments of each chain in numba, one
+  thread per chain with the GIL released.
+
+All chains advance together in *blocks* of steps (about half a second each). Between blocks
+the driver updates the progress bar, streams kept draws to disk, writes checkpoints and
+honours SIGTERM; block boundaries never change the draws, since each chain owns its
+Generator, kernel state and adaptation state.
+
+Warm-up: the first ``warmup`` steps are discarded; during them pCN's β and MALA's, pCN-
+Langevin's and RWM's step are adapted by dual averaging (:mod:`.adaptation`) to a target
+acceptance rate, then frozen. ULA-type methods have no acceptance rate: their step is
+``safety_factor / λ_max`` with λ_max the largest eigenvalue of the Gauss–Newton Hessian at
+the warm start (power iteration, :mod:`.tuning`), unless given.
 
 BLAS is limited to one thread while chains run: per-step linear algebra is small (a prior
 factor times ξ, a sparse factorisation of a few thousand unknowns), and measured on 2 cores a
@@ -13,33 +30,84 @@ through thread wake-ups. Cores are better used across chains and replicates.
 
 from __future__ import annotations
 
+import os
+import signal
 import sys
+import threading
 import time
+import warnings
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
-from .._validation import integer_at_least
+from .._validation import float_in_interval, integer_at_least, one_of, positive_float
 from .._version import __version__
-from ..diagnostics.arviz_io import build_inference_data
-from ..errors import InvalidArgumentError, SamplerDivergenceError
+from ..diagnostics.arviz_io import build_inference_data, convergence_diagnostics
+from ..errors import (
+    BayesinvWarning,
+    InvalidArgumentError,
+    SamplerDivergenceError,
+    SamplingInterrupted,
+)
 from ..optimize import find_map
 from ..posterior import Posterior
-from .methods import make_method
-from .tuning import gauss_newton_hessian, sqrt_inverse
+from . import adaptation
+from . import checkpoint as ckpt
+from .compiled import CompiledTarget, InterpretedAdapter, compiled_target, is_kept, run_segment
+from .methods import Method, method_class
+from .storage import DrawStream
+from .tuning import gauss_newton_hessian, gauss_newton_max_eigenvalue, sqrt_inverse
+
+_KEYS = ("xi", "lp", "acceptance_rate", "diverging", "step_size", "prediction")
+_NEVER = 2**62  # "no divergence limit" for methods with an accept step
+_BLOCK_SECONDS = 0.5
+#: Warn when the worst bulk or tail ESS of ξ is below this many draws per chain
+#: (Vehtari et al. 2021 ask for 100 per chain before trusting R-hat and the MCSE).
+ESS_PER_CHAIN = 100
+RHAT_MAX = 1.01
 
 
 @dataclass
-class _ChainRecord:
-    """Draws kept from one chain (after warm-up and thinning)."""
+class _Chain:
+    """One chain's complete state: what a checkpoint saves."""
 
-    xi: list = field(default_factory=list)
-    lp: list = field(default_factory=list)
-    acceptance_rate: list = field(default_factory=list)
-    diverging: list = field(default_factory=list)
-    prediction: list = field(default_factory=list)
+    rng: np.random.Generator
+    state: object
+    parameter: float
+    adapt_state: adaptation.DualAveragingState
+    iteration: int = 0
+    num_divergent: int = 0
+    acceptance_sum: float = 0.0
+    prediction: np.ndarray | None = None
+    buffer: dict = field(default_factory=lambda: {k: [] for k in _KEYS})
+
+    def buffered(self) -> int:
+        return sum(len(a) for a in self.buffer["lp"])
+
+    def take(self, key, count=None):
+        parts = self.buffer[key]
+        if not parts or any(p is None for p in parts):
+            return None
+        arr = np.concatenate(parts) if len(parts) > 1 else np.asarray(parts[0])
+        return arr if count is None else arr[:count]
+
+
+@dataclass
+class _Run:
+    """The fixed settings of one run."""
+
+    method: Method
+    warmup: int
+    thin: int
+    total: int
+    adapt: bool
+    target_accept: float
+    max_divergences: int
+    compiled: CompiledTarget | None
 
 
 def _seed_sequence(seed) -> np.random.SeedSequence:
@@ -69,6 +137,7 @@ class _MAPCache:
 
 def _initial_positions(init, posterior: Posterior, chains: int, rngs,
                        map_cache: _MAPCache) -> tuple[np.ndarray, str]:
+    """Warm starts: independent prior draws (default, over-dispersed), the MAP, or given."""
     k = posterior.whitened.dim
     if isinstance(init, str):
         if init == "prior":
@@ -107,166 +176,613 @@ def _sqrt_preconditioner(preconditioner, posterior: Posterior, map_cache: _MAPCa
         raise InvalidArgumentError("preconditioner must be symmetric positive definite") from exc
 
 
-def sample(posterior: Posterior, method: str = "pcn", *, draws: int = 1000, warmup: int = 0,
-           chains: int = 4, seed=None, step_size=None, beta=None, init="prior", thin: int = 1,
-           preconditioner=None, max_divergences: int | None = None, store_theta: bool = True,
-           progress=None):
-    """Draw from the posterior with a numba-kernel MCMC sampler.
-
-    Parameters
-    ----------
-    posterior : Posterior
-    method : {"pcn", "ula"}
-        pCN (Cotter et al. 2013; needs ``beta``) or the unadjusted Langevin algorithm (needs
-        ``step_size``), both in the prior-whitened coordinates ξ.
-    draws : int
-        Draws kept per chain (after warm-up and thinning); >= 1.
-    warmup : int
-        Initial steps discarded per chain (burn-in); >= 0.
-    chains : int
-        Independent chains; >= 1 (>= 4 for meaningful R-hat).
-    seed : int, SeedSequence or None
-        Root seed; chain c uses ``default_rng(SeedSequence(seed).spawn(chains)[c])``. None
-        draws fresh entropy, recorded in the ``seed`` attribute so the run can be repeated.
-    step_size : float
-        ULA's δ > 0.
-    beta : float
-        pCN's β in (0, 1].
-    init : "prior", "map" or array
-        Start at independent prior draws (over-dispersed, the default), at the MAP estimate
-        (L-BFGS warm start), or at given whitened positions, shape (k,) or (chains, k).
-    thin : int
-        Keep every ``thin``-th step after warm-up (so ``warmup + draws*thin`` steps in all).
-    preconditioner : None, "laplace" or array, shape (k, k)
-        ULA only: a constant preconditioner C (the step becomes ξ + δ C ∇log π + √(2δ) C^½ η).
-        "laplace" uses the inverse Gauss–Newton Hessian at the MAP estimate (k tangent solves),
-        which makes δ ≈ 0.1 appropriate however informative the data.
-    max_divergences : int, optional
-        ULA stops with :class:`SamplerDivergenceError` when a chain has more diverging steps
-        than this (default: 5% of its steps, at least 10). pCN counts failed solves as
-        rejections and never stops.
-    store_theta : bool
-        Store θ = T(ξ) for each draw (dim × draws per chain); ξ is always stored.
-    progress : bool or None
-        Show a progress bar; None shows it only when stderr is a terminal.
-
-    Returns
-    -------
-    arviz.InferenceData
-        ``posterior``: ``xi`` (chain, draw, mode) and ``theta`` (chain, draw, node);
-        ``sample_stats``: ``lp``, ``acceptance_rate``, ``diverging``, ``step_size``;
-        ``log_likelihood``: ``y``; ``observed_data``: ``y``; attributes as documented in
-        :mod:`bayesinv.diagnostics.arviz_io`.
-    """
-    if not isinstance(posterior, Posterior):
-        raise InvalidArgumentError(
-            f"posterior must be a bayesinv.Posterior, got {type(posterior).__name__}")
-    draws = integer_at_least("draws", draws, 1)
-    warmup = integer_at_least("warmup", warmup, 0)
-    chains = integer_at_least("chains", chains, 1)
-    thin = integer_at_least("thin", thin, 1)
-    seed_seq = _seed_sequence(seed)
-    if preconditioner is not None and method != "ula":
-        raise InvalidArgumentError(f"preconditioner applies to method='ula' only, not {method!r}")
-    target = posterior.whitened
-    map_cache = _MAPCache(posterior)
-    counts = target.forward.counts
-    before = counts.as_dict()
-    start_time = time.perf_counter()
-    sqrt_precond, precond_kind = _sqrt_preconditioner(preconditioner, posterior, map_cache)
-    sampler = make_method(method, target, step_size=step_size, beta=beta,
-                          sqrt_precond=sqrt_precond)
-    if max_divergences is None:
-        max_divergences = max(10, (warmup + draws * thin) // 20)
-    max_divergences = integer_at_least("max_divergences", max_divergences, 0)
-
-    rngs = [np.random.default_rng(s) for s in seed_seq.spawn(chains)]
-    positions, init_kind = _initial_positions(init, posterior, chains, rngs, map_cache)
-
-    show = progress if progress is not None else sys.stderr.isatty()
-    with threadpool_limits(limits=1, user_api="blas"):
-        records = [
-            _run_chain(sampler, positions[c], rngs[c], warmup=warmup, draws=draws, thin=thin,
-                       max_divergences=max_divergences, label=f"chain {c + 1}/{chains}",
-                       show=show)
-            for c in range(chains)
-        ]
-
-    elapsed = time.perf_counter() - start_time
-    after = counts.as_dict()
-    return _to_inference_data(posterior, sampler, records, store_theta, attrs={
-        "sampler": sampler.name,
-        **sampler.parameters,
-        "draws": draws, "warmup": warmup, "thin": thin, "chains": chains,
-        "init": init_kind,
-        "preconditioner": precond_kind,
-        "seed": str(seed_seq.entropy),
-        "seed_spawn_key": str(tuple(seed_seq.spawn_key)),
-        "num_forward_solves": after["forward"] - before["forward"],
-        "num_adjoint_solves": after["adjoint"] - before["adjoint"],
-        "sampling_time": elapsed,
-        "inference_library": "bayesinv",
-        "inference_library_version": __version__,
-    })
+def _curvature(posterior, positions, sqrt_precond, iterations, purpose) -> float:
+    """Largest Gauss–Newton eigenvalue over the distinct starting positions."""
+    try:
+        return max(gauss_newton_max_eigenvalue(posterior, x, iterations=iterations,
+                                               sqrt_precond=sqrt_precond)
+                   for x in np.unique(positions, axis=0))
+    except InvalidArgumentError as exc:
+        raise InvalidArgumentError(f"{purpose}: {exc}") from exc
 
 
-def _run_chain(sampler, position, rng, *, warmup, draws, thin, max_divergences, label, show):
-    """One chain: ``warmup + draws*thin`` steps, keeping every ``thin``-th after warm-up."""
-    rec = _ChainRecord()
-    state, prediction = sampler.init(position)
-    total = warmup + draws * thin
-    n_div = n_acc = 0
-    with tqdm(total=total, desc=f"{sampler.name} {label}", disable=not show, leave=False,
-              mininterval=0.5) as bar:
-        for i in range(total):
-            state, stats, new_prediction = sampler.step(state, rng)
-            if new_prediction is not None:
-                prediction = new_prediction
-            n_div += stats.diverging
-            n_acc += stats.acceptance_rate
-            if sampler.uses_gradient and n_div > max_divergences:
-                raise SamplerDivergenceError(
-                    f"{label}: {n_div} of the first {i + 1} {sampler.name.upper()} steps "
-                    f"diverged (non-finite log density or gradient, or a failed PDE solve). "
-                    f"Try a smaller step_size (now {sampler.step_size:g}), a warm start "
-                    f"(init='map'), or a link with bounded growth (link='regular').")
-            if i >= warmup and (i - warmup) % thin == 0:
-                rec.xi.append(state.position.copy())
-                rec.lp.append(stats.lp)
-                rec.acceptance_rate.append(stats.acceptance_rate)
-                rec.diverging.append(stats.diverging)
-                rec.prediction.append(prediction)
-            if show and (i % 50 == 0 or i == total - 1):
-                bar.set_postfix(acc=f"{n_acc / (i + 1):.2f}", div=n_div, refresh=False)
-            bar.update(1)
-    return rec
+def _resolve_parameter(cls, given, *, adapt, warmup, posterior, positions, sqrt_precond,
+                       safety_factor, curvature_iterations):
+    """The starting value of the scale parameter and how it was chosen (a dict for attrs)."""
+    pname = cls.parameter
+    if given is not None:
+        if cls.max_parameter < np.inf:
+            value = float_in_interval(pname, given, 0.0, cls.max_parameter)
+        else:
+            value = positive_float(pname, given)
+        return value, {"step_size_rule": "adapted from user value" if adapt else "user"}
+    if adapt:
+        if cls.uses_gradient and posterior.likelihood.forward.has_jvp:
+            lam = _curvature(posterior, positions, sqrt_precond, curvature_iterations,
+                             f"method={cls.name!r}")
+            curv = lam - 1.0 if cls.name == "pcnl" else lam
+            value = min(1.0 / max(curv, 1e-3), 0.5 * cls.max_parameter)
+        else:
+            value = 0.1
+        return value, {"step_size_rule": "dual averaging"}
+    if cls.target_accept is None:  # ULA-type: δ = safety / λ_max
+        purpose = (f"method={cls.name!r} without step_size uses safety_factor/λ_max of the "
+                   f"Gauss–Newton Hessian; give step_size instead")
+        lam = _curvature(posterior, positions, sqrt_precond, curvature_iterations, purpose)
+        # pULA treats the prior part implicitly: only the data curvature λ − 1 limits δ.
+        curv = lam - 1.0 if cls.name == "pula" else lam
+        value = safety_factor / max(curv, 1e-12)
+        if cls.max_parameter < np.inf:
+            value = min(value, 0.5 * cls.max_parameter)
+        return value, {"step_size_rule": "curvature", "curvature_lambda_max": lam,
+                       "safety_factor": safety_factor}
+    example = "beta=0.1" if pname == "beta" else "step_size=0.01"
+    interval = "(0, 1]" if pname == "beta" else "> 0"
+    raise InvalidArgumentError(
+        f"method={cls.name!r} needs {pname} {interval} (e.g. {example}), or warmup > 0 to "
+        f"adapt it to target_accept")
 
 
-def _to_inference_data(posterior: Posterior, sampler, records, store_theta: bool, attrs: dict):
+def _num_kept(start: int, stop: int, warmup: int, thin: int) -> int:
+    """How many of the steps start..stop-1 are stored (see :func:`.compiled.is_kept`)."""
+    lo = max(start, warmup)
+    if lo >= stop:
+        return 0
+    first = warmup + -(-(lo - warmup) // thin) * thin
+    return 0 if first >= stop else (stop - 1 - first) // thin + 1
+
+
+# -- the two loops --------------------------------------------------------------------------
+
+def _advance_interpreted(run: _Run, chain: _Chain, stop: int) -> None:
+    method = run.method
+    log_max = float(np.log(method.max_parameter))
+    rows = {k: [] for k in _KEYS}
+    for i in range(chain.iteration, stop):
+        chain.state, stats, prediction = method.step(chain.state, chain.parameter, chain.rng)
+        if prediction is not None:
+            chain.prediction = prediction
+        chain.num_divergent += bool(stats.diverging)
+        chain.acceptance_sum += stats.acceptance_rate
+        if run.adapt and i < run.warmup:
+            chain.adapt_state, parameter = adaptation.warmup_step(
+                chain.adapt_state, stats.acceptance_rate, run.target_accept, log_max,
+                i == run.warmup - 1)
+            chain.parameter = float(parameter)
+        if is_kept(i, run.warmup, run.thin):
+            rows["xi"].append(chain.state.position.copy())
+            rows["lp"].append(stats.lp)
+            rows["acceptance_rate"].append(stats.acceptance_rate)
+            rows["diverging"].append(bool(stats.diverging))
+            rows["step_size"].append(chain.parameter)
+            rows["prediction"].append(chain.prediction)
+        chain.iteration = i + 1
+        if chain.num_divergent > run.max_divergences:
+            break
+    if rows["lp"]:
+        for k in _KEYS:
+            chain.buffer[k].append(None if any(p is None for p in rows[k]) else np.asarray(
+                rows[k]))
+
+
+def _advance_compiled(run: _Run, chain: _Chain, stop: int) -> None:
+    method, target = run.method, run.compiled
+    n = _num_kept(chain.iteration, stop, run.warmup, run.thin)
+    k = chain.state.position.shape[0]
+    out = {"xi": np.empty((n, k)), "lp": np.empty(n), "acceptance_rate": np.empty(n),
+           "diverging": np.zeros(n, dtype=np.bool_), "step_size": np.empty(n)}
+    (chain.state, chain.adapt_state, parameter, chain.num_divergent, acc_sum, kept,
+     chain.iteration) = run_segment(
+        method.kernel.step, method.kernel.logdensity, chain.state, chain.rng,
+        target.logdensity_and_grad, target.args, method.sqrt_precond,
+        method.inv_sqrt_precond, chain.iteration, stop, run.warmup, run.thin,
+        float(chain.parameter), chain.adapt_state, run.adapt, run.target_accept,
+        float(np.log(method.max_parameter)), run.max_divergences, chain.num_divergent,
+        out["xi"], out["lp"], out["acceptance_rate"], out["diverging"], out["step_size"])
+    chain.parameter = float(parameter)
+    chain.acceptance_sum += acc_sum
+    if kept:
+        for key, arr in out.items():
+            chain.buffer[key].append(arr[:kept])
+        chain.buffer["prediction"].append(
+            None if target.predict is None else np.asarray(target.predict(out["xi"][:kept])))
+
+
+# -- results --------------------------------------------------------------------------------
+
+def _inference_data(posterior: Posterior, arrays: dict, store_theta: bool, attrs: dict,
+                    first_draw: int = 0):
+    """InferenceData from stacked (chain, draw, ...) arrays keyed as ``_KEYS``."""
     like = posterior.likelihood
-    xi = np.stack([np.asarray(r.xi) for r in records])
-    post = {"xi": xi}
+    post = {"xi": arrays["xi"]}
     if store_theta:
-        post["theta"] = posterior.prior.to_physical(xi)
-    pred = np.stack([np.asarray(r.prediction) for r in records])
-    step = sampler.parameters["step_size"]
-    stats = {
-        "lp": np.stack([r.lp for r in records]),
-        "acceptance_rate": np.stack([r.acceptance_rate for r in records]),
-        "diverging": np.stack([r.diverging for r in records]).astype(bool),
-        "step_size": np.full(xi.shape[:2], step),
-    }
+        post["theta"] = posterior.prior.to_physical(arrays["xi"])
+    stats = {"lp": arrays["lp"], "acceptance_rate": arrays["acceptance_rate"],
+             "diverging": arrays["diverging"].astype(bool), "step_size": arrays["step_size"]}
     constant = {}
     forward = like.forward
     if hasattr(forward, "design"):
         constant["design"] = forward.design
     if hasattr(forward, "parameter_space"):
         constant["node_coordinates"] = forward.parameter_space.coordinates
+    pred = arrays.get("prediction")
     return build_inference_data(
         posterior=post,
         sample_stats=stats,
-        log_likelihood={"y": like.pointwise_from_prediction(pred)},
+        log_likelihood=None if pred is None else {"y": like.pointwise_from_prediction(pred)},
         observed_data={"y": like.data},
         constant_data=constant,
         attrs={**attrs, "noise_std": like.noise_std},
+        first_draw=first_draw,
     )
+
+
+def _stack(chains: list[_Chain], count: int | None = None) -> dict:
+    """Stack the chains' buffered draws (the first ``count`` of each) to (chain, draw, ...)."""
+    out = {}
+    for key in _KEYS:
+        parts = [c.take(key, count) for c in chains]
+        out[key] = None if any(p is None for p in parts) else np.stack(parts)
+    return out
+
+
+def _warn_if_not_converged(idata, chains: int, draws: int) -> dict:
+    """R-hat, ESS and MCSE of ξ (ArviZ); a BayesinvWarning naming the worst coordinates."""
+    diag = convergence_diagnostics(idata, "xi")
+    ess_min = np.minimum(diag["ess_bulk"], diag["ess_tail"])
+    with warnings.catch_warnings():  # too few draws: all NaN, reported as NaN
+        warnings.simplefilter("ignore", RuntimeWarning)
+        summary = {"rhat_max": float(np.nanmax(diag["rhat"])),
+                   "ess_bulk_min": float(np.nanmin(diag["ess_bulk"])),
+                   "ess_tail_min": float(np.nanmin(diag["ess_tail"])),
+                   "mcse_mean_max": float(np.nanmax(diag["mcse_mean"]))}
+    threshold = ESS_PER_CHAIN * chains
+    bad_rhat = np.flatnonzero(~(diag["rhat"] <= RHAT_MAX))
+    bad_ess = np.flatnonzero(~(ess_min >= threshold))
+    if bad_rhat.size or bad_ess.size:
+        badness = np.nan_to_num(diag["rhat"], nan=np.inf) - 1.0 + np.nan_to_num(
+            threshold / np.maximum(ess_min, 1e-12), nan=np.inf) * 1e-3
+        worst = [int(i) for i in np.argsort(-badness)[:5]]
+        listed = ", ".join(f"xi[{i}] (R-hat {diag['rhat'][i]:.3f}, ESS bulk "
+                           f"{diag['ess_bulk'][i]:.0f}, tail {diag['ess_tail'][i]:.0f})"
+                           for i in worst)
+        warnings.warn(
+            f"the chains have not converged: {bad_rhat.size} coordinates of xi have R-hat > "
+            f"{RHAT_MAX} and {bad_ess.size} have bulk or tail ESS < {threshold} "
+            f"({ESS_PER_CHAIN} per chain); worst: {listed}. Run longer chains (draws, "
+            f"warmup), start at the MAP (init='map') or use a better-suited method; pass "
+            f"diagnostics=False to skip this check.", BayesinvWarning, stacklevel=3)
+    return summary
+
+
+# -- checkpoints ----------------------------------------------------------------------------
+
+def _save(path, chains: list[_Chain], run: _Run, meta: dict, streamed: int | None,
+          complete: bool) -> None:
+    arrays = {"sqrt_precond": run.method.sqrt_precond}
+    chain_meta = []
+    for c, ch in enumerate(chains):
+        for name, value in run.method.state_to_arrays(ch.state).items():
+            arrays[f"c{c}.state.{name}"] = value
+        if ch.prediction is not None:
+            arrays[f"c{c}.prediction"] = ch.prediction
+        for key in _KEYS:
+            value = ch.take(key)
+            if value is not None:
+                arrays[f"c{c}.buffer.{key}"] = value
+                ch.buffer[key] = [value]
+        chain_meta.append({
+            "rng": ch.rng.bit_generator.state, "parameter": ch.parameter,
+            "adapt_state": list(map(float, ch.adapt_state)), "iteration": ch.iteration,
+            "num_divergent": ch.num_divergent, "acceptance_sum": ch.acceptance_sum,
+            "buffered": ch.buffered()})
+    ckpt.write(path, {**meta, "chains": chain_meta, "streamed": streamed,
+                            "complete": complete}, arrays)
+
+
+def _restore(meta: dict, arrays: dict, method: Method) -> list[_Chain]:
+    chains = []
+    for c, cm in enumerate(meta["chains"]):
+        prefix = f"c{c}.state."
+        state = method.state_from_arrays(
+            {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)})
+        bitgen = getattr(np.random, cm["rng"]["bit_generator"])()
+        bitgen.state = cm["rng"]
+        chain = _Chain(np.random.Generator(bitgen), state, float(cm["parameter"]),
+                       adaptation.DualAveragingState(*cm["adapt_state"]), cm["iteration"],
+                       cm["num_divergent"], cm["acceptance_sum"],
+                       arrays.get(f"c{c}.prediction"))
+        for key in _KEYS:
+            value = arrays.get(f"c{c}.buffer.{key}")
+            chain.buffer[key] = [] if value is None else [value]
+        if cm["buffered"] and not chain.buffer["prediction"]:
+            chain.buffer["prediction"] = [None]
+        chains.append(chain)
+    return chains
+
+
+def _check_resumable(path, meta: dict, problem: str, settings: str) -> None:
+    if meta.get("format") != ckpt.FORMAT_VERSION:
+        raise InvalidArgumentError(f"checkpoint {str(path)!r} has an unknown format")
+    if meta["problem"] != problem:
+        raise InvalidArgumentError(
+            f"checkpoint {str(path)!r} was written for a different problem (data, noise, "
+            f"forward map or prior differ): refusing to mix runs; delete it or use another "
+            f"checkpoint path")
+    if meta["settings"] != settings:
+        raise InvalidArgumentError(
+            f"checkpoint {str(path)!r} was written by a different sampler or settings "
+            f"(method {meta.get('method')!r}; method, draws, warmup, thin, chains, seed, "
+            f"tuning, init or preconditioner differ): refusing to mix runs; delete it or "
+            f"use another checkpoint path")
+
+
+class _StopRequest:
+    """Set by the SIGTERM handler; checked between blocks."""
+
+    def __init__(self):
+        self.signal = None
+
+    def __call__(self, signum, frame):
+        self.signal = signum
+
+
+def sample(posterior: Posterior, method: str = "pcn", *, draws: int = 1000, warmup: int = 0,
+           chains: int = 4, seed=None, step_size=None, beta=None, init="prior", thin: int = 1,
+           preconditioner=None, max_divergences: int | None = None, store_theta: bool = True,
+           progress=None, adapt: bool | None = None, target_accept: float | None = None,
+           safety_factor: float = 0.1, curvature_iterations: int = 20, loop: str = "auto",
+           compiled: CompiledTarget | None = None, checkpoint=None,
+           checkpoint_interval: float = 60.0, stream=None, stream_every: int = 1000,
+           diagnostics: bool = True):
+    """Draw from the posterior with a numba-kernel MCMC sampler.
+
+    Parameters
+    ----------
+    posterior : Posterior
+    method : {"pcn", "pcnl", "mala", "ula", "pula", "rwm"}
+        In the prior-whitened coordinates ξ: pCN (Cotter et al. 2013; scale ``beta``),
+        pCN-Langevin / ∞-MALA (``step_size`` δ), MALA (δ), the unadjusted Langevin algorithm
+        (δ), prior-preconditioned Crank–Nicolson ULA (δ), random-walk Metropolis (proposal
+        sd ``step_size``). See :mod:`bayesinv.samplers.kernels`.
+    draws : int
+        Draws kept per chain (after warm-up and thinning); >= 1.
+    warmup : int
+        Initial steps discarded per chain (burn-in, and adaptation); >= 0.
+    chains : int
+        Independent chains; >= 1 (>= 4 for meaningful R-hat).
+    seed : int, SeedSequence or None
+        Root seed; chain c uses ``default_rng(SeedSequence(seed).spawn(chains)[c])``. None
+        draws fresh entropy, recorded in the ``seed`` attribute so the run can be repeated.
+    step_size : float, optional
+        δ > 0 (ULA, MALA, pCN-Langevin, pULA; δ ≤ 2 for the last two) or RWM's s > 0.
+        ULA/pULA without it use ``safety_factor / λ_max`` (Gauss–Newton curvature at the
+        warm start; λ_max − 1 for pULA); MALA, pCN-Langevin and RWM adapt it in warm-up.
+    beta : float, optional
+        pCN's β in (0, 1]; adapted in warm-up when not given.
+    init : "prior", "map" or array
+        Start at independent prior draws (over-dispersed, the default), at the MAP estimate
+        (L-BFGS warm start), or at given whitened positions, shape (k,) or (chains, k).
+    thin : int
+        Keep every ``thin``-th step after warm-up (so ``warmup + draws*thin`` steps in all).
+    preconditioner : None, "laplace" or array, shape (k, k)
+        ULA and MALA: a constant preconditioner C (the proposal becomes ξ + δ C ∇log π +
+        √(2δ) C^½ η). "laplace" uses the inverse Gauss–Newton Hessian at the MAP estimate (k
+        tangent solves), which makes δ ≈ 0.1 appropriate however informative the data.
+    max_divergences : int, optional
+        ULA/pULA stop with :class:`SamplerDivergenceError` when a chain has more diverging
+        steps than this (default: 5% of its steps, at least 10). Methods with an accept step
+        count failed solves as rejections and never stop.
+    store_theta : bool
+        Store θ = T(ξ) for each draw (dim × draws per chain); ξ is always stored.
+    progress : bool or None
+        Show a progress bar (acceptance rate, divergences); None shows it only when stderr is
+        a terminal.
+    adapt : bool, optional
+        Adapt the scale parameter during warm-up to ``target_accept`` (dual averaging) and
+        freeze it afterwards; default: when the parameter is not given (and the method has an
+        accept step). With a given parameter and ``adapt=True`` that value is the start.
+    target_accept : float in (0, 1), optional
+        Default 0.25 (pCN, RWM) or 0.574 (MALA, pCN-Langevin).
+    safety_factor : float
+        ULA/pULA default step δ = safety_factor / λ_max (stability needs < 2).
+    curvature_iterations : int
+        Power iterations for λ_max (2 linearised solves each).
+    loop : {"auto", "interpreted", "compiled"}
+        "auto" uses the compiled loop when the posterior has a compiled target.
+    compiled : CompiledTarget, optional
+        A user's numba target (see :mod:`bayesinv.samplers.compiled`), overriding the
+        automatic one; with ``loop="interpreted"`` it is evaluated from Python.
+    checkpoint : path, optional
+        Resumable run: the state is saved there (atomically) every ``checkpoint_interval``
+        seconds, at the end and on SIGTERM (which then stops the run with
+        :class:`SamplingInterrupted`). If the file exists, the run resumes from it — after
+        checking that it belongs to this problem and these settings — and the draws are
+        bit-identical to an uninterrupted run.
+    stream : path, optional
+        A directory to which kept draws are written as netCDF parts while the run goes on
+        (every ``stream_every`` draws and at checkpoints; see :mod:`.storage`); draws are not
+        kept in memory, and the result is read back from the parts at the end.
+    diagnostics : bool
+        Compute R-hat, bulk/tail ESS and MCSE of ξ (stored in the attributes) and warn
+        (:class:`BayesinvWarning`) naming the worst coordinates when R-hat > 1.01 or ESS <
+        100 per chain.
+
+    Returns
+    -------
+    arviz.InferenceData
+        ``posterior``: ``xi`` (chain, draw, mode) and ``theta`` (chain, draw, node);
+        ``sample_stats``: ``lp``, ``acceptance_rate``, ``diverging``, ``step_size`` (the
+        frozen scale parameter); ``log_likelihood``: ``y``; ``observed_data``: ``y``;
+        attributes: sampler, its parameters and how they were chosen, seed, loop, solve
+        counts, time, diagnostics and version.
+    """
+    if not isinstance(posterior, Posterior):
+        raise InvalidArgumentError(
+            f"posterior must be a bayesinv.Posterior, got {type(posterior).__name__}")
+    cls = method_class(method)
+    draws = integer_at_least("draws", draws, 1)
+    warmup = integer_at_least("warmup", warmup, 0)
+    chains = integer_at_least("chains", chains, 1)
+    thin = integer_at_least("thin", thin, 1)
+    seed_seq = _seed_sequence(seed)
+    loop = one_of("loop", loop, {"auto", "interpreted", "compiled"})
+    safety_factor = positive_float("safety_factor", safety_factor)
+    curvature_iterations = integer_at_least("curvature_iterations", curvature_iterations, 1)
+    checkpoint_interval = positive_float("checkpoint_interval", checkpoint_interval)
+    stream_every = integer_at_least("stream_every", stream_every, 1)
+    if preconditioner is not None and not cls.preconditionable:
+        raise InvalidArgumentError(
+            f"preconditioner applies to method='ula' or 'mala' only, not {method!r}")
+    if cls.parameter == "beta":
+        if step_size is not None:
+            raise InvalidArgumentError("step_size is not a pCN parameter; pCN takes beta")
+        given = beta
+    else:
+        if beta is not None:
+            raise InvalidArgumentError(
+                f"beta is a pCN parameter; method={method!r} takes step_size")
+        given = step_size
+    if cls.target_accept is None:
+        if adapt:
+            raise InvalidArgumentError(
+                f"adapt=True: method={method!r} has no accept step, hence no acceptance rate "
+                f"to adapt to; leave step_size=None for the curvature rule or give it")
+        adapt = False
+    elif adapt is None:
+        adapt = given is None and warmup > 0
+    if adapt and warmup == 0:
+        raise InvalidArgumentError("adapt=True needs warmup > 0 (adaptation runs in warm-up)")
+    if target_accept is not None:
+        target_accept = float_in_interval("target_accept", target_accept, 0.0, 1.0,
+                                          closed_high=False)
+    target_accept = target_accept if target_accept is not None else (cls.target_accept or 0.5)
+    if compiled is not None and not isinstance(compiled, CompiledTarget):
+        raise InvalidArgumentError(
+            f"compiled must be a bayesinv CompiledTarget, got {type(compiled).__name__}")
+    ctarget = compiled if compiled is not None else compiled_target(posterior)
+    if loop == "compiled" and ctarget is None:
+        raise InvalidArgumentError(
+            "loop='compiled' needs a numba-compiled target: this posterior has none (only "
+            "LinearForwardMap with a GaussianPrior is built in); pass compiled=CompiledTarget"
+            "(...) or use loop='interpreted'")
+    use_compiled = ctarget is not None and loop != "interpreted"
+    if max_divergences is None:
+        max_divergences = max(10, (warmup + draws * thin) // 20)
+    max_divergences = integer_at_least("max_divergences", max_divergences, 0)
+
+    settings = {
+        "method": cls.name, "draws": draws, "warmup": warmup, "chains": chains, "thin": thin,
+        "seed": (seed_seq.entropy, tuple(seed_seq.spawn_key)), "given": given,
+        "adapt": adapt, "target_accept": target_accept, "safety_factor": safety_factor,
+        "curvature_iterations": curvature_iterations,
+        "init": init if isinstance(init, str) else np.asarray(init, dtype=float),
+        "preconditioner": preconditioner if preconditioner is None or isinstance(
+            preconditioner, str) else np.asarray(preconditioner, dtype=float),
+        "max_divergences": max_divergences, "store_theta": store_theta,
+    }
+    problem_digest = ckpt.problem_fingerprint(posterior)
+    settings_digest = ckpt.digest(settings)
+    resume = None
+    if checkpoint is not None:
+        checkpoint = Path(checkpoint)
+        if checkpoint.exists():
+            meta, arrays = ckpt.read(checkpoint)
+            _check_resumable(checkpoint, meta, problem_digest, settings_digest)
+            resume = (meta, arrays)
+
+    py_target = InterpretedAdapter(ctarget) if (
+        compiled is not None and not use_compiled) else posterior.whitened
+    counts = posterior.likelihood.forward.counts
+    before = counts.as_dict()
+    start_time = time.perf_counter()
+    tuning_attrs: dict = {}
+    if resume is None:
+        map_cache = _MAPCache(posterior)
+        rngs = [np.random.default_rng(s) for s in seed_seq.spawn(chains)]
+        positions, init_kind = _initial_positions(init, posterior, chains, rngs, map_cache)
+        sqrt_precond, precond_kind = _sqrt_preconditioner(preconditioner, posterior,
+                                                          map_cache)
+        value, tuning_attrs = _resolve_parameter(
+            cls, given, adapt=adapt, warmup=warmup, posterior=posterior,
+            positions=positions, sqrt_precond=sqrt_precond, safety_factor=safety_factor,
+            curvature_iterations=curvature_iterations)
+        sampler = cls(py_target, sqrt_precond=sqrt_precond)
+        chain_list = []
+        for c in range(chains):
+            x0 = np.ascontiguousarray(positions[c])
+            if use_compiled:
+                state, prediction = sampler.init_compiled(x0, ctarget), None
+            else:
+                state, prediction = sampler.init(x0)
+            chain_list.append(_Chain(rngs[c], state, value, adaptation.init(value),
+                                     prediction=prediction))
+        streamed = 0
+        prior_elapsed, prior_counts = 0.0, {"forward": 0, "adjoint": 0, "tangent": 0}
+        base_meta = {"problem": problem_digest, "settings": settings_digest,
+                     "method": cls.name, "init_kind": init_kind,
+                     "preconditioner_kind": precond_kind, "tuning": tuning_attrs}
+        if stream is not None:
+            DrawStream(stream).reset()
+    else:
+        meta, arrays = resume
+        R = arrays["sqrt_precond"]
+        sampler = cls(py_target, sqrt_precond=None if R.size == 0 else R)
+        chain_list = _restore(meta, arrays, sampler)
+        init_kind, precond_kind = meta["init_kind"], meta["preconditioner_kind"]
+        tuning_attrs = meta["tuning"]
+        streamed = meta["streamed"] or 0
+        prior_elapsed, prior_counts = meta["elapsed"], meta["counts"]
+        base_meta = {k: meta[k] for k in ("problem", "settings", "method", "init_kind",
+                                          "preconditioner_kind", "tuning")}
+        if stream is not None:
+            DrawStream(stream).truncate(streamed)
+
+    run = _Run(sampler, warmup, thin, warmup + draws * thin, adapt, target_accept,
+               max_divergences if cls.stops_on_divergence else _NEVER,
+               ctarget if use_compiled else None)
+    attrs = {
+        "sampler": cls.name, "draws": draws, "warmup": warmup, "thin": thin, "chains": chains,
+        "init": init_kind, "preconditioner": precond_kind,
+        "loop": "compiled" if use_compiled else "interpreted",
+        "adapted": int(adapt), **({"target_accept": target_accept} if adapt else {}),
+        **tuning_attrs,
+        "seed": str(seed_seq.entropy), "seed_spawn_key": str(tuple(seed_seq.spawn_key)),
+        "inference_library": "bayesinv", "inference_library_version": __version__,
+    }
+
+    first_iteration = min(ch.iteration for ch in chain_list)
+
+    def elapsed_counts():
+        now = counts.as_dict()
+        solved = {k: prior_counts[k] + now[k] - before[k] for k in now}
+        if use_compiled:  # compiled evaluations do not go through the forward map: count them
+            evals = sum(ch.iteration for ch in chain_list) - chains * first_iteration
+            evals += chains if resume is None else 0  # the initial evaluations
+            solved["forward"] += evals
+            solved["adjoint"] += evals if cls.uses_gradient else 0
+        return prior_elapsed + time.perf_counter() - start_time, solved
+
+    def part_attrs():
+        return {**attrs, **_parameter_attrs(cls, chain_list)}
+
+    def flush_stream():
+        nonlocal streamed
+        n = min(ch.buffered() for ch in chain_list)
+        if stream is None or n == 0:
+            return
+        part = _inference_data(posterior, _stack(chain_list, n), store_theta, part_attrs(),
+                               first_draw=streamed)
+        DrawStream(stream).write(streamed, part)
+        for ch in chain_list:
+            for key in _KEYS:
+                rest = ch.take(key)
+                ch.buffer[key] = [] if rest is None or len(rest) == n else [rest[n:]]
+        streamed += n
+
+    def save(complete=False):
+        elapsed, solved = elapsed_counts()
+        flush_stream()
+        _save(checkpoint, chain_list, run,
+              {**base_meta, "elapsed": elapsed, "counts": solved},
+              streamed if stream is not None else None, complete)
+
+    stop_request = _StopRequest()
+    old_handler = None
+    if checkpoint is not None and threading.current_thread() is threading.main_thread():
+        old_handler = signal.signal(signal.SIGTERM, stop_request)
+    show = progress if progress is not None else sys.stderr.isatty()
+    done = min(ch.iteration for ch in chain_list)
+    workers = min(chains, os.cpu_count() or 1)
+    try:
+        with threadpool_limits(limits=1, user_api="blas"), \
+                tqdm(total=run.total * chains, initial=done * chains, disable=not show,
+                     desc=f"{cls.name} ({chains} chains)", leave=False,
+                     mininterval=0.5) as bar, \
+                ThreadPoolExecutor(max_workers=workers) as pool:
+            block, last_save = 10, time.perf_counter()
+            while done < run.total:
+                stop = min(run.total, done + block)
+                t0 = time.perf_counter()
+                if use_compiled and workers > 1:
+                    list(pool.map(lambda ch, s=stop: _advance_compiled(run, ch, s), chain_list))
+                else:
+                    advance = _advance_compiled if use_compiled else _advance_interpreted
+                    for ch in chain_list:
+                        advance(run, ch, stop)
+                dt = time.perf_counter() - t0
+                block = int(np.clip(block * _BLOCK_SECONDS / max(dt, 1e-6), 1, 8 * block))
+                new_done = min(ch.iteration for ch in chain_list)
+                bar.update((new_done - done) * chains)
+                done = new_done
+                if show:
+                    steps = max(sum(ch.iteration for ch in chain_list), 1)
+                    accepted = sum(ch.acceptance_sum for ch in chain_list)
+                    bar.set_postfix(acc=f"{accepted / steps:.2f}", refresh=False,
+                                    div=sum(ch.num_divergent for ch in chain_list))
+                diverged = [c for c, ch in enumerate(chain_list)
+                            if ch.num_divergent > run.max_divergences]
+                if diverged:
+                    raise _divergence_error(diverged, chain_list, run, cls, posterior,
+                                            store_theta, part_attrs())
+                if stream is not None and min(ch.buffered() for ch in chain_list) >= \
+                        stream_every:
+                    flush_stream()
+                if checkpoint is not None and (
+                        stop_request.signal is not None
+                        or time.perf_counter() - last_save >= checkpoint_interval):
+                    save()
+                    last_save = time.perf_counter()
+                if stop_request.signal is not None:
+                    raise SamplingInterrupted(
+                        f"stopped by signal {stop_request.signal} after {done} of {run.total} "
+                        f"steps per chain; checkpoint written to {str(checkpoint)!r}: call "
+                        f"sample() again with the same arguments to resume",
+                        checkpoint=str(checkpoint), iteration=done)
+            if checkpoint is not None:
+                save(complete=True)
+            else:
+                flush_stream()
+    finally:
+        if old_handler is not None:
+            signal.signal(signal.SIGTERM, old_handler)
+
+    elapsed, solved = elapsed_counts()
+    attrs.update(_parameter_attrs(cls, chain_list))
+    attrs.update({"num_forward_solves": solved["forward"],
+                  "num_adjoint_solves": solved["adjoint"],
+                  "num_divergent": sum(ch.num_divergent for ch in chain_list),
+                  "sampling_time": elapsed})
+    if stream is not None:
+        idata = DrawStream(stream).read()
+        idata.attrs.update(attrs)
+    else:
+        idata = _inference_data(posterior, _stack(chain_list), store_theta, attrs)
+    if diagnostics:
+        idata.attrs.update(_warn_if_not_converged(idata, chains, draws))
+    return idata
+
+
+def _parameter_attrs(cls, chain_list) -> dict:
+    """The frozen scale parameter: a number, or one per chain when they were adapted."""
+    values = np.array([ch.parameter for ch in chain_list])
+    value = float(values[0]) if np.all(values == values[0]) else values
+    out = {"step_size": value}
+    if cls.parameter == "beta":
+        out["beta"] = value
+    return out
+
+
+def _divergence_error(diverged, chain_list, run, cls, posterior, store_theta, attrs):
+    ch = chain_list[diverged[0]]
+    n = min(c.buffered() for c in chain_list)
+    partial = None
+    if n > 0:
+        partial = _inference_data(posterior, _stack(chain_list, n), store_theta, attrs)
+    return SamplerDivergenceError(
+        f"chain {diverged[0] + 1}/{len(chain_list)}: {ch.num_divergent} of the first "
+        f"{ch.iteration} {cls.name.upper()} steps diverged (non-finite log density or "
+        f"gradient, or a failed PDE solve). Try a smaller step_size (now {ch.parameter:g}), a "
+        f"warm start (init='map'), a preconditioner (preconditioner='laplace'), a method "
+        f"with an accept step (method='mala' or 'pcnl'), or a link with bounded growth "
+        f"(link='regular'). The draws so far are in this error's .partial.", partial=partial)

@@ -41,15 +41,24 @@ class _WhitenedLinearization:
 
 
 def gauss_newton_max_eigenvalue(posterior: Posterior, xi, *, iterations: int = 20,
-                                seed=0) -> float:
-    """λ_max of the Gauss–Newton Hessian at ξ, by power iteration (2 solves per iteration)."""
+                                seed=0, sqrt_precond=None) -> float:
+    """λ_max of the Gauss–Newton Hessian at ξ, by power iteration (2 solves per iteration).
+
+    With ``sqrt_precond`` R (a constant preconditioner C = R Rᵀ) it is λ_max(Rᵀ H R), the
+    curvature ULA sees in the coordinates ζ = R⁻¹ξ. The Rayleigh quotient of the last iterate
+    is returned: a lower bound that converges to λ_max (a few iterations give its order of
+    magnitude, which is what a step-size rule needs).
+    """
     iterations = integer_at_least("iterations", iterations, 1)
     B = _WhitenedLinearization(posterior, xi)
+    R = None if sqrt_precond is None else np.asarray(sqrt_precond, dtype=float)
     v = np.random.default_rng(seed).standard_normal(B.xi.shape)
     lam = 0.0
     for _ in range(iterations):
         v /= np.linalg.norm(v)
-        hv = v + B.rmatvec(B.matvec(v)) / B.sigma2
+        u = v if R is None else R @ v
+        hu = u + B.rmatvec(B.matvec(u)) / B.sigma2
+        hv = hu if R is None else R.T @ hu
         lam = float(v @ hv)
         v = hv
     return lam
