@@ -9,8 +9,9 @@ with acceptance probability a_t,
     log ε̄_t = t^{−κ} log ε_t + (1 − t^{−κ}) log ε̄_{t−1},
 
 with μ = log(10 ε₀), γ = 0.05, t₀ = 10, κ = 0.75 (Hoffman & Gelman's defaults). The chain
-uses ε_t during warm-up; the last warm-up step switches to the averaged ε̄ and the value is
-frozen from then on, so the kept draws come from a fixed Markov kernel. ε_max caps β at 1
+uses ε_t during warm-up, restarting the averaging once half-way (:func:`schedule`); the last
+warm-up step switches to the averaged ε̄ and the value is frozen from then on, so the kept
+draws come from a fixed Markov kernel. ε_max caps β at 1
 (pCN) and δ at 2 (pCN-Langevin, where c(δ) = √(8δ)/(2+δ) peaks).
 
 These are numba functions so that the interpreted and the compiled loops share one
@@ -70,3 +71,19 @@ def warmup_step(state, acceptance, target, log_max, is_last):
     if is_last:
         return state, np.exp(state.log_step_avg)
     return state, np.exp(state.log_step)
+
+
+@numba.njit(cache=True)
+def schedule(state, acceptance, target, log_max, iteration, warmup):
+    """The warm-up schedule both loops follow after warm-up step ``iteration`` (0-based).
+
+    Dual averaging runs over the whole warm-up, restarting once from the current ε̄ half-way
+    through (when warmup >= 20): the first half mostly travels from the over-dispersed start
+    to the bulk of the posterior, where the acceptance rate differs, and the restart forgets
+    it (as Stan's windowed adaptation does). The last warm-up step freezes ε̄.
+    """
+    state, value = warmup_step(state, acceptance, target, log_max, iteration == warmup - 1)
+    if warmup >= 20 and iteration == warmup // 2 - 1:
+        state = init(np.exp(state.log_step_avg))
+        value = np.exp(state.log_step)
+    return state, value

@@ -110,8 +110,8 @@ def run_segment(step, logdensity_of, state, rng, logdensity_and_grad, args, sqrt
         num_divergent += info.diverging
         acceptance_sum += info.acceptance_rate
         if adapt and i < warmup:
-            adapt_state, parameter = adaptation.warmup_step(
-                adapt_state, info.acceptance_rate, target_accept, log_max, i == warmup - 1)
+            adapt_state, parameter = adaptation.schedule(
+                adapt_state, info.acceptance_rate, target_accept, log_max, i, warmup)
         if is_kept(i, warmup, thin):
             out_position[kept] = state.position
             out_lp[kept] = logdensity_of(state)

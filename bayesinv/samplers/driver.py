@@ -245,9 +245,9 @@ def _advance_interpreted(run: _Run, chain: _Chain, stop: int) -> None:
         chain.num_divergent += bool(stats.diverging)
         chain.acceptance_sum += stats.acceptance_rate
         if run.adapt and i < run.warmup:
-            chain.adapt_state, parameter = adaptation.warmup_step(
-                chain.adapt_state, stats.acceptance_rate, run.target_accept, log_max,
-                i == run.warmup - 1)
+            chain.adapt_state, parameter = adaptation.schedule(
+                chain.adapt_state, stats.acceptance_rate, run.target_accept, log_max, i,
+                run.warmup)
             chain.parameter = float(parameter)
         if is_kept(i, run.warmup, run.thin):
             rows["xi"].append(chain.state.position.copy())
