@@ -97,11 +97,17 @@ def read_netcdf(path):
 
 
 def concat_draws(parts):
-    """Concatenate InferenceData parts along ``draw`` (other groups from the first part)."""
+    """Concatenate InferenceData parts along ``draw`` (other groups from the first part,
+    attributes from the last)."""
     parts = list(parts)
     if len(parts) == 1:
         return parts[0]
-    return az.concat(*parts, dim="draw")
+    attrs = dict(parts[-1].attrs)  # the latest part's (ArviZ cannot compare array attrs)
+    for part in parts:
+        part.attrs = {}
+    combined = az.concat(*parts, dim="draw")
+    combined.attrs = attrs
+    return combined
 
 
 def convergence_diagnostics(idata, var_name: str = "xi") -> dict:

@@ -666,19 +666,24 @@ def sample(posterior: Posterior, method: str = "pcn", *, draws: int = 1000, warm
     def part_attrs():
         return {**attrs, **_parameter_attrs(cls, chain_list)}
 
-    def flush_stream():
+    def flush_stream(everything=True):
+        """Write buffered draws as parts of ``stream_every`` draws (and the rest if asked)."""
         nonlocal streamed
-        n = min(ch.buffered() for ch in chain_list)
-        if stream is None or n == 0:
+        if stream is None:
             return
-        part = _inference_data(posterior, _stack(chain_list, n), store_theta, part_attrs(),
-                               first_draw=streamed)
-        DrawStream(stream).write(streamed, part)
-        for ch in chain_list:
-            for key in _KEYS:
-                rest = ch.take(key)
-                ch.buffer[key] = [] if rest is None or len(rest) == n else [rest[n:]]
-        streamed += n
+        while True:
+            n = min(ch.buffered() for ch in chain_list)
+            if n == 0 or (n < stream_every and not everything):
+                return
+            n = min(n, stream_every)
+            part = _inference_data(posterior, _stack(chain_list, n), store_theta,
+                                   part_attrs(), first_draw=streamed)
+            DrawStream(stream).write(streamed, part)
+            for ch in chain_list:
+                for key in _KEYS:
+                    rest = ch.take(key)
+                    ch.buffer[key] = [] if rest is None or len(rest) == n else [rest[n:]]
+            streamed += n
 
     def save(complete=False):
         elapsed, solved = elapsed_counts()
@@ -725,9 +730,7 @@ def sample(posterior: Posterior, method: str = "pcn", *, draws: int = 1000, warm
                 if diverged:
                     raise _divergence_error(diverged, chain_list, run, cls, posterior,
                                             store_theta, part_attrs())
-                if stream is not None and min(ch.buffered() for ch in chain_list) >= \
-                        stream_every:
-                    flush_stream()
+                flush_stream(everything=False)
                 if checkpoint is not None and (
                         stop_request.signal is not None
                         or time.perf_counter() - last_save >= checkpoint_interval):
