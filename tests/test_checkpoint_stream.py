@@ -174,3 +174,32 @@ def test_streamed_and_thinned_draws_equal_the_in_memory_run(tmp_path):
 def test_read_stream_of_an_empty_directory(tmp_path):
     with pytest.raises(InvalidArgumentError, match="no streamed draws"):
         read_stream(tmp_path)
+
+
+class _SignalsItself(bayesinv.LinearForwardMap):
+    """A linear map that sends SIGTERM to its own process at its ``kill_at``-th solve."""
+
+    kill_at = None
+
+    def linearize(self, theta):
+        if self.kill_at is not None and self.counts.forward == self.kill_at:
+            os.kill(os.getpid(), signal.SIGTERM)
+        return super().linearize(theta)
+
+
+def test_interrupted_during_warmup_resumes_with_the_adaptation_state(tmp_path):
+    """SIGTERM in the middle of warm-up: the dual-averaging state must be carried over."""
+    problem = _problem()
+    forward = _SignalsItself(problem.forward.matrix)
+    post = bayesinv.Posterior(problem.prior, bayesinv.GaussianLikelihood(
+        forward, problem.data, problem.noise_std))
+    kw = {"draws": 200, "warmup": 3000, "chains": 2, "seed": 4, "diagnostics": False}
+    reference = sample(post, "pcnl", **kw)
+    forward.counts.reset()
+    forward.kill_at = 60
+    with pytest.raises(SamplingInterrupted) as info:
+        sample(post, "pcnl", checkpoint=tmp_path / "w.ckpt", **kw)
+    assert 0 < info.value.iteration < 3000  # stopped inside warm-up
+    forward.kill_at = None
+    resumed = sample(post, "pcnl", checkpoint=tmp_path / "w.ckpt", **kw)
+    _assert_same_draws(resumed, reference)
