@@ -275,8 +275,9 @@ def markdown(report) -> str:
         "shared 2-core machine are noisy; compare ratios within this table.", "",
         f"## A. Schrödinger, {a['mesh']}² mesh, N = {a['N']}, SNR {s['signal_to_noise']:.0f}, "
         f"{a['modes']} modes, warm start at the MAP", "",
-        f"λ_max of the whitened Gauss–Newton Hessian at the MAP: {s['lambda_max_gauss_newton']:.3g}."
-        f" MAP: {s['map_seconds']:.1f} s, {s['map_solves']} solves. {a['chains']} chains × "
+        f"λ_max of the whitened Gauss–Newton Hessian at the MAP: "
+        f"{s['lambda_max_gauss_newton']:.3g}. MAP: {s['map_seconds']:.1f} s, "
+        f"{s['map_solves']} solves. {a['chains']} chains × "
         f"({a['warmup']} warm-up + {a['draws']}) steps each.", "",
         "| sampler | step | acc. | min ESS (bulk) | median ESS | max R-hat | ms/step | "
         "min ESS / s | min ESS / 1000 solves |",

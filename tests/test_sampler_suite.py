@@ -155,7 +155,7 @@ def test_a_user_compiled_target(problem):
 
 def _first_draws(problem, init, chains=3):
     """Positions after one ULA step of size 1e-12: the initial positions to ~1e-6."""
-    idata = sample(problem.posterior, "ula", step_size=1e-12, draws=1, chains=chains, seed=21,
+    idata = sample(problem.posterior, "ula", step_size=1e-12, draws=4, chains=chains, seed=21,
                    init=init, diagnostics=False)
     return idata.posterior["xi"].values[:, 0], idata.attrs["init"]
 
@@ -275,3 +275,10 @@ def test_compiled_loop_needs_a_compiled_target(problem):
         forward, problem.data, problem.noise_std))
     with pytest.raises(InvalidArgumentError, match="loop='compiled' needs a numba-compiled"):
         sample(post, "pcn", beta=0.1, loop="compiled")
+
+
+def test_progress_bar_runs_in_both_loops(problem, capsys):
+    for loop in ("compiled", "interpreted"):
+        sample(problem.posterior, "pcn", beta=0.3, draws=50, chains=2, seed=1, loop=loop,
+               progress=True, diagnostics=False)
+    assert "acc=" in capsys.readouterr().err

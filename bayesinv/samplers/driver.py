@@ -742,6 +742,8 @@ def sample(posterior: Posterior, method: str = "pcn", *, draws: int = 1000, warm
                         f"steps per chain; checkpoint written to {str(checkpoint)!r}: call "
                         f"sample() again with the same arguments to resume",
                         checkpoint=str(checkpoint), iteration=done)
+            if show:
+                bar.refresh()  # the final acceptance rate and divergence count
             if checkpoint is not None:
                 save(complete=True)
             else:
