@@ -96,25 +96,34 @@ def test_sigterm_to_a_real_process_then_resume_is_bit_identical(tmp_path):
     assert resumed.attrs["num_forward_solves"] == reference.attrs["num_forward_solves"]
 
 
-def _interrupt_after(seconds):
-    timer = threading.Timer(seconds, os.kill, (os.getpid(), signal.SIGTERM))
-    timer.start()
-    return timer
+def _interrupt_when_written(path):
+    """A thread sending SIGTERM to this process as soon as ``path`` (a checkpoint) exists."""
+    def watch():
+        deadline = time.monotonic() + 60
+        while not path.exists() and time.monotonic() < deadline:
+            time.sleep(0.0005)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    thread = threading.Thread(target=watch, daemon=True)
+    thread.start()
+    return thread
 
 
 @pytest.mark.parametrize("stream", [False, True])
 def test_compiled_run_interrupted_in_process_resumes_bit_identically(tmp_path, stream):
     problem = _problem()
-    kw = {"draws": 100_000, "warmup": 1000, "thin": 2, "chains": 2, "seed": 8,
+    kw = {"draws": 30_000, "warmup": 1000, "thin": 2, "chains": 2, "seed": 8,
           "diagnostics": False, "store_theta": False}
     reference = sample(problem.posterior, "mala", **kw)  # compiles the loop, too
-    extra = {"stream": tmp_path / "parts", "stream_every": 20_000} if stream else {}
-    timer = _interrupt_after(0.2)
+    extra = {"stream": tmp_path / "parts", "stream_every": 5_000} if stream else {}
+    path = tmp_path / "c.ckpt"
+    watcher = _interrupt_when_written(path)
     with pytest.raises(SamplingInterrupted, match="call sample\\(\\) again") as info:
-        sample(problem.posterior, "mala", checkpoint=tmp_path / "c.ckpt", **extra, **kw)
-    timer.cancel()
-    assert 0 < info.value.iteration < 1000 + 200_000
-    resumed = sample(problem.posterior, "mala", checkpoint=tmp_path / "c.ckpt", **extra, **kw)
+        sample(problem.posterior, "mala", checkpoint=path, checkpoint_interval=1e-3,
+               **extra, **kw)
+    watcher.join()
+    assert 0 < info.value.iteration < 1000 + 60_000
+    resumed = sample(problem.posterior, "mala", checkpoint=path, **extra, **kw)
     for group, var in (("posterior", "xi"), ("sample_stats", "lp"),
                        ("sample_stats", "step_size"), ("log_likelihood", "y")):
         np.testing.assert_array_equal(resumed[group][var].values, reference[group][var].values)
