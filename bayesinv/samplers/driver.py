@@ -608,6 +608,11 @@ def sample(posterior: Posterior, method: str = "pcn", *, draws: int = 1000, warm
             positions=positions, sqrt_precond=sqrt_precond, safety_factor=safety_factor,
             curvature_iterations=curvature_iterations)
         sampler = cls(py_target, sqrt_precond=sqrt_precond)
+        after_setup = counts.as_dict()
+        tuning_attrs["setup_time"] = time.perf_counter() - start_time
+        tuning_attrs["num_setup_solves"] = sum(after_setup.values()) - sum(before.values())
+        before = after_setup  # solve counts from here on are the chains' own
+        start_time = time.perf_counter()
         chain_list = []
         for c in range(chains):
             x0 = np.ascontiguousarray(positions[c])
@@ -654,6 +659,7 @@ def sample(posterior: Posterior, method: str = "pcn", *, draws: int = 1000, warm
     first_iteration = min(ch.iteration for ch in chain_list)
 
     def elapsed_counts():
+        """Time and solves of the chains (initial evaluations and steps), over all resumes."""
         now = counts.as_dict()
         solved = {k: prior_counts[k] + now[k] - before[k] for k in now}
         if use_compiled:  # compiled evaluations do not go through the forward map: count them
