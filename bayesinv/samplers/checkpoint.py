@@ -28,6 +28,11 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
+from ..errors import InvalidArgumentError
+from . import adaptation
+from .chains import DRAW_KEYS, Chain, RunSettings
+from .methods import Method
+
 FORMAT_VERSION = 1
 
 
@@ -110,3 +115,63 @@ def read(path) -> tuple[dict, dict]:
         arrays = {k: data[k] for k in data.files if k != "__meta__"}
         meta = json.loads(str(data["__meta__"]))
     return meta, arrays
+
+
+def save_chains(path, chains: list[Chain], run: RunSettings, meta: dict, streamed: int | None,
+          complete: bool) -> None:
+    arrays = {"sqrt_precond": run.method.sqrt_precond}
+    chain_meta = []
+    for c, ch in enumerate(chains):
+        for name, value in run.method.state_to_arrays(ch.state).items():
+            arrays[f"c{c}.state.{name}"] = value
+        if ch.prediction is not None:
+            arrays[f"c{c}.prediction"] = ch.prediction
+        for key in DRAW_KEYS:
+            value = ch.take(key)
+            if value is not None:
+                arrays[f"c{c}.buffer.{key}"] = value
+                ch.buffer[key] = [value]
+        chain_meta.append({
+            "rng": ch.rng.bit_generator.state, "parameter": ch.parameter,
+            "adapt_state": list(map(float, ch.adapt_state)), "iteration": ch.iteration,
+            "num_divergent": ch.num_divergent, "acceptance_sum": ch.acceptance_sum,
+            "buffered": ch.buffered()})
+    write(path, {**meta, "chains": chain_meta, "streamed": streamed,
+                            "complete": complete}, arrays)
+
+
+def restore_chains(meta: dict, arrays: dict, method: Method) -> list[Chain]:
+    chains = []
+    for c, cm in enumerate(meta["chains"]):
+        prefix = f"c{c}.state."
+        state = method.state_from_arrays(
+            {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)})
+        bitgen = getattr(np.random, cm["rng"]["bit_generator"])()
+        bitgen.state = cm["rng"]
+        chain = Chain(np.random.Generator(bitgen), state, float(cm["parameter"]),
+                       adaptation.DualAveragingState(*cm["adapt_state"]), cm["iteration"],
+                       cm["num_divergent"], cm["acceptance_sum"],
+                       arrays.get(f"c{c}.prediction"))
+        for key in DRAW_KEYS:
+            value = arrays.get(f"c{c}.buffer.{key}")
+            chain.buffer[key] = [] if value is None else [value]
+        if cm["buffered"] and not chain.buffer["prediction"]:
+            chain.buffer["prediction"] = [None]
+        chains.append(chain)
+    return chains
+
+
+def check_resumable(path, meta: dict, problem: str, settings: str) -> None:
+    if meta.get("format") != FORMAT_VERSION:
+        raise InvalidArgumentError(f"checkpoint {str(path)!r} has an unknown format")
+    if meta["problem"] != problem:
+        raise InvalidArgumentError(
+            f"checkpoint {str(path)!r} was written for a different problem (data, noise, "
+            f"forward map or prior differ): refusing to mix runs; delete it or use another "
+            f"checkpoint path")
+    if meta["settings"] != settings:
+        raise InvalidArgumentError(
+            f"checkpoint {str(path)!r} was written by a different sampler or settings "
+            f"(method {meta.get('method')!r}; method, draws, warmup, thin, chains, seed, "
+            f"tuning, init or preconditioner differ): refusing to mix runs; delete it or "
+            f"use another checkpoint path")

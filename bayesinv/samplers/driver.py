@@ -37,7 +37,6 @@ import threading
 import time
 import warnings
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -53,16 +52,23 @@ from ..errors import (
     SamplerDivergenceError,
     SamplingInterrupted,
 )
-from ..optimize import find_map
 from ..posterior import Posterior
 from . import adaptation
 from . import checkpoint as ckpt
-from .compiled import CompiledTarget, InterpretedAdapter, compiled_target, is_kept, run_segment
-from .methods import Method, method_class
+from .chains import (
+    DRAW_KEYS,
+    Chain,
+    RunSettings,
+    advance_compiled,
+    advance_interpreted,
+    stack_draws,
+)
+from .compiled import CompiledTarget, InterpretedAdapter, compiled_target
+from .methods import method_class
 from .storage import DrawStream
-from .tuning import gauss_newton_hessian, gauss_newton_max_eigenvalue, sqrt_inverse
+from .tuning import initial_parameter
+from .warmstart import MAPCache, initial_positions, seed_sequence, sqrt_preconditioner
 
-_KEYS = ("xi", "lp", "acceptance_rate", "diverging", "step_size", "prediction")
 _NEVER = 2**62  # "no divergence limit" for methods with an accept step
 _BLOCK_SECONDS = 0.5
 #: Warn when the worst bulk or tail ESS of ξ is below this many draws per chain
@@ -71,228 +77,11 @@ ESS_PER_CHAIN = 100
 RHAT_MAX = 1.01
 
 
-@dataclass
-class _Chain:
-    """One chain's complete state: what a checkpoint saves."""
-
-    rng: np.random.Generator
-    state: object
-    parameter: float
-    adapt_state: adaptation.DualAveragingState
-    iteration: int = 0
-    num_divergent: int = 0
-    acceptance_sum: float = 0.0
-    prediction: np.ndarray | None = None
-    buffer: dict = field(default_factory=lambda: {k: [] for k in _KEYS})
-
-    def buffered(self) -> int:
-        return sum(len(a) for a in self.buffer["lp"])
-
-    def take(self, key, count=None):
-        parts = self.buffer[key]
-        if not parts or any(p is None for p in parts):
-            return None
-        arr = np.concatenate(parts) if len(parts) > 1 else np.asarray(parts[0])
-        return arr if count is None else arr[:count]
-
-
-@dataclass
-class _Run:
-    """The fixed settings of one run."""
-
-    method: Method
-    warmup: int
-    thin: int
-    total: int
-    adapt: bool
-    target_accept: float
-    max_divergences: int
-    compiled: CompiledTarget | None
-
-
-def _seed_sequence(seed) -> np.random.SeedSequence:
-    """The root SeedSequence from an int, None (fresh entropy) or a SeedSequence."""
-    if isinstance(seed, np.random.SeedSequence):
-        return seed
-    if seed is None or (isinstance(seed, (int, np.integer)) and not isinstance(seed, bool)
-                        and seed >= 0):
-        return np.random.SeedSequence(seed)
-    raise InvalidArgumentError(
-        f"seed must be a non-negative int, None or a numpy SeedSequence, got {seed!r}")
-
-
-class _MAPCache:
-    """Computes the MAP estimate at most once per call of ``sample``."""
-
-    def __init__(self, posterior: Posterior):
-        self.posterior = posterior
-        self._result = None
-
-    @property
-    def position(self) -> np.ndarray:
-        if self._result is None:
-            self._result = find_map(self.posterior)
-        return self._result.position
-
-
-def _initial_positions(init, posterior: Posterior, chains: int, rngs,
-                       map_cache: _MAPCache) -> tuple[np.ndarray, str]:
-    """Warm starts: independent prior draws (default, over-dispersed), the MAP, or given."""
-    k = posterior.whitened.dim
-    if isinstance(init, str):
-        if init == "prior":
-            return np.stack([rng.standard_normal(k) for rng in rngs]), "prior"
-        if init == "map":
-            return np.tile(map_cache.position, (chains, 1)), "map"
-        raise InvalidArgumentError(f"init must be 'prior', 'map' or an array, got {init!r}")
-    x = np.asarray(init, dtype=float)
-    if x.shape == (k,):
-        x = np.tile(x, (chains, 1))
-    if x.shape != (chains, k) or not np.isfinite(x).all():
-        raise InvalidArgumentError(
-            f"init array must be finite with shape ({k},) or ({chains}, {k}) (whitened "
-            f"coordinates), got shape {np.shape(init)}")
-    return x.copy(), "user"
-
-
-def _sqrt_preconditioner(preconditioner, posterior: Posterior, map_cache: _MAPCache):
-    """R with R Rᵀ = C for the requested constant preconditioner C (None: identity)."""
-    if preconditioner is None:
-        return None, "identity"
-    if isinstance(preconditioner, str):
-        if preconditioner != "laplace":
-            raise InvalidArgumentError(
-                f"preconditioner must be None, 'laplace' or a (k, k) SPD matrix, "
-                f"got {preconditioner!r}")
-        H = gauss_newton_hessian(posterior, map_cache.position)
-        return sqrt_inverse(H), "laplace"
-    k = posterior.whitened.dim
-    C = np.asarray(preconditioner, dtype=float)
-    if C.shape != (k, k):
-        raise InvalidArgumentError(f"preconditioner must have shape ({k}, {k}), got {C.shape}")
-    try:
-        return np.linalg.cholesky(C), "user"
-    except np.linalg.LinAlgError as exc:
-        raise InvalidArgumentError("preconditioner must be symmetric positive definite") from exc
-
-
-def _curvature(posterior, positions, sqrt_precond, iterations, purpose) -> float:
-    """Largest Gauss–Newton eigenvalue over the distinct starting positions."""
-    try:
-        return max(gauss_newton_max_eigenvalue(posterior, x, iterations=iterations,
-                                               sqrt_precond=sqrt_precond)
-                   for x in np.unique(positions, axis=0))
-    except InvalidArgumentError as exc:
-        raise InvalidArgumentError(f"{purpose}: {exc}") from exc
-
-
-def _resolve_parameter(cls, given, *, adapt, warmup, posterior, positions, sqrt_precond,
-                       safety_factor, curvature_iterations):
-    """The starting value of the scale parameter and how it was chosen (a dict for attrs)."""
-    pname = cls.parameter
-    if given is not None:
-        if cls.max_parameter < np.inf:
-            value = float_in_interval(pname, given, 0.0, cls.max_parameter)
-        else:
-            value = positive_float(pname, given)
-        return value, {"step_size_rule": "adapted from user value" if adapt else "user"}
-    if adapt:
-        if cls.uses_gradient and posterior.likelihood.forward.has_jvp:
-            lam = _curvature(posterior, positions, sqrt_precond, curvature_iterations,
-                             f"method={cls.name!r}")
-            curv = lam - 1.0 if cls.name == "pcnl" else lam
-            value = min(1.0 / max(curv, 1e-3), 0.5 * cls.max_parameter)
-        else:
-            value = 0.1
-        return value, {"step_size_rule": "dual averaging"}
-    if cls.target_accept is None:  # ULA-type: δ = safety / λ_max
-        purpose = (f"method={cls.name!r} without step_size uses safety_factor/λ_max of the "
-                   f"Gauss–Newton Hessian; give step_size instead")
-        lam = _curvature(posterior, positions, sqrt_precond, curvature_iterations, purpose)
-        # pULA treats the prior part implicitly: only the data curvature λ − 1 limits δ.
-        curv = lam - 1.0 if cls.name == "pula" else lam
-        value = safety_factor / max(curv, 1e-12)
-        if cls.max_parameter < np.inf:
-            value = min(value, 0.5 * cls.max_parameter)
-        return value, {"step_size_rule": "curvature", "curvature_lambda_max": lam,
-                       "safety_factor": safety_factor}
-    example = "beta=0.1" if pname == "beta" else "step_size=0.01"
-    interval = "(0, 1]" if pname == "beta" else "> 0"
-    raise InvalidArgumentError(
-        f"method={cls.name!r} needs {pname} {interval} (e.g. {example}), or warmup > 0 to "
-        f"adapt it to target_accept")
-
-
-def _num_kept(start: int, stop: int, warmup: int, thin: int) -> int:
-    """How many of the steps start..stop-1 are stored (see :func:`.compiled.is_kept`)."""
-    lo = max(start, warmup)
-    if lo >= stop:
-        return 0
-    first = warmup + -(-(lo - warmup) // thin) * thin
-    return 0 if first >= stop else (stop - 1 - first) // thin + 1
-
-
-# -- the two loops --------------------------------------------------------------------------
-
-def _advance_interpreted(run: _Run, chain: _Chain, stop: int) -> None:
-    method = run.method
-    log_max = float(np.log(method.max_parameter))
-    rows = {k: [] for k in _KEYS}
-    for i in range(chain.iteration, stop):
-        chain.state, stats, prediction = method.step(chain.state, chain.parameter, chain.rng)
-        if prediction is not None:
-            chain.prediction = prediction
-        chain.num_divergent += bool(stats.diverging)
-        chain.acceptance_sum += stats.acceptance_rate
-        if run.adapt and i < run.warmup:
-            chain.adapt_state, parameter = adaptation.schedule(
-                chain.adapt_state, stats.acceptance_rate, run.target_accept, log_max, i,
-                run.warmup)
-            chain.parameter = float(parameter)
-        if is_kept(i, run.warmup, run.thin):
-            rows["xi"].append(chain.state.position.copy())
-            rows["lp"].append(stats.lp)
-            rows["acceptance_rate"].append(stats.acceptance_rate)
-            rows["diverging"].append(bool(stats.diverging))
-            rows["step_size"].append(chain.parameter)
-            rows["prediction"].append(chain.prediction)
-        chain.iteration = i + 1
-        if chain.num_divergent > run.max_divergences:
-            break
-    if rows["lp"]:
-        for k in _KEYS:
-            chain.buffer[k].append(None if any(p is None for p in rows[k]) else np.asarray(
-                rows[k]))
-
-
-def _advance_compiled(run: _Run, chain: _Chain, stop: int) -> None:
-    method, target = run.method, run.compiled
-    n = _num_kept(chain.iteration, stop, run.warmup, run.thin)
-    k = chain.state.position.shape[0]
-    out = {"xi": np.empty((n, k)), "lp": np.empty(n), "acceptance_rate": np.empty(n),
-           "diverging": np.zeros(n, dtype=np.bool_), "step_size": np.empty(n)}
-    (chain.state, chain.adapt_state, parameter, chain.num_divergent, acc_sum, kept,
-     chain.iteration) = run_segment(
-        method.kernel.step, method.kernel.logdensity, chain.state, chain.rng,
-        target.logdensity_and_grad, target.args, method.sqrt_precond,
-        method.inv_sqrt_precond, chain.iteration, stop, run.warmup, run.thin,
-        float(chain.parameter), chain.adapt_state, run.adapt, run.target_accept,
-        float(np.log(method.max_parameter)), run.max_divergences, chain.num_divergent,
-        out["xi"], out["lp"], out["acceptance_rate"], out["diverging"], out["step_size"])
-    chain.parameter = float(parameter)
-    chain.acceptance_sum += acc_sum
-    if kept:
-        for key, arr in out.items():
-            chain.buffer[key].append(arr[:kept])
-        chain.buffer["prediction"].append(
-            None if target.predict is None else np.asarray(target.predict(out["xi"][:kept])))
-
-
 # -- results --------------------------------------------------------------------------------
 
 def _inference_data(posterior: Posterior, arrays: dict, store_theta: bool, attrs: dict,
                     first_draw: int = 0):
-    """InferenceData from stacked (chain, draw, ...) arrays keyed as ``_KEYS``."""
+    """InferenceData from stacked (chain, draw, ...) arrays keyed as ``DRAW_KEYS``."""
     like = posterior.likelihood
     post = {"xi": arrays["xi"]}
     if store_theta:
@@ -315,15 +104,6 @@ def _inference_data(posterior: Posterior, arrays: dict, store_theta: bool, attrs
         attrs={**attrs, "noise_std": like.noise_std},
         first_draw=first_draw,
     )
-
-
-def _stack(chains: list[_Chain], count: int | None = None) -> dict:
-    """Stack the chains' buffered draws (the first ``count`` of each) to (chain, draw, ...)."""
-    out = {}
-    for key in _KEYS:
-        parts = [c.take(key, count) for c in chains]
-        out[key] = None if any(p is None for p in parts) else np.stack(parts)
-    return out
 
 
 def _warn_if_not_converged(idata, chains: int, draws: int) -> dict:
@@ -356,65 +136,6 @@ def _warn_if_not_converged(idata, chains: int, draws: int) -> dict:
 
 
 # -- checkpoints ----------------------------------------------------------------------------
-
-def _save(path, chains: list[_Chain], run: _Run, meta: dict, streamed: int | None,
-          complete: bool) -> None:
-    arrays = {"sqrt_precond": run.method.sqrt_precond}
-    chain_meta = []
-    for c, ch in enumerate(chains):
-        for name, value in run.method.state_to_arrays(ch.state).items():
-            arrays[f"c{c}.state.{name}"] = value
-        if ch.prediction is not None:
-            arrays[f"c{c}.prediction"] = ch.prediction
-        for key in _KEYS:
-            value = ch.take(key)
-            if value is not None:
-                arrays[f"c{c}.buffer.{key}"] = value
-                ch.buffer[key] = [value]
-        chain_meta.append({
-            "rng": ch.rng.bit_generator.state, "parameter": ch.parameter,
-            "adapt_state": list(map(float, ch.adapt_state)), "iteration": ch.iteration,
-            "num_divergent": ch.num_divergent, "acceptance_sum": ch.acceptance_sum,
-            "buffered": ch.buffered()})
-    ckpt.write(path, {**meta, "chains": chain_meta, "streamed": streamed,
-                            "complete": complete}, arrays)
-
-
-def _restore(meta: dict, arrays: dict, method: Method) -> list[_Chain]:
-    chains = []
-    for c, cm in enumerate(meta["chains"]):
-        prefix = f"c{c}.state."
-        state = method.state_from_arrays(
-            {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)})
-        bitgen = getattr(np.random, cm["rng"]["bit_generator"])()
-        bitgen.state = cm["rng"]
-        chain = _Chain(np.random.Generator(bitgen), state, float(cm["parameter"]),
-                       adaptation.DualAveragingState(*cm["adapt_state"]), cm["iteration"],
-                       cm["num_divergent"], cm["acceptance_sum"],
-                       arrays.get(f"c{c}.prediction"))
-        for key in _KEYS:
-            value = arrays.get(f"c{c}.buffer.{key}")
-            chain.buffer[key] = [] if value is None else [value]
-        if cm["buffered"] and not chain.buffer["prediction"]:
-            chain.buffer["prediction"] = [None]
-        chains.append(chain)
-    return chains
-
-
-def _check_resumable(path, meta: dict, problem: str, settings: str) -> None:
-    if meta.get("format") != ckpt.FORMAT_VERSION:
-        raise InvalidArgumentError(f"checkpoint {str(path)!r} has an unknown format")
-    if meta["problem"] != problem:
-        raise InvalidArgumentError(
-            f"checkpoint {str(path)!r} was written for a different problem (data, noise, "
-            f"forward map or prior differ): refusing to mix runs; delete it or use another "
-            f"checkpoint path")
-    if meta["settings"] != settings:
-        raise InvalidArgumentError(
-            f"checkpoint {str(path)!r} was written by a different sampler or settings "
-            f"(method {meta.get('method')!r}; method, draws, warmup, thin, chains, seed, "
-            f"tuning, init or preconditioner differ): refusing to mix runs; delete it or "
-            f"use another checkpoint path")
 
 
 class _StopRequest:
@@ -525,7 +246,7 @@ def sample(posterior: Posterior, method: str = "pcn", *, draws: int = 1000, warm
     warmup = integer_at_least("warmup", warmup, 0)
     chains = integer_at_least("chains", chains, 1)
     thin = integer_at_least("thin", thin, 1)
-    seed_seq = _seed_sequence(seed)
+    seed_seq = seed_sequence(seed)
     loop = one_of("loop", loop, {"auto", "interpreted", "compiled"})
     safety_factor = positive_float("safety_factor", safety_factor)
     curvature_iterations = integer_at_least("curvature_iterations", curvature_iterations, 1)
@@ -588,7 +309,7 @@ def sample(posterior: Posterior, method: str = "pcn", *, draws: int = 1000, warm
         checkpoint = Path(checkpoint)
         if checkpoint.exists():
             meta, arrays = ckpt.read(checkpoint)
-            _check_resumable(checkpoint, meta, problem_digest, settings_digest)
+            ckpt.check_resumable(checkpoint, meta, problem_digest, settings_digest)
             resume = (meta, arrays)
 
     py_target = InterpretedAdapter(ctarget) if (
@@ -598,12 +319,12 @@ def sample(posterior: Posterior, method: str = "pcn", *, draws: int = 1000, warm
     start_time = time.perf_counter()
     tuning_attrs: dict = {}
     if resume is None:
-        map_cache = _MAPCache(posterior)
+        map_cache = MAPCache(posterior)
         rngs = [np.random.default_rng(s) for s in seed_seq.spawn(chains)]
-        positions, init_kind = _initial_positions(init, posterior, chains, rngs, map_cache)
-        sqrt_precond, precond_kind = _sqrt_preconditioner(preconditioner, posterior,
+        positions, init_kind = initial_positions(init, posterior, chains, rngs, map_cache)
+        sqrt_precond, precond_kind = sqrt_preconditioner(preconditioner, posterior,
                                                           map_cache)
-        value, tuning_attrs = _resolve_parameter(
+        value, tuning_attrs = initial_parameter(
             cls, given, adapt=adapt, warmup=warmup, posterior=posterior,
             positions=positions, sqrt_precond=sqrt_precond, safety_factor=safety_factor,
             curvature_iterations=curvature_iterations)
@@ -620,7 +341,7 @@ def sample(posterior: Posterior, method: str = "pcn", *, draws: int = 1000, warm
                 state, prediction = sampler.init_compiled(x0, ctarget), None
             else:
                 state, prediction = sampler.init(x0)
-            chain_list.append(_Chain(rngs[c], state, value, adaptation.init(value),
+            chain_list.append(Chain(rngs[c], state, value, adaptation.init(value),
                                      prediction=prediction))
         streamed = 0
         prior_elapsed, prior_counts = 0.0, {"forward": 0, "adjoint": 0, "tangent": 0}
@@ -633,7 +354,7 @@ def sample(posterior: Posterior, method: str = "pcn", *, draws: int = 1000, warm
         meta, arrays = resume
         R = arrays["sqrt_precond"]
         sampler = cls(py_target, sqrt_precond=None if R.size == 0 else R)
-        chain_list = _restore(meta, arrays, sampler)
+        chain_list = ckpt.restore_chains(meta, arrays, sampler)
         init_kind, precond_kind = meta["init_kind"], meta["preconditioner_kind"]
         tuning_attrs = meta["tuning"]
         streamed = meta["streamed"] or 0
@@ -643,7 +364,7 @@ def sample(posterior: Posterior, method: str = "pcn", *, draws: int = 1000, warm
         if stream is not None:
             DrawStream(stream).truncate(streamed)
 
-    run = _Run(sampler, warmup, thin, warmup + draws * thin, adapt, target_accept,
+    run = RunSettings(sampler, warmup, thin, warmup + draws * thin, adapt, target_accept,
                max_divergences if cls.stops_on_divergence else _NEVER,
                ctarget if use_compiled else None)
     attrs = {
@@ -682,11 +403,11 @@ def sample(posterior: Posterior, method: str = "pcn", *, draws: int = 1000, warm
             if n == 0 or (n < stream_every and not everything):
                 return
             n = min(n, stream_every)
-            part = _inference_data(posterior, _stack(chain_list, n), store_theta,
+            part = _inference_data(posterior, stack_draws(chain_list, n), store_theta,
                                    part_attrs(), first_draw=streamed)
             DrawStream(stream).write(streamed, part)
             for ch in chain_list:
-                for key in _KEYS:
+                for key in DRAW_KEYS:
                     rest = ch.take(key)
                     ch.buffer[key] = [] if rest is None or len(rest) == n else [rest[n:]]
             streamed += n
@@ -694,7 +415,7 @@ def sample(posterior: Posterior, method: str = "pcn", *, draws: int = 1000, warm
     def save(complete=False):
         elapsed, solved = elapsed_counts()
         flush_stream()
-        _save(checkpoint, chain_list, run,
+        ckpt.save_chains(checkpoint, chain_list, run,
               {**base_meta, "elapsed": elapsed, "counts": solved},
               streamed if stream is not None else None, complete)
 
@@ -716,9 +437,9 @@ def sample(posterior: Posterior, method: str = "pcn", *, draws: int = 1000, warm
                 stop = min(run.total, done + block)
                 t0 = time.perf_counter()
                 if use_compiled and workers > 1:
-                    list(pool.map(lambda ch, s=stop: _advance_compiled(run, ch, s), chain_list))
+                    list(pool.map(lambda ch, s=stop: advance_compiled(run, ch, s), chain_list))
                 else:
-                    advance = _advance_compiled if use_compiled else _advance_interpreted
+                    advance = advance_compiled if use_compiled else advance_interpreted
                     for ch in chain_list:
                         advance(run, ch, stop)
                 dt = time.perf_counter() - t0
@@ -768,7 +489,7 @@ def sample(posterior: Posterior, method: str = "pcn", *, draws: int = 1000, warm
         idata = DrawStream(stream).read()
         idata.attrs.update(attrs)
     else:
-        idata = _inference_data(posterior, _stack(chain_list), store_theta, attrs)
+        idata = _inference_data(posterior, stack_draws(chain_list), store_theta, attrs)
     if diagnostics:
         idata.attrs.update(_warn_if_not_converged(idata, chains, draws))
     return idata
@@ -789,7 +510,7 @@ def _divergence_error(diverged, chain_list, run, cls, posterior, store_theta, at
     n = min(c.buffered() for c in chain_list)
     partial = None
     if n > 0:
-        partial = _inference_data(posterior, _stack(chain_list, n), store_theta, attrs)
+        partial = _inference_data(posterior, stack_draws(chain_list, n), store_theta, attrs)
     return SamplerDivergenceError(
         f"chain {diverged[0] + 1}/{len(chain_list)}: {ch.num_divergent} of the first "
         f"{ch.iteration} {cls.name.upper()} steps diverged (non-finite log density or "
