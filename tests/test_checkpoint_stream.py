@@ -123,6 +123,9 @@ def test_compiled_run_interrupted_in_process_resumes_bit_identically(tmp_path, s
                **extra, **kw)
     watcher.join()
     assert 0 < info.value.iteration < 1000 + 60_000
+    if stream:
+        with pytest.raises(InvalidArgumentError, match="pass stream=<the same directory>"):
+            sample(problem.posterior, "mala", checkpoint=path, **kw)
     resumed = sample(problem.posterior, "mala", checkpoint=path, **extra, **kw)
     for group, var in (("posterior", "xi"), ("sample_stats", "lp"),
                        ("sample_stats", "step_size"), ("log_likelihood", "y")):

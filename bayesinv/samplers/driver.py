@@ -106,7 +106,7 @@ def _inference_data(posterior: Posterior, arrays: dict, store_theta: bool, attrs
     )
 
 
-def _warn_if_not_converged(idata, chains: int, draws: int) -> dict:
+def _warn_if_not_converged(idata, chains: int) -> dict:
     """R-hat, ESS and MCSE of ξ (ArviZ); a BayesinvWarning naming the worst coordinates."""
     diag = convergence_diagnostics(idata, "xi")
     ess_min = np.minimum(diag["ess_bulk"], diag["ess_tail"])
@@ -120,9 +120,10 @@ def _warn_if_not_converged(idata, chains: int, draws: int) -> dict:
     bad_rhat = np.flatnonzero(~(diag["rhat"] <= RHAT_MAX))
     bad_ess = np.flatnonzero(~(ess_min >= threshold))
     if bad_rhat.size or bad_ess.size:
-        badness = np.nan_to_num(diag["rhat"], nan=np.inf) - 1.0 + np.nan_to_num(
-            threshold / np.maximum(ess_min, 1e-12), nan=np.inf) * 1e-3
-        worst = [int(i) for i in np.argsort(-badness)[:5]]
+        # worst first: highest R-hat, then lowest ESS (NaN, i.e. too few draws, counts as worst)
+        order = np.lexsort((np.nan_to_num(ess_min, nan=-1.0),
+                            -np.nan_to_num(diag["rhat"], nan=np.inf)))
+        worst = [int(i) for i in order[:5]]
         listed = ", ".join(f"xi[{i}] (R-hat {diag['rhat'][i]:.3f}, ESS bulk "
                            f"{diag['ess_bulk'][i]:.0f}, tail {diag['ess_tail'][i]:.0f})"
                            for i in worst)
@@ -133,9 +134,6 @@ def _warn_if_not_converged(idata, chains: int, draws: int) -> dict:
             f"warmup), start at the MAP (init='map') or use a better-suited method; pass "
             f"diagnostics=False to skip this check.", BayesinvWarning, stacklevel=3)
     return summary
-
-
-# -- checkpoints ----------------------------------------------------------------------------
 
 
 class _StopRequest:
@@ -357,6 +355,10 @@ def sample(posterior: Posterior, method: str = "pcn", *, draws: int = 1000, warm
         chain_list = ckpt.restore_chains(meta, arrays, sampler)
         init_kind, precond_kind = meta["init_kind"], meta["preconditioner_kind"]
         tuning_attrs = meta["tuning"]
+        if meta["streamed"] is not None and stream is None:
+            raise InvalidArgumentError(
+                f"checkpoint {str(checkpoint)!r} streamed {meta['streamed']} draws to disk: "
+                f"pass stream=<the same directory> to resume it")
         streamed = meta["streamed"] or 0
         prior_elapsed, prior_counts = meta["elapsed"], meta["counts"]
         base_meta = {k: meta[k] for k in ("problem", "settings", "method", "init_kind",
@@ -491,7 +493,7 @@ def sample(posterior: Posterior, method: str = "pcn", *, draws: int = 1000, warm
     else:
         idata = _inference_data(posterior, stack_draws(chain_list), store_theta, attrs)
     if diagnostics:
-        idata.attrs.update(_warn_if_not_converged(idata, chains, draws))
+        idata.attrs.update(_warn_if_not_converged(idata, chains))
     return idata
 
 
