@@ -136,6 +136,49 @@ def _warn_if_not_converged(idata, chains: int) -> dict:
     return summary
 
 
+def _tuning_options(cls, step_size, beta, adapt, warmup, target_accept):
+    """(the given scale parameter or None, whether to adapt it, the target acceptance)."""
+    if cls.parameter == "beta":
+        if step_size is not None:
+            raise InvalidArgumentError("step_size is not a pCN parameter; pCN takes beta")
+        given = beta
+    else:
+        if beta is not None:
+            raise InvalidArgumentError(
+                f"beta is a pCN parameter; method={cls.name!r} takes step_size")
+        given = step_size
+    if cls.target_accept is None:
+        if adapt:
+            raise InvalidArgumentError(
+                f"adapt=True: method={cls.name!r} has no accept step, hence no acceptance "
+                f"rate to adapt to; leave step_size=None for the curvature rule or give it")
+        adapt = False
+    elif adapt is None:
+        adapt = given is None and warmup > 0
+    if adapt and warmup == 0:
+        raise InvalidArgumentError("adapt=True needs warmup > 0 (adaptation runs in warm-up)")
+    if target_accept is not None:
+        target_accept = float_in_interval("target_accept", target_accept, 0.0, 1.0,
+                                          closed_high=False)
+    else:
+        target_accept = cls.target_accept or 0.5  # (unused without an accept step)
+    return given, bool(adapt), target_accept
+
+
+def _choose_loop(posterior, compiled, loop):
+    """(the compiled target or None, whether the compiled loop runs)."""
+    if compiled is not None and not isinstance(compiled, CompiledTarget):
+        raise InvalidArgumentError(
+            f"compiled must be a bayesinv CompiledTarget, got {type(compiled).__name__}")
+    target = compiled if compiled is not None else compiled_target(posterior)
+    if loop == "compiled" and target is None:
+        raise InvalidArgumentError(
+            "loop='compiled' needs a numba-compiled target: this posterior has none (only "
+            "LinearForwardMap with a GaussianPrior is built in); pass compiled=CompiledTarget"
+            "(...) or use loop='interpreted'")
+    return target, target is not None and loop != "interpreted"
+
+
 class _StopRequest:
     """Set by the SIGTERM handler; checked between blocks."""
 
@@ -253,39 +296,9 @@ def sample(posterior: Posterior, method: str = "pcn", *, draws: int = 1000, warm
     if preconditioner is not None and not cls.preconditionable:
         raise InvalidArgumentError(
             f"preconditioner applies to method='ula' or 'mala' only, not {method!r}")
-    if cls.parameter == "beta":
-        if step_size is not None:
-            raise InvalidArgumentError("step_size is not a pCN parameter; pCN takes beta")
-        given = beta
-    else:
-        if beta is not None:
-            raise InvalidArgumentError(
-                f"beta is a pCN parameter; method={method!r} takes step_size")
-        given = step_size
-    if cls.target_accept is None:
-        if adapt:
-            raise InvalidArgumentError(
-                f"adapt=True: method={method!r} has no accept step, hence no acceptance rate "
-                f"to adapt to; leave step_size=None for the curvature rule or give it")
-        adapt = False
-    elif adapt is None:
-        adapt = given is None and warmup > 0
-    if adapt and warmup == 0:
-        raise InvalidArgumentError("adapt=True needs warmup > 0 (adaptation runs in warm-up)")
-    if target_accept is not None:
-        target_accept = float_in_interval("target_accept", target_accept, 0.0, 1.0,
-                                          closed_high=False)
-    target_accept = target_accept if target_accept is not None else (cls.target_accept or 0.5)
-    if compiled is not None and not isinstance(compiled, CompiledTarget):
-        raise InvalidArgumentError(
-            f"compiled must be a bayesinv CompiledTarget, got {type(compiled).__name__}")
-    ctarget = compiled if compiled is not None else compiled_target(posterior)
-    if loop == "compiled" and ctarget is None:
-        raise InvalidArgumentError(
-            "loop='compiled' needs a numba-compiled target: this posterior has none (only "
-            "LinearForwardMap with a GaussianPrior is built in); pass compiled=CompiledTarget"
-            "(...) or use loop='interpreted'")
-    use_compiled = ctarget is not None and loop != "interpreted"
+    given, adapt, target_accept = _tuning_options(cls, step_size, beta, adapt, warmup,
+                                                  target_accept)
+    ctarget, use_compiled = _choose_loop(posterior, compiled, loop)
     if max_divergences is None:
         max_divergences = max(10, (warmup + draws * thin) // 20)
     max_divergences = integer_at_least("max_divergences", max_divergences, 0)
