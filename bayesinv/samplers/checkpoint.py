@@ -117,8 +117,9 @@ def read(path) -> tuple[dict, dict]:
     return meta, arrays
 
 
-def save_chains(path, chains: list[Chain], run: RunSettings, meta: dict, streamed: int | None,
-          complete: bool) -> None:
+def save_chains(path, chains: list[Chain], run: RunSettings, meta: dict,
+                streamed: int | None, complete: bool) -> None:
+    """Checkpoint every chain's state (see the module docstring) with the run's metadata."""
     arrays = {"sqrt_precond": run.method.sqrt_precond}
     chain_meta = []
     for c, ch in enumerate(chains):
@@ -141,6 +142,7 @@ def save_chains(path, chains: list[Chain], run: RunSettings, meta: dict, streame
 
 
 def restore_chains(meta: dict, arrays: dict, method: Method) -> list[Chain]:
+    """The chains saved by :func:`save_chains`, ready to continue bit for bit."""
     chains = []
     for c, cm in enumerate(meta["chains"]):
         prefix = f"c{c}.state."
@@ -162,6 +164,7 @@ def restore_chains(meta: dict, arrays: dict, method: Method) -> list[Chain]:
 
 
 def check_resumable(path, meta: dict, problem: str, settings: str) -> None:
+    """Refuse a checkpoint written for another problem or other sampler settings."""
     if meta.get("format") != FORMAT_VERSION:
         raise InvalidArgumentError(f"checkpoint {str(path)!r} has an unknown format")
     if meta["problem"] != problem:

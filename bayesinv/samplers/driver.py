@@ -353,7 +353,7 @@ def sample(posterior: Posterior, method: str = "pcn", *, draws: int = 1000, warm
             else:
                 state, prediction = sampler.init(x0)
             chain_list.append(Chain(rngs[c], state, value, adaptation.init(value),
-                                     prediction=prediction))
+                                    prediction=prediction))
         streamed = 0
         prior_elapsed, prior_counts = 0.0, {"forward": 0, "adjoint": 0, "tangent": 0}
         base_meta = {"problem": problem_digest, "settings": settings_digest,
@@ -380,8 +380,8 @@ def sample(posterior: Posterior, method: str = "pcn", *, draws: int = 1000, warm
             DrawStream(stream).truncate(streamed)
 
     run = RunSettings(sampler, warmup, thin, warmup + draws * thin, adapt, target_accept,
-               max_divergences if cls.stops_on_divergence else _NEVER,
-               ctarget if use_compiled else None)
+                      max_divergences if cls.stops_on_divergence else _NEVER,
+                      ctarget if use_compiled else None)
     attrs = {
         "sampler": cls.name, "draws": draws, "warmup": warmup, "thin": thin, "chains": chains,
         "init": init_kind, "preconditioner": precond_kind,
@@ -431,8 +431,8 @@ def sample(posterior: Posterior, method: str = "pcn", *, draws: int = 1000, warm
         elapsed, solved = elapsed_counts()
         flush_stream()
         ckpt.save_chains(checkpoint, chain_list, run,
-              {**base_meta, "elapsed": elapsed, "counts": solved},
-              streamed if stream is not None else None, complete)
+                         {**base_meta, "elapsed": elapsed, "counts": solved},
+                         streamed if stream is not None else None, complete)
 
     stop_request = _StopRequest()
     old_handler = None
