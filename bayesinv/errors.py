@@ -47,6 +47,26 @@ class SamplerDivergenceError(BayesinvError):
         self.partial = partial
 
 
+class SamplingInterrupted(BayesinvError):
+    """A run was stopped by SIGTERM after writing its checkpoint.
+
+    Calling :func:`bayesinv.sample` again with the same arguments resumes it; the draws are
+    then bit-identical to those of an uninterrupted run.
+
+    Attributes
+    ----------
+    checkpoint : str
+        The checkpoint file that was written.
+    iteration : int
+        Steps per chain completed before the stop.
+    """
+
+    def __init__(self, message: str, checkpoint=None, iteration=None):
+        super().__init__(message)
+        self.checkpoint = checkpoint
+        self.iteration = iteration
+
+
 class ConfigError(BayesinvError, ValueError):
     """An experiment configuration is invalid; the message names the key and the value."""
 

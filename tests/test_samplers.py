@@ -91,7 +91,7 @@ def test_map_is_the_posterior_mean_for_a_linear_gaussian_model(problem):
 
 
 def test_same_seed_same_draws_different_seed_different_draws(problem):
-    kw = {"draws": 50, "chains": 3, "beta": 0.4}
+    kw = {"draws": 50, "chains": 3, "beta": 0.4, "diagnostics": False}
     a = bayesinv.sample(problem.posterior, "pcn", seed=7, **kw).posterior["xi"].values
     b = bayesinv.sample(problem.posterior, "pcn", seed=7, **kw).posterior["xi"].values
     c = bayesinv.sample(problem.posterior, "pcn", seed=8, **kw).posterior["xi"].values
@@ -102,7 +102,7 @@ def test_same_seed_same_draws_different_seed_different_draws(problem):
 
 def test_inference_data_contract(problem, tmp_path):
     idata = bayesinv.sample(problem.posterior, "ula", step_size=0.01, draws=30, warmup=5,
-                            chains=2, thin=2, seed=4)
+                            chains=2, thin=2, seed=4, diagnostics=False)
     assert set(idata.groups()) >= {"posterior", "sample_stats", "log_likelihood",
                                    "observed_data"}
     assert idata.posterior["xi"].dims == ("chain", "draw", "mode")
@@ -126,7 +126,7 @@ def test_inference_data_contract(problem, tmp_path):
 
 
 def test_thinning_keeps_every_kth_step(problem):
-    kw = {"step_size": 0.01, "chains": 1, "seed": 5, "warmup": 3}
+    kw = {"step_size": 0.01, "chains": 1, "seed": 5, "warmup": 3, "diagnostics": False}
     full = bayesinv.sample(problem.posterior, "ula", draws=12, **kw).posterior["xi"].values
     thinned = bayesinv.sample(problem.posterior, "ula", draws=4, thin=3, **kw)
     np.testing.assert_array_equal(thinned.posterior["xi"].values, full[:, ::3])
@@ -146,7 +146,7 @@ def test_pcn_treats_failed_solves_as_rejections(problem):
     like = bayesinv.GaussianLikelihood(forward, problem.data, problem.noise_std)
     post = bayesinv.Posterior(problem.prior, like)
     idata = bayesinv.sample(post, "pcn", beta=0.8, draws=2000, chains=2, seed=6,
-                            init=np.zeros(12))
+                            init=np.zeros(12), diagnostics=False)
     assert idata.sample_stats["diverging"].values.sum() > 0
     assert np.all(idata.posterior["theta"].values[..., 0] <= 1.0)
 
@@ -163,7 +163,7 @@ def test_ula_stops_with_a_clear_report_when_diverging(problem):
     ({"method": "pcn"}, "needs beta"),
     ({"method": "ula", "step_size": 0.0}, "step_size must be > 0"),
     ({"method": "ula", "step_size": -1.0}, "step_size must be > 0"),
-    ({"method": "ula"}, "needs step_size"),
+    ({"method": "ula", "step_size": 0.1, "adapt": True, "warmup": 5}, "has no accept step"),
     ({"method": "ula", "step_size": 0.1, "beta": 0.1}, "beta is a pCN parameter"),
     ({"method": "pcn", "beta": 0.5, "draws": 0}, "draws must be >= 1"),
     ({"method": "pcn", "beta": 0.5, "chains": 0}, "chains must be >= 1"),

@@ -8,7 +8,9 @@ and attributes recording the sampler, its parameters, the seed, solve counts and
 
 from __future__ import annotations
 
+import os
 import warnings
+from pathlib import Path
 
 import numpy as np
 
@@ -27,10 +29,14 @@ DIMS = {
 
 
 def build_inference_data(*, posterior: dict, sample_stats: dict, log_likelihood: dict | None,
-                         observed_data: dict, constant_data: dict, attrs: dict):
-    """Assemble InferenceData from (chain, draw, ...) arrays."""
+                         observed_data: dict, constant_data: dict, attrs: dict,
+                         first_draw: int = 0):
+    """Assemble InferenceData from (chain, draw, ...) arrays; draws are numbered from
+    ``first_draw`` (a part of a streamed run)."""
     spaces = [a.shape[-1] for a in constant_data.values() if a.ndim == 2]
-    coords = {"space": ["x", "y", "z"][: spaces[0]]} if spaces else None
+    coords = {"space": ["x", "y", "z"][: spaces[0]]} if spaces else {}
+    num_draws = next(iter(posterior.values())).shape[1]
+    coords["draw"] = np.arange(first_draw, first_draw + num_draws)
     return az.from_dict(
         posterior=posterior,
         sample_stats=sample_stats,
@@ -63,3 +69,59 @@ def mcse(data, **kwargs):
 def dataset_from_draws(draws: dict):
     """An xarray Dataset with (chain, draw) dims from arrays of shape (chain, draw, ...)."""
     return az.convert_to_dataset({k: np.asarray(v) for k, v in draws.items()})
+
+
+def write_netcdf_atomic(idata, path) -> None:
+    """Write InferenceData to netCDF atomically: a temporary file, then ``os.replace``.
+
+    A reader (``arviz.from_netcdf``) never sees a half-written file.
+    """
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        idata.to_netcdf(str(tmp))
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def read_netcdf(path):
+    """InferenceData from a netCDF file, loaded into memory (the file is closed after)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=FutureWarning, module="arviz")
+        idata = az.from_netcdf(str(path))
+    for group in idata.groups():
+        getattr(idata, group).load()
+    return idata
+
+
+def concat_draws(parts):
+    """Concatenate InferenceData parts along ``draw`` (other groups from the first part,
+    attributes from the last)."""
+    parts = list(parts)
+    if len(parts) == 1:
+        return parts[0]
+    attrs = dict(parts[-1].attrs)  # the latest part's (ArviZ cannot compare array attrs)
+    for part in parts:
+        part.attrs = {}
+    combined = az.concat(*parts, dim="draw")
+    combined.attrs = attrs
+    return combined
+
+
+def convergence_diagnostics(idata, var_name: str = "xi") -> dict:
+    """Per-coordinate R-hat (rank-normalised split), bulk and tail ESS and MCSE of the mean.
+
+    Vehtari, Gelman, Simpson, Carpenter & Bürkner (2021), via ArviZ. Returns arrays keyed
+    ``rhat``, ``ess_bulk``, ``ess_tail``, ``mcse_mean`` (flattened over the event dims).
+    """
+    data = idata.posterior[[var_name]]
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=RuntimeWarning)
+        return {
+            "rhat": np.ravel(az.rhat(data)[var_name].values),
+            "ess_bulk": np.ravel(az.ess(data, method="bulk")[var_name].values),
+            "ess_tail": np.ravel(az.ess(data, method="tail")[var_name].values),
+            "mcse_mean": np.ravel(az.mcse(data, method="mean")[var_name].values),
+        }

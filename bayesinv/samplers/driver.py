@@ -2,8 +2,25 @@
 
 Chains get independent random streams spawned from one seed
 (``SeedSequence(seed).spawn(chains)``): the same seed gives identical draws, whatever else
-runs in the process. The loop is interpreted (numba kernels around the Python PDE call),
-costing ~25 µs per step on top of the target evaluation.
+runs in the process. Two loops run the same kernel code:
+
+* the **interpreted loop** (numba propose/accept around the Python target, i.e. the PDE
+  solve; ~25 µs per step on top of it);
+* the **compiled loop** (:mod:`.compiled`), used when the posterior has a numba-compiled
+  target (linear forward maps with Gaussian priors, or a user's
+  :class:`~.compiled.CompiledTarget`), running whole segments of each chain in numba, one
+  thread per chain with the GIL released.
+
+All chains advance together in *blocks* of steps (about half a second each). Between blocks
+the driver updates the progress bar, streams kept draws to disk, writes checkpoints and
+honours SIGTERM; block boundaries never change the draws, since each chain owns its
+Generator, kernel state and adaptation state.
+
+Warm-up: the first ``warmup`` steps are discarded; during them pCN's β and MALA's, pCN-
+Langevin's and RWM's step are adapted by dual averaging (:mod:`.adaptation`) to a target
+acceptance rate, then frozen. ULA-type methods have no acceptance rate: their step is
+``safety_factor / λ_max`` with λ_max the largest eigenvalue of the Gauss–Newton Hessian at
+the warm start (power iteration, :mod:`.tuning`), unless given.
 
 BLAS is limited to one thread while chains run: per-step linear algebra is small (a prior
 factor times ξ, a sparse factorisation of a few thousand unknowns), and measured on 2 cores a
@@ -13,260 +30,506 @@ through thread wake-ups. Cores are better used across chains and replicates.
 
 from __future__ import annotations
 
+import os
+import signal
 import sys
+import threading
 import time
-from dataclasses import dataclass, field
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import numpy as np
 from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
-from .._validation import integer_at_least
+from .._validation import float_in_interval, integer_at_least, one_of, positive_float
 from .._version import __version__
-from ..diagnostics.arviz_io import build_inference_data
-from ..errors import InvalidArgumentError, SamplerDivergenceError
-from ..optimize import find_map
+from ..diagnostics.arviz_io import build_inference_data, convergence_diagnostics
+from ..errors import (
+    BayesinvWarning,
+    InvalidArgumentError,
+    SamplerDivergenceError,
+    SamplingInterrupted,
+)
 from ..posterior import Posterior
-from .methods import make_method
-from .tuning import gauss_newton_hessian, sqrt_inverse
+from . import adaptation
+from . import checkpoint as ckpt
+from .chains import (
+    DRAW_KEYS,
+    Chain,
+    RunSettings,
+    advance_compiled,
+    advance_interpreted,
+    stack_draws,
+)
+from .compiled import CompiledTarget, InterpretedAdapter, compiled_target
+from .methods import method_class
+from .storage import DrawStream
+from .tuning import initial_parameter
+from .warmstart import MAPCache, initial_positions, seed_sequence, sqrt_preconditioner
+
+_NEVER = 2**62  # "no divergence limit" for methods with an accept step
+_BLOCK_SECONDS = 0.5
+#: Warn when the worst bulk or tail ESS of ξ is below this many draws per chain
+#: (Vehtari et al. 2021 ask for 100 per chain before trusting R-hat and the MCSE).
+ESS_PER_CHAIN = 100
+RHAT_MAX = 1.01
 
 
-@dataclass
-class _ChainRecord:
-    """Draws kept from one chain (after warm-up and thinning)."""
+# -- results --------------------------------------------------------------------------------
 
-    xi: list = field(default_factory=list)
-    lp: list = field(default_factory=list)
-    acceptance_rate: list = field(default_factory=list)
-    diverging: list = field(default_factory=list)
-    prediction: list = field(default_factory=list)
-
-
-def _seed_sequence(seed) -> np.random.SeedSequence:
-    """The root SeedSequence from an int, None (fresh entropy) or a SeedSequence."""
-    if isinstance(seed, np.random.SeedSequence):
-        return seed
-    if seed is None or (isinstance(seed, (int, np.integer)) and not isinstance(seed, bool)
-                        and seed >= 0):
-        return np.random.SeedSequence(seed)
-    raise InvalidArgumentError(
-        f"seed must be a non-negative int, None or a numpy SeedSequence, got {seed!r}")
-
-
-class _MAPCache:
-    """Computes the MAP estimate at most once per call of ``sample``."""
-
-    def __init__(self, posterior: Posterior):
-        self.posterior = posterior
-        self._result = None
-
-    @property
-    def position(self) -> np.ndarray:
-        if self._result is None:
-            self._result = find_map(self.posterior)
-        return self._result.position
-
-
-def _initial_positions(init, posterior: Posterior, chains: int, rngs,
-                       map_cache: _MAPCache) -> tuple[np.ndarray, str]:
-    k = posterior.whitened.dim
-    if isinstance(init, str):
-        if init == "prior":
-            return np.stack([rng.standard_normal(k) for rng in rngs]), "prior"
-        if init == "map":
-            return np.tile(map_cache.position, (chains, 1)), "map"
-        raise InvalidArgumentError(f"init must be 'prior', 'map' or an array, got {init!r}")
-    x = np.asarray(init, dtype=float)
-    if x.shape == (k,):
-        x = np.tile(x, (chains, 1))
-    if x.shape != (chains, k) or not np.isfinite(x).all():
-        raise InvalidArgumentError(
-            f"init array must be finite with shape ({k},) or ({chains}, {k}) (whitened "
-            f"coordinates), got shape {np.shape(init)}")
-    return x.copy(), "user"
-
-
-def _sqrt_preconditioner(preconditioner, posterior: Posterior, map_cache: _MAPCache):
-    """R with R Rᵀ = C for the requested constant preconditioner C (None: identity)."""
-    if preconditioner is None:
-        return None, "identity"
-    if isinstance(preconditioner, str):
-        if preconditioner != "laplace":
-            raise InvalidArgumentError(
-                f"preconditioner must be None, 'laplace' or a (k, k) SPD matrix, "
-                f"got {preconditioner!r}")
-        H = gauss_newton_hessian(posterior, map_cache.position)
-        return sqrt_inverse(H), "laplace"
-    k = posterior.whitened.dim
-    C = np.asarray(preconditioner, dtype=float)
-    if C.shape != (k, k):
-        raise InvalidArgumentError(f"preconditioner must have shape ({k}, {k}), got {C.shape}")
-    try:
-        return np.linalg.cholesky(C), "user"
-    except np.linalg.LinAlgError as exc:
-        raise InvalidArgumentError("preconditioner must be symmetric positive definite") from exc
-
-
-def sample(posterior: Posterior, method: str = "pcn", *, draws: int = 1000, warmup: int = 0,
-           chains: int = 4, seed=None, step_size=None, beta=None, init="prior", thin: int = 1,
-           preconditioner=None, max_divergences: int | None = None, store_theta: bool = True,
-           progress=None):
-    """Draw from the posterior with a numba-kernel MCMC sampler.
-
-    Parameters
-    ----------
-    posterior : Posterior
-    method : {"pcn", "ula"}
-        pCN (Cotter et al. 2013; needs ``beta``) or the unadjusted Langevin algorithm (needs
-        ``step_size``), both in the prior-whitened coordinates ξ.
-    draws : int
-        Draws kept per chain (after warm-up and thinning); >= 1.
-    warmup : int
-        Initial steps discarded per chain (burn-in); >= 0.
-    chains : int
-        Independent chains; >= 1 (>= 4 for meaningful R-hat).
-    seed : int, SeedSequence or None
-        Root seed; chain c uses ``default_rng(SeedSequence(seed).spawn(chains)[c])``. None
-        draws fresh entropy, recorded in the ``seed`` attribute so the run can be repeated.
-    step_size : float
-        ULA's δ > 0.
-    beta : float
-        pCN's β in (0, 1].
-    init : "prior", "map" or array
-        Start at independent prior draws (over-dispersed, the default), at the MAP estimate
-        (L-BFGS warm start), or at given whitened positions, shape (k,) or (chains, k).
-    thin : int
-        Keep every ``thin``-th step after warm-up (so ``warmup + draws*thin`` steps in all).
-    preconditioner : None, "laplace" or array, shape (k, k)
-        ULA only: a constant preconditioner C (the step becomes ξ + δ C ∇log π + √(2δ) C^½ η).
-        "laplace" uses the inverse Gauss–Newton Hessian at the MAP estimate (k tangent solves),
-        which makes δ ≈ 0.1 appropriate however informative the data.
-    max_divergences : int, optional
-        ULA stops with :class:`SamplerDivergenceError` when a chain has more diverging steps
-        than this (default: 5% of its steps, at least 10). pCN counts failed solves as
-        rejections and never stops.
-    store_theta : bool
-        Store θ = T(ξ) for each draw (dim × draws per chain); ξ is always stored.
-    progress : bool or None
-        Show a progress bar; None shows it only when stderr is a terminal.
-
-    Returns
-    -------
-    arviz.InferenceData
-        ``posterior``: ``xi`` (chain, draw, mode) and ``theta`` (chain, draw, node);
-        ``sample_stats``: ``lp``, ``acceptance_rate``, ``diverging``, ``step_size``;
-        ``log_likelihood``: ``y``; ``observed_data``: ``y``; attributes as documented in
-        :mod:`bayesinv.diagnostics.arviz_io`.
-    """
-    if not isinstance(posterior, Posterior):
-        raise InvalidArgumentError(
-            f"posterior must be a bayesinv.Posterior, got {type(posterior).__name__}")
-    draws = integer_at_least("draws", draws, 1)
-    warmup = integer_at_least("warmup", warmup, 0)
-    chains = integer_at_least("chains", chains, 1)
-    thin = integer_at_least("thin", thin, 1)
-    seed_seq = _seed_sequence(seed)
-    if preconditioner is not None and method != "ula":
-        raise InvalidArgumentError(f"preconditioner applies to method='ula' only, not {method!r}")
-    target = posterior.whitened
-    map_cache = _MAPCache(posterior)
-    counts = target.forward.counts
-    before = counts.as_dict()
-    start_time = time.perf_counter()
-    sqrt_precond, precond_kind = _sqrt_preconditioner(preconditioner, posterior, map_cache)
-    sampler = make_method(method, target, step_size=step_size, beta=beta,
-                          sqrt_precond=sqrt_precond)
-    if max_divergences is None:
-        max_divergences = max(10, (warmup + draws * thin) // 20)
-    max_divergences = integer_at_least("max_divergences", max_divergences, 0)
-
-    rngs = [np.random.default_rng(s) for s in seed_seq.spawn(chains)]
-    positions, init_kind = _initial_positions(init, posterior, chains, rngs, map_cache)
-
-    show = progress if progress is not None else sys.stderr.isatty()
-    with threadpool_limits(limits=1, user_api="blas"):
-        records = [
-            _run_chain(sampler, positions[c], rngs[c], warmup=warmup, draws=draws, thin=thin,
-                       max_divergences=max_divergences, label=f"chain {c + 1}/{chains}",
-                       show=show)
-            for c in range(chains)
-        ]
-
-    elapsed = time.perf_counter() - start_time
-    after = counts.as_dict()
-    return _to_inference_data(posterior, sampler, records, store_theta, attrs={
-        "sampler": sampler.name,
-        **sampler.parameters,
-        "draws": draws, "warmup": warmup, "thin": thin, "chains": chains,
-        "init": init_kind,
-        "preconditioner": precond_kind,
-        "seed": str(seed_seq.entropy),
-        "seed_spawn_key": str(tuple(seed_seq.spawn_key)),
-        "num_forward_solves": after["forward"] - before["forward"],
-        "num_adjoint_solves": after["adjoint"] - before["adjoint"],
-        "sampling_time": elapsed,
-        "inference_library": "bayesinv",
-        "inference_library_version": __version__,
-    })
-
-
-def _run_chain(sampler, position, rng, *, warmup, draws, thin, max_divergences, label, show):
-    """One chain: ``warmup + draws*thin`` steps, keeping every ``thin``-th after warm-up."""
-    rec = _ChainRecord()
-    state, prediction = sampler.init(position)
-    total = warmup + draws * thin
-    n_div = n_acc = 0
-    with tqdm(total=total, desc=f"{sampler.name} {label}", disable=not show, leave=False,
-              mininterval=0.5) as bar:
-        for i in range(total):
-            state, stats, new_prediction = sampler.step(state, rng)
-            if new_prediction is not None:
-                prediction = new_prediction
-            n_div += stats.diverging
-            n_acc += stats.acceptance_rate
-            if sampler.uses_gradient and n_div > max_divergences:
-                raise SamplerDivergenceError(
-                    f"{label}: {n_div} of the first {i + 1} {sampler.name.upper()} steps "
-                    f"diverged (non-finite log density or gradient, or a failed PDE solve). "
-                    f"Try a smaller step_size (now {sampler.step_size:g}), a warm start "
-                    f"(init='map'), or a link with bounded growth (link='regular').")
-            if i >= warmup and (i - warmup) % thin == 0:
-                rec.xi.append(state.position.copy())
-                rec.lp.append(stats.lp)
-                rec.acceptance_rate.append(stats.acceptance_rate)
-                rec.diverging.append(stats.diverging)
-                rec.prediction.append(prediction)
-            if show and (i % 50 == 0 or i == total - 1):
-                bar.set_postfix(acc=f"{n_acc / (i + 1):.2f}", div=n_div, refresh=False)
-            bar.update(1)
-    return rec
-
-
-def _to_inference_data(posterior: Posterior, sampler, records, store_theta: bool, attrs: dict):
+def _inference_data(posterior: Posterior, arrays: dict, store_theta: bool, attrs: dict,
+                    first_draw: int = 0):
+    """InferenceData from stacked (chain, draw, ...) arrays keyed as ``DRAW_KEYS``."""
     like = posterior.likelihood
-    xi = np.stack([np.asarray(r.xi) for r in records])
-    post = {"xi": xi}
+    post = {"xi": arrays["xi"]}
     if store_theta:
-        post["theta"] = posterior.prior.to_physical(xi)
-    pred = np.stack([np.asarray(r.prediction) for r in records])
-    step = sampler.parameters["step_size"]
-    stats = {
-        "lp": np.stack([r.lp for r in records]),
-        "acceptance_rate": np.stack([r.acceptance_rate for r in records]),
-        "diverging": np.stack([r.diverging for r in records]).astype(bool),
-        "step_size": np.full(xi.shape[:2], step),
-    }
+        post["theta"] = posterior.prior.to_physical(arrays["xi"])
+    stats = {"lp": arrays["lp"], "acceptance_rate": arrays["acceptance_rate"],
+             "diverging": arrays["diverging"].astype(bool), "step_size": arrays["step_size"]}
     constant = {}
     forward = like.forward
     if hasattr(forward, "design"):
         constant["design"] = forward.design
     if hasattr(forward, "parameter_space"):
         constant["node_coordinates"] = forward.parameter_space.coordinates
+    pred = arrays.get("prediction")
     return build_inference_data(
         posterior=post,
         sample_stats=stats,
-        log_likelihood={"y": like.pointwise_from_prediction(pred)},
+        log_likelihood=None if pred is None else {"y": like.pointwise_from_prediction(pred)},
         observed_data={"y": like.data},
         constant_data=constant,
         attrs={**attrs, "noise_std": like.noise_std},
+        first_draw=first_draw,
     )
+
+
+def _warn_if_not_converged(idata, chains: int) -> dict:
+    """R-hat, ESS and MCSE of ξ (ArviZ); a BayesinvWarning naming the worst coordinates."""
+    diag = convergence_diagnostics(idata, "xi")
+    ess_min = np.minimum(diag["ess_bulk"], diag["ess_tail"])
+    with warnings.catch_warnings():  # too few draws: all NaN, reported as NaN
+        warnings.simplefilter("ignore", RuntimeWarning)
+        summary = {"rhat_max": float(np.nanmax(diag["rhat"])),
+                   "ess_bulk_min": float(np.nanmin(diag["ess_bulk"])),
+                   "ess_tail_min": float(np.nanmin(diag["ess_tail"])),
+                   "mcse_mean_max": float(np.nanmax(diag["mcse_mean"]))}
+    threshold = ESS_PER_CHAIN * chains
+    bad_rhat = np.flatnonzero(~(diag["rhat"] <= RHAT_MAX))
+    bad_ess = np.flatnonzero(~(ess_min >= threshold))
+    if bad_rhat.size or bad_ess.size:
+        # worst first: highest R-hat, then lowest ESS (NaN, i.e. too few draws, counts as worst)
+        order = np.lexsort((np.nan_to_num(ess_min, nan=-1.0),
+                            -np.nan_to_num(diag["rhat"], nan=np.inf)))
+        worst = [int(i) for i in order[:5]]
+        listed = ", ".join(f"xi[{i}] (R-hat {diag['rhat'][i]:.3f}, ESS bulk "
+                           f"{diag['ess_bulk'][i]:.0f}, tail {diag['ess_tail'][i]:.0f})"
+                           for i in worst)
+        warnings.warn(
+            f"the chains have not converged: {bad_rhat.size} coordinates of xi have R-hat > "
+            f"{RHAT_MAX} and {bad_ess.size} have bulk or tail ESS < {threshold} "
+            f"({ESS_PER_CHAIN} per chain); worst: {listed}. Run longer chains (draws, "
+            f"warmup), start at the MAP (init='map') or use a better-suited method; pass "
+            f"diagnostics=False to skip this check.", BayesinvWarning, stacklevel=3)
+    return summary
+
+
+def _tuning_options(cls, step_size, beta, adapt, warmup, target_accept):
+    """(the given scale parameter or None, whether to adapt it, the target acceptance)."""
+    if cls.parameter == "beta":
+        if step_size is not None:
+            raise InvalidArgumentError("step_size is not a pCN parameter; pCN takes beta")
+        given = beta
+    else:
+        if beta is not None:
+            raise InvalidArgumentError(
+                f"beta is a pCN parameter; method={cls.name!r} takes step_size")
+        given = step_size
+    if cls.target_accept is None:
+        if adapt:
+            raise InvalidArgumentError(
+                f"adapt=True: method={cls.name!r} has no accept step, hence no acceptance "
+                f"rate to adapt to; leave step_size=None for the curvature rule or give it")
+        adapt = False
+    elif adapt is None:
+        adapt = given is None and warmup > 0
+    if adapt and warmup == 0:
+        raise InvalidArgumentError("adapt=True needs warmup > 0 (adaptation runs in warm-up)")
+    if target_accept is not None:
+        target_accept = float_in_interval("target_accept", target_accept, 0.0, 1.0,
+                                          closed_high=False)
+    else:
+        target_accept = cls.target_accept or 0.5  # (unused without an accept step)
+    return given, bool(adapt), target_accept
+
+
+def _choose_loop(posterior, compiled, loop):
+    """(the compiled target or None, whether the compiled loop runs)."""
+    if compiled is not None and not isinstance(compiled, CompiledTarget):
+        raise InvalidArgumentError(
+            f"compiled must be a bayesinv CompiledTarget, got {type(compiled).__name__}")
+    target = compiled if compiled is not None else compiled_target(posterior)
+    if loop == "compiled" and target is None:
+        raise InvalidArgumentError(
+            "loop='compiled' needs a numba-compiled target: this posterior has none (only "
+            "LinearForwardMap with a GaussianPrior is built in); pass compiled=CompiledTarget"
+            "(...) or use loop='interpreted'")
+    return target, target is not None and loop != "interpreted"
+
+
+class _StopRequest:
+    """Set by the SIGTERM handler; checked between blocks."""
+
+    def __init__(self):
+        self.signal = None
+
+    def __call__(self, signum, frame):
+        self.signal = signum
+
+
+def sample(posterior: Posterior, method: str = "pcn", *, draws: int = 1000, warmup: int = 0,
+           chains: int = 4, seed=None, step_size=None, beta=None, init="prior", thin: int = 1,
+           preconditioner=None, max_divergences: int | None = None, store_theta: bool = True,
+           progress=None, adapt: bool | None = None, target_accept: float | None = None,
+           safety_factor: float = 0.1, curvature_iterations: int = 20, loop: str = "auto",
+           compiled: CompiledTarget | None = None, checkpoint=None,
+           checkpoint_interval: float = 60.0, stream=None, stream_every: int = 1000,
+           diagnostics: bool = True):
+    """Draw from the posterior with a numba-kernel MCMC sampler.
+
+    Parameters
+    ----------
+    posterior : Posterior
+    method : {"pcn", "pcnl", "mala", "ula", "pula", "rwm"}
+        In the prior-whitened coordinates ξ: pCN (Cotter et al. 2013; scale ``beta``),
+        pCN-Langevin / ∞-MALA (``step_size`` δ), MALA (δ), the unadjusted Langevin algorithm
+        (δ), prior-preconditioned Crank–Nicolson ULA (δ), random-walk Metropolis (proposal
+        sd ``step_size``). See :mod:`bayesinv.samplers.kernels`.
+    draws : int
+        Draws kept per chain (after warm-up and thinning); >= 1.
+    warmup : int
+        Initial steps discarded per chain (burn-in, and adaptation); >= 0.
+    chains : int
+        Independent chains; >= 1 (>= 4 for meaningful R-hat).
+    seed : int, SeedSequence or None
+        Root seed; chain c uses ``default_rng(SeedSequence(seed).spawn(chains)[c])``. None
+        draws fresh entropy, recorded in the ``seed`` attribute so the run can be repeated.
+    step_size : float, optional
+        δ > 0 (ULA, MALA, pCN-Langevin, pULA; δ ≤ 2 for the last two) or RWM's s > 0.
+        ULA/pULA without it use ``safety_factor / λ_max`` (Gauss–Newton curvature at the
+        warm start; λ_max − 1 for pULA); MALA, pCN-Langevin and RWM adapt it in warm-up.
+    beta : float, optional
+        pCN's β in (0, 1]; adapted in warm-up when not given.
+    init : "prior", "map" or array
+        Start at independent prior draws (over-dispersed, the default), at the MAP estimate
+        (L-BFGS warm start), or at given whitened positions, shape (k,) or (chains, k).
+    thin : int
+        Keep every ``thin``-th step after warm-up (so ``warmup + draws*thin`` steps in all).
+    preconditioner : None, "laplace" or array, shape (k, k)
+        ULA and MALA: a constant preconditioner C (the proposal becomes ξ + δ C ∇log π +
+        √(2δ) C^½ η). "laplace" uses the inverse Gauss–Newton Hessian at the MAP estimate (k
+        tangent solves), which makes δ ≈ 0.1 appropriate however informative the data.
+    max_divergences : int, optional
+        ULA/pULA stop with :class:`SamplerDivergenceError` when a chain has more diverging
+        steps than this (default: 5% of its steps, at least 10). Methods with an accept step
+        count failed solves as rejections and never stop.
+    store_theta : bool
+        Store θ = T(ξ) for each draw (dim × draws per chain); ξ is always stored.
+    progress : bool or None
+        Show a progress bar (acceptance rate, divergences); None shows it only when stderr is
+        a terminal.
+    adapt : bool, optional
+        Adapt the scale parameter during warm-up to ``target_accept`` (dual averaging) and
+        freeze it afterwards; default: when the parameter is not given (and the method has an
+        accept step). With a given parameter and ``adapt=True`` that value is the start.
+    target_accept : float in (0, 1), optional
+        Default 0.25 (pCN, RWM) or 0.574 (MALA, pCN-Langevin).
+    safety_factor : float
+        ULA/pULA default step δ = safety_factor / λ_max (stability needs < 2).
+    curvature_iterations : int
+        Power iterations for λ_max (2 linearised solves each).
+    loop : {"auto", "interpreted", "compiled"}
+        "auto" uses the compiled loop when the posterior has a compiled target.
+    compiled : CompiledTarget, optional
+        A user's numba target (see :mod:`bayesinv.samplers.compiled`), overriding the
+        automatic one; with ``loop="interpreted"`` it is evaluated from Python.
+    checkpoint : path, optional
+        Resumable run: the state is saved there (atomically) every ``checkpoint_interval``
+        seconds, at the end and on SIGTERM (which then stops the run with
+        :class:`SamplingInterrupted`). If the file exists, the run resumes from it — after
+        checking that it belongs to this problem and these settings — and the draws are
+        bit-identical to an uninterrupted run.
+    stream : path, optional
+        A directory to which kept draws are written as netCDF parts while the run goes on
+        (every ``stream_every`` draws and at checkpoints; see :mod:`.storage`); draws are not
+        kept in memory, and the result is read back from the parts at the end.
+    diagnostics : bool
+        Compute R-hat, bulk/tail ESS and MCSE of ξ (stored in the attributes) and warn
+        (:class:`BayesinvWarning`) naming the worst coordinates when R-hat > 1.01 or ESS <
+        100 per chain.
+
+    Returns
+    -------
+    arviz.InferenceData
+        ``posterior``: ``xi`` (chain, draw, mode) and ``theta`` (chain, draw, node);
+        ``sample_stats``: ``lp``, ``acceptance_rate``, ``diverging``, ``step_size`` (the
+        frozen scale parameter); ``log_likelihood``: ``y``; ``observed_data``: ``y``;
+        attributes: sampler, its parameters and how they were chosen, seed, loop, solve
+        counts, time, diagnostics and version.
+    """
+    if not isinstance(posterior, Posterior):
+        raise InvalidArgumentError(
+            f"posterior must be a bayesinv.Posterior, got {type(posterior).__name__}")
+    cls = method_class(method)
+    draws = integer_at_least("draws", draws, 1)
+    warmup = integer_at_least("warmup", warmup, 0)
+    chains = integer_at_least("chains", chains, 1)
+    thin = integer_at_least("thin", thin, 1)
+    seed_seq = seed_sequence(seed)
+    loop = one_of("loop", loop, {"auto", "interpreted", "compiled"})
+    safety_factor = positive_float("safety_factor", safety_factor)
+    curvature_iterations = integer_at_least("curvature_iterations", curvature_iterations, 1)
+    checkpoint_interval = positive_float("checkpoint_interval", checkpoint_interval)
+    stream_every = integer_at_least("stream_every", stream_every, 1)
+    if preconditioner is not None and not cls.preconditionable:
+        raise InvalidArgumentError(
+            f"preconditioner applies to method='ula' or 'mala' only, not {method!r}")
+    given, adapt, target_accept = _tuning_options(cls, step_size, beta, adapt, warmup,
+                                                  target_accept)
+    ctarget, use_compiled = _choose_loop(posterior, compiled, loop)
+    if max_divergences is None:
+        max_divergences = max(10, (warmup + draws * thin) // 20)
+    max_divergences = integer_at_least("max_divergences", max_divergences, 0)
+
+    settings = {
+        "method": cls.name, "draws": draws, "warmup": warmup, "chains": chains, "thin": thin,
+        "seed": (seed_seq.entropy, tuple(seed_seq.spawn_key)), "given": given,
+        "adapt": adapt, "target_accept": target_accept, "safety_factor": safety_factor,
+        "curvature_iterations": curvature_iterations,
+        "init": init if isinstance(init, str) else np.asarray(init, dtype=float),
+        "preconditioner": preconditioner if preconditioner is None or isinstance(
+            preconditioner, str) else np.asarray(preconditioner, dtype=float),
+        "max_divergences": max_divergences, "store_theta": store_theta,
+    }
+    problem_digest = ckpt.problem_fingerprint(posterior)
+    settings_digest = ckpt.digest(settings)
+    resume = None
+    if checkpoint is not None:
+        checkpoint = Path(checkpoint)
+        if checkpoint.exists():
+            meta, arrays = ckpt.read(checkpoint)
+            ckpt.check_resumable(checkpoint, meta, problem_digest, settings_digest)
+            resume = (meta, arrays)
+
+    py_target = InterpretedAdapter(ctarget) if (
+        compiled is not None and not use_compiled) else posterior.whitened
+    counts = posterior.likelihood.forward.counts
+    before = counts.as_dict()
+    start_time = time.perf_counter()
+    tuning_attrs: dict = {}
+    if resume is None:
+        map_cache = MAPCache(posterior)
+        rngs = [np.random.default_rng(s) for s in seed_seq.spawn(chains)]
+        positions, init_kind = initial_positions(init, posterior, chains, rngs, map_cache)
+        sqrt_precond, precond_kind = sqrt_preconditioner(preconditioner, posterior,
+                                                          map_cache)
+        value, tuning_attrs = initial_parameter(
+            cls, given, adapt=adapt, warmup=warmup, posterior=posterior,
+            positions=positions, sqrt_precond=sqrt_precond, safety_factor=safety_factor,
+            curvature_iterations=curvature_iterations)
+        sampler = cls(py_target, sqrt_precond=sqrt_precond)
+        after_setup = counts.as_dict()
+        tuning_attrs["setup_time"] = time.perf_counter() - start_time
+        tuning_attrs["num_setup_solves"] = sum(after_setup.values()) - sum(before.values())
+        before = after_setup  # solve counts from here on are the chains' own
+        start_time = time.perf_counter()
+        chain_list = []
+        for c in range(chains):
+            x0 = np.ascontiguousarray(positions[c])
+            if use_compiled:
+                state, prediction = sampler.init_compiled(x0, ctarget), None
+            else:
+                state, prediction = sampler.init(x0)
+            chain_list.append(Chain(rngs[c], state, value, adaptation.init(value),
+                                    prediction=prediction))
+        streamed = 0
+        prior_elapsed, prior_counts = 0.0, {"forward": 0, "adjoint": 0, "tangent": 0}
+        base_meta = {"problem": problem_digest, "settings": settings_digest,
+                     "method": cls.name, "init_kind": init_kind,
+                     "preconditioner_kind": precond_kind, "tuning": tuning_attrs}
+        if stream is not None:
+            DrawStream(stream).reset()
+    else:
+        meta, arrays = resume
+        R = arrays["sqrt_precond"]
+        sampler = cls(py_target, sqrt_precond=None if R.size == 0 else R)
+        chain_list = ckpt.restore_chains(meta, arrays, sampler)
+        init_kind, precond_kind = meta["init_kind"], meta["preconditioner_kind"]
+        tuning_attrs = meta["tuning"]
+        if meta["streamed"] is not None and stream is None:
+            raise InvalidArgumentError(
+                f"checkpoint {str(checkpoint)!r} streamed {meta['streamed']} draws to disk: "
+                f"pass stream=<the same directory> to resume it")
+        streamed = meta["streamed"] or 0
+        prior_elapsed, prior_counts = meta["elapsed"], meta["counts"]
+        base_meta = {k: meta[k] for k in ("problem", "settings", "method", "init_kind",
+                                          "preconditioner_kind", "tuning")}
+        if stream is not None:
+            DrawStream(stream).truncate(streamed)
+
+    run = RunSettings(sampler, warmup, thin, warmup + draws * thin, adapt, target_accept,
+                      max_divergences if cls.stops_on_divergence else _NEVER,
+                      ctarget if use_compiled else None)
+    attrs = {
+        "sampler": cls.name, "draws": draws, "warmup": warmup, "thin": thin, "chains": chains,
+        "init": init_kind, "preconditioner": precond_kind,
+        "loop": "compiled" if use_compiled else "interpreted",
+        "adapted": int(adapt), **({"target_accept": target_accept} if adapt else {}),
+        **tuning_attrs,
+        "seed": str(seed_seq.entropy), "seed_spawn_key": str(tuple(seed_seq.spawn_key)),
+        "inference_library": "bayesinv", "inference_library_version": __version__,
+    }
+
+    first_iteration = min(ch.iteration for ch in chain_list)
+
+    def elapsed_counts():
+        """Time and solves of the chains (initial evaluations and steps), over all resumes."""
+        now = counts.as_dict()
+        solved = {k: prior_counts[k] + now[k] - before[k] for k in now}
+        if use_compiled:  # compiled evaluations do not go through the forward map: count them
+            evals = sum(ch.iteration for ch in chain_list) - chains * first_iteration
+            evals += chains if resume is None else 0  # the initial evaluations
+            solved["forward"] += evals
+            solved["adjoint"] += evals if cls.uses_gradient else 0
+        return prior_elapsed + time.perf_counter() - start_time, solved
+
+    def part_attrs():
+        return {**attrs, **_parameter_attrs(cls, chain_list)}
+
+    def flush_stream(everything=True):
+        """Write buffered draws as parts of ``stream_every`` draws (and the rest if asked)."""
+        nonlocal streamed
+        if stream is None:
+            return
+        while True:
+            n = min(ch.buffered() for ch in chain_list)
+            if n == 0 or (n < stream_every and not everything):
+                return
+            n = min(n, stream_every)
+            part = _inference_data(posterior, stack_draws(chain_list, n), store_theta,
+                                   part_attrs(), first_draw=streamed)
+            DrawStream(stream).write(streamed, part)
+            for ch in chain_list:
+                for key in DRAW_KEYS:
+                    rest = ch.take(key)
+                    ch.buffer[key] = [] if rest is None or len(rest) == n else [rest[n:]]
+            streamed += n
+
+    def save(complete=False):
+        elapsed, solved = elapsed_counts()
+        flush_stream()
+        ckpt.save_chains(checkpoint, chain_list, run,
+                         {**base_meta, "elapsed": elapsed, "counts": solved},
+                         streamed if stream is not None else None, complete)
+
+    stop_request = _StopRequest()
+    old_handler = None
+    if checkpoint is not None and threading.current_thread() is threading.main_thread():
+        old_handler = signal.signal(signal.SIGTERM, stop_request)
+    show = progress if progress is not None else sys.stderr.isatty()
+    done = min(ch.iteration for ch in chain_list)
+    workers = min(chains, os.cpu_count() or 1)
+    try:
+        with threadpool_limits(limits=1, user_api="blas"), \
+                tqdm(total=run.total * chains, initial=done * chains, disable=not show,
+                     desc=f"{cls.name} ({chains} chains)", leave=False,
+                     mininterval=0.5) as bar, \
+                ThreadPoolExecutor(max_workers=workers) as pool:
+            block, last_save = 10, time.perf_counter()
+            while done < run.total:
+                stop = min(run.total, done + block)
+                t0 = time.perf_counter()
+                if use_compiled and workers > 1:
+                    list(pool.map(lambda ch, s=stop: advance_compiled(run, ch, s), chain_list))
+                else:
+                    advance = advance_compiled if use_compiled else advance_interpreted
+                    for ch in chain_list:
+                        advance(run, ch, stop)
+                dt = time.perf_counter() - t0
+                block = int(np.clip(block * _BLOCK_SECONDS / max(dt, 1e-6), 1, 8 * block))
+                new_done = min(ch.iteration for ch in chain_list)
+                bar.update((new_done - done) * chains)
+                done = new_done
+                if show:
+                    steps = max(sum(ch.iteration for ch in chain_list), 1)
+                    accepted = sum(ch.acceptance_sum for ch in chain_list)
+                    bar.set_postfix(acc=f"{accepted / steps:.2f}", refresh=False,
+                                    div=sum(ch.num_divergent for ch in chain_list))
+                diverged = [c for c, ch in enumerate(chain_list)
+                            if ch.num_divergent > run.max_divergences]
+                if diverged:
+                    raise _divergence_error(diverged, chain_list, run, cls, posterior,
+                                            store_theta, part_attrs())
+                flush_stream(everything=False)
+                if checkpoint is not None and (
+                        stop_request.signal is not None
+                        or time.perf_counter() - last_save >= checkpoint_interval):
+                    save()
+                    last_save = time.perf_counter()
+                if stop_request.signal is not None:
+                    raise SamplingInterrupted(
+                        f"stopped by signal {stop_request.signal} after {done} of {run.total} "
+                        f"steps per chain; checkpoint written to {str(checkpoint)!r}: call "
+                        f"sample() again with the same arguments to resume",
+                        checkpoint=str(checkpoint), iteration=done)
+            if show:
+                bar.refresh()  # the final acceptance rate and divergence count
+            if checkpoint is not None:
+                save(complete=True)
+            else:
+                flush_stream()
+    finally:
+        if old_handler is not None:
+            signal.signal(signal.SIGTERM, old_handler)
+
+    elapsed, solved = elapsed_counts()
+    attrs.update(_parameter_attrs(cls, chain_list))
+    attrs.update({"num_forward_solves": solved["forward"],
+                  "num_adjoint_solves": solved["adjoint"],
+                  "num_divergent": sum(ch.num_divergent for ch in chain_list),
+                  "sampling_time": elapsed})
+    if stream is not None:
+        idata = DrawStream(stream).read()
+        idata.attrs.update(attrs)
+    else:
+        idata = _inference_data(posterior, stack_draws(chain_list), store_theta, attrs)
+    if diagnostics:
+        idata.attrs.update(_warn_if_not_converged(idata, chains))
+    return idata
+
+
+def _parameter_attrs(cls, chain_list) -> dict:
+    """The frozen scale parameter: a number, or one per chain when they were adapted."""
+    values = np.array([ch.parameter for ch in chain_list])
+    value = float(values[0]) if np.all(values == values[0]) else values
+    out = {"step_size": value}
+    if cls.parameter == "beta":
+        out["beta"] = value
+    return out
+
+
+def _divergence_error(diverged, chain_list, run, cls, posterior, store_theta, attrs):
+    ch = chain_list[diverged[0]]
+    n = min(c.buffered() for c in chain_list)
+    partial = None
+    if n > 0:
+        partial = _inference_data(posterior, stack_draws(chain_list, n), store_theta, attrs)
+    return SamplerDivergenceError(
+        f"chain {diverged[0] + 1}/{len(chain_list)}: {ch.num_divergent} of the first "
+        f"{ch.iteration} {cls.name.upper()} steps diverged (non-finite log density or "
+        f"gradient, or a failed PDE solve). Try a smaller step_size (now {ch.parameter:g}), a "
+        f"warm start (init='map'), a preconditioner (preconditioner='laplace'), a method "
+        f"with an accept step (method='mala' or 'pcnl'), or a link with bounded growth "
+        f"(link='regular'). The draws so far are in this error's .partial.", partial=partial)

@@ -1,10 +1,16 @@
-"""Sampling methods for targets evaluated in Python (PDE forward maps): the interpreted loop.
+"""Sampling methods: a numba kernel plus the Python target evaluation between its halves.
 
-Each method wraps a numba kernel: the kernel proposes (numba), the target is evaluated in
-Python (one PDE solve, plus one adjoint solve for gradient methods), and the kernel accepts
-or updates (numba). A method object holds the validated tuning parameters; ``init`` and
-``step`` return the kernel state, the per-step statistics and the prediction G(θ) at the
-current state (for ArviZ's ``log_likelihood`` group).
+Each method wraps one kernel of :mod:`bayesinv.samplers.kernels`: the kernel proposes
+(numba), the target is evaluated in Python (one PDE solve, plus one adjoint solve for
+gradient methods), and the kernel accepts or updates (numba). This is the interpreted loop's
+step; the compiled loop calls the same kernel functions through the kernel's ``step``
+(:mod:`bayesinv.samplers.compiled`). A method object knows its kernel, the name of its scale
+parameter, whether it has an acceptance rate to adapt and its default target, and whether
+divergences stop it (ULA-type methods, which have no accept step).
+
+``step(state, parameter, rng)`` returns the new kernel state, the per-step statistics (ArviZ
+names ``lp``, ``acceptance_rate``, ``diverging``) and the prediction G(θ) at the new state
+(None when unchanged), kept for ArviZ's ``log_likelihood`` group.
 """
 
 from __future__ import annotations
@@ -13,10 +19,10 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .._validation import float_in_interval, positive_float
 from ..errors import ForwardSolveError, InvalidArgumentError
 from ..posterior import WhitenedPosterior
-from .kernels import pcn, ula
+from .kernels import mala, pcn, pcnl, pula, rwm, ula
+from .kernels._common import IDENTITY, loglik_from_logdensity
 
 
 class StepStats(NamedTuple):
@@ -34,90 +40,201 @@ def _initial_evaluation(target: WhitenedPosterior, position: np.ndarray, grad: b
     return ev
 
 
-class ULA:
-    """Unadjusted Langevin algorithm (see :mod:`bayesinv.samplers.kernels.ula`).
+def _grad_or_nan(ev, like):
+    return ev.grad if ev.grad is not None else np.full_like(like, np.nan)
 
-    ``sqrt_precond`` is R with C = R Rᵀ a constant preconditioner (None: identity).
+
+class Method:
+    """Base class: the kernel, its parameter and the Python target (see module docstring)."""
+
+    name: str
+    kernel: object
+    #: name of the scale parameter in ``sample()``: "step_size" or "beta"
+    parameter: str = "step_size"
+    uses_gradient: bool = True
+    #: default target acceptance rate for warm-up adaptation; None: not adapted this way
+    target_accept: float | None = None
+    #: upper bound of the parameter (β ≤ 1 for pCN, δ ≤ 2 for pCN-Langevin)
+    max_parameter: float = np.inf
+    #: ULA-type methods have no accept step: too many divergences stop the chain
+    stops_on_divergence: bool = False
+    #: whether a constant preconditioner C = R Rᵀ can be used
+    preconditionable: bool = False
+
+    def __init__(self, target: WhitenedPosterior, sqrt_precond=None):
+        self.target = target
+        if sqrt_precond is None:
+            self.sqrt_precond = self.inv_sqrt_precond = IDENTITY
+        else:
+            self.sqrt_precond = np.ascontiguousarray(sqrt_precond, dtype=float)
+            self.inv_sqrt_precond = np.ascontiguousarray(np.linalg.inv(self.sqrt_precond))
+
+    def init(self, position):
+        """Kernel state at ``position`` (one target evaluation) and the prediction there."""
+        ev = _initial_evaluation(self.target, position, grad=self.uses_gradient)
+        return self._state_from(position, ev.logdensity, ev.grad), ev.prediction
+
+    def init_compiled(self, position, target):
+        """Kernel state at ``position`` for a :class:`~.compiled.CompiledTarget`."""
+        lp, grad = target.logdensity_and_grad(position, target.args)
+        if not (np.isfinite(lp) and np.isfinite(grad).all()):
+            raise ForwardSolveError("the initial position is not usable: non-finite log density")
+        return self._state_from(position, float(lp), grad)
+
+    def _state_from(self, position, logdensity, grad):
+        return self.kernel.init(position, logdensity, grad)
+
+    def state_to_arrays(self, state) -> dict:
+        return {k: np.asarray(v) for k, v in state._asdict().items()}
+
+    def state_from_arrays(self, arrays: dict):
+        fields = {k: (float(v) if np.ndim(v) == 0 else np.asarray(v, dtype=float))
+                  for k, v in arrays.items()}
+        return self._state_from(**{"position": fields.pop("position"), **fields})
+
+
+class ULA(Method):
+    """Unadjusted Langevin algorithm (:mod:`~bayesinv.samplers.kernels.ula`).
+
     ``acceptance_rate`` is 1 for every step taken and 0 for a diverging step.
     """
 
     name = "ula"
-    uses_gradient = True
+    kernel = ula
+    stops_on_divergence = True
+    preconditionable = True
 
-    def __init__(self, target: WhitenedPosterior, *, step_size, sqrt_precond=None):
-        if step_size is None:
-            raise InvalidArgumentError(
-                "method='ula' needs step_size (δ > 0), e.g. a small fraction of 1/λ_max of the "
-                "posterior Hessian in whitened coordinates (or ~0.1 with "
-                "preconditioner='laplace')")
-        self.target = target
-        self.step_size = positive_float("step_size", step_size)
-        self.sqrt_precond = sqrt_precond
-
-    @property
-    def parameters(self) -> dict:
-        return {"step_size": self.step_size}
-
-    def init(self, position):
-        ev = _initial_evaluation(self.target, position, grad=True)
-        return ula.init(position, ev.logdensity, ev.grad), ev.prediction
-
-    def step(self, state, rng):
-        if self.sqrt_precond is None:
-            proposal = ula.propose(state, self.step_size, rng)
-        else:
-            proposal = ula.propose_preconditioned(state, self.step_size, self.sqrt_precond, rng)
+    def step(self, state, step_size, rng):
+        proposal = ula.propose_preconditioned(state, step_size, self.sqrt_precond, rng)
         ev = self.target.evaluate(proposal, grad=True)
-        grad = ev.grad if ev.grad is not None else np.full_like(proposal, np.nan)
-        state, info = ula.update(state, proposal, ev.logdensity, grad)
+        state, info = ula.update(state, proposal, ev.logdensity, _grad_or_nan(ev, proposal))
         stats = StepStats(state.logdensity, 0.0 if info.diverging else 1.0, info.diverging)
         return state, stats, None if info.diverging else ev.prediction
 
 
-class PCN:
-    """Preconditioned Crank–Nicolson (see :mod:`bayesinv.samplers.kernels.pcn`).
+class PULA(ULA):
+    """Prior-preconditioned (Crank–Nicolson) ULA (:mod:`~bayesinv.samplers.kernels.pula`)."""
+
+    name = "pula"
+    kernel = pula
+    preconditionable = False
+    max_parameter = 2.0
+
+    def step(self, state, step_size, rng):
+        proposal = pula.propose(state, step_size, rng)
+        ev = self.target.evaluate(proposal, grad=True)
+        state, info = pula.update(state, proposal, ev.logdensity, _grad_or_nan(ev, proposal))
+        stats = StepStats(state.logdensity, 0.0 if info.diverging else 1.0, info.diverging)
+        return state, stats, None if info.diverging else ev.prediction
+
+
+class _Metropolis(Method):
+    """Shared bookkeeping of the Metropolis–Hastings methods."""
+
+    def _stats(self, state, info):
+        return StepStats(float(self.kernel.logdensity(state)), info.acceptance_rate,
+                         info.diverging)
+
+
+class MALA(_Metropolis):
+    """Metropolis-adjusted Langevin (:mod:`~bayesinv.samplers.kernels.mala`).
+
+    A failed forward solve is a rejected proposal, counted in ``diverging``.
+    """
+
+    name = "mala"
+    kernel = mala
+    target_accept = 0.574
+    preconditionable = True
+
+    def step(self, state, step_size, rng):
+        proposal = mala.propose(state, step_size, self.sqrt_precond, rng)
+        ev = self.target.evaluate(proposal, grad=True)
+        state, info = mala.accept(state, proposal, ev.logdensity, _grad_or_nan(ev, proposal),
+                                  step_size, self.sqrt_precond, self.inv_sqrt_precond, rng)
+        return state, self._stats(state, info), ev.prediction if info.is_accepted else None
+
+
+class PCNL(_Metropolis):
+    """pCN-Langevin / ∞-MALA (:mod:`~bayesinv.samplers.kernels.pcnl`).
+
+    A failed forward solve is a rejected proposal, counted in ``diverging``.
+    """
+
+    name = "pcnl"
+    kernel = pcnl
+    target_accept = 0.574
+    max_parameter = 2.0
+
+    def step(self, state, step_size, rng):
+        proposal = pcnl.propose(state, step_size, rng)
+        ev = self.target.evaluate(proposal, grad=True)
+        state, info = pcnl.accept(state, proposal, ev.logdensity, _grad_or_nan(ev, proposal),
+                                  step_size, rng)
+        return state, self._stats(state, info), ev.prediction if info.is_accepted else None
+
+
+class PCN(_Metropolis):
+    """Preconditioned Crank–Nicolson (:mod:`~bayesinv.samplers.kernels.pcn`).
 
     A failed forward solve is a rejected proposal, counted in ``diverging``.
     """
 
     name = "pcn"
+    kernel = pcn
+    parameter = "beta"
     uses_gradient = False
+    target_accept = 0.25
+    max_parameter = 1.0
 
-    def __init__(self, target: WhitenedPosterior, *, beta):
-        if beta is None:
-            raise InvalidArgumentError("method='pcn' needs beta in (0, 1], e.g. beta=0.1")
-        self.target = target
-        self.beta = float_in_interval("beta", beta, 0.0, 1.0)
-
-    @property
-    def parameters(self) -> dict:
-        return {"beta": self.beta, "step_size": self.beta}
+    def _state_from(self, position, logdensity, grad=None):
+        return pcn.init(position, float(loglik_from_logdensity(logdensity, position)))
 
     def init(self, position):
         ev = _initial_evaluation(self.target, position, grad=False)
         return pcn.init(position, ev.loglik), ev.prediction
 
-    def step(self, state, rng):
-        proposal = pcn.propose(state, self.beta, rng)
+    def state_from_arrays(self, arrays: dict):
+        return pcn.init(np.asarray(arrays["position"], float), float(arrays["loglik"]))
+
+    def step(self, state, beta, rng):
+        proposal = pcn.propose(state, beta, rng)
         ev = self.target.evaluate(proposal)
         state, info = pcn.accept(state, proposal, ev.loglik, rng)
-        lp = state.loglik - 0.5 * float(state.position @ state.position)
-        stats = StepStats(lp, info.acceptance_rate, info.diverging)
-        return state, stats, ev.prediction if info.is_accepted else None
+        return state, self._stats(state, info), ev.prediction if info.is_accepted else None
 
 
-METHODS = {"ula": ULA, "pcn": PCN}
+class RWM(_Metropolis):
+    """Random-walk Metropolis (:mod:`~bayesinv.samplers.kernels.rwm`); ``step_size`` is the
+    proposal standard deviation s in whitened coordinates."""
+
+    name = "rwm"
+    kernel = rwm
+    uses_gradient = False
+    target_accept = 0.25
+
+    def _state_from(self, position, logdensity, grad=None):
+        return rwm.init(position, logdensity)
+
+    def state_from_arrays(self, arrays: dict):
+        return rwm.init(np.asarray(arrays["position"], float), float(arrays["logdensity"]))
+
+    def step(self, state, scale, rng):
+        proposal = rwm.propose(state, scale, rng)
+        ev = self.target.evaluate(proposal)
+        state, info = rwm.accept(state, proposal, ev.logdensity, rng)
+        return state, self._stats(state, info), ev.prediction if info.is_accepted else None
+
+METHODS = {cls.name: cls for cls in (ULA, PULA, MALA, PCN, PCNL, RWM)}
 
 
-def make_method(name: str, target: WhitenedPosterior, *, step_size=None, beta=None,
-                sqrt_precond=None):
-    """Instantiate a method by name, rejecting tuning parameters that do not belong to it."""
-    if name not in METHODS:
+def method_class(name) -> type[Method]:
+    """The method class for a name, with a clear error for unknown names."""
+    if not isinstance(name, str) or name not in METHODS:
         raise InvalidArgumentError(f"method must be one of {sorted(METHODS)}, got {name!r}")
-    if name == "ula":
-        if beta is not None:
-            raise InvalidArgumentError("beta is a pCN parameter; ULA takes step_size")
-        return ULA(target, step_size=step_size, sqrt_precond=sqrt_precond)
-    if step_size is not None:
-        raise InvalidArgumentError("step_size is not a pCN parameter; pCN takes beta")
-    return PCN(target, beta=beta)
+    return METHODS[name]
+
+
+def make_method(name: str, target: WhitenedPosterior, *, sqrt_precond=None) -> Method:
+    """Instantiate a method by name."""
+    return method_class(name)(target, sqrt_precond=sqrt_precond)

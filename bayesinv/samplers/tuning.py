@@ -8,13 +8,17 @@ where J is the forward map's Jacobian. ULA is stable on the Gaussian approximati
 δ < 2/λ_max(H); its inverse H⁻¹ is the covariance of the Laplace approximation, the natural
 constant preconditioner. Both need only J v and Jᵀ w, each one solve reusing the forward
 factorisation.
+
+:func:`initial_parameter` turns this into the samplers' step-size rules: ULA-type methods
+use δ = safety/λ_max (λ_max − 1 for pULA, whose prior part is implicit) at the warm start,
+and adapted methods start their dual averaging from δ₀ = 1/λ_max (gradient methods) or 0.1.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from .._validation import integer_at_least
+from .._validation import float_in_interval, integer_at_least, positive_float
 from ..errors import InvalidArgumentError
 from ..posterior import Posterior
 
@@ -41,15 +45,24 @@ class _WhitenedLinearization:
 
 
 def gauss_newton_max_eigenvalue(posterior: Posterior, xi, *, iterations: int = 20,
-                                seed=0) -> float:
-    """λ_max of the Gauss–Newton Hessian at ξ, by power iteration (2 solves per iteration)."""
+                                seed=0, sqrt_precond=None) -> float:
+    """λ_max of the Gauss–Newton Hessian at ξ, by power iteration (2 solves per iteration).
+
+    With ``sqrt_precond`` R (a constant preconditioner C = R Rᵀ) it is λ_max(Rᵀ H R), the
+    curvature ULA sees in the coordinates ζ = R⁻¹ξ. The Rayleigh quotient of the last iterate
+    is returned: a lower bound that converges to λ_max (a few iterations give its order of
+    magnitude, which is what a step-size rule needs).
+    """
     iterations = integer_at_least("iterations", iterations, 1)
     B = _WhitenedLinearization(posterior, xi)
+    R = None if sqrt_precond is None else np.asarray(sqrt_precond, dtype=float)
     v = np.random.default_rng(seed).standard_normal(B.xi.shape)
     lam = 0.0
     for _ in range(iterations):
         v /= np.linalg.norm(v)
-        hv = v + B.rmatvec(B.matvec(v)) / B.sigma2
+        u = v if R is None else R @ v
+        hu = u + B.rmatvec(B.matvec(u)) / B.sigma2
+        hv = hu if R is None else R.T @ hu
         lam = float(v @ hv)
         v = hv
     return lam
@@ -67,3 +80,50 @@ def sqrt_inverse(H: np.ndarray) -> np.ndarray:
     """R with R Rᵀ = H⁻¹ (R = L⁻ᵀ for the Cholesky factor H = L Lᵀ)."""
     chol = np.linalg.cholesky(H)
     return np.linalg.solve(chol.T, np.eye(H.shape[0]))
+
+
+def max_curvature(posterior, positions, sqrt_precond, iterations, purpose) -> float:
+    """Largest Gauss–Newton eigenvalue over the distinct starting positions."""
+    try:
+        return max(gauss_newton_max_eigenvalue(posterior, x, iterations=iterations,
+                                               sqrt_precond=sqrt_precond)
+                   for x in np.unique(positions, axis=0))
+    except InvalidArgumentError as exc:
+        raise InvalidArgumentError(f"{purpose}: {exc}") from exc
+
+
+def initial_parameter(cls, given, *, adapt, warmup, posterior, positions, sqrt_precond,
+                       safety_factor, curvature_iterations):
+    """The starting value of the scale parameter and how it was chosen (a dict for attrs)."""
+    pname = cls.parameter
+    if given is not None:
+        if cls.max_parameter < np.inf:
+            value = float_in_interval(pname, given, 0.0, cls.max_parameter)
+        else:
+            value = positive_float(pname, given)
+        return value, {"step_size_rule": "adapted from user value" if adapt else "user"}
+    if adapt:
+        if cls.uses_gradient and posterior.likelihood.forward.has_jvp:
+            lam = max_curvature(posterior, positions, sqrt_precond, curvature_iterations,
+                             f"method={cls.name!r}")
+            curv = lam - 1.0 if cls.name == "pcnl" else lam
+            value = min(1.0 / max(curv, 1e-3), 0.5 * cls.max_parameter)
+        else:
+            value = 0.1
+        return value, {"step_size_rule": "dual averaging"}
+    if cls.target_accept is None:  # ULA-type: δ = safety / λ_max
+        purpose = (f"method={cls.name!r} without step_size uses safety_factor/λ_max of the "
+                   f"Gauss–Newton Hessian; give step_size instead")
+        lam = max_curvature(posterior, positions, sqrt_precond, curvature_iterations, purpose)
+        # pULA treats the prior part implicitly: only the data curvature λ − 1 limits δ.
+        curv = lam - 1.0 if cls.name == "pula" else lam
+        value = safety_factor / max(curv, 1e-12)
+        if cls.max_parameter < np.inf:
+            value = min(value, 0.5 * cls.max_parameter)
+        return value, {"step_size_rule": "curvature", "curvature_lambda_max": lam,
+                       "safety_factor": safety_factor}
+    example = "beta=0.1" if pname == "beta" else "step_size=0.01"
+    interval = "(0, 1]" if pname == "beta" else "> 0"
+    raise InvalidArgumentError(
+        f"method={cls.name!r} needs {pname} {interval} (e.g. {example}), or warmup > 0 to "
+        f"adapt it to target_accept")

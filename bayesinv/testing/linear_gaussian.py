@@ -10,7 +10,10 @@ are prior-dominated (where pCN and Langevin samplers behave differently).
 
 ULA with step δ on this target is the AR(1) chain ξ' = (I − δP) ξ + δ P μ + √(2δ) η; its
 stationary law is N(μ_ξ, S) with S = A_δ S A_δᵀ + 2δ I, A_δ = I − δP — *not* the posterior
-(Durmus & Moulines 2017); S − Σ = O(δ).
+(Durmus & Moulines 2017); S − Σ = O(δ). The prior-preconditioned Crank–Nicolson ULA
+(:mod:`bayesinv.samplers.kernels.pula`) is the AR(1) chain ξ' = (aI − bQ) ξ + b h + c η
+(Q = P − I, h = Bᵀ(y − A m₀)/σ²), with exact stationary mean μ_ξ and covariance
+S = A S Aᵀ + c² I, A = aI − bQ (:meth:`LinearGaussianProblem.pula_stationary`).
 """
 
 from __future__ import annotations
@@ -96,6 +99,27 @@ class LinearGaussianProblem:
                 f"I − δCP is {radius:.3g} >= 1)")
         S = scipy.linalg.solve_discrete_lyapunov(A, 2.0 * step_size * C)
         return self.mean_latent.copy(), S
+
+    def pula_stationary(self, step_size: float):
+        """Mean and covariance of the prior-preconditioned (Crank–Nicolson) ULA's stationary law.
+
+        With (a, b, c) = ((2−δ)/(2+δ), 2δ/(2+δ), √(8δ)/(2+δ)) and Q = P − I the chain is
+        ξ' = (aI − bQ)ξ + b h + c η; since 1 − a = b its stationary mean is exactly μ_ξ, and
+        S = A S Aᵀ + c² I with A = aI − bQ. Stable iff δ < 2/λ_max(Q).
+        """
+        step_size = positive_float("step_size", step_size)
+        P = self.precision_latent
+        k = P.shape[0]
+        a = (2.0 - step_size) / (2.0 + step_size)
+        b = 2.0 * step_size / (2.0 + step_size)
+        c2 = 8.0 * step_size / (2.0 + step_size) ** 2
+        A = a * np.eye(k) - b * (P - np.eye(k))
+        radius = np.abs(np.linalg.eigvalsh(A)).max()
+        if radius >= 1.0:
+            raise InvalidArgumentError(
+                f"step_size={step_size} is too large: pULA is unstable (spectral radius "
+                f"{radius:.3g} >= 1; needs δ < 2/λ_max(P − I))")
+        return self.mean_latent.copy(), scipy.linalg.solve_discrete_lyapunov(A, c2 * np.eye(k))
 
 
 def linear_gaussian(dim: int = 20, num_observations: int = 10, noise_std: float = 0.1,

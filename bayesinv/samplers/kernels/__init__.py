@@ -1,9 +1,21 @@
 """Sampler kernels: module-level ``numba.njit`` functions over NamedTuple states.
 
 Kernels import nothing from the modelling layer. Each module documents its update equation
-and reference; shared pieces (the Langevin proposal, the Metropolis test) live in ``_common``.
+and reference; shared pieces (the Langevin and Crank–Nicolson proposals, transition
+densities, the Metropolis test, shared states) live in ``_common``.
+
+* :mod:`.ula` — unadjusted Langevin (optionally with a constant preconditioner);
+* :mod:`.pula` — prior-preconditioned (Crank–Nicolson) ULA;
+* :mod:`.mala` — Metropolis-adjusted Langevin;
+* :mod:`.pcn` — preconditioned Crank–Nicolson;
+* :mod:`.pcnl` — pCN-Langevin (∞-MALA);
+* :mod:`.rwm` — random-walk Metropolis (the mesh-dependence baseline).
+
+Each module has ``init``, ``propose`` and ``accept``/``update`` for the interpreted loop (the
+target evaluated in Python between them) and ``step(state, parameter, R, R⁻¹, rng,
+logdensity_and_grad, args)`` for the compiled loop.
 """
 
-from . import pcn, ula
+from . import mala, pcn, pcnl, pula, rwm, ula
 
-__all__ = ["pcn", "ula"]
+__all__ = ["mala", "pcn", "pcnl", "pula", "rwm", "ula"]

@@ -1,14 +1,78 @@
-"""Pieces shared by the kernels, written once: the Langevin proposal and the Metropolis test.
+r"""Pieces shared by the kernels, written once: proposals, transition densities, the Metropolis
+test and the states/infos that several kernels share.
 
-All kernels are ``numba.njit`` pure functions over NamedTuple states and NumPy arrays; they
+All kernels work in the prior-whitened coordinates x = ξ, where the target is
+
+    π(x) ∝ exp(ℓ(x) − ½|x|²),     ∇log π(x) = ∇ℓ(x) − x,
+
+ℓ the log-likelihood of T(x). States cache ``logdensity`` = log π(x) and ``grad`` = ∇log π(x)
+of the *posterior*; kernels that need the likelihood alone (pCN-Langevin) recover it as
+ℓ = log π + ½|x|², ∇ℓ = ∇log π + x, so that one target function serves every kernel.
+
+All functions are ``numba.njit`` pure functions over NamedTuple states and NumPy arrays; they
 never raise (non-finite values are reported through flags) and take an explicit
-``numpy.random.Generator``.
+``numpy.random.Generator``, which numba draws from exactly as NumPy does for the same
+bit-generator state. A constant preconditioner C = R Rᵀ is passed as its square root R and
+R⁻¹; an empty (0, 0) array means C = I.
 """
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numba
 import numpy as np
+
+#: The "no preconditioner" marker (C = I) for functions taking R and R⁻¹.
+IDENTITY = np.empty((0, 0))
+
+
+class GradientState(NamedTuple):
+    """State of a gradient-based kernel (ULA, MALA, pCN-Langevin, prior-preconditioned ULA).
+
+    position: x (whitened coordinates); logdensity: log π(x); grad: ∇log π(x).
+    """
+
+    position: np.ndarray
+    logdensity: float
+    grad: np.ndarray
+
+
+class MetropolisInfo(NamedTuple):
+    """acceptance_rate: min(1, exp(log α)); is_accepted; diverging: the proposal's evaluation
+    was not finite (a failed solve), which counts as a rejection."""
+
+    acceptance_rate: float
+    is_accepted: bool
+    diverging: bool
+
+
+@numba.njit(cache=True)
+def state_logdensity(state):
+    """log π at a :class:`GradientState` (or any state with a ``logdensity`` field)."""
+    return state.logdensity
+
+
+@numba.njit(cache=True)
+def loglik_from_logdensity(logdensity, position):
+    """ℓ(x) = log π(x) + ½|x|², the likelihood part of the whitened log density."""
+    return logdensity + 0.5 * (position @ position)
+
+
+@numba.njit(cache=True)
+def apply_sqrt(sqrt_precond, v):
+    """R v (v itself when R is the empty identity marker)."""
+    if sqrt_precond.shape[0] == 0:
+        return v
+    return sqrt_precond @ v
+
+
+@numba.njit(cache=True)
+def apply_sqrt_t(sqrt_precond, v):
+    """Rᵀ v (v itself when R is the empty identity marker)."""
+    if sqrt_precond.shape[0] == 0:
+        return v
+    return sqrt_precond.T @ v
 
 
 @numba.njit(cache=True)
@@ -22,11 +86,49 @@ def langevin_proposal(position, grad, step_size, rng):
 def preconditioned_langevin_proposal(position, grad, step_size, sqrt_precond, rng):
     """x + δ R Rᵀ ∇log π(x) + √(2δ) R η: Langevin with constant preconditioner C = R Rᵀ.
 
-    This is the plain Langevin step in the coordinates ζ = R⁻¹ x.
+    This is the plain Langevin step in the coordinates ζ = R⁻¹ x. With the empty identity
+    marker for R it is :func:`langevin_proposal` (same random numbers).
     """
+    if sqrt_precond.shape[0] == 0:
+        return langevin_proposal(position, grad, step_size, rng)
     noise = rng.standard_normal(position.shape[0])
     drift = sqrt_precond @ (sqrt_precond.T @ grad)
     return position + step_size * drift + np.sqrt(2.0 * step_size) * (sqrt_precond @ noise)
+
+
+@numba.njit(cache=True)
+def langevin_transition_logpdf(to, frm, grad_frm, step_size, sqrt_precond, inv_sqrt_precond):
+    """log q(frm → to) up to a constant, for q = N(frm + δ C ∇log π(frm), 2δ C), C = R Rᵀ.
+
+    Equals −|z|²/(4δ) with z = R⁻¹(to − frm) − δ Rᵀ ∇log π(frm) (z = to − frm − δ∇log π(frm)
+    without preconditioner). The constant (½ log det 4πδC) cancels in MALA's ratio.
+    """
+    if sqrt_precond.shape[0] == 0:
+        z = to - frm - step_size * grad_frm
+    else:
+        z = inv_sqrt_precond @ (to - frm) - step_size * (sqrt_precond.T @ grad_frm)
+    return -(z @ z) / (4.0 * step_size)
+
+
+@numba.njit(cache=True)
+def crank_nicolson_coefficients(step_size):
+    """(a, b, c) = ((2−δ)/(2+δ), 2δ/(2+δ), √(8δ)/(2+δ)); note a² + c² = 1 (pCN with β = c)."""
+    denom = 2.0 + step_size
+    return (2.0 - step_size) / denom, 2.0 * step_size / denom, np.sqrt(8.0 * step_size) / denom
+
+
+@numba.njit(cache=True)
+def crank_nicolson_langevin_proposal(position, grad_loglik, step_size, rng):
+    """a x + b ∇ℓ(x) + c η with (a, b, c) from :func:`crank_nicolson_coefficients`.
+
+    The θ = ½ (Crank–Nicolson) discretisation of the prior-preconditioned Langevin SDE
+    dx = (−x + ∇ℓ(x)) dt + √2 dW, implicit in the prior part: with ℓ ≡ 0 it is pCN with
+    β = c and leaves N(0, I) invariant for every δ > 0 (Beskos, Roberts, Stuart & Voss 2008;
+    Cotter, Roberts, Stuart & White 2013, §4.3).
+    """
+    a, b, c = crank_nicolson_coefficients(step_size)
+    noise = rng.standard_normal(position.shape[0])
+    return a * position + b * grad_loglik + c * noise
 
 
 @numba.njit(cache=True)
@@ -43,6 +145,22 @@ def metropolis_accept(log_ratio, rng):
         return False, 0.0
     prob = 1.0 if log_ratio >= 0.0 else np.exp(log_ratio)
     return np.log(u) < log_ratio, prob
+
+
+@numba.njit(cache=True)
+def metropolis_update(state, proposal_state, log_ratio, evaluation_ok, rng):
+    """The Metropolis–Hastings transition shared by every corrected kernel.
+
+    ``evaluation_ok`` is False when the proposal's log density or gradient was not finite
+    (e.g. a failed PDE solve): the step is then a rejection flagged ``diverging``. The uniform
+    is drawn in every case.
+    """
+    accepted, prob = metropolis_accept(log_ratio, rng)
+    if not evaluation_ok:
+        return state, MetropolisInfo(0.0, False, True)
+    if accepted:
+        return proposal_state, MetropolisInfo(prob, True, False)
+    return state, MetropolisInfo(prob, False, False)
 
 
 @numba.njit(cache=True)

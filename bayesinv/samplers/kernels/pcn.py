@@ -16,7 +16,7 @@ from typing import NamedTuple
 import numba
 import numpy as np
 
-from ._common import metropolis_accept
+from ._common import MetropolisInfo, loglik_from_logdensity, metropolis_update
 
 
 class PCNState(NamedTuple):
@@ -26,17 +26,19 @@ class PCNState(NamedTuple):
     loglik: float
 
 
-class PCNInfo(NamedTuple):
-    """acceptance_rate: min(1, exp(ℓ' − ℓ)); is_accepted; diverging: ℓ' was not finite."""
-
-    acceptance_rate: float
-    is_accepted: bool
-    diverging: bool
+#: acceptance_rate: min(1, exp(ℓ' − ℓ)); is_accepted; diverging: ℓ' was not finite.
+PCNInfo = MetropolisInfo
 
 
 @numba.njit(cache=True)
 def init(position, loglik):
     return PCNState(position, loglik)
+
+
+@numba.njit(cache=True)
+def logdensity(state):
+    """log π(ξ) = ℓ − ½|ξ|² at a state (the ``lp`` statistic)."""
+    return state.loglik - 0.5 * (state.position @ state.position)
 
 
 @numba.njit(cache=True)
@@ -48,8 +50,14 @@ def propose(state, beta, rng):
 @numba.njit(cache=True)
 def accept(state, proposal, proposal_loglik, rng):
     """Metropolis–Hastings test of a pCN proposal whose log-likelihood has been evaluated."""
-    diverging = not np.isfinite(proposal_loglik)
-    accepted, prob = metropolis_accept(proposal_loglik - state.loglik, rng)
-    if accepted and not diverging:
-        return PCNState(proposal, proposal_loglik), PCNInfo(prob, True, False)
-    return state, PCNInfo(prob, False, diverging)
+    ok = np.isfinite(proposal_loglik)
+    return metropolis_update(state, PCNState(proposal, proposal_loglik),
+                             proposal_loglik - state.loglik, ok, rng)
+
+
+@numba.njit
+def step(state, beta, sqrt_precond, inv_sqrt_precond, rng, logdensity_and_grad, args):
+    """One pCN step on a compiled target: ℓ = log π + ½|ξ|² (the gradient is not used)."""
+    proposal = propose(state, beta, rng)
+    lp, _ = logdensity_and_grad(proposal, args)
+    return accept(state, proposal, loglik_from_logdensity(lp, proposal), rng)

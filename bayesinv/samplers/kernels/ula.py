@@ -1,21 +1,27 @@
 r"""Unadjusted Langevin algorithm (ULA).
 
-    ϑ_{k+1} = ϑ_k + δ ∇log π(ϑ_k) + √(2δ) η_k,     η_k ~ N(0, I),
+    x_{k+1} = x_k + δ ∇log π(x_k) + √(2δ) η_k,     η_k ~ N(0, I),
 
 the Euler–Maruyama discretisation of the Langevin diffusion, with no accept/reject step.
 For fixed δ the chain is biased: for a Gaussian target N(μ, P⁻¹) its stationary law is
 N(μ, S) with S = (I − δP) S (I − δP)ᵀ + 2δ I (Durmus & Moulines 2017); Nickl & Wang (2022)
 prove polynomial-time convergence from a warm start for the Schrödinger model.
 
-With a constant preconditioner C = R Rᵀ (e.g. the inverse Gauss–Newton Hessian at the MAP,
-a Laplace approximation), the step is ϑ + δ C ∇log π(ϑ) + √(2δ) R η: plain ULA in the
-coordinates ζ = R⁻¹ϑ, with stationary law N(μ, S), S = A S Aᵀ + 2δ C, A = I − δ C P on a
+In whitened coordinates x = ξ (θ = m + Lξ for a Gaussian prior N(m, C), C = L Lᵀ) this *is*
+the prior-preconditioned ULA of θ: substituting θ = m + Lx gives
+θ' = θ + δ C ∇_θ log π(θ) + √(2δ) C^½ η. (For the Crank–Nicolson variant that leaves the
+prior exactly invariant, see :mod:`.pula`.)
+
+With a further constant preconditioner C = R Rᵀ in ξ (e.g. the inverse Gauss–Newton Hessian
+at the MAP, a Laplace approximation), the step is x + δ C ∇log π(x) + √(2δ) R η: plain ULA in
+the coordinates ζ = R⁻¹x, with stationary law N(μ, S), S = A S Aᵀ + 2δ C, A = I − δ C P on a
 Gaussian target. Preconditioning removes the ill-conditioning of informative data, where
 plain ULA needs ~λ_max(P) steps per relaxation time.
 
 Interpreted use (PDE targets): ``proposal = propose(state, δ, rng)``, evaluate the target at
 ``proposal`` in Python, then ``update(state, proposal, logdensity, grad)``. A non-finite
-evaluation is flagged ``diverging`` and the chain stays where it was.
+evaluation is flagged ``diverging`` and the chain stays where it was. Compiled targets use
+:func:`step`.
 """
 
 from __future__ import annotations
@@ -25,21 +31,27 @@ from typing import NamedTuple
 import numba
 import numpy as np
 
-from ._common import all_finite, langevin_proposal, preconditioned_langevin_proposal
+from ._common import (
+    GradientState,
+    MetropolisInfo,
+    all_finite,
+    langevin_proposal,
+    preconditioned_langevin_proposal,
+    state_logdensity,
+)
 
-
-class ULAState(NamedTuple):
-    """position: ϑ_k (whitened coordinates); logdensity: log π(ϑ_k); grad: ∇log π(ϑ_k)."""
-
-    position: np.ndarray
-    logdensity: float
-    grad: np.ndarray
+#: position: x_k (whitened coordinates); logdensity: log π(x_k); grad: ∇log π(x_k).
+ULAState = GradientState
 
 
 class ULAInfo(NamedTuple):
     """diverging: the step produced a non-finite log density or gradient (not taken)."""
 
     diverging: bool
+
+
+#: log π at a state (the ``lp`` statistic).
+logdensity = state_logdensity
 
 
 @numba.njit(cache=True)
@@ -64,3 +76,14 @@ def update(state, proposal, logdensity, grad):
     if np.isfinite(logdensity) and all_finite(grad) and all_finite(proposal):
         return ULAState(proposal, logdensity, grad), ULAInfo(False)
     return state, ULAInfo(True)
+
+
+@numba.njit
+def step(state, step_size, sqrt_precond, inv_sqrt_precond, rng, logdensity_and_grad, args):
+    """One ULA step on a compiled target (see :mod:`bayesinv.samplers.compiled`)."""
+    proposal = preconditioned_langevin_proposal(state.position, state.grad, step_size,
+                                                sqrt_precond, rng)
+    lp, g = logdensity_and_grad(proposal, args)
+    new, info = update(state, proposal, lp, g)
+    return new, MetropolisInfo(0.0 if info.diverging else 1.0, not info.diverging,
+                               info.diverging)
