@@ -8,6 +8,10 @@ moving to a newer dolfinx is a change to this file only. Known renames in dolfin
 (a 2-d array), ``geometry.dofmap.array`` -> ``geometry.dofmap``, ``cmap.degree`` ->
 ``cmaps[0].degree``.
 
+PETSc (``petsc4py``, which dolfinx needs anyway) is re-exported as ``_dolfinx.PETSc`` for the
+PETSc linear solvers of :mod:`bayesinv.fem.solvers`; gmsh (optional, from PyPI) is imported
+here lazily, only when a disk or ellipse is meshed.
+
 Meshes are created on ``MPI.COMM_SELF``: one MCMC chain or replicate per process, each with
 its own serial mesh. Parallelism in bayesinv is across chains and replicates.
 """
@@ -37,6 +41,7 @@ try:  # pragma: no cover - exercised by the environment, not by a test
     import dolfinx.mesh
     import ufl
     from mpi4py import MPI
+    from petsc4py import PETSc
 except ImportError as exc:  # pragma: no cover
     raise MissingDependencyError(f"{INSTALL_HINT} (import error: {exc})") from exc
 
