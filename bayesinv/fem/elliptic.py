@@ -120,9 +120,9 @@ class EllipticForwardMap(ForwardMap):
         split = self._split = SplitPattern(S)
         self._tensor = CoefficientTensor(split, S, Q, coefficient_term)
 
-        base = float(base_stiffness) * S.stiffness_matrix.data
-        self._a0_ff = np.ascontiguousarray(base[split.pos_ff])
-        a0_rows = split.free_rows_matrix(base[split.pos_fr])
+        base = float(base_stiffness) * S.stiffness_matrix
+        self._a0_ff = self._tensor.ff_values(self._tensor.upper_values(base.data))
+        a0_rows = base.tocsr()[split.free]
         g_all, c_all, lifts = [], [], []
         for exp in self.experiments:
             g = S.interpolate(exp.boundary_value)
@@ -181,6 +181,14 @@ class EllipticForwardMap(ForwardMap):
         shape (num_dofs,), or (K, num_dofs) for K > 1 experiments."""
         u = self._forward(theta)[2]
         return u[0] if self.num_experiments == 1 else u
+
+    def operator_matrix(self, theta):
+        """A_FF(Φ(θ)), the factorised matrix, as a SciPy CSR matrix (free dofs; for
+        inspection and tests)."""
+        theta = self._check_theta(theta)
+        data = np.empty(self._split.nnz_ff)
+        self._tensor.fill_ff(self.link(theta), data, self._a0_ff)
+        return self._split.ff_matrix(data)
 
     def linearize(self, theta):
         theta, factor, u = self._forward(theta)

@@ -1,18 +1,22 @@
 """numba kernels of the FEM fast path: fill, sparse products and the adjoint contraction.
 
-All matrices here are CSR arrays ``(indptr, indices, data)``. A coefficient-affine operator
-A(f) = A₀ + Σ_k f_k T_k is stored by its values on a fixed sparsity pattern, data(A(f)) =
-a₀ + T f, with T itself a CSR matrix (one row per stored entry of A, one column per
-coefficient dof; see :mod:`bayesinv.fem.assembly`). Per parameter θ the forward maps call
+A coefficient-linear operator T(f) = Σ_k f_k T_k (∫ f u v or ∫ f ∇u·∇v) is symmetric, so it is
+stored by the *upper triangle* of its sparsity pattern: entry e = (row_e, col_e), col_e ≥
+row_e, has the value (T f)_e = Σ_k T[e, k] f_k with T a CSR matrix (num_upper_entries ×
+num_coefficients; :mod:`bayesinv.fem.operator`). Using the symmetry halves the work of
+every pass. Per parameter θ the forward maps call
 
-* :func:`affine_fill` — data(A(f)) into a preallocated array (no SciPy object, no UFL);
-* :func:`csr_matvec` — y = A x for the right-hand sides, time steps and observations;
-* :func:`entry_products` + :func:`csr_matvec` with Tᵀ — the adjoint contraction
-  (Jᵀw)_k = −Φ'(θ_k) Σ_e T_ek Σ_j λ_j[row_e] u_j[col_e], summed over experiments or time
-  steps j, in two passes over memory.
+* :func:`symmetric_fill` — the values of A(f) = A₀ + T(f) on the free × free block, written
+  to both triangles of a preallocated CSR value array (no SciPy object, no UFL);
+* :func:`symmetric_entry_products` + :func:`csr_matvec` with Tᵀ — the adjoint contraction
+  c_k = Σ_j λ_jᵀ T_k u_j = Σ_e T[e, k] Σ_j (λ_j[r_e] u_j[c_e] + λ_j[c_e] u_j[r_e]) (one term
+  on the diagonal), summed over experiments or time steps j; the gradient is −Φ'(θ) ⊙ c;
+* :func:`symmetric_matvec`, :func:`symmetric_pair_matvec` — T(df) u (tangent) and the
+  θ-scheme's explicit part M x + K(f) y per time step, from upper-triangle values;
+* :func:`csr_matvec` and friends — right-hand sides and observations.
 
-The kernels are module-level ``numba.njit(cache=True)`` functions over arrays: they compile
-once per dtype signature and never raise.
+All kernels are module-level ``numba.njit(cache=True)`` functions over arrays: they compile
+once per signature and never raise.
 """
 
 from __future__ import annotations
@@ -22,13 +26,63 @@ import numpy as np
 
 
 @numba.njit(cache=True)
-def affine_fill(a0, a0_scale, t_indptr, t_indices, t_data, t_scale, f, out):
-    """out[e] = a0_scale·a0[e] + t_scale·Σ_k T[e, k] f[k] for every stored entry e."""
+def symmetric_fill(a0, a0_scale, t_indptr, t_indices, t_data, t_scale, f, upper_pos,
+                   lower_pos, out):
+    """out[upper_pos[e]] = out[lower_pos[e]] = a0_scale·a0[e] + t_scale·(T f)_e.
+
+    ``lower_pos[e]`` is the position of the mirrored entry, or −1 on the diagonal.
+    """
+    for e in range(upper_pos.shape[0]):
+        s = 0.0
+        for p in range(t_indptr[e], t_indptr[e + 1]):
+            s += t_data[p] * f[t_indices[p]]
+        v = a0_scale * a0[e] + t_scale * s
+        out[upper_pos[e]] = v
+        q = lower_pos[e]
+        if q >= 0:
+            out[q] = v
+
+
+@numba.njit(cache=True)
+def affine_values(a0, a0_scale, t_indptr, t_indices, t_data, t_scale, f, out):
+    """out[e] = a0_scale·a0[e] + t_scale·(T f)_e (values on the upper triangle)."""
     for e in range(out.shape[0]):
         s = 0.0
         for p in range(t_indptr[e], t_indptr[e + 1]):
             s += t_data[p] * f[t_indices[p]]
         out[e] = a0_scale * a0[e] + t_scale * s
+
+
+@numba.njit(cache=True)
+def symmetric_entry_products(rows, cols, lam, u, out):
+    """out[e] = Σ_j lam[j, r] u[j, c] + lam[j, c] u[j, r] (r = rows[e], c = cols[e]; one term
+    if r = c): the upper-triangle weights of Σ_j λ_jᵀ T_k u_j. ``lam``, ``u``: (J, n)."""
+    nj = lam.shape[0]
+    for e in range(out.shape[0]):
+        r = rows[e]
+        c = cols[e]
+        s = 0.0
+        if r == c:
+            for j in range(nj):
+                s += lam[j, r] * u[j, r]
+        else:
+            for j in range(nj):
+                s += lam[j, r] * u[j, c] + lam[j, c] * u[j, r]
+        out[e] = s
+
+
+@numba.njit(cache=True)
+def symmetric_matvec(rows, cols, values, x, out):
+    """out = S x for the symmetric matrix S given by its upper-triangle entries."""
+    for i in range(out.shape[0]):
+        out[i] = 0.0
+    for e in range(values.shape[0]):
+        r = rows[e]
+        c = cols[e]
+        v = values[e]
+        out[r] += v * x[c]
+        if r != c:
+            out[c] += v * x[r]
 
 
 @numba.njit(cache=True)
@@ -52,47 +106,37 @@ def csr_matvec_sub(indptr, indices, data, x, b, out):
 
 
 @numba.njit(cache=True)
-def entry_products(indptr, indices, lam, u, out):
-    """out[e] = Σ_j lam[j, row_e] · u[j, col_e] over the entries e of a CSR pattern.
-
-    ``lam`` has shape (J, num_rows) and ``u`` shape (J, num_cols): J experiments or time steps.
-    With T the coefficient tensor, Tᵀ out is the adjoint contraction Σ_j λ_jᵀ (∂A/∂f_k) u_j.
-    """
-    nj = lam.shape[0]
-    for i in range(indptr.shape[0] - 1):
-        for p in range(indptr[i], indptr[i + 1]):
-            c = indices[p]
-            s = 0.0
-            for j in range(nj):
-                s += lam[j, i] * u[j, c]
-            out[p] = s
+def symmetric_pair_matvec(rows, cols, a_values, b_values, x, y, out):
+    """out = A x + B y for two symmetric matrices on the same upper-triangle entries (one
+    pass; e.g. the θ-scheme's M (u − ĝ)/Δt − K(f) ((1−ϑ)u + ϑĝ))."""
+    for i in range(out.shape[0]):
+        out[i] = 0.0
+    for e in range(a_values.shape[0]):
+        r = rows[e]
+        c = cols[e]
+        a = a_values[e]
+        b = b_values[e]
+        out[r] += a * x[c] + b * y[c]
+        if r != c:
+            out[c] += a * x[r] + b * y[r]
 
 
 @numba.njit(cache=True)
-def theta_step_rhs(indptr, indices, m_data, k_data, inv_dt, theta, u_prev, g_next, source,
-                   out):
-    """Right-hand side of one θ-scheme step of M u̇ + K u = s on the free rows:
-
-    out_i = Σ_e [ m_e (u_prev − ĝ_next)_c / Δt − k_e ((1−ϑ) u_prev + ϑ ĝ_next)_c ] + source_i,
-
-    with (indptr, indices) the free-rows × all-columns pattern of M and K(f), ``u_prev`` the
-    full previous state and ``g_next`` the next Dirichlet values (zero at the free dofs).
-    """
-    one_minus = 1.0 - theta
+def theta_scheme_rhs(rows, cols, m_values, k_values, inv_dt, theta, u_prev, g_next, out):
+    """out = M (u_prev − ĝ)/Δt − K(f) ((1−ϑ) u_prev + ϑ ĝ) on all rows (one pass), with M and
+    K(f) given by upper-triangle values: the explicit part of one θ-scheme step of
+    M u̇ + K(f) u = s after lifting the next Dirichlet values ĝ (zero at the free dofs)."""
     for i in range(out.shape[0]):
-        s = source[i]
-        for p in range(indptr[i], indptr[i + 1]):
-            c = indices[p]
-            s += (m_data[p] * (u_prev[c] - g_next[c]) * inv_dt
-                  - k_data[p] * (one_minus * u_prev[c] + theta * g_next[c]))
-        out[i] = s
-
-
-@numba.njit(cache=True)
-def gather(values, positions, out):
-    """out[i] = values[positions[i]]."""
-    for i in range(out.shape[0]):
-        out[i] = values[positions[i]]
+        out[i] = 0.0
+    a = 1.0 - theta
+    for e in range(m_values.shape[0]):
+        r = rows[e]
+        c = cols[e]
+        m = m_values[e] * inv_dt
+        k = k_values[e]
+        out[r] += m * (u_prev[c] - g_next[c]) - k * (a * u_prev[c] + theta * g_next[c])
+        if r != c:
+            out[c] += m * (u_prev[r] - g_next[r]) - k * (a * u_prev[r] + theta * g_next[r])
 
 
 def csr_arrays(matrix) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -1,15 +1,15 @@
 """Coefficient-affine FE operators split by Dirichlet dofs: the data of the fast path.
 
 With Dirichlet conditions u = g on ∂O the dofs split into free (F) and boundary (B) ones. The
-forward maps need three views of a matrix A on the state space's sparsity pattern:
+forward maps factorise the free × free block A_FF(f) and need, for right-hand sides, adjoints
+and tangents, products with the whole symmetric operator. A coefficient-linear part
+T(f) = Σ_k f_k T_k (∫ f u v or ∫ f ∇u·∇v) is stored once, by the upper triangle of the state
+space's sparsity pattern (entries e = (r_e, c_e) with c_e ≥ r_e) as a CSR tensor
+(num_upper_entries × num_coefficients), so every per-θ pass does half the work a full
+tensor would (:mod:`bayesinv.fem.kernels`).
 
-* the free × free block A_FF (the matrix that is factorised),
-* the free rows × all columns A_F: (for right-hand sides A_F: u with u including g, and for
-  the derivative (∂A/∂f_k) u in the adjoint and tangent),
-* and, for a coefficient-linear part T(f) = Σ_k f_k T_k, the same two views of the tensor T.
-
-:class:`SplitPattern` computes the index maps once; :class:`CoefficientTensor` stores T in
-those views as plain CSR arrays for the numba kernels of :mod:`bayesinv.fem.kernels`.
+:class:`SplitPattern` computes the index maps once; :class:`CoefficientTensor` holds T and
+does, per θ, the fill of A_FF(f), the adjoint contraction and the tangent product.
 """
 
 from __future__ import annotations
@@ -21,6 +21,12 @@ from . import kernels
 from .assembly import assemble_coefficient_tensor
 
 
+def _indptr_from_rows(rows: np.ndarray, num_rows: int) -> np.ndarray:
+    indptr = np.zeros(num_rows + 1, dtype=np.int64)
+    np.cumsum(np.bincount(rows, minlength=num_rows), out=indptr[1:])
+    return indptr
+
+
 class SplitPattern:
     """The sparsity pattern of a Lagrange space split into free and boundary dofs.
 
@@ -30,10 +36,14 @@ class SplitPattern:
         Dof indices (sorted).
     ff_indptr, ff_indices : ndarray
         CSR pattern of A_FF in the free numbering (symmetric: also its CSC pattern).
-    fr_indptr, fr_indices : ndarray
-        CSR pattern of A_F: (free rows, columns in the full numbering).
-    fr_rows : ndarray
-        Free row index of each entry of the A_F: pattern.
+    up_rows, up_cols : ndarray
+        Row and column (full numbering) of the upper-triangle entries of the full pattern.
+    up_pos : ndarray
+        Position of each upper entry in the full CSR value array.
+    ff_upper : ndarray
+        Indices of the upper entries lying in the free × free block, with ``ff_upper_pos``
+        and ``ff_lower_pos`` their positions (and those of their mirror, −1 on the diagonal)
+        in the A_FF value array.
     """
 
     def __init__(self, space):
@@ -41,57 +51,60 @@ class SplitPattern:
         is_free = np.ones(n, dtype=bool)
         is_free[space.boundary_dofs] = False
         self.num_dofs = n
+        self.is_free = is_free
         self.free = np.flatnonzero(is_free)
         self.boundary = np.asarray(space.boundary_dofs, dtype=np.int64)
         self.num_free = self.free.size
-        renumber = np.full(n, -1, dtype=np.int64)
-        renumber[self.free] = np.arange(self.num_free)
+        self.renumber = np.full(n, -1, dtype=np.int64)
+        self.renumber[self.free] = np.arange(self.num_free)
         indptr, indices = space.pattern
+        self.full_indptr, self.full_indices = indptr, indices
         rows = np.repeat(np.arange(n), np.diff(indptr))
-        # free rows × all columns
-        self.pos_fr = np.flatnonzero(is_free[rows])
-        self.fr_rows = renumber[rows[self.pos_fr]]
-        self.fr_indptr = _indptr_from_rows(self.fr_rows, self.num_free)
-        self.fr_indices = np.ascontiguousarray(indices[self.pos_fr], dtype=np.int64)
-        # free × free, as positions inside the free-rows arrays
-        in_fr = is_free[self.fr_indices]
-        self.ff_in_fr = np.flatnonzero(in_fr)
-        self.pos_ff = self.pos_fr[self.ff_in_fr]
-        self.ff_indptr = _indptr_from_rows(self.fr_rows[self.ff_in_fr], self.num_free)
-        self.ff_indices = renumber[self.fr_indices[self.ff_in_fr]]
+        self.full_rows = rows
+        # the upper triangle of the full pattern
+        self.up_pos = np.flatnonzero(indices >= rows)
+        self.up_rows = np.ascontiguousarray(rows[self.up_pos], dtype=np.int64)
+        self.up_cols = np.ascontiguousarray(indices[self.up_pos], dtype=np.int64)
+        # the free × free block: CSR arrays and where its upper entries go
+        pos_ff = np.flatnonzero(is_free[rows] & is_free[indices])
+        self.pos_ff = pos_ff
+        self.ff_indptr = _indptr_from_rows(self.renumber[rows[pos_ff]], self.num_free)
+        self.ff_indices = self.renumber[indices[pos_ff]]
+        to_ff = np.full(indices.shape[0], -1, dtype=np.int64)
+        to_ff[pos_ff] = np.arange(pos_ff.shape[0])
+        self.ff_upper = np.flatnonzero(is_free[self.up_rows] & is_free[self.up_cols])
+        r, c = self.up_rows[self.ff_upper], self.up_cols[self.ff_upper]
+        self.ff_upper_pos = np.ascontiguousarray(to_ff[self.up_pos[self.ff_upper]])
+        mirror = _positions(indptr, indices, c, r)
+        self.ff_lower_pos = np.where(r == c, -1, to_ff[mirror]).astype(np.int64)
 
     @property
     def nnz_ff(self) -> int:
         return self.ff_indices.shape[0]
-
-    def free_rows_matrix(self, data_fr: np.ndarray) -> sp.csr_matrix:
-        """A_F: as a SciPy matrix (for set-up work, not per θ)."""
-        return sp.csr_matrix((data_fr, self.fr_indices, self.fr_indptr),
-                             shape=(self.num_free, self.num_dofs))
 
     def ff_matrix(self, data_ff: np.ndarray) -> sp.csr_matrix:
         return sp.csr_matrix((data_ff, self.ff_indices, self.ff_indptr),
                              shape=(self.num_free, self.num_free))
 
     def embed(self, u_free: np.ndarray, boundary_values: np.ndarray) -> np.ndarray:
-        """Full dof vector(s) from free values and a full vector holding g on ∂O."""
+        """Full dof vector(s) from free values and full vector(s) holding g on ∂O."""
         u = np.array(boundary_values, dtype=float, copy=True)
         u[..., self.free] = u_free
         return u
 
 
-def _indptr_from_rows(rows: np.ndarray, num_rows: int) -> np.ndarray:
-    indptr = np.zeros(num_rows + 1, dtype=np.int64)
-    np.cumsum(np.bincount(rows, minlength=num_rows), out=indptr[1:])
-    return indptr
+def _positions(indptr, indices, rows, cols) -> np.ndarray:
+    """Positions in a sorted CSR pattern of the entries (rows, cols) (all present)."""
+    n = indptr.shape[0] - 1
+    keys = np.repeat(np.arange(n), np.diff(indptr)) * np.int64(n) + indices
+    return np.searchsorted(keys, rows.astype(np.int64) * n + cols)
 
 
 class CoefficientTensor:
     """T(f) = Σ_k f_k T_k, with ∫ f t(u, v) for t = u v ("mass") or ∇u·∇v ("stiffness").
 
-    Stores T restricted to the free rows (``fr``: one CSR row per stored entry of A_F:, one
-    column per coefficient dof), to the free × free block (``ff``) and the transpose of the
-    free-rows part (``fr_t``) for the adjoint contraction.
+    Holds T on the upper triangle of the full pattern (``up``, for contractions and
+    products) and on the upper triangle of the free × free block (``ff``, for the fill).
     """
 
     def __init__(self, split: SplitPattern, state_space, coef_space, kind: str):
@@ -99,44 +112,63 @@ class CoefficientTensor:
         self.split = split
         self.kind = kind
         self.num_coefficients = coef_space.num_dofs
-        t_fr = tensor[split.pos_fr]
-        self.fr = kernels.csr_arrays(t_fr)
-        self.ff = kernels.csr_arrays(tensor[split.pos_ff])
-        self.fr_t = kernels.csr_arrays(t_fr.T)
-        self._t_fr = t_fr
-        self._zeros_fr = np.zeros(split.fr_indices.shape[0])
+        t_up = tensor[split.up_pos]
+        self.up = kernels.csr_arrays(t_up)
+        self.up_t = kernels.csr_arrays(t_up.T)
+        self.ff = kernels.csr_arrays(t_up[split.ff_upper])
+        self._tensor = tensor
 
-    def fill_ff(self, f, out, base, base_scale=1.0, scale=1.0):
-        """out = base_scale·base + scale·T_FF(f) (values of the free × free block)."""
-        kernels.affine_fill(base, base_scale, *self.ff, scale, f, out)
+    def upper_values(self, data_full: np.ndarray) -> np.ndarray:
+        """Upper-triangle values of a constant matrix on the full pattern (e.g. M or K)."""
+        return np.ascontiguousarray(data_full[self.split.up_pos])
+
+    def ff_values(self, upper: np.ndarray) -> np.ndarray:
+        """The free × free upper values of a constant matrix given by its upper values."""
+        return np.ascontiguousarray(upper[self.split.ff_upper])
+
+    def fill_ff(self, f, out, base_ff, base_scale=1.0, scale=1.0):
+        """out = base_scale·base + scale·T(f), values of A_FF in CSR order (both triangles);
+        ``base_ff`` holds the free × free upper values of the constant part."""
+        split = self.split
+        kernels.symmetric_fill(base_ff, base_scale, *self.ff, scale, f, split.ff_upper_pos,
+                               split.ff_lower_pos, out)
         return out
 
-    def fill_fr(self, f, out, scale=1.0):
-        """out = scale·T_F:(f) (values on the free-rows pattern)."""
-        kernels.affine_fill(self._zeros_fr, 0.0, *self.fr, scale, f, out)
+    def values(self, f, out, base_up=None, base_scale=0.0, scale=1.0):
+        """Upper-triangle values of base_scale·base + scale·T(f) on the full pattern."""
+        base = out if base_up is None else base_up
+        if base_up is None:
+            base_scale = 0.0
+            out[:] = 0.0
+        kernels.affine_values(base, base_scale, *self.up, scale, f, out)
+        return out
+
+    def apply(self, df: np.ndarray, u: np.ndarray) -> np.ndarray:
+        """T(df) u on all rows, for a coefficient direction df and a full state vector u."""
+        vals = self.values(df, np.empty(self.split.up_rows.shape[0]))
+        out = np.empty(self.split.num_dofs)
+        kernels.symmetric_matvec(self.split.up_rows, self.split.up_cols, vals, u, out)
         return out
 
     def apply_derivative(self, df: np.ndarray, u: np.ndarray) -> np.ndarray:
-        """(T(df) u)_F = Σ_k df_k (T_k u)_F for a full vector u: the tangent's source term."""
+        """(T(df) u)_F = Σ_k df_k (T_k u)_F: the tangent's source term."""
+        return self.apply(df, u)[self.split.free]
+
+    def contract_full(self, lam: np.ndarray, u: np.ndarray) -> np.ndarray:
+        """c_k = Σ_j λ_jᵀ T_k u_j for λ_j, u_j full vectors (rows of (J, num_dofs) arrays;
+        λ zero at the Dirichlet dofs). The adjoint gradient is −Φ'(θ) ⊙ c."""
         split = self.split
-        data = np.empty(split.fr_indices.shape[0])
-        self.fill_fr(df, data)
-        out = np.empty(split.num_free)
-        kernels.csr_matvec(split.fr_indptr, split.fr_indices, data, u, out)
+        w = np.empty(split.up_rows.shape[0])
+        kernels.symmetric_entry_products(split.up_rows, split.up_cols, lam, u, w)
+        out = np.empty(self.num_coefficients)
+        kernels.csr_matvec(*self.up_t, w, out)
         return out
 
     def contract(self, lam: np.ndarray, u: np.ndarray) -> np.ndarray:
-        """c_k = Σ_j λ_jᵀ T_k u_j for λ_j on the free dofs and full vectors u_j.
-
-        ``lam`` has shape (J, num_free) and ``u`` shape (J, num_dofs); J experiments or time
-        steps. With c, the adjoint gradient is −Φ'(θ) ⊙ c.
-        """
-        split = self.split
-        w = np.empty(split.fr_indices.shape[0])
-        kernels.entry_products(split.fr_indptr, split.fr_indices, lam, u, w)
-        out = np.empty(self.num_coefficients)
-        kernels.csr_matvec(*self.fr_t, w, out)
-        return out
+        """As :meth:`contract_full` with λ given on the free dofs, shape (J, num_free)."""
+        lam_full = np.zeros((lam.shape[0], self.split.num_dofs))
+        lam_full[:, self.split.free] = lam
+        return self.contract_full(lam_full, u)
 
     def lifting_matrix(self, g: np.ndarray) -> sp.csr_matrix:
         """L with L f = (T(f) g)_F for a fixed full vector g (zero at the free dofs).
@@ -145,11 +177,11 @@ class CoefficientTensor:
         (num_free × num_coefficients) sparse matrix, applied per θ by one mat-vec.
         """
         split = self.split
-        weights = sp.diags(g[split.fr_indices])
-        rows = sp.csr_matrix((np.ones(split.fr_rows.shape[0]), (split.fr_rows,
-                              np.arange(split.fr_rows.shape[0]))),
-                             shape=(split.num_free, split.fr_rows.shape[0]))
-        out = (rows @ weights @ self._t_fr).tocsr()
-        out.eliminate_zeros()
+        rows, cols = split.full_rows, split.full_indices
+        keep = split.is_free[rows] & (g[cols] != 0.0)
+        pos = np.flatnonzero(keep)
+        gather = sp.csr_matrix((g[cols[pos]], (split.renumber[rows[pos]], pos)),
+                               shape=(split.num_free, cols.shape[0]))
+        out = (gather @ self._tensor).tocsr()
+        out.sort_indices()
         return out
-
