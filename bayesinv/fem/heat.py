@@ -158,7 +158,7 @@ class HeatForwardMap(ForwardMap):
         self.counts.forward += 1
         if not np.isfinite(U).all():
             raise ForwardSolveError("the forward solution is not finite")
-        return theta, f, k_up, factor, U
+        return theta, k_up, factor, U
 
     def _observe(self, U: np.ndarray) -> np.ndarray:
         levels = self._obs_weights @ U                                   # (J, num_dofs)
@@ -169,7 +169,7 @@ class HeatForwardMap(ForwardMap):
 
     def solve_state(self, theta) -> np.ndarray:
         """The FE solution at every time level: shape (num_steps + 1, num_dofs)."""
-        return self._forward(theta)[4]
+        return self._forward(theta)[3]
 
     def operator_matrix(self, theta):
         """A = (M/Δt + ϑ K(Φ(θ)))_FF as a SciPy CSR matrix (free dofs; for inspection)."""
@@ -187,7 +187,7 @@ class HeatForwardMap(ForwardMap):
         return out
 
     def linearize(self, theta):
-        theta, f, k_up, factor, U = self._forward(theta)
+        theta, k_up, factor, U = self._forward(theta)
         dlink = self.link.derivative(theta)
         y = self._observe(U)
         split, nt, th = self._split, self.num_steps, self.theta_scheme
@@ -229,7 +229,7 @@ class HeatForwardMap(ForwardMap):
         return y, pullback
 
     def __call__(self, theta):
-        return self._observe(self._forward(theta)[4])
+        return self._observe(self._forward(theta)[3])
 
 
 def _num_steps(T: float, time_step, num_steps) -> int:
