@@ -34,6 +34,7 @@ from ._dolfinx import PETSc
 
 _REASONS = {getattr(PETSc.KSP.ConvergedReason, name): name
             for name in dir(PETSc.KSP.ConvergedReason) if not name.startswith("_")}
+_PC_FAILED = getattr(PETSc.KSP.ConvergedReason, "DIVERGED_PCSETUP_FAILED", -11)
 _PREFIXES = itertools.count()
 
 
@@ -145,7 +146,7 @@ class _PETScPattern(InPlaceFactorizer):
         reason = self._ksp.getConvergedReason()
         if reason < 0:
             what = ("the factorisation failed (zero pivot: singular operator)"
-                    if reason == PETSc.KSP.ConvergedReason.DIVERGED_PC_FAILED
+                    if reason == _PC_FAILED
                     else f"after {self._ksp.getIterationNumber()} iterations")
             raise ForwardSolveError(
                 f"PETSc {self._config.ksp_type}/{self._config.pc_type} solve failed: "

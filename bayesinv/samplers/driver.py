@@ -204,6 +204,7 @@ def sample(posterior: Posterior, method: str = "pcn", *, draws: int = 1000, warm
         "seed_spawn_key": str(tuple(seed_seq.spawn_key)),
         "num_forward_solves": after["forward"] - before["forward"],
         "num_adjoint_solves": after["adjoint"] - before["adjoint"],
+        "num_tangent_solves": after["tangent"] - before["tangent"],
         "sampling_time": elapsed,
         "inference_library": "bayesinv",
         "inference_library_version": __version__,
