@@ -44,10 +44,10 @@ except ImportError:  # pragma: no cover
     cholmod = None
 
 PDES = {
-    "schrodinger": dict(cls=SchrodingerMap, kwargs=dict(boundary_value=1.0), kind="mass",
-                        base_stiffness=0.5, source=0.0, boundary=1.0),
-    "darcy": dict(cls=DarcyMap, kwargs=dict(source=1.0, boundary_value=0.0), kind="stiffness",
-                  base_stiffness=0.0, source=1.0, boundary=0.0),
+    "schrodinger": {"cls": SchrodingerMap, "kwargs": {"boundary_value": 1.0}, "kind": "mass",
+                    "base_stiffness": 0.5, "source": 0.0, "boundary": 1.0},
+    "darcy": {"cls": DarcyMap, "kwargs": {"source": 1.0, "boundary_value": 0.0},
+              "kind": "stiffness", "base_stiffness": 0.0, "source": 1.0, "boundary": 0.0},
 }
 
 
@@ -160,10 +160,10 @@ def run(sizes, num_points: int, rounds: int, target_seconds: float, seed: int = 
             g_naive = naive(theta, w)[1]
             agreement = float(np.abs(g_ref - g_naive).max() / np.abs(g_naive).max())
 
-            def step(G=G):
+            def step(G=G, theta=theta, w=w):
                 G.value_and_pullback(theta)[1](w)
 
-            def step_chol(G=G_chol):
+            def step_chol(G=G_chol, theta=theta, w=w):
                 G.value_and_pullback(theta)[1](w)
 
             methods = {
@@ -171,7 +171,8 @@ def run(sizes, num_points: int, rounds: int, target_seconds: float, seed: int = 
                 "bayesinv (CHOLMOD)": step_chol,
                 "limit: PETSc Cholesky nd": PETScCholeskyLimit(A, "nd"),
                 "limit: PETSc Cholesky natural": PETScCholeskyLimit(A, "natural"),
-                "naive dolfinx (UFL + PETSc LU)": lambda: naive(theta, w),
+                "naive dolfinx (UFL + PETSc LU)": lambda naive=naive, theta=theta, w=w: naive(
+                    theta, w),
             }
             if cholmod is not None:
                 methods["limit: CHOLMOD simplicial"] = CholmodLimit(A, "simplicial")

@@ -118,6 +118,7 @@ class HeatForwardMap(ForwardMap):
         s_bar = th * s_all[1:] + (1.0 - th) * s_all[:-1]
         self._source = np.ascontiguousarray((S.mass_matrix @ s_bar.T).T[:, split.free])
         self.initial_state = S.interpolate(initial_value)
+        self._zero_state = np.zeros(S.num_dofs)
 
         # observations: level weights W (J, N_t+1) and the matrix O
         O = self.observation.matrix(S).tocsr()
@@ -183,7 +184,7 @@ class HeatForwardMap(ForwardMap):
         """out = (M/Δt − (1−ϑ)K) x on all rows, for x zero at the Dirichlet dofs."""
         kernels.theta_scheme_rhs(self._split.up_rows, self._split.up_cols, self._m_up, k_up,
                                  1.0 / self.time_step, self.theta_scheme, x_full,
-                                 np.zeros_like(x_full), out)
+                                 self._zero_state, out)
         return out
 
     def linearize(self, theta):

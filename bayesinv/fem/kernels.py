@@ -10,9 +10,10 @@ every pass. Per parameter θ the forward maps call
   to both triangles of a preallocated CSR value array (no SciPy object, no UFL);
 * :func:`symmetric_entry_products` + :func:`csr_matvec` with Tᵀ — the adjoint contraction
   c_k = Σ_j λ_jᵀ T_k u_j = Σ_e T[e, k] Σ_j (λ_j[r_e] u_j[c_e] + λ_j[c_e] u_j[r_e]) (one term
-  on the diagonal), summed over experiments or time steps j; the gradient is −Φ'(θ) ⊙ c;
-* :func:`symmetric_matvec`, :func:`symmetric_pair_matvec` — T(df) u (tangent) and the
-  θ-scheme's explicit part M x + K(f) y per time step, from upper-triangle values;
+  on the diagonal), summed over experiments or time steps j; the gradient is −Φ'(θ) ⊙ c.
+  (Two passes, weights then a gather over Tᵀ, measured faster than one scattering pass);
+* :func:`symmetric_matvec`, :func:`theta_scheme_rhs` — T(df) u (tangent) and the explicit
+  part of a θ-scheme time step, from upper-triangle values;
 * :func:`csr_matvec` and friends — right-hand sides and observations.
 
 All kernels are module-level ``numba.njit(cache=True)`` functions over arrays: they compile
@@ -44,16 +45,6 @@ def symmetric_fill(a0, a0_scale, t_indptr, t_indices, t_data, t_scale, f, upper_
 
 
 @numba.njit(cache=True)
-def affine_values(a0, a0_scale, t_indptr, t_indices, t_data, t_scale, f, out):
-    """out[e] = a0_scale·a0[e] + t_scale·(T f)_e (values on the upper triangle)."""
-    for e in range(out.shape[0]):
-        s = 0.0
-        for p in range(t_indptr[e], t_indptr[e + 1]):
-            s += t_data[p] * f[t_indices[p]]
-        out[e] = a0_scale * a0[e] + t_scale * s
-
-
-@numba.njit(cache=True)
 def symmetric_entry_products(rows, cols, lam, u, out):
     """out[e] = Σ_j lam[j, r] u[j, c] + lam[j, c] u[j, r] (r = rows[e], c = cols[e]; one term
     if r = c): the upper-triangle weights of Σ_j λ_jᵀ T_k u_j. ``lam``, ``u``: (J, n)."""
@@ -69,6 +60,18 @@ def symmetric_entry_products(rows, cols, lam, u, out):
             for j in range(nj):
                 s += lam[j, r] * u[j, c] + lam[j, c] * u[j, r]
         out[e] = s
+
+
+@numba.njit(cache=True)
+def symmetric_entry_products_1(rows, cols, lam, u, out):
+    """:func:`symmetric_entry_products` for one pair of vectors (J = 1), the common case."""
+    for e in range(out.shape[0]):
+        r = rows[e]
+        c = cols[e]
+        if r == c:
+            out[e] = lam[r] * u[r]
+        else:
+            out[e] = lam[r] * u[c] + lam[c] * u[r]
 
 
 @numba.njit(cache=True)
@@ -103,22 +106,6 @@ def csr_matvec_sub(indptr, indices, data, x, b, out):
         for p in range(indptr[i], indptr[i + 1]):
             s += data[p] * x[indices[p]]
         out[i] = b[i] - s
-
-
-@numba.njit(cache=True)
-def symmetric_pair_matvec(rows, cols, a_values, b_values, x, y, out):
-    """out = A x + B y for two symmetric matrices on the same upper-triangle entries (one
-    pass; e.g. the θ-scheme's M (u − ĝ)/Δt − K(f) ((1−ϑ)u + ϑĝ))."""
-    for i in range(out.shape[0]):
-        out[i] = 0.0
-    for e in range(a_values.shape[0]):
-        r = rows[e]
-        c = cols[e]
-        a = a_values[e]
-        b = b_values[e]
-        out[r] += a * x[c] + b * y[c]
-        if r != c:
-            out[c] += a * x[r] + b * y[r]
 
 
 @numba.njit(cache=True)

@@ -134,13 +134,9 @@ class CoefficientTensor:
                                split.ff_lower_pos, out)
         return out
 
-    def values(self, f, out, base_up=None, base_scale=0.0, scale=1.0):
-        """Upper-triangle values of base_scale·base + scale·T(f) on the full pattern."""
-        base = out if base_up is None else base_up
-        if base_up is None:
-            base_scale = 0.0
-            out[:] = 0.0
-        kernels.affine_values(base, base_scale, *self.up, scale, f, out)
+    def values(self, f, out):
+        """Upper-triangle values of T(f) on the full pattern."""
+        kernels.csr_matvec(*self.up, f, out)
         return out
 
     def apply(self, df: np.ndarray, u: np.ndarray) -> np.ndarray:
@@ -159,7 +155,10 @@ class CoefficientTensor:
         λ zero at the Dirichlet dofs). The adjoint gradient is −Φ'(θ) ⊙ c."""
         split = self.split
         w = np.empty(split.up_rows.shape[0])
-        kernels.symmetric_entry_products(split.up_rows, split.up_cols, lam, u, w)
+        if lam.shape[0] == 1:
+            kernels.symmetric_entry_products_1(split.up_rows, split.up_cols, lam[0], u[0], w)
+        else:
+            kernels.symmetric_entry_products(split.up_rows, split.up_cols, lam, u, w)
         out = np.empty(self.num_coefficients)
         kernels.csr_matvec(*self.up_t, w, out)
         return out
