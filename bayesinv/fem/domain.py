@@ -7,6 +7,11 @@ space of degree 1 or 2 on it, with its mass and stiffness matrices. Functions on
 represented by their nodal (dof) values; a callable ``fn`` is interpolated by evaluating it at
 the dof coordinates, ``fn(x)`` with ``x`` of shape ``(dim, n)`` (dolfinx's convention:
 ``x[0]`` are the first coordinates).
+
+Ready-made domains: :func:`unit_square` (dolfinx's built-in mesh) and, meshed by gmsh through
+dolfinx's gmsh I/O, :func:`unit_disk`, :func:`disk`, :func:`disk_of_area` (area 1 in
+Giordano's Darcy experiments) and :func:`ellipse` (semi-axes, rotation, centre). Any other
+dolfinx mesh of affine simplices works through ``Domain(mesh)``.
 """
 
 from __future__ import annotations
