@@ -18,7 +18,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from . import kernels
-from .assembly import assemble_coefficient_tensor
+from .assembly import assemble_coefficient_tensor, csr_positions
 
 
 def _indptr_from_rows(rows: np.ndarray, num_rows: int) -> np.ndarray:
@@ -75,7 +75,7 @@ class SplitPattern:
         self.ff_upper = np.flatnonzero(is_free[self.up_rows] & is_free[self.up_cols])
         r, c = self.up_rows[self.ff_upper], self.up_cols[self.ff_upper]
         self.ff_upper_pos = np.ascontiguousarray(to_ff[self.up_pos[self.ff_upper]])
-        mirror = _positions(indptr, indices, c, r)
+        mirror = csr_positions(indptr, indices, c, r)
         self.ff_lower_pos = np.where(r == c, -1, to_ff[mirror]).astype(np.int64)
 
     @property
@@ -91,13 +91,6 @@ class SplitPattern:
         u = np.array(boundary_values, dtype=float, copy=True)
         u[..., self.free] = u_free
         return u
-
-
-def _positions(indptr, indices, rows, cols) -> np.ndarray:
-    """Positions in a sorted CSR pattern of the entries (rows, cols) (all present)."""
-    n = indptr.shape[0] - 1
-    keys = np.repeat(np.arange(n), np.diff(indptr)) * np.int64(n) + indices
-    return np.searchsorted(keys, rows.astype(np.int64) * n + cols)
 
 
 class CoefficientTensor:
