@@ -124,7 +124,7 @@ class HeatForwardMap(ForwardMap):
         O = self.observation.matrix(S).tocsr()
         self._O = kernels.csr_arrays(O)
         self._O_f_t = kernels.csr_arrays(O[:, split.free].T)
-        self._obs_weights = _interpolation_weights(self.observation_times, dt, nt)
+        self._obs_levels = _interpolation_levels(self.observation_times, dt, nt)
         self.num_observations = O.shape[0]
         self.input_dim = Q.num_dofs
         self.output_dim = self.observation_times.shape[0] * O.shape[0]
@@ -162,10 +162,10 @@ class HeatForwardMap(ForwardMap):
         return theta, k_up, factor, U
 
     def _observe(self, U: np.ndarray) -> np.ndarray:
-        levels = self._obs_weights @ U                                   # (J, num_dofs)
-        out = np.empty((levels.shape[0], self.num_observations))
-        for j in range(levels.shape[0]):
-            kernels.csr_matvec(*self._O, levels[j], out[j])
+        out = np.empty((len(self._obs_levels), self.num_observations))
+        for j, (lo, hi, alpha) in enumerate(self._obs_levels):
+            state = U[lo] if alpha == 0.0 else (1.0 - alpha) * U[lo] + alpha * U[hi]
+            kernels.csr_matvec(*self._O, state, out[j])
         return out.ravel()
 
     def solve_state(self, theta) -> np.ndarray:
@@ -211,10 +211,13 @@ class HeatForwardMap(ForwardMap):
 
         def pullback(w):
             w = self._check_output(w).reshape(self.observation_times.shape[0], -1)
-            loads_free = np.empty((w.shape[0], split.num_free))
-            for j in range(w.shape[0]):
-                kernels.csr_matvec(*self._O_f_t, w[j], loads_free[j])
-            loads = self._obs_weights.T @ loads_free                     # (N_t+1, num_free)
+            loads = np.zeros((nt + 1, split.num_free))                    # q_n, n = 0..N_t
+            load = np.empty(split.num_free)
+            for j, (lo, hi, alpha) in enumerate(self._obs_levels):
+                kernels.csr_matvec(*self._O_f_t, w[j], load)
+                loads[lo] += (1.0 - alpha) * load
+                if alpha != 0.0:
+                    loads[hi] += alpha * load
             lam = np.zeros((nt + 2, split.num_dofs))
             work = np.empty(split.num_dofs)
             for n in range(nt, 0, -1):
@@ -258,18 +261,19 @@ def _observation_times(times, T: float) -> np.ndarray:
     return np.minimum(arr, T)
 
 
-def _interpolation_weights(times: np.ndarray, dt: float, nt: int) -> np.ndarray:
-    """W (J, N_t + 1) with u(τ_j) ≈ Σ_n W[j, n] u^n (linear interpolation in time)."""
-    W = np.zeros((times.shape[0], nt + 1))
-    for j, t in enumerate(times):
+def _interpolation_levels(times: np.ndarray, dt: float, nt: int) -> list:
+    """(lo, hi, α) per observation time: u(τ_j) ≈ (1 − α) u^lo + α u^hi (linear in time;
+    α = 0 when τ_j is on the grid)."""
+    levels = []
+    for t in times:
         x = t / dt
         lo = min(int(np.floor(x + 1e-9)), nt)
         alpha = x - lo
         if alpha <= 1e-9 * max(1.0, x) or lo == nt:
-            W[j, lo] = 1.0
+            levels.append((lo, lo, 0.0))
         else:
-            W[j, lo], W[j, lo + 1] = 1.0 - alpha, alpha
-    return W
+            levels.append((lo, lo + 1, float(alpha)))
+    return levels
 
 
 def _at_time(space, value, t: float) -> np.ndarray:

@@ -46,19 +46,20 @@ def symmetric_fill(a0, a0_scale, t_indptr, t_indices, t_data, t_scale, f, upper_
 
 @numba.njit(cache=True)
 def symmetric_entry_products(rows, cols, lam, u, out):
-    """out[e] = Σ_j lam[j, r] u[j, c] + lam[j, c] u[j, r] (r = rows[e], c = cols[e]; one term
-    if r = c): the upper-triangle weights of Σ_j λ_jᵀ T_k u_j. ``lam``, ``u``: (J, n)."""
-    nj = lam.shape[0]
+    """out[e] = Σ_j lam[r, j] u[c, j] + lam[c, j] u[r, j] (r = rows[e], c = cols[e]; one term
+    if r = c): the upper-triangle weights of Σ_j λ_jᵀ T_k u_j. ``lam``, ``u``: (n, J), the J
+    experiments or time steps contiguous for each dof."""
+    nj = lam.shape[1]
     for e in range(out.shape[0]):
         r = rows[e]
         c = cols[e]
         s = 0.0
         if r == c:
             for j in range(nj):
-                s += lam[j, r] * u[j, r]
+                s += lam[r, j] * u[r, j]
         else:
             for j in range(nj):
-                s += lam[j, r] * u[j, c] + lam[j, c] * u[j, r]
+                s += lam[r, j] * u[c, j] + lam[c, j] * u[r, j]
         out[e] = s
 
 

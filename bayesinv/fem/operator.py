@@ -151,7 +151,9 @@ class CoefficientTensor:
         if lam.shape[0] == 1:
             kernels.symmetric_entry_products_1(split.up_rows, split.up_cols, lam[0], u[0], w)
         else:
-            kernels.symmetric_entry_products(split.up_rows, split.up_cols, lam, u, w)
+            kernels.symmetric_entry_products(split.up_rows, split.up_cols,
+                                             np.ascontiguousarray(lam.T),
+                                             np.ascontiguousarray(u.T), w)
         out = np.empty(self.num_coefficients)
         kernels.csr_matvec(*self.up_t, w, out)
         return out
