@@ -15,7 +15,8 @@ from bayesinv.fem.heat import _at_time  # noqa: E402
 
 pytestmark = pytest.mark.fem
 
-PDES = ["schrodinger", "darcy", "heat_be", "heat_cn", "darcy_3_experiments", "darcy_field"]
+PDES = ["schrodinger", "darcy", "heat_be", "heat_cn", "darcy_3_experiments", "darcy_field",
+        "heat_cn_field"]
 LINKS = ["exp", "regular", "identity"]
 
 
@@ -42,9 +43,10 @@ def make_map(pde, domain, design, link, degree):
         exps = [fem.Experiment(boundary_value=b, source=s) for b, s in
                 [(1.0, 1.0), (lambda x: x[0], 0.0), (lambda x: x[0] * x[1], lambda x: x[1])]]
         return fem.DarcyMap(domain, design, experiments=exps, **common)
-    scheme = {"heat_be": "backward_euler", "heat_cn": "crank_nicolson"}[pde]
+    scheme = {"heat_be": "backward_euler", "heat_cn": "crank_nicolson",
+              "heat_cn_field": "crank_nicolson"}[pde]
     return fem.HeatForwardMap(
-        domain, design, final_time=0.2, num_steps=5, observation_times=[0.05, 0.13, 0.2],
+        domain, "field" if pde.endswith("field") else design, final_time=0.2, num_steps=5, observation_times=[0.05, 0.13, 0.2],
         scheme=scheme, initial_value=lambda x: np.sin(np.pi * x[0]) * x[1],
         source=lambda x, t: 1 + t * x[0], boundary_value=lambda x, t: t * x[1], **common)
 
