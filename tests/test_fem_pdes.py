@@ -46,7 +46,8 @@ def make_map(pde, domain, design, link, degree):
     scheme = {"heat_be": "backward_euler", "heat_cn": "crank_nicolson",
               "heat_cn_field": "crank_nicolson"}[pde]
     return fem.HeatForwardMap(
-        domain, "field" if pde.endswith("field") else design, final_time=0.2, num_steps=5, observation_times=[0.05, 0.13, 0.2],
+        domain, "field" if pde.endswith("field") else design, final_time=0.2, num_steps=5,
+        observation_times=[0.05, 0.13, 0.2],
         scheme=scheme, initial_value=lambda x: np.sin(np.pi * x[0]) * x[1],
         source=lambda x, t: 1 + t * x[0], boundary_value=lambda x, t: t * x[1], **common)
 

@@ -168,7 +168,7 @@ class EllipticForwardMap(ForwardMap):
         self.counts.forward += self.num_experiments
         if not np.isfinite(u_f).all():
             raise ForwardSolveError("the forward solution is not finite")
-        return theta, factor, self._split.embed(u_f, self._g)
+        return theta, f, factor, self._split.embed(u_f, self._g)
 
     def _observe(self, u: np.ndarray, matrix) -> np.ndarray:
         out = np.empty((u.shape[0], self.num_observations))
@@ -179,7 +179,7 @@ class EllipticForwardMap(ForwardMap):
     def solve_state(self, theta) -> np.ndarray:
         """The FE solution u_θ (dof values on the state space, boundary values included);
         shape (num_dofs,), or (K, num_dofs) for K > 1 experiments."""
-        u = self._forward(theta)[2]
+        u = self._forward(theta)[3]
         return u[0] if self.num_experiments == 1 else u
 
     def operator_matrix(self, theta):
@@ -191,8 +191,8 @@ class EllipticForwardMap(ForwardMap):
         return self._split.ff_matrix(data)
 
     def linearize(self, theta):
-        theta, factor, u = self._forward(theta)
-        dlink = self.link.derivative(theta)
+        theta, f, factor, u = self._forward(theta)
+        dlink = self.link.derivative_given_value(theta, f)
         y = self._observe(u, self._O)
         K = self.num_experiments
 
@@ -222,7 +222,7 @@ class EllipticForwardMap(ForwardMap):
         return y, pullback
 
     def __call__(self, theta):
-        _, _, u = self._forward(theta)
+        u = self._forward(theta)[3]
         return self._observe(u, self._O)
 
 

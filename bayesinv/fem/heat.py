@@ -159,7 +159,7 @@ class HeatForwardMap(ForwardMap):
         self.counts.forward += 1
         if not np.isfinite(U).all():
             raise ForwardSolveError("the forward solution is not finite")
-        return theta, k_up, factor, U
+        return theta, f, k_up, factor, U
 
     def _observe(self, U: np.ndarray) -> np.ndarray:
         out = np.empty((len(self._obs_levels), self.num_observations))
@@ -170,7 +170,7 @@ class HeatForwardMap(ForwardMap):
 
     def solve_state(self, theta) -> np.ndarray:
         """The FE solution at every time level: shape (num_steps + 1, num_dofs)."""
-        return self._forward(theta)[3]
+        return self._forward(theta)[4]
 
     def operator_matrix(self, theta):
         """A = (M/Δt + ϑ K(Φ(θ)))_FF as a SciPy CSR matrix (free dofs; for inspection)."""
@@ -188,8 +188,8 @@ class HeatForwardMap(ForwardMap):
         return out
 
     def linearize(self, theta):
-        theta, k_up, factor, U = self._forward(theta)
-        dlink = self.link.derivative(theta)
+        theta, f, k_up, factor, U = self._forward(theta)
+        dlink = self.link.derivative_given_value(theta, f)
         y = self._observe(U)
         split, nt, th = self._split, self.num_steps, self.theta_scheme
         U_bar = th * U[1:] + (1.0 - th) * U[:-1]                        # (N_t, num_dofs)
@@ -233,7 +233,7 @@ class HeatForwardMap(ForwardMap):
         return y, pullback
 
     def __call__(self, theta):
-        return self._observe(self._forward(theta)[3])
+        return self._observe(self._forward(theta)[4])
 
 
 def _num_steps(T: float, time_step, num_steps) -> int:
