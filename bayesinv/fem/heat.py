@@ -120,7 +120,7 @@ class HeatForwardMap(ForwardMap):
         self.initial_state = S.interpolate(initial_value)
         self._zero_state = np.zeros(S.num_dofs)
 
-        # observations: level weights W (J, N_t+1) and the matrix O
+        # observations: the matrix O and the time levels (lo, hi, α) of each τ_j
         O = self.observation.matrix(S).tocsr()
         self._O = kernels.csr_arrays(O)
         self._O_f_t = kernels.csr_arrays(O[:, split.free].T)
