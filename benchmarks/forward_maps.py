@@ -125,7 +125,7 @@ def profile_step(G, theta, w, rounds: int) -> dict:
     split = G._split
     data = np.empty(split.nnz_ff)
     factor = G._factorize(f)
-    u = G._forward(theta)[2]
+    u = G._forward(theta)[3]
     lam = np.ones((1, split.num_free))
     rhs = np.ones(split.num_free)
     parts = {
