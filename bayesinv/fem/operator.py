@@ -96,8 +96,8 @@ class SplitPattern:
 class CoefficientTensor:
     """T(f) = Σ_k f_k T_k, with ∫ f t(u, v) for t = u v ("mass") or ∇u·∇v ("stiffness").
 
-    Holds T on the upper triangle of the full pattern (``up``, for contractions and
-    products) and on the upper triangle of the free × free block (``ff``, for the fill).
+    Holds the rows of T for the upper triangle of the full pattern (``up``); the fill of
+    A_FF uses the subset of rows in the free × free block (``split.ff_upper``).
     """
 
     def __init__(self, split: SplitPattern, state_space, coef_space, kind: str):
@@ -105,10 +105,7 @@ class CoefficientTensor:
         self.split = split
         self.kind = kind
         self.num_coefficients = coef_space.num_dofs
-        t_up = tensor[split.up_pos]
-        self.up = kernels.csr_arrays(t_up)
-        self.up_t = kernels.csr_arrays(t_up.T)
-        self.ff = kernels.csr_arrays(t_up[split.ff_upper])
+        self.up = kernels.csr_arrays(tensor[split.up_pos])
         self._tensor = tensor
 
     def upper_values(self, data_full: np.ndarray) -> np.ndarray:
@@ -123,8 +120,8 @@ class CoefficientTensor:
         """out = base_scale·base + scale·T(f), values of A_FF in CSR order (both triangles);
         ``base_ff`` holds the free × free upper values of the constant part."""
         split = self.split
-        kernels.symmetric_fill(base_ff, base_scale, *self.ff, scale, f, split.ff_upper_pos,
-                               split.ff_lower_pos, out)
+        kernels.symmetric_fill(base_ff, base_scale, *self.up, split.ff_upper, scale, f,
+                               split.ff_upper_pos, split.ff_lower_pos, out)
         return out
 
     def values(self, f, out):
@@ -147,15 +144,14 @@ class CoefficientTensor:
         """c_k = Σ_j λ_jᵀ T_k u_j for λ_j, u_j full vectors (rows of (J, num_dofs) arrays;
         λ zero at the Dirichlet dofs). The adjoint gradient is −Φ'(θ) ⊙ c."""
         split = self.split
-        w = np.empty(split.up_rows.shape[0])
-        if lam.shape[0] == 1:
-            kernels.symmetric_entry_products_1(split.up_rows, split.up_cols, lam[0], u[0], w)
-        else:
-            kernels.symmetric_entry_products(split.up_rows, split.up_cols,
-                                             np.ascontiguousarray(lam.T),
-                                             np.ascontiguousarray(u.T), w)
         out = np.empty(self.num_coefficients)
-        kernels.csr_matvec(*self.up_t, w, out)
+        if lam.shape[0] == 1:
+            kernels.symmetric_contract(split.up_rows, split.up_cols, *self.up, lam[0], u[0],
+                                       out)
+        else:
+            kernels.symmetric_contract_many(split.up_rows, split.up_cols, *self.up,
+                                            np.ascontiguousarray(lam.T),
+                                            np.ascontiguousarray(u.T), out)
         return out
 
     def contract(self, lam: np.ndarray, u: np.ndarray) -> np.ndarray:
