@@ -253,6 +253,8 @@ def markdown(report: dict) -> str:
               f"{max(r['gradient_agreement_with_naive'] for r in report['results']):.1e} "
               "(relative, max over rows).", "",
               "## Where a step goes (Schrödinger, milliseconds)", "",
+              "Each part timed on its own, hot in cache, after the main table (so the parts "
+              "need not add up to the whole step, and the load may have changed).", "",
               "| n | " + " | ".join(report["results"][0]["profile"]) + " |",
               "|---|" + "---|" * len(report["results"][0]["profile"])]
     for r in report["results"]:
