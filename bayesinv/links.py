@@ -4,6 +4,15 @@ Each link maps nodal values elementwise and provides its derivative Φ', which t
 gradient uses: ∂/∂θ_k = Φ'(θ_k) ∂/∂f_k. Fields are represented by nodal values, so the
 coefficient is the P1 interpolant of Φ(θ) (not Φ of the interpolant); the discrete forward map
 is then differentiated exactly.
+
+Available links (``get_link(name)``):
+
+* ``"exp"``: Φ(θ) = e^θ (:class:`ExpLink`);
+* ``"regular"``: Φ(θ) = f_min + (1 − f_min) log(1 + e^θ)/log 2 (:class:`RegularLink`), a
+  shifted softplus with Φ(0) = 1 and bounded derivatives of all orders;
+* ``"identity"``: Φ(θ) = θ (:class:`IdentityLink`), with a positivity check: a parameter with
+  some nodal value ≤ 0 is a failed solve (:class:`~bayesinv.errors.ForwardSolveError`), which
+  samplers treat as a rejection.
 """
 
 from __future__ import annotations
@@ -28,22 +37,43 @@ class Link:
     def derivative(self, theta: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
         raise TypeError("Link is abstract")
 
+    def derivative_given_value(self, theta: np.ndarray, f: np.ndarray) -> np.ndarray:
+        """Φ'(θ) when f = Φ(θ) is already known (links may reuse it; default: recompute)."""
+        return self.derivative(theta)
+
 
 @dataclass(frozen=True)
 class ExpLink(Link):
-    """Φ(θ) = exp(θ): f > 0 for every θ; Φ' = Φ. Overflow (θ ≳ 709) is a failed solve."""
+    """Φ(θ) = f_min + exp(θ) (f_min = 0 by default): f > f_min for every θ; Φ' = exp(θ).
 
+    ``ExpLink(f_min=1.0)`` is the link f = 1 + e^θ of Giordano's Darcy experiments. Overflow
+    (θ ≳ 709) is a failed solve.
+    """
+
+    f_min: float = 0.0
     name = "exp"
 
-    def __call__(self, theta):
+    def __post_init__(self):
+        if (isinstance(self.f_min, bool) or not np.isfinite(self.f_min)
+                or not self.f_min >= 0):
+            raise InvalidArgumentError(f"f_min must be a finite number >= 0, got {self.f_min!r}")
+
+    def _exp(self, theta):
         with np.errstate(over="ignore"):
-            f = np.exp(theta)
-        if not np.isfinite(f).all():
+            e = np.exp(theta)
+        if not np.isfinite(e).all():
             raise ForwardSolveError("exp link overflowed: the parameter is too large")
-        return f
+        return e
+
+    def __call__(self, theta):
+        e = self._exp(theta)
+        return e + self.f_min if self.f_min else e
 
     def derivative(self, theta):
-        return self(theta)
+        return self._exp(theta)
+
+    def derivative_given_value(self, theta, f):
+        return f - self.f_min if self.f_min else f
 
 
 @dataclass(frozen=True)
@@ -72,11 +102,34 @@ class RegularLink(Link):
         return (1.0 - self.f_min) / np.log(2.0) * 0.5 * (1.0 + np.tanh(0.5 * np.asarray(theta)))
 
 
-LINKS = {"exp": ExpLink, "regular": RegularLink}
+@dataclass(frozen=True)
+class IdentityLink(Link):
+    """Φ(θ) = θ: the parameter is the coefficient itself; Φ' = 1.
+
+    The PDEs need f > 0 (ellipticity, coercivity), so a θ with a nodal value ≤ 0 raises
+    :class:`~bayesinv.errors.ForwardSolveError` naming the smallest value: inside a chain it is
+    a rejected proposal, not a crash.
+    """
+
+    name = "identity"
+
+    def __call__(self, theta):
+        theta = np.asarray(theta, dtype=float)
+        if theta.size and not theta.min() > 0.0:  # also catches NaN
+            raise ForwardSolveError(
+                f"identity link needs f = θ > 0 at every node; min θ = {theta.min():.4g} "
+                f"at node {int(np.argmin(theta))}")
+        return theta.copy()
+
+    def derivative(self, theta):
+        return np.ones_like(np.asarray(theta, dtype=float))
+
+
+LINKS = {"exp": ExpLink, "regular": RegularLink, "identity": IdentityLink}
 
 
 def get_link(link) -> Link:
-    """A :class:`Link` from a name (``"exp"``, ``"regular"``) or an existing Link."""
+    """A :class:`Link` from a name (``"exp"``, ``"regular"``, ``"identity"``) or a Link."""
     if isinstance(link, Link):
         return link
     if link not in LINKS:

@@ -10,7 +10,10 @@ SYSTEM_PYTHON=/usr/bin/python3
 # python3-venv:    `python3 -m venv` on Debian
 # libsuitesparse-dev: headers for scikit-sparse (CHOLMOD), built by pip
 # libhdf5-dev: h5py (ArviZ's netCDF writer) is built against Debian's HDF5 1.10, see step 3
-APT_PACKAGES=(python3-dolfinx python3-venv libsuitesparse-dev libhdf5-dev)
+# libglu1-mesa libxcursor1 libxft2 libxinerama1 libgomp1: shared libraries that the PyPI gmsh
+#   wheel (meshes of disks and ellipses) links against
+APT_PACKAGES=(python3-dolfinx python3-venv libsuitesparse-dev libhdf5-dev
+              libglu1-mesa libxcursor1 libxft2 libxinerama1 libgomp1)
 
 log() { printf '[setup] %s\n' "$*"; }
 

@@ -8,6 +8,10 @@ moving to a newer dolfinx is a change to this file only. Known renames in dolfin
 (a 2-d array), ``geometry.dofmap.array`` -> ``geometry.dofmap``, ``cmap.degree`` ->
 ``cmaps[0].degree``.
 
+PETSc (``petsc4py``, which dolfinx needs anyway) is re-exported as ``_dolfinx.PETSc`` for the
+PETSc linear solvers of :mod:`bayesinv.fem.solvers`; gmsh (optional, from PyPI) is imported
+here lazily, only when a disk or ellipse is meshed.
+
 Meshes are created on ``MPI.COMM_SELF``: one MCMC chain or replicate per process, each with
 its own serial mesh. Parallelism in bayesinv is across chains and replicates.
 """
@@ -15,6 +19,7 @@ its own serial mesh. Parallelism in bayesinv is across chains and replicates.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
 
 import numpy as np
@@ -37,6 +42,7 @@ try:  # pragma: no cover - exercised by the environment, not by a test
     import dolfinx.mesh
     import ufl
     from mpi4py import MPI
+    from petsc4py import PETSc
 except ImportError as exc:  # pragma: no cover
     raise MissingDependencyError(f"{INSTALL_HINT} (import error: {exc})") from exc
 
@@ -54,6 +60,59 @@ def unit_square_mesh(n: int, diagonal: str = "right"):
         raise InvalidArgumentError(f"diagonal must be one of {sorted(diag)}, got {diagonal!r}")
     return dolfinx.mesh.create_unit_square(COMM, n, n, dolfinx.mesh.CellType.triangle,
                                            diagonal=diag[diagonal])
+
+
+_GMSH_MODELS = itertools.count()
+
+
+def _import_gmsh():
+    try:
+        import gmsh
+    except (ImportError, OSError) as exc:  # OSError: a missing system library (libGLU, libX*)
+        raise MissingDependencyError(
+            "meshing disks and ellipses needs gmsh: pip install gmsh (on Debian it also needs "
+            "libglu1-mesa libxcursor1 libxft2 libxinerama1, installed by `make setup`) "
+            f"(import error: {exc})") from exc
+    return gmsh
+
+
+def gmsh_ellipse_mesh(semi_axes: tuple[float, float], rotation: float,
+                      center: tuple[float, float], mesh_size: float):
+    """A triangle mesh of the ellipse {x: ((R⁻¹(x − c))_1/a)² + ((R⁻¹(x − c))_2/b)² < 1}.
+
+    Meshed by gmsh (OpenCASCADE disk, uniform target size ``mesh_size``, one thread, so the
+    mesh is reproducible) and converted with ``dolfinx.io.gmshio.model_to_mesh``. A gmsh
+    session opened by the caller is left open (only our model is removed).
+    """
+    gmsh = _import_gmsh()
+    from dolfinx.io import gmshio
+
+    owned = not gmsh.isInitialized()
+    if owned:
+        gmsh.initialize(interruptible=False)
+    try:
+        gmsh.option.setNumber("General.Terminal", 0)
+        gmsh.option.setNumber("General.Verbosity", 0)
+        gmsh.option.setNumber("General.NumThreads", 1)
+        gmsh.model.add(f"bayesinv_ellipse_{next(_GMSH_MODELS)}")
+        a, b = semi_axes
+        (rx, ry), extra = ((a, b), 0.0) if a >= b else ((b, a), np.pi / 2)  # OCC needs rx >= ry
+        cx, cy = center
+        tag = gmsh.model.occ.addDisk(cx, cy, 0.0, rx, ry)
+        if rotation + extra != 0.0:
+            gmsh.model.occ.rotate([(2, tag)], cx, cy, 0.0, 0.0, 0.0, 1.0, rotation + extra)
+        gmsh.model.occ.synchronize()
+        gmsh.model.addPhysicalGroup(2, [tag], 1)
+        gmsh.option.setNumber("Mesh.MeshSizeMin", mesh_size)
+        gmsh.option.setNumber("Mesh.MeshSizeMax", mesh_size)
+        gmsh.model.mesh.generate(2)
+        mesh, _, _ = gmshio.model_to_mesh(gmsh.model, COMM, 0, gdim=2)
+    finally:
+        if gmsh.isInitialized():
+            gmsh.model.remove()
+            if owned:
+                gmsh.finalize()
+    return mesh
 
 
 def check_affine_simplex_mesh(mesh) -> None:
@@ -148,11 +207,14 @@ def _quiet_jit():
     """FFCx's first-time C compilation logs build commands at INFO level on the root logger
     (setuptools resets the level, so filter the records instead)."""
     root = logging.getLogger()
-    root.addFilter(_drop_info)
+    targets = [root, *root.handlers]  # records of child loggers reach the handlers directly
+    for target in targets:
+        target.addFilter(_drop_info)
     try:
         yield
     finally:
-        root.removeFilter(_drop_info)
+        for target in targets:
+            target.removeFilter(_drop_info)
 
 
 def function_from_values(V, values: np.ndarray):
@@ -198,7 +260,9 @@ def ufl_reference_solve(space, *, kind: str, coefficient, base_stiffness: float,
     g = function_from_values(V, boundary)
     u, v = ufl.TrialFunction(V), ufl.TestFunction(V)
     term = f * u * v if kind == "mass" else f * ufl.inner(ufl.grad(u), ufl.grad(v))
-    a = base_stiffness * ufl.inner(ufl.grad(u), ufl.grad(v)) * ufl.dx + term * ufl.dx
+    if base_stiffness:
+        term = term + base_stiffness * ufl.inner(ufl.grad(u), ufl.grad(v))
+    a = term * ufl.dx
     rhs = source_scale * s * v * ufl.dx
     bc = dolfinx.fem.dirichletbc(g, space.boundary_dofs.astype(np.int32))
     with _quiet_jit():
@@ -206,3 +270,114 @@ def ufl_reference_solve(space, *, kind: str, coefficient, base_stiffness: float,
             a, rhs, bcs=[bc], petsc_options={"ksp_type": "preonly", "pc_type": "lu"})
         uh = problem.solve()
     return uh.x.array.copy()
+
+
+def ufl_reference_heat(space, *, coefficient, time_step: float, theta_scheme: float,
+                       num_steps: int, initial, sources, boundary) -> np.ndarray:
+    """The ϑ-scheme for ∂_t u − ∇·(f∇u) = s, u = g on ∂O, the plain dolfinx way.
+
+    Per step: UFL forms (u v/Δt + ϑ f ∇u·∇v) and (u^{n−1} v/Δt − (1−ϑ) f ∇u^{n−1}·∇v +
+    s̄^n v), PETSc assembly with Dirichlet lifting and a PETSc LU solve. ``sources`` and
+    ``boundary`` hold dof values at every time level, shape (num_steps + 1, num_dofs);
+    ``coefficient`` P1 nodal values of f. Returns all time levels, (num_steps + 1, num_dofs).
+    """
+    V = space.function_space
+    f = function_from_values(space.domain.parameter_space.function_space, coefficient)
+    u_prev, s_new, s_old, g = (dolfinx.fem.Function(V) for _ in range(4))
+    u, v = ufl.TrialFunction(V), ufl.TestFunction(V)
+    dt, th = float(time_step), float(theta_scheme)
+    grad_dot = ufl.inner(ufl.grad(u), ufl.grad(v))
+    with _quiet_jit():
+        a = dolfinx.fem.form((u * v / dt + th * f * grad_dot) * ufl.dx)
+        rhs = dolfinx.fem.form(
+            (u_prev * v / dt - (1 - th) * f * ufl.inner(ufl.grad(u_prev), ufl.grad(v))
+             + (th * s_new + (1 - th) * s_old) * v) * ufl.dx)
+    bc = dolfinx.fem.dirichletbc(g, space.boundary_dofs.astype(np.int32))
+    A = dolfinx.fem.petsc.assemble_matrix(a, bcs=[bc])
+    A.assemble()
+    ksp = PETSc.KSP().create(COMM)
+    ksp.setOperators(A)
+    ksp.setType("preonly")
+    ksp.getPC().setType("lu")
+    out = np.empty((num_steps + 1, space.num_dofs))
+    out[0] = initial
+    uh = dolfinx.fem.Function(V)
+    for n in range(1, num_steps + 1):
+        u_prev.x.array[:] = out[n - 1]
+        s_new.x.array[:], s_old.x.array[:] = sources[n], sources[n - 1]
+        g.x.array[:] = boundary[n]
+        b = dolfinx.fem.petsc.assemble_vector(rhs)
+        dolfinx.fem.petsc.apply_lifting(b, [a], bcs=[[bc]])
+        b.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
+        dolfinx.fem.petsc.set_bc(b, [bc])
+        ksp.solve(b, uh.vector)
+        out[n] = uh.x.array
+        b.destroy()
+    ksp.destroy()
+    A.destroy()
+    return out
+
+
+class NaiveUFLGradient:
+    """A gradient step the plain dolfinx way, for benchmarks and as an end-to-end reference.
+
+    Forward map θ ↦ O u, u solving c_K ∫∇u·∇v + ∫ f t(u, v) = c_s ∫ s v, u = g on ∂O, f =
+    Φ(θ). Forms are compiled once; per call: UFL re-assembly of the matrix (with Dirichlet
+    rows) and right-hand side, a PETSc LU factorisation (symbolic reused by PETSc when the
+    pattern is unchanged), the forward solve, the adjoint solve with the same factorisation,
+    and the gradient assembled from the UFL form −Φ'(θ) ∫ ψ t(u, λ).
+    """
+
+    def __init__(self, space, *, kind: str, base_stiffness: float, source_scale: float,
+                 source, boundary, observation, link):
+        V = space.function_space
+        Q = space.domain.parameter_space.function_space
+        self._space, self._link, self._O = space, link, observation.tocsr()
+        self._Ot = self._O.T.tocsr()
+        self._f = dolfinx.fem.Function(Q)
+        self._u, self._lam = dolfinx.fem.Function(V), dolfinx.fem.Function(V)
+        s, g = function_from_values(V, source), function_from_values(V, boundary)
+        u, v, psi = ufl.TrialFunction(V), ufl.TestFunction(V), ufl.TestFunction(Q)
+
+        def t(a, b):
+            return a * b if kind == "mass" else ufl.inner(ufl.grad(a), ufl.grad(b))
+
+        integrand = self._f * t(u, v)
+        if base_stiffness:
+            integrand = integrand + base_stiffness * ufl.inner(ufl.grad(u), ufl.grad(v))
+        with _quiet_jit():
+            self._a = dolfinx.fem.form(integrand * ufl.dx)
+            self._L = dolfinx.fem.form(source_scale * s * v * ufl.dx)
+            self._dform = dolfinx.fem.form(-psi * t(self._u, self._lam) * ufl.dx)
+        self._bc = dolfinx.fem.dirichletbc(g, space.boundary_dofs.astype(np.int32))
+        self._A = dolfinx.fem.petsc.create_matrix(self._a)
+        self._b = dolfinx.fem.petsc.create_vector(self._L)
+        self._ksp = PETSc.KSP().create(COMM)
+        self._ksp.setType("preonly")
+        self._ksp.getPC().setType("lu")
+        self._boundary = space.boundary_dofs
+
+    def __call__(self, theta: np.ndarray, w: np.ndarray):
+        """(G(θ), J(θ)ᵀ w)."""
+        self._f.x.array[:] = self._link(theta)
+        A, b = self._A, self._b
+        A.zeroEntries()
+        dolfinx.fem.petsc.assemble_matrix(A, self._a, bcs=[self._bc])
+        A.assemble()
+        with b.localForm() as local:
+            local.set(0.0)
+        dolfinx.fem.petsc.assemble_vector(b, self._L)
+        dolfinx.fem.petsc.apply_lifting(b, [self._a], bcs=[[self._bc]])
+        b.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
+        dolfinx.fem.petsc.set_bc(b, [self._bc])
+        self._ksp.setOperators(A)
+        self._ksp.solve(b, self._u.vector)
+        y = self._O @ self._u.x.array
+        rhs = self._Ot @ w
+        rhs[self._boundary] = 0.0
+        b.array[:] = rhs
+        self._ksp.solve(b, self._lam.vector)
+        grad = dolfinx.fem.petsc.assemble_vector(self._dform)
+        out = self._link.derivative(theta) * grad.array
+        grad.destroy()
+        return y, out

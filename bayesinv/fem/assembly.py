@@ -12,6 +12,10 @@ tensor times |det J| for mass terms, contracted with J⁻¹J⁻ᵀ for stiffness
 Gauss quadrature), so that afterwards assembling A(q) costs one sparse mat-vec and no UFL.
 The same ``T`` gives the derivative of A(q) u with respect to q, which the adjoint needs.
 This is how the fast path avoids re-assembly (cf. hIPPYlib, which re-assembles with UFL).
+The forward maps keep the rows of T for the upper triangle of the pattern only (the operators
+are symmetric) and apply them with the numba kernels of :mod:`bayesinv.fem.kernels`; see
+:mod:`bayesinv.fem.operator`. (A cell-by-cell fill from :func:`element_tensors` was measured
+about four times slower than this pre-summed tensor for P1, so it is not used per θ.)
 """
 
 from __future__ import annotations
@@ -60,6 +64,25 @@ def _reference_tensor(domain, state_space, coef_space, kind: str) -> np.ndarray:
     return np.einsum("q,qa,kqi,lqj->klaij", weights, psi, grads, grads)
 
 
+def element_tensors(domain, state_space, coef_space, kind: str):
+    """Per-cell scalars s (num_cells, R) and reference tensors B (R, a, i, j) with
+    E_c = Σ_r s_{c,r} B_r the element tensor ∫_c ψ_a t(φ_j, φ_i) of the coefficient-linear form.
+
+    Mass: R = 1, s = |det J_c|. Stiffness: R = tdim², s_{c,(k,l)} = |det J_c| (J_c⁻¹J_c⁻ᵀ)_{kl},
+    B_{(k,l)} = ∫ ψ_a ∂_kφ_i ∂_lφ_j on the reference cell. Exact quadrature.
+    """
+    if kind not in ("mass", "stiffness"):
+        raise ValueError(f"kind must be 'mass' or 'stiffness', got {kind!r}")
+    ref = _reference_tensor(domain, state_space, coef_space, kind)
+    if kind == "mass":
+        return np.ascontiguousarray(domain.abs_det[:, None]), np.ascontiguousarray(ref[None])
+    inv = np.linalg.inv(domain.jacobians)                                   # (e, tdim, gdim)
+    metric = np.einsum("eki,eli->ekl", inv, inv)                            # J⁻¹ J⁻ᵀ
+    scalars = (domain.abs_det[:, None, None] * metric).reshape(metric.shape[0], -1)
+    basis = ref.reshape(-1, *ref.shape[2:])
+    return np.ascontiguousarray(scalars), np.ascontiguousarray(basis)
+
+
 def assemble_coefficient_tensor(domain, state_space, coef_space, kind: str) -> sp.csr_matrix:
     """The sparse matrix T with data(A(q)) = T @ q on ``state_space.pattern``.
 
@@ -70,15 +93,8 @@ def assemble_coefficient_tensor(domain, state_space, coef_space, kind: str) -> s
         Trial/test space of the operator and space of the coefficient q.
     kind : {"mass", "stiffness"}
     """
-    if kind not in ("mass", "stiffness"):
-        raise ValueError(f"kind must be 'mass' or 'stiffness', got {kind!r}")
-    ref = _reference_tensor(domain, state_space, coef_space, kind)
-    if kind == "mass":
-        local = domain.abs_det[:, None, None, None] * ref[None]             # (e, a, i, j)
-    else:
-        inv = np.linalg.inv(domain.jacobians)                               # (e, tdim, gdim)
-        metric = np.einsum("eki,eli->ekl", inv, inv)                        # J⁻¹ J⁻ᵀ
-        local = np.einsum("e,ekl,klaij->eaij", domain.abs_det, metric, ref)
+    scalars, basis = element_tensors(domain, state_space, coef_space, kind)
+    local = np.einsum("er,raij->eaij", scalars, basis)                      # (e, a, i, j)
     udofs, qdofs = state_space.cell_dofs, coef_space.cell_dofs
     ne, na, ni = local.shape[0], qdofs.shape[1], udofs.shape[1]
     rows = np.broadcast_to(udofs[:, None, :, None], (ne, na, ni, ni)).ravel()

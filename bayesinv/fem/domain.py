@@ -7,6 +7,11 @@ space of degree 1 or 2 on it, with its mass and stiffness matrices. Functions on
 represented by their nodal (dof) values; a callable ``fn`` is interpolated by evaluating it at
 the dof coordinates, ``fn(x)`` with ``x`` of shape ``(dim, n)`` (dolfinx's convention:
 ``x[0]`` are the first coordinates).
+
+Ready-made domains: :func:`unit_square` (dolfinx's built-in mesh) and, meshed by gmsh through
+dolfinx's gmsh I/O, :func:`unit_disk`, :func:`disk`, :func:`disk_of_area` (area 1 in
+Giordano's Darcy experiments) and :func:`ellipse` (semi-axes, rotation, centre). Any other
+dolfinx mesh of affine simplices works through ``Domain(mesh)``.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from functools import cached_property
 import numpy as np
 import scipy.sparse as sp
 
-from .._validation import integer_at_least, points_2d
+from .._validation import integer_at_least, points_2d, positive_float
 from ..errors import InvalidArgumentError
 from . import _dolfinx
 from .assembly import assemble_coefficient_tensor, sparsity_pattern
@@ -229,6 +234,62 @@ def unit_square(n: int, diagonal: str = "right") -> Domain:
     """The unit square (0, 1)² with an n × n grid of squares, each cut into two triangles."""
     n = integer_at_least("n", n, 1)
     return Domain(_dolfinx.unit_square_mesh(n, diagonal), name=f"unit square {n}x{n}")
+
+
+def ellipse(semi_axes=(1.0, 0.5), rotation: float = 0.0, center=(0.0, 0.0),
+            mesh_size: float = 0.05) -> Domain:
+    """An ellipse with semi-axes (a, b), rotated by ``rotation`` radians about its centre.
+
+    Meshed with gmsh (``pip install gmsh``) through dolfinx's gmsh I/O; boundary vertices lie
+    on the ellipse, so the meshed area is slightly below πab (by O(h²)).
+
+    Parameters
+    ----------
+    semi_axes : (float, float)
+        a, b > 0: the semi-axes along the (rotated) first and second coordinate directions.
+    rotation : float
+        Angle (radians, anticlockwise) of the first semi-axis from the x-axis.
+    center : (float, float)
+    mesh_size : float
+        Target edge length h, 0 < h <= min(a, b).
+    """
+    axes = np.asarray(semi_axes, dtype=float)
+    if axes.shape != (2,) or not np.isfinite(axes).all() or not (axes > 0).all():
+        raise InvalidArgumentError(
+            f"semi_axes must be two finite numbers > 0 (a degenerate ellipse cannot be "
+            f"meshed), got {semi_axes!r}")
+    rotation = float(rotation)
+    if not np.isfinite(rotation):
+        raise InvalidArgumentError(f"rotation must be a finite angle in radians, got {rotation}")
+    centre = np.asarray(center, dtype=float)
+    if centre.shape != (2,) or not np.isfinite(centre).all():
+        raise InvalidArgumentError(f"center must be two finite numbers, got {center!r}")
+    h = positive_float("mesh_size", mesh_size)
+    if h > axes.min():
+        raise InvalidArgumentError(
+            f"mesh_size must be <= the smaller semi-axis {axes.min():g} to resolve the domain, "
+            f"got {h:g}")
+    mesh = _dolfinx.gmsh_ellipse_mesh((float(axes[0]), float(axes[1])), rotation,
+                                      (float(centre[0]), float(centre[1])), h)
+    kind = "disk" if axes[0] == axes[1] else "ellipse"
+    return Domain(mesh, name=f"{kind} a={axes[0]:g}, b={axes[1]:g}, h={h:g}")
+
+
+def disk(radius: float = 1.0, center=(0.0, 0.0), mesh_size: float = 0.05) -> Domain:
+    """The disk of the given radius (gmsh mesh, target edge length ``mesh_size``)."""
+    r = positive_float("radius", radius)
+    return ellipse((r, r), 0.0, center, mesh_size)
+
+
+def unit_disk(mesh_size: float = 0.05) -> Domain:
+    """The unit disk {|x| < 1} (gmsh mesh)."""
+    return disk(1.0, (0.0, 0.0), mesh_size)
+
+
+def disk_of_area(area: float = 1.0, mesh_size: float = 0.05) -> Domain:
+    """The centred disk with the given area, radius √(area/π) (Giordano 2023 uses area 1)."""
+    a = positive_float("area", area)
+    return disk(float(np.sqrt(a / np.pi)), (0.0, 0.0), mesh_size)
 
 
 def uniform_design(domain: Domain, n: int, seed=None) -> np.ndarray:

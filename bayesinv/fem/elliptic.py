@@ -7,52 +7,80 @@ The PDE (weak form, u = g on ∂O, test functions v vanishing on ∂O) is
 discretised with continuous Lagrange elements (P1 or P2) for u and P1 nodal values for θ.
 Writing the matrix as A(f) = A₀ + Σ_k f_k T_k, the map precomputes A₀ and the trilinear
 tensor T (see :mod:`bayesinv.fem.assembly`), eliminates the Dirichlet dofs (splitting the
-dofs into free F and boundary B), and per evaluation does
+dofs into free F and boundary B, :mod:`bayesinv.fem.operator`), and per evaluation does
 
-    A_FF(f) u_F = b_F − A_FB(f) g_B,      G(θ) = O u     (O: point evaluation at the design)
+    A_FF(f) u_F = b_F − A_FB(f) g_B,      G(θ) = O u     (O: the observation operator)
 
-with one sparse Cholesky factorisation of A_FF. The adjoint (Jᵀ w) and tangent (J v) reuse it:
+with one sparse factorisation of A_FF. The adjoint (Jᵀ w) and tangent (J v) reuse it:
 
     A_FF λ = O_Fᵀ w,       (Jᵀ w)_k = −Φ'(θ_k) Σ_{i∈F, j} (T_k)_ij λ_i u_j,
     A_FF δu_F = −(dA[Φ'(θ) v] u)_F,    J v = O_F δu_F.
 
+Several experiments sharing θ (boundary data g_1..g_K and sources s_1..s_K, e.g. several
+boundary excitations) share the factorisation: K right-hand sides, K adjoint right-hand sides,
+observations stacked as y = (O u_1, …, O u_K).
+
+The fast path per θ, with nothing rebuilt: f = Φ(θ) (NumPy); the values of A_FF(f) filled into
+the fixed pattern by a numba kernel (a sparse tensor–vector product); the numeric
+factorisation (PETSc Cholesky by default, symbolic analysis reused); the lifted right-hand side
+b_F − A₀_FB g_B − L f with L precomputed (A_FB(f) g_B is linear in f); one triangular-solve
+pair per right-hand side; the adjoint contraction in two fused numba passes. See
+``benchmarks/forward_maps.py`` for the cost relative to one factorisation and two solves.
+
 References: Nickl (2023), *Bayesian non-linear statistical inverse problems*, EMS, §1–2;
-Tröltzsch/Hinze et al. for the adjoint calculus; hIPPYlib (Villa, Petra & Ghattas 2021).
+Hinze, Pinnau, Ulbrich & Ulbrich (2009) for the adjoint calculus; hIPPYlib (Villa, Petra &
+Ghattas 2021), which re-assembles with UFL per θ where this module fills a fixed pattern.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import scipy.sparse as sp
 
+from .._validation import one_of
 from ..errors import ForwardSolveError, InvalidArgumentError
 from ..forward.base import ForwardMap
-from ..linalg import make_solver
+from ..linalg import bind_solver
 from ..links import get_link
-from .assembly import assemble_coefficient_tensor
+from . import kernels
 from .domain import Domain
+from .observation import as_observation
+from .operator import CoefficientTensor, SplitPattern
+from .solvers import make_solver
 
 
-def _sub_csr(indptr, indices, row_mask, col_mask, col_renumber):
-    """Positions (into the full data array) and CSR arrays of the (rows × cols) block."""
-    n = indptr.shape[0] - 1
-    rows = np.repeat(np.arange(n), np.diff(indptr))
-    keep = row_mask[rows] & col_mask[indices]
-    pos = np.flatnonzero(keep)
-    counts = np.bincount(rows[pos], minlength=n)[row_mask]
-    sub_indptr = np.zeros(counts.shape[0] + 1, dtype=np.int64)
-    np.cumsum(counts, out=sub_indptr[1:])
-    return pos, sub_indptr, col_renumber[indices[pos]]
+@dataclass(frozen=True)
+class Experiment:
+    """One experiment of a multi-experiment map: Dirichlet data g and source s.
+
+    Each is a constant, a callable ``fn(x)`` (x of shape (dim, n)) or dof values.
+    """
+
+    boundary_value: object = 0.0
+    source: object = None
+
+
+def check_domain_and_degree(domain, degree) -> None:
+    if not isinstance(domain, Domain):
+        raise InvalidArgumentError(
+            f"domain must be a bayesinv.fem.Domain (e.g. bayesinv.fem.unit_square(32)), "
+            f"got {type(domain).__name__}")
+    if degree not in (1, 2):
+        raise InvalidArgumentError(f"degree must be 1 or 2, got {degree!r}")
 
 
 class EllipticForwardMap(ForwardMap):
-    """Point observations of an elliptic PDE solution with coefficient f = Φ(θ).
+    """Observations of an elliptic PDE solution with coefficient f = Φ(θ).
 
     Parameters
     ----------
     domain : Domain
-    design : array_like, shape (N, dim)
-        Design points X_i; all must lie in the domain.
+    design : array_like of shape (N, dim), "field", or an observation object
+        Design points X_i (all must lie in the domain), or ``"field"`` /
+        :class:`~bayesinv.fem.FieldObservation` for the full field in L²
+        (see :mod:`bayesinv.fem.observation`).
     coefficient_term : {"mass", "stiffness"}
         t(u, v) = u v (zero-order, Schrödinger) or ∇u·∇v (divergence form, Darcy).
     base_stiffness : float
@@ -64,119 +92,128 @@ class EllipticForwardMap(ForwardMap):
     boundary_value : float or callable
         g on ∂O.
     link : str or Link
-        "exp" or "regular" (see :mod:`bayesinv.links`).
+        "exp", "regular" or "identity" (see :mod:`bayesinv.links`).
     degree : {1, 2}
         Lagrange degree of the state space.
-    solver : None, "cholmod", "superlu" or an object with ``factorize(A)``
-        Sparse SPD solver (see :mod:`bayesinv.linalg`).
+    solver : None, "petsc", "cholmod", "superlu" or a solver object
+        See :mod:`bayesinv.fem.solvers`; default PETSc sparse Cholesky.
+    experiments : sequence of Experiment, optional
+        Several experiments sharing θ; replaces ``boundary_value`` and ``source``. The
+        output is the stack (O u_1, …, O u_K) of length K·N.
     """
 
     def __init__(self, domain: Domain, design, *, coefficient_term: str, base_stiffness: float,
                  source_scale: float, source=None, boundary_value=0.0, link="exp", degree=1,
-                 solver=None):
+                 solver=None, experiments=None):
         super().__init__()
-        if not isinstance(domain, Domain):
-            raise InvalidArgumentError(
-                f"domain must be a bayesinv.fem.Domain (e.g. bayesinv.fem.unit_square(32)), "
-                f"got {type(domain).__name__}")
-        if degree not in (1, 2):
-            raise InvalidArgumentError(f"degree must be 1 or 2, got {degree!r}")
+        check_domain_and_degree(domain, degree)
+        one_of("coefficient_term", coefficient_term, ("mass", "stiffness"))
         self.domain = domain
         self.link = get_link(link)
         self.solver = make_solver(solver)
-        self.design = domain.check_points(design, "design")
+        self.observation = as_observation(design, domain)
+        if self.observation.kind == "points":
+            self.design = self.observation.points
+        self.experiments = _experiments(experiments, boundary_value, source)
         S = self.state_space = domain.space(degree)
         Q = self.parameter_space = domain.parameter_space
-        self.input_dim, self.output_dim = Q.num_dofs, self.design.shape[0]
+        split = self._split = SplitPattern(S)
+        self._tensor = CoefficientTensor(split, S, Q, coefficient_term)
 
-        free = np.ones(S.num_dofs, dtype=bool)
-        free[S.boundary_dofs] = False
-        self._free = np.flatnonzero(free)
-        renumber = np.full(S.num_dofs, -1, dtype=np.int64)
-        renumber[self._free] = np.arange(self._free.size)
-        renumber[S.boundary_dofs] = np.arange(S.boundary_dofs.size)
-        indptr, indices = S.pattern
+        base = float(base_stiffness) * S.stiffness_matrix
+        self._a0_ff = self._tensor.ff_values(self._tensor.upper_values(base.data))
+        a0_rows = base.tocsr()[split.free]
+        g_all, c_all, lifts = [], [], []
+        for exp in self.experiments:
+            g = S.interpolate(exp.boundary_value)
+            g[split.free] = 0.0
+            s = S.interpolate(0.0 if exp.source is None else exp.source)
+            g_all.append(g)
+            c_all.append(float(source_scale) * (S.mass_matrix @ s)[split.free] - a0_rows @ g)
+            lifts.append(self._tensor.lifting_matrix(g))
+        self._g = np.ascontiguousarray(np.stack(g_all))                    # (K, num_dofs)
+        self._c = np.ascontiguousarray(np.concatenate(c_all))              # (K·num_free,)
+        self._lift = kernels.csr_arrays(sp.vstack(lifts, format="csr"))
 
-        tensor = assemble_coefficient_tensor(domain, S, Q, coefficient_term)
-        base = base_stiffness * S.stiffness_matrix.data
-        # free × free block: the matrix we factorise
-        pos_ff, self._ff_indptr, self._ff_indices = _sub_csr(indptr, indices, free, free, renumber)
-        self._T_ff, self._a0_ff = tensor[pos_ff], base[pos_ff]
-        # free × boundary block: moves the boundary data to the right-hand side
-        pos_fb, fb_indptr, fb_indices = _sub_csr(indptr, indices, free, ~free, renumber)
-        self._T_fb, self._a0_fb = tensor[pos_fb], base[pos_fb]
-        self._fb_pattern = (fb_indptr, fb_indices, (self._free.size, S.boundary_dofs.size))
-        # all entries in free rows: for dA u in the adjoint and tangent
-        entry_rows = np.repeat(np.arange(S.num_dofs), np.diff(indptr))
-        pos_f = np.flatnonzero(free[entry_rows])
-        self._T_frows = tensor[pos_f]
-        self._T_frows_t = self._T_frows.T.tocsr()
-        self._frow_rows = renumber[entry_rows[pos_f]]
-        self._frow_cols = indices[pos_f]
-
-        self._g = S.interpolate(boundary_value)
-        self._g[self._free] = 0.0
-        s = S.interpolate(0.0 if source is None else source)
-        self._b_f = source_scale * (S.mass_matrix @ s)[self._free]
-        O = S.evaluation_matrix(self.design)
-        self._O_f = O[:, self._free].tocsr()
-        self._O_f_t = self._O_f.T.tocsr()
-        self._y_boundary = O @ self._g
+        O = self.observation.matrix(S).tocsr()
+        self._O = kernels.csr_arrays(O)
+        self._O_f = kernels.csr_arrays(O[:, split.free])
+        self._O_f_t = kernels.csr_arrays(O[:, split.free].T)
+        self.num_experiments = len(self.experiments)
+        self.num_observations = O.shape[0]
+        self.input_dim, self.output_dim = Q.num_dofs, self.num_experiments * O.shape[0]
+        self._factorizer = bind_solver(self.solver, split.ff_indptr, split.ff_indices,
+                                       split.num_free)
 
     # -- the solve -------------------------------------------------------------------------
 
     def _factorize(self, f: np.ndarray):
-        data = self._a0_ff + self._T_ff @ f
-        n = self._free.size
-        # A_FF is symmetric, so its CSR arrays are also its CSC arrays.
-        A = sp.csc_matrix((data, self._ff_indices, self._ff_indptr), shape=(n, n))
-        return self.solver.factorize(A)
+        data = np.empty(self._split.nnz_ff)  # a fresh array: the factorisation keeps it
+        self._tensor.fill_ff(f, data, self._a0_ff)
+        return self._factorizer.factorize(data)
 
-    def _rhs(self, f: np.ndarray) -> np.ndarray:
-        g_b = self._g[self.state_space.boundary_dofs]
-        if not g_b.any():
-            return self._b_f
-        indptr, indices, shape = self._fb_pattern
-        A_fb = sp.csr_matrix((self._a0_fb + self._T_fb @ f, indices, indptr), shape=shape)
-        return self._b_f - A_fb @ g_b
+    def _solve_block(self, factor, rhs: np.ndarray) -> np.ndarray:
+        """Solve for the rows of rhs (shape (K, num_free)); returns (K, num_free)."""
+        if rhs.shape[0] == 1:
+            return np.asarray(factor(rhs[0])).reshape(1, -1)
+        return np.ascontiguousarray(np.asarray(factor(np.ascontiguousarray(rhs.T))).T)
 
     def _forward(self, theta):
         theta = self._check_theta(theta)
         f = self.link(theta)
         factor = self._factorize(f)
-        u_f = factor(self._rhs(f))
-        self.counts.forward += 1
+        rhs = np.empty(self._c.shape[0])
+        kernels.csr_matvec_sub(*self._lift, f, self._c, rhs)
+        u_f = self._solve_block(factor, rhs.reshape(self.num_experiments, -1))
+        self.counts.forward += self.num_experiments
         if not np.isfinite(u_f).all():
             raise ForwardSolveError("the forward solution is not finite")
-        u = self._g.copy()
-        u[self._free] = u_f
-        return theta, factor, u
+        return theta, f, factor, self._split.embed(u_f, self._g)
+
+    def _observe(self, u: np.ndarray, matrix) -> np.ndarray:
+        out = np.empty((u.shape[0], self.num_observations))
+        for j in range(u.shape[0]):
+            kernels.csr_matvec(*matrix, u[j], out[j])
+        return out.ravel()
 
     def solve_state(self, theta) -> np.ndarray:
-        """The FE solution u_θ (dof values on the state space, boundary values included)."""
-        return self._forward(theta)[2]
+        """The FE solution u_θ (dof values on the state space, boundary values included);
+        shape (num_dofs,), or (K, num_dofs) for K > 1 experiments."""
+        u = self._forward(theta)[3]
+        return u[0] if self.num_experiments == 1 else u
 
-    def _dA_u(self, df: np.ndarray, u: np.ndarray) -> np.ndarray:
-        """(dA[df] u) restricted to the free rows."""
-        values = (self._T_frows @ df) * u[self._frow_cols]
-        return np.bincount(self._frow_rows, values, minlength=self._free.size)
+    def operator_matrix(self, theta):
+        """A_FF(Φ(θ)), the factorised matrix, as a SciPy CSR matrix (free dofs; for
+        inspection and tests)."""
+        theta = self._check_theta(theta)
+        data = np.empty(self._split.nnz_ff)
+        self._tensor.fill_ff(self.link(theta), data, self._a0_ff)
+        return self._split.ff_matrix(data)
 
     def linearize(self, theta):
-        theta, factor, u = self._forward(theta)
-        dlink = self.link.derivative(theta)
-        y = self._O_f @ u[self._free] + self._y_boundary
+        theta, f, factor, u = self._forward(theta)
+        dlink = self.link.derivative_given_value(theta, f)
+        y = self._observe(u, self._O)
+        K = self.num_experiments
 
         def jvp(v):
             v = np.asarray(v, dtype=float)
             if v.shape != theta.shape:
                 raise InvalidArgumentError(f"v must have shape {theta.shape}, got {v.shape}")
-            self.counts.tangent += 1
-            return self._O_f @ -factor(self._dA_u(dlink * v, u))
+            df = dlink * v
+            rhs = np.stack([self._tensor.apply_derivative(df, u[j]) for j in range(K)])
+            du = self._solve_block(factor, rhs)
+            self.counts.tangent += K
+            return -self._observe(du, self._O_f)
 
         def pullback(w):
-            lam = factor(self._O_f_t @ self._check_output(w))
-            self.counts.adjoint += 1
-            return -dlink * (self._T_frows_t @ (lam[self._frow_rows] * u[self._frow_cols]))
+            w = self._check_output(w).reshape(K, -1)
+            rhs = np.empty((K, self._split.num_free))
+            for j in range(K):
+                kernels.csr_matvec(*self._O_f_t, w[j], rhs[j])
+            lam = self._solve_block(factor, rhs)
+            self.counts.adjoint += K
+            return -dlink * self._tensor.contract(lam, u)
 
         return y, jvp, pullback
 
@@ -185,5 +222,16 @@ class EllipticForwardMap(ForwardMap):
         return y, pullback
 
     def __call__(self, theta):
-        _, _, u = self._forward(theta)
-        return self._O_f @ u[self._free] + self._y_boundary
+        u = self._forward(theta)[3]
+        return self._observe(u, self._O)
+
+
+def _experiments(experiments, boundary_value, source) -> tuple[Experiment, ...]:
+    if experiments is None:
+        return (Experiment(boundary_value, source),)
+    experiments = tuple(experiments)
+    if not experiments or not all(isinstance(e, Experiment) for e in experiments):
+        raise InvalidArgumentError(
+            "experiments must be a non-empty sequence of bayesinv.fem.Experiment(boundary_value"
+            f"=..., source=...), got {experiments!r}")
+    return experiments

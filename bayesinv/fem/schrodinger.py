@@ -23,12 +23,15 @@ class SchrodingerMap(EllipticForwardMap):
         Observation points, e.g. ``bayesinv.fem.uniform_design(domain, 400, seed=1)``.
     boundary_value : float or callable
         g, e.g. 1.0 or ``lambda x: 1 + 0.5 * x[0]``.
-    link : "exp" or "regular" or Link
+    link : "exp", "regular", "identity" or Link
         Φ; default exp as in the foundational papers.
     source : float or callable, optional
     degree : {1, 2}
     solver : optional
-        See :func:`bayesinv.linalg.make_solver`.
+        See :mod:`bayesinv.fem.solvers` (default: PETSc sparse Cholesky).
+    experiments : sequence of Experiment, optional
+        Several boundary data g_1..g_K (and sources) sharing θ; replaces ``boundary_value``
+        and ``source``; observations stacked (see :class:`EllipticForwardMap`).
 
     References
     ----------
@@ -38,7 +41,7 @@ class SchrodingerMap(EllipticForwardMap):
     """
 
     def __init__(self, domain: Domain, design, *, boundary_value=1.0, link="exp", source=None,
-                 degree=1, solver=None):
+                 degree=1, solver=None, experiments=None):
         super().__init__(domain, design, coefficient_term="mass", base_stiffness=0.5,
                          source_scale=-1.0, source=source, boundary_value=boundary_value,
-                         link=link, degree=degree, solver=solver)
+                         link=link, degree=degree, solver=solver, experiments=experiments)

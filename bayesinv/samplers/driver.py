@@ -498,6 +498,7 @@ def sample(posterior: Posterior, method: str = "pcn", *, draws: int = 1000, warm
     attrs.update(_parameter_attrs(cls, chain_list))
     attrs.update({"num_forward_solves": solved["forward"],
                   "num_adjoint_solves": solved["adjoint"],
+                  "num_tangent_solves": solved["tangent"],
                   "num_divergent": sum(ch.num_divergent for ch in chain_list),
                   "sampling_time": elapsed})
     if stream is not None:

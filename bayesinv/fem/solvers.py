@@ -1,0 +1,169 @@
+"""Linear solvers of the FEM forward maps: PETSc (default), CHOLMOD, SuperLU, or your own.
+
+Every forward map factorises its operator once per parameter θ and reuses the factorisation
+for the forward, adjoint and tangent solves. The solve is replaceable: pass ``solver=`` to a
+forward map as
+
+* ``None`` or ``"petsc"``: :class:`PETScSolver` with its defaults, a sparse Cholesky
+  factorisation by PETSc with nested-dissection ordering. Measured on this package's 2-d
+  meshes it is the fastest factorisation available here (see ``benchmarks/forward_maps.py``);
+* ``"cholmod"``: :class:`bayesinv.linalg.CholmodSolver` (scikit-sparse, simplicial mode);
+* ``"superlu"``: SciPy's sparse LU;
+* a :class:`PETScSolver` with other options, e.g. an iterative solver for large meshes,
+  ``PETScSolver(ksp_type="cg", pc_type="gamg", rtol=1e-10)``; or any KSP/PC option through
+  ``options={...}``;
+* any object with ``factorize(A) -> solve`` (and optionally ``bind``, see
+  :mod:`bayesinv.linalg`).
+
+PETSc's matrix here wraps the NumPy value array of the fixed sparsity pattern
+(``MatCreateSeqAIJWithArrays``): per θ the values are copied in and the *numeric*
+factorisation is redone, the symbolic one (ordering, fill pattern) is computed once.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import scipy.sparse as sp
+
+from ..errors import ForwardSolveError, InvalidArgumentError
+from ..linalg import CholmodSolver, Factorization, InPlaceFactorizer, SuperLUSolver
+from ..linalg import make_solver as _make_linalg_solver
+from ._dolfinx import PETSc
+
+_REASONS = {getattr(PETSc.KSP.ConvergedReason, name): name
+            for name in dir(PETSc.KSP.ConvergedReason) if not name.startswith("_")}
+_PC_FAILED = getattr(PETSc.KSP.ConvergedReason, "DIVERGED_PCSETUP_FAILED", -11)
+_PREFIXES = itertools.count()
+
+
+class PETScSolver:
+    """A PETSc KSP (direct by default) as the forward maps' linear solver.
+
+    Parameters
+    ----------
+    ksp_type : str
+        ``"preonly"`` (a direct solve, default) or a Krylov method (``"cg"``, ``"gmres"``, ...).
+    pc_type : str
+        ``"cholesky"`` (default; the operators are symmetric positive definite), ``"lu"``, or
+        a preconditioner for iterative solves (``"gamg"``, ``"hypre"``, ``"icc"``, ...).
+    factor_solver_type : str
+        Package doing the factorisation: ``"petsc"`` (default), ``"mumps"``, ``"cholmod"``...
+    ordering : str
+        Fill-reducing ordering of PETSc's own factorisations (default ``"nd"``, nested
+        dissection); ignored by external packages and iterative solvers.
+    rtol, atol, max_it : float, float, int
+        Tolerances of iterative solves. An iterative solve that does not converge raises
+        :class:`~bayesinv.errors.ForwardSolveError`.
+    options : dict, optional
+        Further PETSc options for this solver's KSP (without leading ``-``), e.g.
+        ``{"pc_gamg_threshold": 0.02}``.
+    """
+
+    name = "petsc"
+
+    def __init__(self, ksp_type: str = "preonly", pc_type: str = "cholesky", *,
+                 factor_solver_type: str = "petsc", ordering: str = "nd", rtol: float = 1e-12,
+                 atol: float = 1e-50, max_it: int = 10_000, options: dict | None = None):
+        direct = ksp_type == "preonly"
+        if direct and pc_type not in ("cholesky", "lu"):
+            raise InvalidArgumentError(
+                f"pc_type must be 'cholesky' or 'lu' with ksp_type='preonly', got {pc_type!r}")
+        self.ksp_type, self.pc_type = ksp_type, pc_type
+        self.factor_solver_type, self.ordering = factor_solver_type, ordering
+        self.rtol, self.atol, self.max_it = float(rtol), float(atol), int(max_it)
+        self.options = dict(options or {})
+
+    def __repr__(self) -> str:
+        return f"PETScSolver(ksp_type={self.ksp_type!r}, pc_type={self.pc_type!r})"
+
+    def bind(self, indptr: np.ndarray, indices: np.ndarray, n: int) -> _PETScPattern:
+        """A pattern factoriser: the PETSc matrix, KSP and work vectors, made once."""
+        return _PETScPattern(self, indptr, indices, n)
+
+    def factorize(self, A: sp.spmatrix) -> Factorization:
+        """The plain protocol (a new KSP per call); the forward maps use :meth:`bind`."""
+        A = sp.csr_matrix(A)
+        A.sort_indices()
+        return self.bind(A.indptr, A.indices, A.shape[0]).factorize(A.data.copy())
+
+
+class _PETScPattern(InPlaceFactorizer):
+    def __init__(self, config: PETScSolver, indptr, indices, n):
+        self._config = config
+        self._values = np.zeros(indices.shape[0])
+        self._indptr = np.ascontiguousarray(indptr, dtype=PETSc.IntType)
+        self._indices = np.ascontiguousarray(indices, dtype=PETSc.IntType)
+        comm = PETSc.COMM_SELF
+        self._mat = PETSc.Mat().createAIJWithArrays(
+            (n, n), (self._indptr, self._indices, self._values), comm=comm)
+        self._mat.assemble()
+        ksp = self._ksp = PETSc.KSP().create(comm)
+        ksp.setOperators(self._mat)
+        ksp.setType(config.ksp_type)
+        pc = self._pc = ksp.getPC()
+        pc.setType(config.pc_type)
+        if config.ksp_type == "preonly":
+            pc.setFactorSolverType(config.factor_solver_type)
+            if config.factor_solver_type == "petsc":
+                pc.setFactorOrdering(config.ordering)
+        else:
+            ksp.setTolerances(rtol=config.rtol, atol=config.atol, max_it=config.max_it)
+        if config.options:
+            prefix = f"bayesinv_solver{next(_PREFIXES)}_"
+            opts = PETSc.Options()
+            for key, value in config.options.items():
+                opts[prefix + key.lstrip("-")] = value
+            ksp.setOptionsPrefix(prefix)
+            ksp.setFromOptions()
+            for key in config.options:
+                opts.delValue(prefix + key.lstrip("-"))
+        self._b = np.zeros(n)
+        self._x = np.zeros(n)
+        self._bvec = PETSc.Vec().createWithArray(self._b, comm=comm)
+        self._xvec = PETSc.Vec().createWithArray(self._x, comm=comm)
+        self._set_up = False
+
+    def _numeric(self, data):
+        np.copyto(self._values, data)
+        self._mat.stateIncrease()  # the values changed: PCSetUp redoes the numeric factorisation
+        try:
+            if self._set_up:
+                self._pc.setUp()
+            else:
+                self._ksp.setUp()
+                self._set_up = True
+        except PETSc.Error as exc:
+            raise ForwardSolveError(f"PETSc factorisation failed (error {exc.ierr})") from exc
+
+    def _solve(self, b):
+        np.copyto(self._b, b)
+        try:
+            self._ksp.solve(self._bvec, self._xvec)
+        except PETSc.Error as exc:
+            raise ForwardSolveError(f"PETSc solve failed (error {exc.ierr})") from exc
+        reason = self._ksp.getConvergedReason()
+        if reason < 0:
+            what = ("the factorisation failed (zero pivot: singular operator)"
+                    if reason == _PC_FAILED
+                    else f"after {self._ksp.getIterationNumber()} iterations")
+            raise ForwardSolveError(
+                f"PETSc {self._config.ksp_type}/{self._config.pc_type} solve failed: "
+                f"{_REASONS.get(reason, reason)}, {what}")
+        return self._x.copy()
+
+
+def make_solver(solver=None):
+    """The solver of a FEM forward map: ``None``/``"petsc"`` (PETSc Cholesky), ``"cholmod"``,
+    ``"superlu"``, or an object with ``factorize(A)`` (returned unchanged)."""
+    if solver is None or (isinstance(solver, str) and solver == "petsc"):
+        return PETScSolver()
+    if isinstance(solver, str) and solver not in ("cholmod", "superlu"):
+        raise InvalidArgumentError(
+            f"solver must be one of ['cholmod', 'petsc', 'superlu'] or an object with "
+            f"factorize(A), got {solver!r}")
+    return _make_linalg_solver(solver)
+
+
+__all__ = ["CholmodSolver", "PETScSolver", "SuperLUSolver", "make_solver"]
