@@ -138,7 +138,7 @@ def test_identity_link_rejects_non_positive_coefficients_and_chains_survive(doma
     assert ev.logdensity == -np.inf and "identity link" in ev.failure
     # pCN with a large step: most proposals have some θ_k < 0, and are rejected, not fatal
     idata = bayesinv.sample(post, "pcn", beta=0.9, draws=5, chains=1, seed=1,
-                            init=np.zeros(G.input_dim), progress=False)
+                            init=np.zeros(G.input_dim), progress=False, diagnostics=False)
     assert idata.posterior["xi"].shape == (1, 5, G.input_dim)
     assert (idata.sample_stats["acceptance_rate"].values == 0).sum() >= 3
     # counters: a proposal rejected by the link never reaches a solve
