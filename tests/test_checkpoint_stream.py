@@ -37,8 +37,10 @@ def _assert_same_draws(a, b):
     np.testing.assert_array_equal(a.posterior["draw"].values, b.posterior["draw"].values)
 
 
-# Interpreted loop, adapted β, thinning: every piece of state a checkpoint must carry.
-SUBPROCESS_KW = {"draws": 5_000, "warmup": 400, "thin": 2, "chains": 2, "seed": 7,
+# Interpreted loop, adapted β, thinning: every piece of state a checkpoint must carry. The run
+# is long enough (≈1 s on an idle machine) that the test can read the live stream and signal
+# the process before it finishes; at 5 000 draws it sometimes finished first.
+SUBPROCESS_KW = {"draws": 15_000, "warmup": 400, "thin": 2, "chains": 2, "seed": 7,
                  "loop": "interpreted", "diagnostics": False}
 
 SCRIPT = textwrap.dedent("""
@@ -50,7 +52,7 @@ SCRIPT = textwrap.dedent("""
     problem = linear_gaussian(dim=12, num_observations=6, noise_std=0.3, seed=3)
     try:
         sample(problem.posterior, "pcn", checkpoint=sys.argv[1], stream=sys.argv[2],
-               checkpoint_interval=0.05, stream_every=500, **{kw})
+               checkpoint_interval=0.05, stream_every=1000, **{kw})
     except SamplingInterrupted as exc:
         print("interrupted at", exc.iteration, flush=True)
         sys.exit(3)
@@ -82,7 +84,7 @@ def test_sigterm_to_a_real_process_then_resume_is_bit_identical(tmp_path):
     assert proc.returncode == 3, (out, err)
     assert "interrupted at" in out
     stopped_at = int(out.split()[-1])
-    assert 0 < stopped_at < 400 + 2 * 5_000
+    assert 0 < stopped_at < 400 + 2 * 15_000
     assert live.posterior["xi"].shape[1] > 0 and first.posterior["xi"].shape[0] == 2
 
     problem = _problem()
