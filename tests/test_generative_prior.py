@@ -4,6 +4,7 @@ transpose/tangent actions, the match to the mesh, and a PyTorch round trip (if i
 from __future__ import annotations
 
 import importlib.util
+import itertools
 
 import numpy as np
 import pytest
@@ -20,7 +21,7 @@ ACT = {"tanh": np.tanh, "sigmoid": scipy.special.expit, "softplus": lambda z: np
 
 def random_layers(rng, sizes, scale=1.0):
     return [(scale * rng.standard_normal((m, n)) / np.sqrt(n), 0.3 * rng.standard_normal(m))
-            for n, m in zip(sizes[:-1], sizes[1:], strict=True)]
+            for n, m in itertools.pairwise(sizes)]
 
 
 def reference_decoder(layers, z, activation, output_activation):
@@ -122,7 +123,7 @@ def test_mismatched_decoder_files_name_the_layer(tmp_path, rng):
         arrays = {k: v for k, v in {**good, **change}.items() if v is not None}
         with pytest.raises(InvalidArgumentError, match=message):
             GenerativePrior.from_npz(_write(tmp_path / f"bad{i}.npz", **arrays))
-    with pytest.raises(InvalidArgumentError, match="bad-empty.npz: no layers found"):
+    with pytest.raises(InvalidArgumentError, match=r"bad-empty\.npz: no layers found"):
         GenerativePrior.from_npz(_write(tmp_path / "bad-empty.npz", activation=np.array("tanh")))
     with pytest.raises(InvalidArgumentError, match="decoder outputs 10 values but the mesh has 9"):
         GenerativePrior.from_npz(_write(tmp_path / "good.npz", **good), dim=9)
@@ -140,7 +141,7 @@ def test_state_dict_conversion_without_torch(tmp_path, rng):
                                                                        "identity"), rtol=1e-12)
     with pytest.raises(InvalidArgumentError, match="state_dict does not record activations"):
         decoder_from_torch(state, tmp_path / "e.npz")
-    with pytest.raises(InvalidArgumentError, match="'bn.running_mean' is not a Linear weight"):
+    with pytest.raises(InvalidArgumentError, match=r"'bn\.running_mean' is not a Linear weight"):
         decoder_from_torch({**state, "bn.running_mean": np.zeros(5)}, tmp_path / "e.npz",
                            activation="tanh")
 
