@@ -99,16 +99,20 @@ def test_vjp_and_jvp_against_central_differences(rng, arch):
 
 
 def test_cached_forward_pass_is_not_stale(rng):
-    """The one-entry cache must not serve the activations of another ξ."""
-    prior = NeuralFieldPrior(GRID, width=6, depth=2, activation="tanh")
+    """The one-entry cache must not serve the activations of another ξ (the batched path has
+    no cache and is the reference)."""
+    arch = {"width": 6, "depth": 2, "activation": "tanh"}
+    prior = NeuralFieldPrior(GRID, **arch)
     xi1, xi2, v = prior.sample_latent(rng), prior.sample_latent(rng), rng.standard_normal(42)
     g1 = prior.to_physical_vjp(xi1, v)
-    prior.to_physical(xi2)
-    fresh = NeuralFieldPrior(GRID, width=6, depth=2, activation="tanh")
-    np.testing.assert_array_equal(prior.to_physical_vjp(xi1, v), fresh.to_physical_vjp(xi1, v))
+    np.testing.assert_array_equal(prior.to_physical(xi2), prior.to_physical(xi2[None])[0])
     np.testing.assert_array_equal(prior.to_physical_vjp(xi1, v), g1)
+    np.testing.assert_array_equal(
+        g1, NeuralFieldPrior(GRID, **arch).to_physical_vjp(xi1, v))  # a fresh cache
     xi1[0] += 1.0  # mutated in place: recomputed
-    np.testing.assert_array_equal(prior.to_physical(xi1), fresh.to_physical(xi1))
+    np.testing.assert_array_equal(prior.to_physical(xi1), prior.to_physical(xi1[None])[0])
+    np.testing.assert_allclose(prior.to_physical(xi1), reference_field(GRID, xi1, **arch,
+                               weight_variance=1.0, bias_variance=1.0), rtol=1e-12)
 
 
 def test_kernels_compile_once_per_dtype(rng):
