@@ -257,7 +257,9 @@ class Network:
 
     The last forward pass is kept (a one-entry cache keyed by the inputs and parameters), so a
     transpose or tangent action at the point just evaluated costs no second forward pass: the
-    whitened posterior evaluates θ = T(ξ) and then J_T(ξ)ᵀ v at the same ξ.
+    whitened posterior evaluates θ = T(ξ) and then J_T(ξ)ᵀ v at the same ξ. The workspace is
+    per object, so one network must not be evaluated from several threads at once (processes,
+    as used for parallel chains and replicates, are fine).
     """
 
     def __init__(self, sizes, activations, w_scale, b_scale):
