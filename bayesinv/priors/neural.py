@@ -36,8 +36,9 @@ uncorrelated terms), but the law is not Gaussian: given the hidden layer, θ(x) 
 with random variance a²(σ_b² + σ_w² Σ_j φ(z_j)²/n), so its fourth cumulant is
 3 a⁴σ_w⁴ Var φ(z)²/n, which vanishes like 1/n. With two or more hidden layers the covariance
 itself has an O(1/n) bias (the second layer's covariance is a random, O(n^{−1/2})-accurate
-estimate of K², pushed through the non-linear expectation). ``tests/test_neural_priors.py``
-checks both.
+estimate of K², pushed through the non-linear expectation); it is ≈ 2% at width 4 and
+below Monte Carlo resolution at width 64. ``tests/test_neural_priors.py`` checks the
+one-layer statements at widths 16 and 4096 and the depth-2 recursion at width 64.
 
 Cost: one forward and one transpose pass are a few dense GEMMs of size (#vertices × width ×
 width), see ``benchmarks/neural_prior.py``.
