@@ -7,8 +7,9 @@ scalar,
           h^{l+1} = φ\big(\tfrac{σ_w}{\sqrt{n}} W^{l+1} h^l + σ_b b^{l+1}\big),\quad
           θ(x) = m(x) + a\big(\tfrac{σ_w}{\sqrt{n}} W^{L+1} h^L + σ_b b^{L+1}\big),
 
-with every entry of every W^l, b^l an independent N(0, 1) variable (Neal 1996; the "NTK/NNGP
-parametrisation" of Lee et al. 2018). These standard normal weights *are* the whitened
+with every entry of every W^l, b^l an independent N(0, 1) variable, i.e. weights
+N(0, σ_w²/fan-in) and biases N(0, σ_b²) (Neal 1996; Lee et al. 2018), written as scaled
+standard normals. These standard normal weights *are* the whitened
 coordinates ξ, so θ = T(ξ), ξ ~ N(0, I_k) as for every prior in the package: pCN proposes new
 weights, and Langevin samplers use J_T(ξ)ᵀ v, computed by backpropagation (:mod:`._mlp`).
 θ is evaluated at the P1 vertices of the mesh, where the forward maps read it.
@@ -41,7 +42,9 @@ below Monte Carlo resolution at width 64. ``tests/test_neural_priors.py`` checks
 one-layer statements at widths 16 and 4096 and the depth-2 recursion at width 64.
 
 Cost: one forward and one transpose pass are a few dense GEMMs of size (#vertices × width ×
-width), see ``benchmarks/neural_prior.py``.
+width) plus one activation (and derivative) per vertex and hidden unit; for tanh, erf and sine
+the latter (libm exp/erf/sin, not vectorised) dominates. ``benchmarks/neural_prior.py``
+compares it with a PDE solve.
 """
 
 from __future__ import annotations
