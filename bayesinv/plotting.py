@@ -49,3 +49,24 @@ def plot_traces(idata, var_name="xi", indices=(0, 1, 2), axes=None, title=None):
     if title:
         axes[0].set_title(title)
     return axes
+
+
+def plot_prior_draws(prior, space, num_draws: int = 4, *, seed=None, axes=None, title=None,
+                     cmap="RdBu_r"):
+    """Independent draws θ = T(ξ) of any whitened prior on a P1 ``space``, one panel each, on
+    a shared colour scale symmetric about 0. ``axes`` (one per draw) default to a new row.
+
+    Returns the axes; the draws are ``prior.sample(seed, num_draws)``.
+    """
+    draws = np.atleast_2d(prior.sample(np.random.default_rng(seed), size=num_draws))
+    if axes is None:
+        _, axes = plt.subplots(1, num_draws, figsize=(3.2 * num_draws, 3.0),
+                               layout="constrained", squeeze=False)
+        axes = axes[0]
+    lim = float(np.abs(draws).max())
+    for k, (ax, theta) in enumerate(zip(axes, draws, strict=True)):
+        plot_field(space, theta, ax, title=f"draw {k + 1}", cmap=cmap, vmin=-lim, vmax=lim,
+                   colorbar=k == num_draws - 1)
+    if title:
+        axes[0].figure.suptitle(title)
+    return axes

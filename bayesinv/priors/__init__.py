@@ -2,6 +2,16 @@
 
 from .base import WhitenedPrior
 from .gaussian import GaussianPrior
+from .generative import GenerativePrior, decoder_from_torch, save_decoder
+from .neural import NeuralFieldPrior
 from .series import SeriesPrior
 
-__all__ = ["GaussianPrior", "SeriesPrior", "WhitenedPrior"]
+__all__ = [
+    "GaussianPrior",
+    "GenerativePrior",
+    "NeuralFieldPrior",
+    "SeriesPrior",
+    "WhitenedPrior",
+    "decoder_from_torch",
+    "save_decoder",
+]
