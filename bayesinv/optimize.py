@@ -30,7 +30,8 @@ class MAPResult:
 
 def find_map(posterior, x0=None, *, maxiter: int = 500, gtol: float = 1e-8,
              ftol: float = 1e-14) -> MAPResult:
-    """Maximise the whitened posterior density by L-BFGS (SciPy), from ``x0`` (default ξ = 0).
+    """Maximise the whitened posterior density by L-BFGS (SciPy), from ``x0`` (default: the
+    prior's ``map_start()``, ξ = 0 for Gaussian priors).
 
     Each iteration costs one forward and one adjoint solve. A failed solve during the line
     search counts as an infinitely bad point, which makes the line search back off.
@@ -39,7 +40,7 @@ def find_map(posterior, x0=None, *, maxiter: int = 500, gtol: float = 1e-8,
     if not isinstance(target, WhitenedPosterior):
         raise TypeError(f"posterior must be a Posterior, got {type(posterior).__name__}")
     maxiter = integer_at_least("maxiter", maxiter, 1)
-    x0 = np.zeros(target.dim) if x0 is None else target.prior.check_latent(x0, "x0").copy()
+    x0 = target.prior.map_start() if x0 is None else target.prior.check_latent(x0, "x0").copy()
 
     def objective(xi):
         ev = target.evaluate(xi, grad=True)

@@ -10,7 +10,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
+from bayesinv.forward import LinearForwardMap
 from bayesinv.likelihood import GaussianLikelihood, simulate
+from bayesinv.optimize import find_map
 from bayesinv.posterior import Posterior
 from bayesinv.priors.generative import GenerativePrior
 from bayesinv.priors.neural import NeuralFieldPrior
@@ -98,3 +100,17 @@ def test_plot_prior_draws_shows_the_prior_draws(schrodinger):
     for ax, theta in zip(axes, expected, strict=True):
         np.testing.assert_allclose(ax.collections[0].get_array(), theta)
     plt.close(axes[0].figure)
+
+
+def test_map_search_does_not_start_at_the_odd_activation_saddle():
+    """At ξ = 0 every hidden unit of a tanh network is 0: only the output bias has a gradient,
+    so an L-BFGS search started there can only fit a constant. The default start avoids it."""
+    coords = np.random.default_rng(0).random((30, 2))
+    prior = NeuralFieldPrior(coords, width=8, depth=2, activation="tanh")
+    forward = LinearForwardMap(np.eye(30))
+    data = np.sin(3 * coords[:, 0]) + coords[:, 1]
+    post = Posterior(prior, GaussianLikelihood(forward, data, 0.1))
+    _, grad_at_zero = post.whitened.logdensity_and_grad(np.zeros(prior.latent_dim))
+    assert np.count_nonzero(np.abs(grad_at_zero) > 1e-12) == 1  # the saddle: output bias only
+    fit = find_map(post)
+    assert np.ptp(fit.theta) > 0.5  # not a constant field

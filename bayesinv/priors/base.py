@@ -38,6 +38,10 @@ class WhitenedPrior:
         """J_T(ξ) v for v of length ``latent_dim``."""
         raise TypeError(f"{type(self).__name__} does not implement to_physical_jvp")
 
+    def map_start(self) -> np.ndarray:
+        """Where MAP searches start by default: ξ = 0, the prior mode, for Gaussian priors."""
+        return np.zeros(self.latent_dim)
+
     def check_latent(self, xi, name: str = "xi") -> np.ndarray:
         xi = np.asarray(xi, dtype=float)
         if xi.shape[-1:] != (self.latent_dim,):

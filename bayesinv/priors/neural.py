@@ -214,6 +214,11 @@ class NeuralFieldPrior(WhitenedPrior):
                 f"shape {xi.shape}")
         return np.ascontiguousarray(xi)
 
+    def map_start(self) -> np.ndarray:
+        """A fixed prior draw of the weights: ξ = 0 is a saddle point of the posterior for odd
+        activations (every hidden unit is 0, so only the output bias has a gradient)."""
+        return np.random.default_rng(0).standard_normal(self.latent_dim)
+
     def to_physical(self, xi) -> np.ndarray:
         xi = self.check_latent(xi)
         if xi.ndim == 1:
