@@ -37,11 +37,11 @@ posterior: the preconditioned curvature is 1 at the MAP, 134 at ξ_MAP + 0.01η 
 neither at this signal-to-noise ratio (R-hat 1.5–1.9, ESS ≈ 0.02/s for both priors: pCN's
 trouble here is the informative data, not the prior). The NN posterior mean (pCN) has relative
 L² error 0.41. Coverage of the NN interval for ⟨θ, ψ⟩: 6/10 replicates, with R-hat up to 1.5
-per replicate: short pCN chains give overconfident intervals. Adaptive MALA and pCN-Langevin (dual averaging to
-acceptance 0.57) do no better: their adapted steps are 1e-4 at signal-to-noise 15 and 5e-6 at
-60, and chains started at the MAP barely move in 3 000 steps. A geometry-aware sampler
-(position-dependent preconditioning, e.g. Riemannian MALA or HMC) is what NN-weight posteriors
-at these signal-to-noise ratios need.
+per replicate: short pCN chains give overconfident intervals. Adaptive MALA and
+pCN-Langevin (dual averaging to acceptance 0.57) do no better: their adapted steps are 1e-4
+at signal-to-noise 15 and 5e-6 at 60, and chains started at the MAP barely move in 3 000
+steps. A geometry-aware sampler (position-dependent preconditioning, e.g. Riemannian MALA or
+HMC) is what NN-weight posteriors at these signal-to-noise ratios need.
 
 Run ``python examples/neural_prior_schrodinger.py`` (15–30 minutes on 2 cores; most of it
 pCN) or with ``--quick`` for the 10-second smoke version the tests run; ``--replicates 0``
