@@ -17,7 +17,9 @@ from ..errors import InvalidArgumentError
 
 class WhitenedPrior:
     """Base class of priors; subclasses define ``dim``, ``latent_dim``, ``to_physical`` and
-    ``to_physical_vjp``."""
+    ``to_physical_vjp`` (and ``to_physical_jvp``); priors with a density in θ coordinates
+    (every Gaussian prior here) also define ``logpdf`` and ``grad_logpdf``.
+    :func:`bayesinv.testing.check_prior` verifies the contract for any prior."""
 
     #: length of θ (e.g. number of mesh vertices)
     dim: int
@@ -37,6 +39,15 @@ class WhitenedPrior:
     def to_physical_jvp(self, xi: np.ndarray, v: np.ndarray) -> np.ndarray:
         """J_T(ξ) v for v of length ``latent_dim``."""
         raise TypeError(f"{type(self).__name__} does not implement to_physical_jvp")
+
+    def logpdf(self, theta) -> float:
+        """log density of θ (for Gaussian priors: w.r.t. Lebesgue measure on the support)."""
+        raise TypeError(f"{type(self).__name__} has no density in θ coordinates; use "
+                        f"logpdf_latent (the samplers only need the whitened density)")
+
+    def grad_logpdf(self, theta) -> np.ndarray:
+        """∇_θ log p(θ)."""
+        raise TypeError(f"{type(self).__name__} has no density in θ coordinates")
 
     def check_latent(self, xi, name: str = "xi") -> np.ndarray:
         xi = np.asarray(xi, dtype=float)
