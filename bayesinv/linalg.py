@@ -143,11 +143,13 @@ class SparseCholesky:
                 "backend='cholmod' needs scikit-sparse: pip install 'scikit-sparse<0.5'")
         try:
             factor = _cholmod.cholesky(A)
+            # A simplicial LDLᵀ factorisation succeeds for indefinite A; converting it to
+            # LLᵀ is what detects a non-positive pivot.
+            self.L = factor.L().tocsr()
         except _cholmod.CholmodNotPositiveDefiniteError as exc:
             raise self._not_spd(exc) from exc
         self._factor = factor
         self.perm = np.asarray(factor.P(), dtype=np.int64)
-        self.L = factor.L().tocsr()
         self._solve = factor.solve_A
         self._logdet = float(factor.logdet())
 

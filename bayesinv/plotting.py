@@ -49,3 +49,24 @@ def plot_traces(idata, var_name="xi", indices=(0, 1, 2), axes=None, title=None):
     if title:
         axes[0].set_title(title)
     return axes
+
+
+def plot_prior_draws(prior, space, n: int = 4, *, seed=0, axes=None, title=None,
+                     cmap="RdBu_r"):
+    """``n`` draws of a prior on a P1 space in one row, sharing a colour scale symmetric about
+    the prior mean's range (one colour bar). ``axes`` (n of them) default to a new figure."""
+    if axes is None:
+        _, axes = plt.subplots(1, n, figsize=(2.6 * n + 0.8, 2.6), squeeze=False,
+                                 layout="constrained")
+        axes = axes[0]
+    draws = np.atleast_2d(prior.sample(np.random.default_rng(seed), size=n))
+    centre = float(np.median(draws))
+    half = float(np.abs(draws - centre).max())
+    for i, ax in enumerate(axes):
+        plot_field(space, draws[i], ax, cmap=cmap, vmin=centre - half, vmax=centre + half,
+                   colorbar=False, title=f"draw {i + 1}")
+    mappable = axes[-1].collections[0]
+    axes[0].figure.colorbar(mappable, ax=list(axes), shrink=0.8)
+    if title:
+        axes[0].figure.suptitle(title)
+    return axes

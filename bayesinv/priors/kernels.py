@@ -45,6 +45,32 @@ from .._validation import float_in_interval, one_of, points_2d, positive_float
 from ..errors import InvalidArgumentError
 from .gaussian import GaussianPrior
 
+#: Up to this many points the eigen factor uses a dense symmetric eigensolver (all modes);
+#: above it, Lanczos (ARPACK) for the leading modes, doubling their number until enough.
+DENSE_EIGH_LIMIT = 2000
+
+
+def _log_kv(nu: float, t: np.ndarray) -> np.ndarray:
+    """log K_ν(t) for t > 0: from ``scipy.special.kve`` where it is finite and positive, else
+    from the uniform (Debye) expansion K_ν(νz) ≈ √(π/(2ν)) e^{−νη} (1+z²)^{−1/4}
+    (1 − u₁(p)/ν + u₂(p)/ν²), η = √(1+z²) + log(z/(1+√(1+z²))), p = (1+z²)^{−1/2}
+    (Abramowitz & Stegun 9.7.8; relative error O(ν^{−3}), used only for large ν, where
+    K_ν overflows near 0)."""
+    with np.errstate(over="ignore", divide="ignore"):
+        kve = scipy.special.kve(nu, t)
+        out = np.log(kve) - t
+    bad = ~np.isfinite(out)
+    if bad.any():
+        z = t[bad] / nu
+        sq = np.sqrt(1.0 + z * z)
+        eta = sq + np.log(z / (1.0 + sq))
+        p = 1.0 / sq
+        u1 = (3 * p - 5 * p**3) / 24
+        u2 = (81 * p**2 - 462 * p**4 + 385 * p**6) / 1152
+        out[bad] = (0.5 * np.log(np.pi / (2 * nu)) - nu * eta - 0.5 * np.log(sq)
+                    + np.log1p(-u1 / nu + u2 / nu**2))
+    return out
+
 
 class Kernel:
     """A stationary isotropic covariance kernel k(x, y) = σ² ρ(|x − y|)."""
@@ -104,15 +130,34 @@ class MaternKernel(Kernel):
         if nu == np.inf:
             return np.exp(-0.5 * s * s)
         t = math.sqrt(2.0 * nu) * s
-        with np.errstate(invalid="ignore", over="ignore"):
-            out = np.exp((1.0 - nu) * math.log(2.0) - math.lgamma(nu)) * t**nu \
-                * scipy.special.kv(nu, t)
-        # K_ν underflows to 0 for large t (correlation 0); at t = 0 the limit is 1.
-        return np.where(t > 0, np.nan_to_num(out, nan=0.0), 1.0)
+        pos = t > 0
+        out = np.ones_like(t)
+        tp = t[pos]
+        log_rho = (1.0 - nu) * math.log(2.0) - math.lgamma(nu) + nu * np.log(tp) \
+            + _log_kv(nu, tp)
+        out[pos] = np.minimum(np.exp(log_rho), 1.0)   # ≤ 1 also within the expansion error
+        return out
 
     def __repr__(self):
         return (f"MaternKernel(nu={self.nu:g}, length_scale={self.length_scale:g}, "
                 f"variance={self.variance:g})")
+
+
+def _cut(lam: np.ndarray, total: float, fraction: float, limit: int) -> int:
+    """The fewest leading modes reaching ``fraction`` of ``total``, rounded up to whole
+    (numerically) degenerate eigenspaces so that the factor does not depend on the basis an
+    eigensolver picks inside one (rounded down instead when ``limit`` would split it)."""
+    captured = np.cumsum(lam) / total
+    r = min(int(np.searchsorted(captured, fraction - 1e-12)) + 1, lam.size,
+            int(np.count_nonzero(lam > lam[0] * 1e-14)))
+    same = lambda i: lam[i] >= lam[i - 1] * (1 - 1e-8)  # noqa: E731
+    while r < lam.size and same(r):
+        r += 1
+    if r > limit:
+        r = limit
+        while 1 < r < lam.size and same(r):
+            r -= 1
+    return r
 
 
 def _eigen_factor(C: np.ndarray, weights: np.ndarray, fraction: float, max_rank):
@@ -122,24 +167,22 @@ def _eigen_factor(C: np.ndarray, weights: np.ndarray, fraction: float, max_rank)
     B = sw[:, None] * C * sw[None, :]
     total = float(np.trace(B))
     limit = n if max_rank is None else min(n, max_rank)
-    if n <= 2000:
+    if n <= DENSE_EIGH_LIMIT:
         lam, V = scipy.linalg.eigh(B)
-        lam, V = lam[::-1], V[:, ::-1]
+        lam, V = np.clip(lam[::-1], 0.0, None), V[:, ::-1]
+        r = _cut(lam, total, fraction, limit)
     else:  # Lanczos on the leading part, doubling the number of modes until enough
         k = min(n - 1, 64)
         while True:
             lam, V = spla.eigsh(B, k=k, which="LA",
                                 v0=np.random.default_rng(0).standard_normal(n))
-            lam, V = lam[::-1], V[:, ::-1]
-            if np.cumsum(lam)[-1] >= fraction * total or k >= min(n - 1, limit):
+            lam, V = np.clip(lam[::-1], 0.0, None), V[:, ::-1]
+            r = _cut(lam, total, fraction, limit)
+            if r < k or k >= min(n - 1, limit):
                 break
             k = min(n - 1, 2 * k)
-    lam = np.clip(lam, 0.0, None)
-    captured = np.cumsum(lam) / total
-    r = int(np.searchsorted(captured, fraction - 1e-12) + 1)
-    r = min(r, limit, int(np.count_nonzero(lam > lam[0] * 1e-14)))
     L = (V[:, :r] * np.sqrt(lam[:r])) / sw[:, None]
-    return L, float(captured[r - 1]), lam[:r]
+    return L, float(lam[:r].sum() / total), lam[:r]
 
 
 class KernelPrior(GaussianPrior):
