@@ -85,6 +85,31 @@ def test_eigenpairs_are_cached_per_mesh_and_boundary():
     assert "dirichlet_eigenpairs" not in domain.cache
 
 
+def test_eigenpairs_on_disk_are_keyed_by_mesh_and_reused(tmp_path, monkeypatch):
+    from bayesinv.fem import unit_square
+    from bayesinv.fem.eigen import laplacian_eigenpairs
+
+    monkeypatch.delenv("BAYESINV_CACHE_DIR", raising=False)
+    lam, E = laplacian_eigenpairs(unit_square(8), 6, "neumann", cache_dir=tmp_path)
+    (path,) = tmp_path.glob("eigenpairs-neumann-*.npz")
+    # Mark the stored eigenvalues: a fresh Domain of the same mesh must read them back
+    # (proving the disk is used), for any request up to the stored number of modes.
+    with np.load(path) as data:
+        np.savez(path, eigenvalues=data["eigenvalues"] + 1000.0,
+                 eigenfunctions=data["eigenfunctions"])
+    monkeypatch.setenv("BAYESINV_CACHE_DIR", str(tmp_path))
+    lam2, E2 = laplacian_eigenpairs(unit_square(8), 4, "neumann")
+    np.testing.assert_array_equal(lam2, lam[:4] + 1000.0)
+    np.testing.assert_array_equal(E2, E[:, :4])
+    # more modes than stored: recomputed (and the file replaced); another mesh: another key
+    lam3, _ = laplacian_eigenpairs(unit_square(8), 8, "neumann")
+    np.testing.assert_allclose(lam3[:6], lam, rtol=1e-9, atol=1e-9)
+    laplacian_eigenpairs(unit_square(8, diagonal="left"), 6, "neumann")
+    laplacian_eigenpairs(unit_square(8), 6, "dirichlet")
+    assert len(list(tmp_path.glob("*.npz"))) == 3
+    assert not list(tmp_path.glob("*.tmp"))
+
+
 def test_neumann_prior_weights_and_functional_covariance():
     """Weights s(τ² + λ_k)^{−α/2} with τ² = 1 by default; ⟨θ, ψ⟩ covariances by z-scores."""
     from bayesinv.fem import unit_square

@@ -10,15 +10,26 @@ Eigenfunctions are returned as nodal values, normalised so that eᵀ M e = 1, i.
 in L²(O) for the FE functions. Results are cached on ``domain.cache`` (one entry per boundary
 condition); a request for fewer modes reuses a larger computation.
 
-Cost (measured in ``benchmarks/priors.py``; shift-invert Lanczos, 2-core machine): about 1–3 s
-for 100 modes and 8–25 s for 400 modes on the 128² unit square, against 10⁴ forward solves of
-≈ 50 ms each in a typical run at that size, so an in-memory cache per mesh suffices and no
-on-disk cache is kept.
+**Cost and the on-disk cache.** Measured (``benchmarks/priors.py``, shared 2-core machine, so
+noisy): 0.4 s for 100 modes and 4.5 s for 400 modes on the 64² unit square, 2 s and 30–50 s on
+128², where one forward solve takes ≈ 35 ms — i.e. 400 modes on 128² cost as much as ≈ 1 000
+forward solves. That is a few percent of one long run (10⁴–10⁵ gradient steps) but a large
+share of short or repeated runs (a coverage study runs many replicates, each in its own
+process, on the same mesh). The time is ARPACK's Lanczos work (reorthogonalising ≈ 2D
+vectors), not the sparse solves. So besides the in-memory cache there is an opt-in on-disk
+cache: pass ``cache_dir`` or set the environment variable ``BAYESINV_CACHE_DIR``; entries are
+``.npz`` files keyed by a SHA-256 hash of the vertex coordinates, the cells and the boundary
+condition, written atomically, and a file with at least the requested number of modes is
+reused.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
+import os
+import tempfile
+from pathlib import Path
 
 import numpy as np
 import scipy.sparse.linalg as spla
@@ -60,6 +71,41 @@ def _compute(domain, num: int, boundary: str):
     return vals, full
 
 
+def _disk_path(domain, boundary: str, cache_dir) -> Path | None:
+    cache_dir = os.environ.get("BAYESINV_CACHE_DIR") if cache_dir is None else cache_dir
+    if not cache_dir:
+        return None
+    space = domain.parameter_space
+    digest = hashlib.sha256(b"bayesinv laplacian eigenpairs v1 " + boundary.encode())
+    digest.update(np.ascontiguousarray(space.coordinates, dtype=float).tobytes())
+    digest.update(np.ascontiguousarray(space.cell_dofs, dtype=np.int64).tobytes())
+    return Path(cache_dir) / f"eigenpairs-{boundary}-{digest.hexdigest()[:32]}.npz"
+
+
+def _eigenpairs_at_least(domain, num: int, boundary: str, cache_dir):
+    """Cached eigenpairs with at least ``num`` modes: from memory, from disk, or computed."""
+    key = f"{boundary}_eigenpairs"
+    cached = domain.cache.get(key)
+    if cached is not None and cached[0].size >= num:
+        return cached
+    path = _disk_path(domain, boundary, cache_dir)
+    if path is not None and path.exists():
+        with np.load(path) as data:
+            if data["eigenvalues"].size >= num:
+                cached = (data["eigenvalues"], data["eigenfunctions"])
+                domain.cache[key] = cached
+                return cached
+    cached = _compute(domain, num, boundary)
+    domain.cache[key] = cached
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+        with os.fdopen(fd, "wb") as fh:
+            np.savez(fh, eigenvalues=cached[0], eigenfunctions=cached[1])
+        os.replace(tmp, path)                          # atomic: readers never see half a file
+    return cached
+
+
 def weyl_count(domain, max_eigenvalue: float) -> float:
     """Weyl's law: #{k : λ_k ≤ Λ} ≈ ω_d |O| Λ^{d/2} / (2π)^d (ω_d the unit-ball volume)."""
     d = domain.dim
@@ -68,7 +114,7 @@ def weyl_count(domain, max_eigenvalue: float) -> float:
 
 
 def laplacian_eigenpairs(domain, num: int | None = None, boundary: str = "dirichlet", *,
-                         max_eigenvalue: float | None = None):
+                         max_eigenvalue: float | None = None, cache_dir=None):
     """The smallest eigenpairs of −Δ on a domain with Dirichlet or Neumann conditions.
 
     Parameters
@@ -79,6 +125,8 @@ def laplacian_eigenpairs(domain, num: int | None = None, boundary: str = "dirich
     boundary : {"dirichlet", "neumann"}
     max_eigenvalue : float, optional
         Return every eigenpair with λ ≤ ``max_eigenvalue`` (an eigenvalue cut-off).
+    cache_dir : str or Path, optional
+        Directory of the on-disk cache; default ``$BAYESINV_CACHE_DIR`` (none if unset).
 
     Returns
     -------
@@ -99,15 +147,11 @@ def laplacian_eigenpairs(domain, num: int | None = None, boundary: str = "dirich
     space = domain.parameter_space
     dofs, what = _available(space, boundary)
     limit = dofs.size - 1
-    key = f"{boundary}_eigenpairs"
-    cached = domain.cache.get(key)
     if max_eigenvalue is not None:
         max_eigenvalue = positive_float("max_eigenvalue", max_eigenvalue)
         num = min(limit, int(1.3 * weyl_count(domain, max_eigenvalue)) + 10)
         while True:
-            if cached is None or cached[0].size < num:
-                cached = _compute(domain, num, boundary)
-                domain.cache[key] = cached
+            cached = _eigenpairs_at_least(domain, num, boundary, cache_dir)
             if cached[0][-1] > max_eigenvalue or cached[0].size >= limit:
                 break
             num = min(limit, 2 * num)
@@ -122,7 +166,5 @@ def laplacian_eigenpairs(domain, num: int | None = None, boundary: str = "dirich
         raise InvalidArgumentError(
             f"num_modes={num} is too large: the mesh has only {dofs.size} {what} "
             f"(at most {limit} {boundary} eigenpairs); refine the mesh or reduce num_modes")
-    if cached is None or cached[0].size < num:
-        cached = _compute(domain, num, boundary)
-        domain.cache[key] = cached
+    cached = _eigenpairs_at_least(domain, num, boundary, cache_dir)
     return cached[0][:num].copy(), cached[1][:, :num].copy()

@@ -116,8 +116,8 @@ class SeriesPrior(GaussianPrior):
     def laplacian(cls, domain, *, alpha: float, boundary: str = "dirichlet",
                   num_modes: int | None = None, max_eigenvalue: float | None = None,
                   scale: float = 1.0, shift: float | None = None, mean=0.0,
-                  sample_size: int | None = None,
-                  rescale_exponent: float | None = None) -> SeriesPrior:
+                  sample_size: int | None = None, rescale_exponent: float | None = None,
+                  cache_dir=None) -> SeriesPrior:
         """The series prior on the Laplacian eigenbasis of a domain (any P1 mesh).
 
         Parameters
@@ -140,6 +140,9 @@ class SeriesPrior(GaussianPrior):
             N: rescale the fluctuation by N^{−a} (the theory's rescaled prior).
         rescale_exponent : float, optional
             a; default d/(2α + d). Needs ``sample_size``.
+        cache_dir : str or Path, optional
+            On-disk eigenpair cache (default ``$BAYESINV_CACHE_DIR``; see
+            :mod:`bayesinv.fem.eigen`). Eigenpairs are always cached in memory per mesh.
         """
         from ..fem.eigen import laplacian_eigenpairs
 
@@ -164,7 +167,7 @@ class SeriesPrior(GaussianPrior):
         if num_modes is not None:
             num_modes = integer_at_least("num_modes", num_modes, 1)
         lam, vecs = laplacian_eigenpairs(domain, num_modes, boundary,
-                                         max_eigenvalue=max_eigenvalue)
+                                         max_eigenvalue=max_eigenvalue, cache_dir=cache_dir)
         if shift is None:
             shift = 0.0 if boundary == "dirichlet" else 1.0
         space = domain.parameter_space
