@@ -71,6 +71,16 @@ class _LogNormal(WhitenedPrior):
         w = self.to_physical(xi) * v
         return (self.L.T[:, ::-1] if self.bug == "vjp" else self.L.T) @ w
 
+    def logpdf(self, theta):
+        """log N(log θ; 0, LLᵀ) − Σ log θ_i (L square and invertible)."""
+        z = np.linalg.solve(self.L, np.log(theta))
+        return float(-0.5 * z @ z - 0.5 * self.dim * np.log(2 * np.pi)
+                     - np.log(abs(np.linalg.det(self.L))) - np.log(theta).sum())
+
+    def grad_logpdf(self, theta):
+        g = -np.linalg.solve(self.L @ self.L.T, np.log(theta)) / theta - 1.0 / theta
+        return 1.05 * g if self.bug == "grad" else g
+
 
 class _BadGradient(GaussianPrior):
     def grad_logpdf(self, theta):
@@ -86,10 +96,11 @@ def test_check_prior_accepts_a_nonlinear_prior_and_catches_each_defect(rng):
     L = 0.3 * rng.standard_normal((5, 5))
     good = check_prior(_LogNormal(L), 1)
     assert good.passed(), str(good)
-    assert good.logpdf_rates is None                     # no θ-density: skipped, not failed
+    assert good.logpdf_rates is not None and good.latent_consistency is None   # non-linear
     rates = np.log2(good.jvp_remainders[:-1] / good.jvp_remainders[1:])
     assert np.all(np.abs(rates - 1.0) < 0.2)             # a genuinely non-linear T
     assert not check_prior(_LogNormal(L, bug="jvp"), 1).passed()
+    assert not check_prior(_LogNormal(L, bug="grad"), 1).passed()   # only the Taylor test sees it
     bad_vjp = check_prior(_LogNormal(L, bug="vjp"), 1)
     assert bad_vjp.dot_product_error > 1e-3 and not bad_vjp.passed()
     F = rng.standard_normal((4, 4)) + 3 * np.eye(4)

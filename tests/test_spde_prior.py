@@ -26,6 +26,18 @@ def small():
     return unit_square(5)
 
 
+def test_boundary_mass_matrix_equals_ufl_assembly():
+    from bayesinv.fem import _dolfinx, unit_square
+    from bayesinv.fem.boundary import boundary_mass_matrix, exterior_facets
+
+    space = unit_square(6, diagonal="crossed").parameter_space
+    reference = _dolfinx.assemble_bilinear(space.function_space, "boundary_mass")
+    Mb = boundary_mass_matrix(space)
+    assert abs(Mb - reference).max() < 1e-15
+    assert exterior_facets(space).shape == (24, 2)
+    assert Mb.sum() == pytest.approx(4.0, rel=1e-14)              # |∂O|
+
+
 @pytest.mark.parametrize("beta", [1, 2])
 @pytest.mark.parametrize("noise", ["consistent", "lumped"])
 @pytest.mark.parametrize("backend", ["cholmod", "superlu"])
