@@ -61,15 +61,20 @@ def _log_kv(nu: float, t: np.ndarray) -> np.ndarray:
         out = np.log(kve) - t
     bad = ~np.isfinite(out)
     if bad.any():
-        z = t[bad] / nu
-        sq = np.sqrt(1.0 + z * z)
-        eta = sq + np.log(z / (1.0 + sq))
-        p = 1.0 / sq
-        u1 = (3 * p - 5 * p**3) / 24
-        u2 = (81 * p**2 - 462 * p**4 + 385 * p**6) / 1152
-        out[bad] = (0.5 * np.log(np.pi / (2 * nu)) - nu * eta - 0.5 * np.log(sq)
-                    + np.log1p(-u1 / nu + u2 / nu**2))
+        out[bad] = _log_kv_debye(nu, t[bad])
     return out
+
+
+def _log_kv_debye(nu: float, t: np.ndarray) -> np.ndarray:
+    """The uniform (Debye) expansion of log K_ν(t) to second order (see :func:`_log_kv`)."""
+    z = t / nu
+    sq = np.sqrt(1.0 + z * z)
+    eta = sq + np.log(z / (1.0 + sq))
+    p = 1.0 / sq
+    u1 = (3 * p - 5 * p**3) / 24
+    u2 = (81 * p**2 - 462 * p**4 + 385 * p**6) / 1152
+    return (0.5 * np.log(np.pi / (2 * nu)) - nu * eta - 0.5 * np.log(sq)
+            + np.log1p(-u1 / nu + u2 / nu**2))
 
 
 class Kernel:
