@@ -142,7 +142,10 @@ class SparseCholesky:
             raise InvalidArgumentError(
                 "backend='cholmod' needs scikit-sparse: pip install 'scikit-sparse<0.5'")
         try:
-            factor = _cholmod.cholesky(A)
+            # Simplicial, not supernodal: a factor built once and used for many single
+            # right-hand sides solves about twice as fast in simplicial form (measured on
+            # 2-d P1 operators); supernodal pays off for the factorisation itself.
+            factor = _cholmod.cholesky(A, mode="simplicial")
             # A simplicial LDLᵀ factorisation succeeds for indefinite A; converting it to
             # LLᵀ is what detects a non-positive pivot.
             self.L = factor.L().tocsr()
