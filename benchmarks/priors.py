@@ -151,6 +151,7 @@ def robin_scan(n: int = 64) -> dict:
     domain = unit_square(n)
     x = domain.parameter_space.coordinates
     line = np.flatnonzero((np.abs(x[:, 1] - 0.5) < 1e-12) & (x[:, 0] <= 0.5 + 1e-12))
+    line = line[np.argsort(x[line, 0])]                     # from the boundary inwards
     out = {}
     for beta in (1, 2):
         rows = []
