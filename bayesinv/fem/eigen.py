@@ -12,8 +12,8 @@ condition); a request for fewer modes reuses a larger computation.
 
 **Cost and the on-disk cache.** Measured (``benchmarks/priors.py``, shared 2-core machine under
 varying load, so ranges): 0.4–0.8 s for 100 modes and 4.5–10 s for 400 modes on the 64² unit
-square, 2–6 s and 45–63 s on 128², where one forward solve takes 35–80 ms — i.e. 400 modes on
-128² cost as much as ≈ 800–1 300 forward solves. That is a few percent of one long run (10⁴–10⁵
+square, 2–6 s and 30–63 s on 128², where one forward solve takes 35–80 ms — i.e. 400 modes on
+128² cost as much as ≈ 600–1 300 forward solves. That is a few percent of one long run (10⁴–10⁵
 gradient steps) but a large share of short or repeated runs (a coverage study runs many
 replicates, each in its own process, on the same mesh). The time is ARPACK's Lanczos work
 (reorthogonalising ≈ 2D vectors), not the sparse solves. So besides the in-memory cache there is
