@@ -218,3 +218,110 @@ def make_solver(solver=None):
         raise InvalidArgumentError(
             f"solver must have a factorize(A) method returning solve(b), got {solver!r}")
     return solver
+
+
+class SparseCholesky:
+    r"""A factorised sparse SPD matrix A = R Rᵀ with R = Pᵀ L (P a fill-reducing permutation,
+    L sparse lower triangular), for the priors that need more than solves.
+
+    Besides ``solve(b) = A⁻¹ b`` it offers the *square root* actions ``sqrt_matvec(x) = R x``,
+    ``sqrt_rmatvec(v) = Rᵀ v`` and ``sqrt_solve(x) = R⁻¹ x`` (a square R with R Rᵀ = A, e.g. the
+    mass-matrix root that turns white noise ξ ~ N(0, I) into the FE load vector R ξ ~ N(0, M)),
+    and ``logdet() = log det A``. Right-hand sides may be vectors (n,) or blocks (n, k).
+
+    Backends: CHOLMOD (scikit-sparse), where A[p][:, p] = L Lᵀ and ``factor.P()`` is p (mind
+    the permutation: R = Pᵀ L, not L); or, without scikit-sparse, SciPy's SuperLU in symmetric
+    mode without pivoting, A[p][:, p] = L̃ D L̃ᵀ (L̃ unit lower, D diagonal), so L = L̃ D^{1/2}.
+
+    Parameters
+    ----------
+    A : sparse matrix, shape (n, n)
+        Symmetric positive definite.
+    backend : {None, "cholmod", "superlu"}
+        None chooses CHOLMOD when available.
+    name : str
+        Used in error messages (e.g. ``"mass matrix"``).
+
+    Raises
+    ------
+    InvalidArgumentError
+        If A is not square or not positive definite.
+    """
+
+    def __init__(self, A, backend: str | None = None, name: str = "matrix"):
+        A = sp.csc_matrix(A, dtype=float)
+        if A.shape[0] != A.shape[1]:
+            raise InvalidArgumentError(f"{name} must be square, got shape {A.shape}")
+        if backend is None:
+            backend = "cholmod" if _cholmod is not None else "superlu"
+        if backend not in ("cholmod", "superlu"):
+            raise InvalidArgumentError(
+                f"backend must be 'cholmod' or 'superlu', got {backend!r}")
+        self.backend, self.shape, self.name = backend, A.shape, name
+        if backend == "cholmod":
+            self._init_cholmod(A)
+        else:
+            self._init_superlu(A)
+        self._inverse_perm = np.empty_like(self.perm)
+        self._inverse_perm[self.perm] = np.arange(self.perm.size)
+        self._Lt = self.L.T.tocsr()
+
+    def _not_spd(self, detail) -> InvalidArgumentError:
+        return InvalidArgumentError(f"{self.name} is not positive definite ({detail})")
+
+    def _init_cholmod(self, A):
+        if _cholmod is None:
+            raise InvalidArgumentError(
+                "backend='cholmod' needs scikit-sparse: pip install 'scikit-sparse<0.5'")
+        try:
+            # Simplicial, not supernodal: a factor built once and used for many single
+            # right-hand sides solves about twice as fast in simplicial form (measured on
+            # 2-d P1 operators); supernodal pays off for the factorisation itself.
+            factor = _cholmod.cholesky(A, mode="simplicial")
+            # A simplicial LDLᵀ factorisation succeeds for indefinite A; converting it to
+            # LLᵀ is what detects a non-positive pivot.
+            self.L = factor.L().tocsr()
+        except _cholmod.CholmodNotPositiveDefiniteError as exc:
+            raise self._not_spd(exc) from exc
+        self.L.eliminate_zeros()          # supernodal padding: ≈ 20% explicit zeros in 2-d
+        self._factor = factor
+        self.perm = np.asarray(factor.P(), dtype=np.int64)
+        self._solve = factor.solve_A
+        self._logdet = float(factor.logdet())
+
+    def _init_superlu(self, A):
+        try:
+            lu = spla.splu(A, permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=0.0,
+                           options={"SymmetricMode": True})
+        except RuntimeError as exc:
+            raise self._not_spd(exc) from exc
+        d = lu.U.diagonal()
+        if not np.array_equal(lu.perm_r, lu.perm_c) or not np.all(d > 0):
+            raise self._not_spd("SuperLU found a non-positive pivot")
+        # SciPy: Pr A Pc = L̃ U with Pr[perm_r[i], i] = 1; in symmetric mode without pivoting
+        # perm_r = perm_c, so A[p][:, p] = L̃ U with p = perm_r⁻¹, and U = D L̃ᵀ (A symmetric).
+        self.perm = np.argsort(lu.perm_r).astype(np.int64)
+        self.L = (lu.L @ sp.diags(np.sqrt(d))).tocsr()
+        self._solve = lu.solve
+        self._logdet = float(np.log(d).sum())
+
+    def solve(self, b):
+        """A⁻¹ b."""
+        return self._solve(np.asarray(b, dtype=float))
+
+    def logdet(self) -> float:
+        """log det A."""
+        return self._logdet
+
+    def sqrt_matvec(self, x):
+        """R x with R Rᵀ = A (R = Pᵀ L)."""
+        return (self.L @ np.asarray(x, dtype=float))[self._inverse_perm]
+
+    def sqrt_rmatvec(self, v):
+        """Rᵀ v = Lᵀ (P v)."""
+        return self._Lt @ np.asarray(v, dtype=float)[self.perm]
+
+    def sqrt_solve(self, x):
+        """R⁻¹ x = L⁻¹ (P x) (a sparse triangular solve)."""
+        return spla.spsolve_triangular(self.L, np.asarray(x, dtype=float)[self.perm],
+                                       lower=True)

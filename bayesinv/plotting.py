@@ -51,22 +51,22 @@ def plot_traces(idata, var_name="xi", indices=(0, 1, 2), axes=None, title=None):
     return axes
 
 
-def plot_prior_draws(prior, space, num_draws: int = 4, *, seed=None, axes=None, title=None,
+def plot_prior_draws(prior, space, n: int = 4, *, seed=0, axes=None, title=None,
                      cmap="RdBu_r"):
-    """Independent draws θ = T(ξ) of any whitened prior on a P1 ``space``, one panel each, on
-    a shared colour scale symmetric about 0. ``axes`` (one per draw) default to a new row.
-
-    Returns the axes; the draws are ``prior.sample(seed, num_draws)``.
-    """
-    draws = np.atleast_2d(prior.sample(np.random.default_rng(seed), size=num_draws))
+    """``n`` draws θ = T(ξ) of any whitened prior on a P1 space in one row, on one colour scale
+    centred at the draws' median (one colour bar). ``axes`` (n of them) default to a new row."""
     if axes is None:
-        _, axes = plt.subplots(1, num_draws, figsize=(3.2 * num_draws, 3.0),
-                               layout="constrained", squeeze=False)
+        _, axes = plt.subplots(1, n, figsize=(2.6 * n + 0.8, 2.6), squeeze=False,
+                                 layout="constrained")
         axes = axes[0]
-    lim = float(np.abs(draws).max())
-    for k, (ax, theta) in enumerate(zip(axes, draws, strict=True)):
-        plot_field(space, theta, ax, title=f"draw {k + 1}", cmap=cmap, vmin=-lim, vmax=lim,
-                   colorbar=k == num_draws - 1)
+    draws = np.atleast_2d(prior.sample(np.random.default_rng(seed), size=n))
+    centre = float(np.median(draws))
+    half = float(np.abs(draws - centre).max())
+    for i, ax in enumerate(axes):
+        plot_field(space, draws[i], ax, cmap=cmap, vmin=centre - half, vmax=centre + half,
+                   colorbar=False, title=f"draw {i + 1}")
+    mappable = axes[-1].collections[0]
+    axes[0].figure.colorbar(mappable, ax=list(axes), shrink=0.8)
     if title:
         axes[0].figure.suptitle(title)
     return axes

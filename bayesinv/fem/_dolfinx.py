@@ -227,16 +227,19 @@ def function_from_values(V, values: np.ndarray):
 def assemble_bilinear(V, kind: str, coefficient=None):
     """Assemble a bilinear form with UFL and PETSc and return it as a SciPy CSR matrix.
 
-    ``kind`` is ``"mass"`` (∫ q u v), ``"stiffness"`` (∫ q ∇u·∇v); ``coefficient`` is a
-    dolfinx Function q (default 1). Used to validate the fast path and in benchmarks.
+    ``kind`` is ``"mass"`` (∫ q u v), ``"stiffness"`` (∫ q ∇u·∇v) or ``"boundary_mass"``
+    (∫_∂O q u v ds); ``coefficient`` is a dolfinx Function q (default 1). Used to validate the
+    fast path and in benchmarks.
     """
     import scipy.sparse as sp
 
     u, v = ufl.TrialFunction(V), ufl.TestFunction(V)
     q = 1.0 if coefficient is None else coefficient
-    integrand = {"mass": q * u * v, "stiffness": q * ufl.inner(ufl.grad(u), ufl.grad(v))}[kind]
+    integrand = {"mass": q * u * v * ufl.dx,
+                 "stiffness": q * ufl.inner(ufl.grad(u), ufl.grad(v)) * ufl.dx,
+                 "boundary_mass": q * u * v * ufl.ds}[kind]
     with _quiet_jit():
-        form = dolfinx.fem.form(integrand * ufl.dx)
+        form = dolfinx.fem.form(integrand)
     mat = dolfinx.fem.petsc.assemble_matrix(form)
     mat.assemble()
     indptr, indices, data = mat.getValuesCSR()

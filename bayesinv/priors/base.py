@@ -17,7 +17,9 @@ from ..errors import InvalidArgumentError
 
 class WhitenedPrior:
     """Base class of priors; subclasses define ``dim``, ``latent_dim``, ``to_physical`` and
-    ``to_physical_vjp``."""
+    ``to_physical_vjp`` (and ``to_physical_jvp``); priors with a density in θ coordinates
+    (every Gaussian prior here) also define ``logpdf`` and ``grad_logpdf``.
+    :func:`bayesinv.testing.check_prior` verifies the contract for any prior."""
 
     #: length of θ (e.g. number of mesh vertices)
     dim: int
@@ -41,6 +43,15 @@ class WhitenedPrior:
     def map_start(self) -> np.ndarray:
         """Where MAP searches start by default: ξ = 0, the prior mode, for Gaussian priors."""
         return np.zeros(self.latent_dim)
+
+    def logpdf(self, theta) -> float:
+        """log density of θ (for Gaussian priors: w.r.t. Lebesgue measure on the support)."""
+        raise TypeError(f"{type(self).__name__} has no density in θ coordinates; use "
+                        f"logpdf_latent (the samplers only need the whitened density)")
+
+    def grad_logpdf(self, theta) -> np.ndarray:
+        """∇_θ log p(θ)."""
+        raise TypeError(f"{type(self).__name__} has no density in θ coordinates")
 
     def check_latent(self, xi, name: str = "xi") -> np.ndarray:
         xi = np.asarray(xi, dtype=float)

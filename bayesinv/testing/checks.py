@@ -71,3 +71,135 @@ def check_forward_map(forward, theta, rng=None, *, direction=None, weights=None,
         dot_error = abs(jh - grad_h) / (abs(jh) + 1e-300)
     return TaylorReport(eps, r0, r1, np.log2(r0[:-1] / r0[1:]), np.log2(r1[:-1] / r1[1:]),
                         dot_error)
+
+
+@dataclass
+class PriorCheck:
+    r"""Result of :func:`check_prior`: the prior contract, checked numerically.
+
+    Attributes
+    ----------
+    shapes_ok : bool
+        ``sample``/``sample_latent``/``to_physical`` return the documented shapes.
+    batch_error : float
+        max |T(Ξ)[i] − T(Ξ[i])| over a batch of shape (2, 3, k), relative to max |T|.
+    dot_product_error : float
+        |⟨J v, w⟩ − ⟨v, Jᵀ w⟩| / (|⟨J v, w⟩| + tiny) at a random ξ (transpose test).
+    eps : ndarray
+        Step sizes ε_i = ε₀ 2^{−i} of the finite-difference test (the Taylor test of the
+        log-density uses ε_i/8).
+    jvp_remainders : ndarray
+        ‖T(ξ + εv) − T(ξ) − ε J v‖ / ‖ε J v‖: falls like ε (rate 1 in this relative form) for
+        a smooth non-linear T, and stays at round-off for an affine T.
+    logpdf_remainders, logpdf_rates : ndarray or None
+        |log p(θ + εh) − log p(θ) − ε ⟨∇ log p(θ), h⟩| along h = J v (in the support) and the
+        observed log₂ rates (2 for a correct gradient); None when the prior has no θ-density.
+    latent_consistency : float or None
+        For affine priors with a density: the spread of log p(T(ξ)) + ½|ξ|² over a few ξ
+        (constant for a correct density), relative to 1 + |log p|.
+    whitened_gradient_error : float or None
+        For affine priors with a density: ‖J_Tᵀ ∇ log p(T(ξ)) + ξ‖ / ‖ξ‖ (0 when the density
+        is the push-forward of N(0, I); valid when T is injective, i.e. latent_dim ≤ dim).
+    """
+
+    shapes_ok: bool
+    batch_error: float
+    dot_product_error: float
+    eps: np.ndarray
+    jvp_remainders: np.ndarray
+    linear: bool
+    logpdf_remainders: np.ndarray | None = None
+    logpdf_rates: np.ndarray | None = None
+    latent_consistency: float | None = None
+    whitened_gradient_error: float | None = None
+
+    def passed(self, tol: float = 1e-8, rate_tol: float = 0.2) -> bool:
+        ok = self.shapes_ok and self.batch_error <= tol and self.dot_product_error <= tol
+        if self.linear:
+            ok = ok and bool(np.all(self.jvp_remainders <= 1e3 * tol))
+        else:
+            rates = np.log2(self.jvp_remainders[:-1] / self.jvp_remainders[1:])
+            ok = ok and bool(np.all(np.abs(rates - 1.0) <= rate_tol))
+        if self.logpdf_rates is not None:
+            ok = ok and bool(np.all(np.abs(self.logpdf_rates - 2.0) <= rate_tol))
+        for err in (self.latent_consistency, self.whitened_gradient_error):
+            if err is not None:
+                ok = ok and err <= 1e3 * tol
+        return ok
+
+    def __str__(self) -> str:
+        lines = [f"shapes ok: {self.shapes_ok}; batch error {self.batch_error:.1e}; "
+                 f"transpose dot-product error {self.dot_product_error:.1e}",
+                 "jvp vs finite differences (relative remainder): "
+                 + " ".join(f"{r:.1e}" for r in self.jvp_remainders)]
+        if self.logpdf_rates is not None:
+            lines.append("logpdf Taylor rates: " + " ".join(f"{r:.3f}" for r in self.logpdf_rates))
+        if self.latent_consistency is not None:
+            lines.append(f"log p(T(ξ)) + ½|ξ|² spread: {self.latent_consistency:.1e}")
+        if self.whitened_gradient_error is not None:
+            lines.append(f"J_Tᵀ∇log p(T(ξ)) + ξ: {self.whitened_gradient_error:.1e}")
+        return "\n".join(lines)
+
+
+def _has_density(prior) -> bool:
+    try:
+        prior.logpdf(prior.to_physical(np.zeros(prior.latent_dim)))
+    except TypeError:
+        return False
+    return True
+
+
+def check_prior(prior, rng=None, *, eps0: float = 0.5, halvings: int = 6) -> PriorCheck:
+    """Check a prior against the contract every sampler relies on.
+
+    * shapes of ``sample``, ``sample_latent`` and batched ``to_physical``;
+    * ``to_physical_vjp`` is the transpose of ``to_physical_jvp`` (dot-product test);
+    * ``to_physical_jvp`` against finite differences of ``to_physical``;
+    * ``grad_logpdf`` by a Taylor test of ``logpdf`` along a direction in the support;
+    * for affine priors, that ``logpdf`` is the push-forward density of N(0, I):
+      log p(T(ξ)) + ½|ξ|² is constant and J_Tᵀ ∇log p(T(ξ)) = −ξ.
+
+    Returns a :class:`PriorCheck`; ``report.passed()`` says whether all hold.
+    """
+    halvings = integer_at_least("halvings", halvings, 2)
+    rng = np.random.default_rng(rng)
+    k, n = prior.latent_dim, prior.dim
+    shapes_ok = (prior.sample(rng).shape == (n,) and prior.sample(rng, size=3).shape == (3, n)
+                 and prior.sample_latent(rng, size=2).shape == (2, k))
+    batch = rng.standard_normal((2, 3, k))
+    tb = np.asarray(prior.to_physical(batch))
+    shapes_ok = shapes_ok and tb.shape == (2, 3, n)
+    rows = np.array([[prior.to_physical(batch[i, j]) for j in range(3)] for i in range(2)])
+    batch_error = float(np.abs(tb - rows).max() / (np.abs(rows).max() + 1e-300))
+
+    xi, v, w = rng.standard_normal(k), rng.standard_normal(k), rng.standard_normal(n)
+    jv = np.asarray(prior.to_physical_jvp(xi, v))
+    jtw = np.asarray(prior.to_physical_vjp(xi, w))
+    lhs, rhs = float(jv @ w), float(v @ jtw)
+    dot_error = abs(lhs - rhs) / (abs(lhs) + 1e-300)
+
+    eps = eps0 * 0.5 ** np.arange(halvings)
+    t0 = prior.to_physical(xi)
+    jvp_rem = np.array([np.linalg.norm(prior.to_physical(xi + e * v) - t0 - e * jv)
+                        / (e * np.linalg.norm(jv) + 1e-300) for e in eps])
+
+    report = PriorCheck(shapes_ok, batch_error, dot_error, eps, jvp_rem,
+                        bool(getattr(prior, "is_linear", False)))
+    if _has_density(prior):
+        h = jv / np.abs(jv).max()
+        lp0, g = prior.logpdf(t0), prior.grad_logpdf(t0)
+        # smaller steps than for the jvp: a non-Gaussian log-density reaches its asymptotic
+        # rate later (for a Gaussian one the rate is exactly 2 at any step)
+        rem = np.array([abs(prior.logpdf(t0 + e * h) - lp0 - e * float(g @ h))
+                        for e in eps / 8])
+        report.logpdf_remainders = rem
+        report.logpdf_rates = np.log2(rem[:-1] / rem[1:])
+        if report.linear:
+            xis = rng.standard_normal((3, k))
+            vals = [prior.logpdf(prior.to_physical(x)) + 0.5 * x @ x for x in xis]
+            report.latent_consistency = float(np.ptp(vals) / (1.0 + abs(vals[0])))
+            if k <= n:
+                grad = prior.to_physical_vjp(xis[0], prior.grad_logpdf(prior.to_physical(xis[0])))
+                report.whitened_gradient_error = float(
+                    np.linalg.norm(grad + xis[0]) / np.linalg.norm(xis[0]))
+    return report
