@@ -1,0 +1,147 @@
+"""E1, part 1: posterior means of the Schrödinger problem for N = 200, 400, 800 (ULA).
+
+Experiment E1 of the design guide (see :mod:`bayesinv.experiments.schrodinger_e1`):
+
+    Y_i = u_θ(X_i) + σ ε_i,    ½Δu_θ − e^θ u_θ = 0 in (0,1)²,   u_θ = 1 on ∂O,
+
+σ = 0.0025 (signal-to-noise ≈ 60), a Dirichlet–Laplacian series prior (α = 2, 60 modes) and
+Laplace-preconditioned ULA (δ = 0.1) from the MAP. The designs and noise are nested: the data
+for N = 200 are the first 200 of the N = 400 data, and so on, so that the errors differ by the
+information added, not by a fresh draw of the noise. The full run does 10⁵ ULA iterations per
+N (4 chains × 25 000 steps, every 25th kept) and writes
+
+* ``posterior_means.png``: the truth and the posterior mean for each N (one colour scale), the
+  pointwise posterior sd for each N, and the relative L² error against N;
+* ``summary.json``: per N, the relative L² errors of the posterior mean and the MAP, the 95%
+  credible interval of ⟨θ, ψ⟩ with the true value, whether the 95% L² ball contains θ₀,
+  R-hat/ESS of ⟨θ, ψ⟩, and the sampling time.
+
+Run ``python examples/e1_posterior_means.py`` (a few minutes on 2 cores) or ``--quick`` (the
+small version the tests run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+
+import bayesinv
+from bayesinv.diagnostics import dataset_from_draws, ess, rhat
+from bayesinv.diagnostics.credible import functional_interval, l2_ball, l2_norm
+from bayesinv.experiments.schrodinger_e1 import e1_model, psi, ula_settings
+from bayesinv.plotting import plot_field
+
+FULL = {"mesh": 32, "modes": 60, "sizes": (200, 400, 800), "chains": 4, "steps": 25_000,
+        "thin": 25, "warmup": 500}
+QUICK = {"mesh": 12, "modes": 15, "sizes": (200, 400, 800), "chains": 2, "steps": 300,
+         "thin": 1, "warmup": 50}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small mesh and short chains")
+    parser.add_argument("--output", default="results/e1_means", help="output directory")
+    parser.add_argument("--seed", type=int, default=2024)
+    args = parser.parse_args(argv)
+    cfg = QUICK if args.quick else FULL
+    out = Path(args.output)
+    out.mkdir(parents=True, exist_ok=True)
+    t_start = time.perf_counter()
+    noise_seed, sampler_seed = np.random.SeedSequence(args.seed).spawn(2)
+
+    report = {"config": cfg, "runs": {}}
+    means, sds = {}, {}
+    for N in cfg["sizes"]:
+        model = e1_model(num_observations=N, mesh=cfg["mesh"], num_modes=cfg["modes"],
+                         design_seed=args.seed)
+        space, theta0 = model.space, model.truth
+        # The same noise stream for every N: the first N noise values are shared (nested data).
+        data = bayesinv.simulate(model.forward, theta0, model.noise_std,
+                                 seed=np.random.SeedSequence(noise_seed.entropy,
+                                                             spawn_key=noise_seed.spawn_key))
+        posterior = bayesinv.Posterior(model.prior, bayesinv.GaussianLikelihood(
+            model.forward, data, model.noise_std))
+        map_est = bayesinv.find_map(posterior)
+        settings = ula_settings(draws=cfg["steps"] // cfg["thin"], chains=cfg["chains"],
+                                warmup=cfg["warmup"], thin=cfg["thin"])
+        settings["init"] = map_est.position
+        idata = bayesinv.sample(posterior, "ula", seed=np.random.SeedSequence(
+            sampler_seed.entropy, spawn_key=(*sampler_seed.spawn_key, N)), **settings)
+        theta = idata.posterior["theta"].values
+        mean = theta.mean(axis=(0, 1))
+        means[N], sds[N] = mean, theta.std(axis=(0, 1))
+        norm0 = float(l2_norm(theta0, space.mass_matrix))
+        interval = functional_interval(idata, psi, 0.95, space=space)
+        f_true = float(theta0 @ (space.mass_matrix @ space.interpolate(psi)))
+        f_draws = dataset_from_draws({"f": theta @ (space.mass_matrix @ space.interpolate(psi))})
+        ball = l2_ball(idata, 0.95, space=space)
+        report["runs"][N] = {
+            "signal_to_noise": bayesinv.signal_to_noise(model.forward(theta0),
+                                                        model.noise_std, reference=1.0),
+            "relative_l2_error_posterior_mean":
+                float(l2_norm(mean - theta0, space.mass_matrix)) / norm0,
+            "relative_l2_error_map":
+                float(l2_norm(map_est.theta - theta0, space.mass_matrix)) / norm0,
+            "psi_interval_95": [interval.lower, interval.upper],
+            "psi_true": f_true, "psi_interval_contains_truth": interval.contains(f_true),
+            "l2_ball_95_radius": ball.radius, "l2_distance_truth_to_mean": float(
+                ball.distance(theta0)), "l2_ball_contains_truth": ball.contains(theta0),
+            "psi_rhat": float(rhat(f_draws)["f"]), "psi_ess_bulk": float(ess(f_draws)["f"]),
+            "divergences": int(idata.sample_stats["diverging"].sum()),
+            "ula_iterations": cfg["chains"] * (cfg["warmup"] + cfg["steps"]),
+            "sampling_seconds": idata.attrs["sampling_time"],
+        }
+        run = report["runs"][N]
+        print(f"N = {N}: relative L² error {run['relative_l2_error_posterior_mean']:.3f} "
+              f"(MAP {run['relative_l2_error_map']:.3f}), {run['sampling_seconds']:.0f} s",
+              flush=True)
+    errors = [report["runs"][N]["relative_l2_error_posterior_mean"] for N in cfg["sizes"]]
+    report["errors_decrease_in_N"] = bool(np.all(np.diff(errors) < 0))
+    report["total_seconds"] = time.perf_counter() - t_start
+    (out / "summary.json").write_text(json.dumps(report, indent=2))
+    map_errors = [report["runs"][N]["relative_l2_error_map"] for N in cfg["sizes"]]
+    make_figure(out / "posterior_means.png", model.space, model.truth, means, sds, cfg["sizes"],
+                errors, map_errors)
+    print(f"wrote {out / 'posterior_means.png'} and {out / 'summary.json'} "
+          f"({report['total_seconds']:.0f} s)")
+    return report
+
+
+def make_figure(path, space, theta0, means, sds, sizes, errors, map_errors):
+    fig = plt.figure(figsize=(16, 7.5), layout="constrained")
+    grid = fig.add_gridspec(2, 4)
+    lim = np.abs(theta0).max()
+    kw = {"vmin": -lim, "vmax": lim, "cmap": "RdBu_r"}
+    plot_field(space, theta0, fig.add_subplot(grid[0, 0]), title="truth θ₀", **kw)
+    sd_max = max(s.max() for s in sds.values())
+    for j, N in enumerate(sizes):
+        plot_field(space, means[N], fig.add_subplot(grid[0, j + 1]),
+                   title=f"posterior mean, N = {N} (rel. L² error {errors[j]:.3f})", **kw)
+        plot_field(space, sds[N], fig.add_subplot(grid[1, j + 1]), cmap="magma", vmin=0,
+                   vmax=sd_max, title=f"pointwise posterior sd, N = {N}")
+    ax = fig.add_subplot(grid[1, 0])
+    ax.semilogx(sizes, errors, "o-", label="posterior mean (ULA)")
+    ax.semilogx(sizes, map_errors, "s--", color="0.5", label="MAP")
+    for N, e in zip(sizes, errors, strict=True):
+        ax.annotate(f"{e:.3f}", (N, e), textcoords="offset points", xytext=(4, 6), fontsize=9)
+    ax.set_xticks(sizes, [str(n) for n in sizes])
+    ax.minorticks_off()
+    ax.set_xlabel("N (log scale)")
+    ax.set_ylabel("relative L² error")
+    ax.set_title("‖θ̄_N − θ₀‖ / ‖θ₀‖ in L²(O)")
+    ax.legend(fontsize=9)
+    ax.grid(alpha=0.3)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+if __name__ == "__main__":
+    main()
