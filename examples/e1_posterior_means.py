@@ -38,6 +38,7 @@ from bayesinv.diagnostics import dataset_from_draws, ess, rhat
 from bayesinv.diagnostics.credible import functional_interval, l2_ball, l2_norm
 from bayesinv.experiments.schrodinger_e1 import e1_model, psi, ula_settings
 from bayesinv.plotting import plot_field
+from bayesinv.samplers.tuning import gauss_newton_hessian
 
 FULL = {"mesh": 32, "modes": 60, "sizes": (200, 400, 800), "chains": 4, "steps": 25_000,
         "thin": 25, "warmup": 500}
@@ -72,7 +73,11 @@ def main(argv=None):
         map_est = bayesinv.find_map(posterior)
         settings = ula_settings(draws=cfg["steps"] // cfg["thin"], chains=cfg["chains"],
                                 warmup=cfg["warmup"], thin=cfg["thin"])
+        # start at the MAP and precondition with the Laplace covariance there (what
+        # init="map", preconditioner="laplace" do, without a second MAP search)
         settings["init"] = map_est.position
+        settings["preconditioner"] = np.linalg.inv(gauss_newton_hessian(posterior,
+                                                                        map_est.position))
         idata = bayesinv.sample(posterior, "ula", seed=np.random.SeedSequence(
             sampler_seed.entropy, spawn_key=(*sampler_seed.spawn_key, N)), **settings)
         theta = idata.posterior["theta"].values

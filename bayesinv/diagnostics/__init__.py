@@ -1,5 +1,63 @@
-"""Diagnostics and results: the ArviZ bridge (and, later, credible sets and coverage)."""
+"""Diagnostics and results: the ArviZ bridge, credible sets and coverage studies.
+
+Figures live in :mod:`bayesinv.diagnostics.plots` (imported on demand).
+"""
 
 from .arviz_io import build_inference_data, dataset_from_draws, ess, mcse, rhat, summary
+from .coverage import (
+    ConvergenceCriteria,
+    CoverageModel,
+    InferenceSpec,
+    LinearFunctional,
+    NodalValue,
+    PointValue,
+    ProblemSpec,
+    convergence_diagnostics,
+    coverage_table,
+    load_coverage_study,
+    run_coverage_study,
+    summarize_coverage,
+)
+from .credible import (
+    Interval,
+    L2Ball,
+    PointwiseIntervals,
+    SimultaneousBand,
+    functional_interval,
+    l2_ball,
+    point_value_interval,
+    pointwise_intervals,
+    scalar_interval,
+    simultaneous_band,
+)
 
-__all__ = ["build_inference_data", "dataset_from_draws", "ess", "mcse", "rhat", "summary"]
+__all__ = [
+    "ConvergenceCriteria",
+    "CoverageModel",
+    "InferenceSpec",
+    "Interval",
+    "L2Ball",
+    "LinearFunctional",
+    "NodalValue",
+    "PointValue",
+    "PointwiseIntervals",
+    "ProblemSpec",
+    "SimultaneousBand",
+    "build_inference_data",
+    "convergence_diagnostics",
+    "coverage_table",
+    "dataset_from_draws",
+    "ess",
+    "functional_interval",
+    "l2_ball",
+    "load_coverage_study",
+    "mcse",
+    "point_value_interval",
+    "pointwise_intervals",
+    "rhat",
+    "run_coverage_study",
+    "scalar_interval",
+    "simultaneous_band",
+    "summarize_coverage",
+    "summary",
+]
