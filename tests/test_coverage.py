@@ -36,6 +36,7 @@ from bayesinv.testing import linear_gaussian
 from bayesinv.testing.coverage_problems import (
     frequentist_coverage,
     gaussian_set_coverage,
+    inflated_coverage,
     linear_gaussian_model,
 )
 
@@ -222,6 +223,7 @@ def test_study_round_trips_through_netcdf(tmp_path):
     assert len(table) == len(_applicable(ds)) and set(table["valid"]) == {5}
 
 
+@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")
 def test_flagged_and_failed_replicates_are_reported_and_excluded():
     # ULA with a step far beyond stability diverges: the replicate fails, is flagged, and the
     # study goes on. Short pCN chains fail an ESS requirement and are flagged too.
@@ -313,3 +315,15 @@ class _Cubic(ForwardMap):
     def value_and_pullback(self, theta):
         theta = self._check_theta(theta)
         return self.matrix @ theta**3, lambda w: 3 * theta**2 * (self.matrix.T @ w)
+
+
+def test_reference_coverages_reduce_to_the_level_for_the_exact_law():
+    problem = linear_gaussian(**KWARGS)
+    for kind in ("equal_tailed", "band", "l2_ball"):
+        value = gaussian_set_coverage(problem.cov, problem.cov, 0.8, kind, weights=PSI)
+        assert value == pytest.approx(0.8, abs=0.005), kind  # MC standard error ≈ 0.001
+    assert gaussian_set_coverage(problem.cov, 2 * problem.cov, 0.8, "l2_ball") > 0.9
+    assert float(inflated_coverage(0.95, 1.0)) == pytest.approx(0.95, abs=1e-12)
+    # At the prior mean (0) the posterior mean is unbiased and varies less (over data sets)
+    # than the posterior sd: the intervals over-cover.
+    assert frequentist_coverage(problem, PSI, 0.8, truth=np.zeros(8)) > 0.8

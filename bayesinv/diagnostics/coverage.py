@@ -230,7 +230,7 @@ def _jsonable(value):
 
 # -- scalar functionals of θ -----------------------------------------------------------------
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class LinearFunctional:
     """⟨θ, ψ⟩_{L²} with ψ a module-level callable ψ(x) or nodal values (quadrature by M)."""
 
@@ -357,7 +357,7 @@ def convergence_diagnostics(idata, monitored: np.ndarray | None = None, *,
 
 # -- one replicate ---------------------------------------------------------------------------
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class _Task:
     problem: ProblemSpec
     inference: InferenceSpec

@@ -121,7 +121,7 @@ class Interval:
         return bool(inside) if inside.ndim == 0 else inside
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class PointwiseIntervals:
     """Marginal credible intervals [lower_i, upper_i] for each node i of a field."""
 
@@ -141,7 +141,7 @@ class PointwiseIntervals:
         return self.contains(value).mean(axis=-1)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class SimultaneousBand:
     """The band {θ : max_i |θ_i − m_i| / s_i ≤ R} over the nodes ``nodes`` of a field.
 
@@ -188,7 +188,7 @@ def sup_statistic(v, center, scale, tolerance):
     return stat
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class L2Ball:
     """The ball {θ : ‖θ − m‖_{L²} ≤ R}, ‖v‖²_{L²} = vᵀ M v."""
 

@@ -22,8 +22,9 @@ from __future__ import annotations
 import numpy as np
 import scipy.stats
 
-from ..diagnostics.coverage import CoverageModel
-from ..diagnostics.credible import check_level
+from .._validation import one_of
+from ..diagnostics.coverage import KINDS, CoverageModel
+from ..diagnostics.credible import check_level, l2_norm
 from .linear_gaussian import LinearGaussianProblem, linear_gaussian
 
 
@@ -82,6 +83,7 @@ def gaussian_set_coverage(truth_cov, set_cov, level: float, kind: str, *, weight
     two by Monte Carlo with ``num_samples`` draws (standard error ≈ 0.5/√num_samples).
     """
     level = check_level(level)
+    kind = one_of("kind", kind, KINDS)
     S, Sigma = np.asarray(set_cov, float), np.asarray(truth_cov, float)
     if kind in ("equal_tailed", "hdi"):
         w = np.asarray(weights, float)
@@ -94,11 +96,7 @@ def gaussian_set_coverage(truth_cov, set_cov, level: float, kind: str, *, weight
 
         def stat(x):
             return np.max(np.abs(x[:, varying]) / sd[varying], axis=1)
-    elif kind == "l2_ball":
-        M = np.eye(S.shape[0]) if mass_matrix is None else mass_matrix
-
-        def stat(x):
-            return np.sqrt(np.einsum("si,si->s", x, (M @ x.T).T))
     else:
-        raise ValueError(f"kind must be equal_tailed, hdi, band or l2_ball, got {kind!r}")
+        def stat(x):
+            return l2_norm(x, mass_matrix)
     return float(np.mean(stat(zeta) <= np.quantile(stat(eta), level)))
