@@ -221,6 +221,10 @@ def test_study_round_trips_through_netcdf(tmp_path):
     assert not list(tmp_path.glob("*.tmp"))
     table = coverage_table(back)
     assert len(table) == len(_applicable(ds)) and set(table["valid"]) == {5}
+    # no scalar functionals: the field's band and L² ball only
+    field_only = run_coverage_study(PROBLEM, EXACT, replicates=2, seed=18, convergence=None)
+    assert list(field_only["functional"].values) == ["field"]
+    assert not np.isnan(field_only["hit"].sel(kind="l2_ball")).any()
 
 
 @pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")

@@ -429,10 +429,10 @@ def _empty_result(task: _Task, num_functionals: int) -> dict:
 
 def _score(out: dict, task: _Task, theta, fdraws, ftruth, truth, M) -> None:
     """Hits, ranks and summaries of one replicate's draws (fills ``out`` in place)."""
-    _chains, _draws, n = theta.shape
-    pooled = theta.reshape(-1, n)
-    fpooled = fdraws.reshape(-1, fdraws.shape[-1])
-    S = pooled.shape[0]
+    chains, draws, n = theta.shape
+    S = chains * draws
+    pooled = theta.reshape(S, n)
+    fpooled = fdraws.reshape(S, fdraws.shape[-1])
     if task.sbc_draws > S:
         raise InvalidArgumentError(
             f"sbc_draws={task.sbc_draws} exceeds the {S} posterior draws of a replicate; "
