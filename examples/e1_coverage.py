@@ -50,7 +50,7 @@ from bayesinv.diagnostics.plots import plot_coverage, plot_sbc
 from bayesinv.experiments.schrodinger_e1 import e1_model, psi, ula_settings
 
 FULL = {"mesh": 32, "modes": 60, "N": 600, "replicates": 100, "chains": 4, "draws": 1000,
-        "thin": 2, "warmup": 100, "criteria": {"rhat_max": 1.01, "ess_min": 400}}
+        "thin": 4, "warmup": 200, "criteria": {"rhat_max": 1.01, "ess_min": 400}}
 QUICK = {"mesh": 8, "modes": 10, "N": 100, "replicates": 4, "chains": 2, "draws": 150,
          "thin": 1, "warmup": 20, "criteria": {"rhat_max": 1.5, "ess_min": 5}}
 LEVELS = (0.5, 0.8, 0.9, 0.95)
