@@ -8,9 +8,10 @@ equal-tailed and HDI intervals for ⟨θ, ψ⟩_{L²} and for the point value θ
 sup-norm band and the L² ball for the whole field. The Bernstein–von Mises theorem for
 ⟨θ, ψ⟩ (Nickl 2020) predicts coverage close to 1 − α for the functional; nothing guarantees it
 for the field (the sets for the whole field are not confidence sets in general, and the
-60-mode prior cannot represent θ₀ exactly). Replicates failing R-hat < 1.01 or ESS ≥ 400 are
-flagged and excluded. Replicates run in parallel on local processes
-(``concurrent.futures.ProcessPoolExecutor``); each worker builds the FEM model once.
+60-mode prior cannot represent θ₀ exactly). Replicates failing R-hat < 1.01 or bulk/tail ESS
+≥ 400 on the quantities the sets are built from are flagged and excluded. Replicates run in
+parallel on local processes (``concurrent.futures.ProcessPoolExecutor``); each worker builds
+the FEM model once.
 
 Writes ``coverage.nc`` (the xarray Dataset of the study), ``coverage.csv`` (the table),
 ``coverage.png`` (calibration curve; the z-scores (⟨θ₀, ψ⟩ − mean)/sd over the replicates

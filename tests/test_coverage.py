@@ -286,6 +286,16 @@ def test_rhat_on_a_single_chain_is_a_clear_error():
         convergence_diagnostics(idata)
     diag = convergence_diagnostics(idata, rhat_required=False)
     assert np.isnan(diag["rhat_max"]) and diag["ess_bulk_min"] > 30
+    # a monitored quantity that sticks after draw 50 has the smallest ESS, with or without ξ
+    sticky = idata.posterior["xi"].values[..., :1].copy()
+    sticky[0, 50:] = sticky[0, 50]
+    only = convergence_diagnostics(idata, sticky, latent=False, rhat_required=False)
+    both = convergence_diagnostics(idata, sticky, latent=True, rhat_required=False)
+    assert only["ess_bulk_min"] == both["ess_bulk_min"] < diag["ess_bulk_min"]
+    two = sample_exact(problem.posterior, draws=100, chains=2, seed=0)
+    assert convergence_diagnostics(two, latent=True)["rhat_max"] < 1.1
+    with pytest.raises(InvalidArgumentError, match="nothing to diagnose"):
+        convergence_diagnostics(two, latent=False)
 
 
 def test_exact_draws_have_the_exact_posterior_moments():

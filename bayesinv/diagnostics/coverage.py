@@ -297,14 +297,21 @@ def _cached_functional_matrix(problem, functionals, model) -> np.ndarray:
 class ConvergenceCriteria:
     """Checks a replicate must pass to be counted; None disables a check.
 
-    R-hat (rank-normalised split R-hat, max over monitored quantities) needs >= 2 chains.
-    Monitored quantities: the scalar functionals of the study and the whitened coordinates ξ.
+    R-hat (rank-normalised split R-hat, max over monitored quantities; Vehtari et al. 2021)
+    needs >= 2 chains; ESS is the min over monitored quantities of the bulk and tail ESS.
+    Monitored are the quantities the credible sets are built from — the scalar functionals,
+    and per draw the L² distance ‖θ^{(s)} − m‖_{L²} and the standardised sup-norm statistic of
+    the field sets — and, with ``latent=True``, every whitened coordinate ξ_k too. The latter
+    is much stricter: with k ≈ 60 coordinates the max R-hat exceeds 1.01 by chance unless the
+    ESS is in the thousands (in E1 with bulk ESS ≥ 460 on every ξ_k, 89 of 100 replicates had
+    max R-hat between 1.010 and 1.021).
     """
 
     rhat_max: float | None = 1.01
     ess_min: float | None = 400.0
     max_divergences: int | None = 0
     min_acceptance: float | None = None
+    latent: bool = False
 
     def failures(self, diag: Mapping) -> list[str]:
         out = []
@@ -323,19 +330,20 @@ class ConvergenceCriteria:
 
 
 def convergence_diagnostics(idata, monitored: np.ndarray | None = None, *,
-                            rhat_required: bool = True) -> dict:
+                            latent: bool = True, rhat_required: bool = True) -> dict:
     """Max R-hat, min bulk/tail ESS, mean acceptance and divergences of one run.
 
-    ``monitored``: extra draws (chain, draw, K) to diagnose besides ξ (when present).
-    Raises InvalidArgumentError when R-hat is required and there are fewer than 2 chains.
+    ``monitored``: draws (chain, draw, K) of the quantities to diagnose; ``latent`` adds the
+    whitened coordinates ξ (when the posterior group has them). Raises InvalidArgumentError
+    when R-hat is required and there are fewer than 2 chains.
     """
     parts = []
-    if hasattr(idata, "posterior") and "xi" in idata.posterior:
+    if latent and hasattr(idata, "posterior") and "xi" in idata.posterior:
         parts.append(idata.posterior["xi"].values)
     if monitored is not None and np.shape(monitored)[-1] > 0:
         parts.append(np.asarray(monitored, dtype=float))
     if not parts:
-        raise InvalidArgumentError("nothing to diagnose: no 'xi' draws and no functionals")
+        raise InvalidArgumentError("nothing to diagnose: no monitored quantities (and no 'xi')")
     chains = parts[0].shape[0]
     if rhat_required and chains < 2:
         raise InvalidArgumentError(
@@ -402,12 +410,16 @@ def _run_replicate(task: _Task) -> dict:
             return out
         theta = posterior_draws(idata, "theta")
         fdraws = theta @ W.T
+        field = _field_statistics(theta, truth, task.kinds, model.mass_matrix)
         if task.criteria is not None:
-            diag = convergence_diagnostics(idata, fdraws,
+            monitored = np.concatenate(
+                [fdraws, *(stat.reshape(*theta.shape[:2], 1) for stat, _ in field.values())],
+                axis=-1)
+            diag = convergence_diagnostics(idata, monitored, latent=task.criteria.latent,
                                            rhat_required=task.criteria.rhat_max is not None)
             out.update(diag)
             out["flags"] = "; ".join(task.criteria.failures(diag))
-        _score(out, task, theta, fdraws, W @ truth, truth, model.mass_matrix)
+        _score(out, task, theta, fdraws, W @ truth, truth, model.mass_matrix, field)
     out["wall_time"] = time.perf_counter() - start
     return out
 
@@ -427,7 +439,21 @@ def _empty_result(task: _Task, num_functionals: int) -> dict:
     }
 
 
-def _score(out: dict, task: _Task, theta, fdraws, ftruth, truth, M) -> None:
+def _field_statistics(theta, truth, kinds, M) -> dict:
+    """Per kind of field set, the statistic of each draw (S,) and of the truth: the
+    standardised sup-norm deviation from the mean (band) and the L² distance (ball)."""
+    pooled = theta.reshape(-1, theta.shape[-1])
+    mean = pooled.mean(axis=0)
+    out = {}
+    if "band" in kinds:
+        _, scale, tol, stat = band_statistics(pooled)
+        out["band"] = (stat, float(sup_statistic(truth, mean, scale, tol)))
+    if "l2_ball" in kinds:
+        out["l2_ball"] = (l2_norm(pooled - mean, M), float(l2_norm(truth - mean, M)))
+    return out
+
+
+def _score(out: dict, task: _Task, theta, fdraws, ftruth, truth, M, field) -> None:
     """Hits, ranks and summaries of one replicate's draws (fills ``out`` in place)."""
     chains, draws, n = theta.shape
     S = chains * draws
@@ -466,12 +492,7 @@ def _score(out: dict, task: _Task, theta, fdraws, ftruth, truth, M) -> None:
                     lo_f, hi_f = hdi(theta, level)
                     out["pointwise_fraction"][i, k] = ((lo_f <= truth) & (truth <= hi_f)).mean()
         else:
-            if kind == "band":
-                _, scale, tol, stat = band_statistics(pooled)
-                stat0 = float(sup_statistic(truth, mean, scale, tol))
-            else:
-                stat = l2_norm(pooled - mean, M)
-                stat0 = float(l2_norm(truth - mean, M))
+            stat, stat0 = field[kind]
             radii = np.quantile(stat, levels)
             out["hit"][:, k, F] = stat0 <= radii
             out["rank"][k, F] = (stat[thin] < stat0).sum()
