@@ -14,7 +14,8 @@ repeats, for replicates r = 1..R,
    HDI intervals for scalar functionals (⟨θ, ψ⟩_{L²}, point values θ(x), nodal values),
    and the simultaneous band and the L² ball for the whole field;
 5. hit or miss, the rank of the truth among thinned draws (Talts et al. 2018), and convergence
-   diagnostics (R-hat, bulk/tail ESS, acceptance, divergences).
+   diagnostics (R-hat, bulk/tail ESS, acceptance, divergences; see
+   :class:`ConvergenceCriteria` for what is monitored).
 
 The result is an :class:`xarray.Dataset` (write it with ``to_netcdf``): per-replicate hits
 (replicate × level × kind × functional), ranks and diagnostics; empirical coverage over the
@@ -27,14 +28,16 @@ Seeds: replicate r uses the r-th child of ``SeedSequence(seed)`` (i.e.
 sampler, so a replicate's result depends on (seed, r) only — not on the executor, the number of
 workers or the order in which replicates run.
 
-Parallel replicates: the harness calls ``executor.map(fn, tasks)``, so any object with that
-method serves — ``None`` (serial, in this process), a ``concurrent.futures.ProcessPoolExecutor``
-for local processes, or later an MPI/Dask executor. A task must be picklable, and dolfinx meshes
-and forward maps are not. So a replicate is described by *specs*: a :class:`ProblemSpec` names a
-module-level factory ``factory(**kwargs) -> CoverageModel`` that builds the mesh, forward map,
-prior and truth; each worker process calls it once and caches the model (keyed by the pickled
-spec), so the FEM set-up is paid once per process, not per replicate. Callables inside specs
-(ψ, a custom inference function) must likewise be module-level functions. Example::
+Parallel replicates: the harness calls ``executor.map(fn, tasks)`` and expects the results in
+task order, so any object with that method serves — ``None`` (serial, in this process), a
+``concurrent.futures.ProcessPoolExecutor`` for local processes, ``mpi4py.futures.MPIPoolExecutor``
+(same interface), or a two-line adapter around Dask (``client.gather(client.map(fn, tasks))``).
+A task must be picklable, and dolfinx meshes and forward maps are not. So a replicate is
+described by *specs*: a :class:`ProblemSpec` names a module-level factory
+``factory(**kwargs) -> CoverageModel`` that builds the mesh, forward map, prior and truth; each
+worker process calls it once and caches the model (keyed by the pickled spec), so the FEM
+set-up is paid once per process, not per replicate. Callables inside specs (ψ, a custom
+inference function) must likewise be module-level functions. Example::
 
     # mystudy.py (importable by the workers)
     def my_problem(mesh=32, n_obs=600):
