@@ -68,7 +68,7 @@ def plot_coverage(study, *, kinds=None, functionals=None, ax=None, title=None):
     ax.set_title(title or f"coverage over {int(study['num_valid'])} replicates ({mode}; "
                  f"{int(study['num_flagged'])} flagged)\nbars: {conf:.0%} Clopper–Pearson",
                  fontsize=10)
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=8, loc="best")
     ax.grid(alpha=0.3)
     return ax
 
@@ -166,8 +166,9 @@ def plot_sbc(study, *, kind="equal_tailed", functional=None, axes=None, bins=20)
     ax.set_xlabel(f"rank of the truth among {L} thinned draws")
     ax.set_ylabel("replicates")
     pval = float(study["rank_pvalue"].sel(kind=kind, functional=functional))
-    ax.set_title(f"SBC ranks: {KIND_LABELS.get(kind, kind)}, {functional} "
-                 f"(χ² p = {pval:.2g})", fontsize=10)
+    what = "SBC ranks" if study.attrs.get("mode") == "sbc" else "ranks of the fixed truth"
+    ax.set_title(f"{what}: {KIND_LABELS.get(kind, kind)}, {functional} "
+                 f"(uniformity χ² p = {pval:.2g})", fontsize=10)
     ax.legend(fontsize=8)
     pit = (ranks + 0.5) / (L + 1)
 
