@@ -19,8 +19,18 @@ against N(0, 1); SBC rank histogram and ECDF-PIT of ⟨θ₀, ψ⟩) and ``summa
 
 ``--mode prior`` draws θ₀ from the prior in each replicate instead (simulation-based
 calibration, where coverage is exactly 1 − α for the exact posterior). Run
-``python examples/e1_coverage.py`` (R = 100: about 10 minutes with 2 workers on a quiet
-2-core machine) or ``--quick``.
+``python examples/e1_coverage.py`` (R = 100: about 16 minutes with 2 workers on a 2-core
+machine, ~19 s per replicate) or ``--quick``.
+
+What it showed (R = 100, seed 7; 87 replicates passed the checks): at the fixed θ₀ the
+intervals for ⟨θ, ψ⟩ *under-cover* — 18%, 45%, 60%, 71% at levels 50%, 80%, 90%, 95% — because
+the posterior mean of ⟨θ, ψ⟩ sits below the truth by 1.37 posterior sds on average (z-scores of
+the truth: mean +1.37, sd 0.83); θ(0.3, 0.35) likewise (24%…86%); the band and the L² ball
+over-cover (95–100%). The same pipeline with θ₀ drawn from the prior (``--mode prior``, 88
+valid) covers at the nominal levels (all binomial p ≥ 0.04, ranks uniform, z-scores mean +0.13,
+sd 0.95): the sampler and the harness are calibrated, and the under-coverage at θ₀ is the
+posterior's own — at N = 600 the prior's bias on ⟨θ, ψ⟩ is not yet negligible against its
+posterior sd, the regime the Bernstein–von Mises theorem excludes asymptotically.
 """
 
 from __future__ import annotations
@@ -66,11 +76,14 @@ def main(argv=None):
     parser.add_argument("--workers", type=int, default=2, help="local worker processes")
     parser.add_argument("--mode", choices=("fixed", "prior"), default="fixed",
                         help="fixed truth (frequentist coverage) or truth ~ prior (SBC)")
+    parser.add_argument("--num-observations", type=int, help="N (default 600; 100 with --quick)")
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args(argv)
     cfg = dict(QUICK if args.quick else FULL)
     if args.replicates is not None:
         cfg["replicates"] = args.replicates
+    if args.num_observations is not None:
+        cfg["N"] = args.num_observations
     out = Path(args.output)
     out.mkdir(parents=True, exist_ok=True)
 
