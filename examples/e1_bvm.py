@@ -17,6 +17,15 @@ intervals. This script draws from the E1 posterior at N = 600 (see
   the line, R-hat and ESS.
 
 Run ``python examples/e1_bvm.py`` (about 2–4 minutes on 2 cores) or ``--quick``.
+
+What it showed (seed 2025, signal-to-noise 61): ⟨θ, ψ⟩ has posterior mean 0.01126 and sd
+0.00179, the true value 0.01234 lies +0.60 sd away, inside the 95% interval [0.0076, 0.0146];
+the draws look Gaussian (skewness −0.23, excess kurtosis 0.09; R-hat 1.001, bulk ESS 3470), but
+the Laplace Gaussian at the MAP is centred 1.5 sds higher (0.01403 ± 0.00160): the posterior
+mean is not the MAP here. Halving and doubling ULA's step moves the mean of ⟨θ, ψ⟩ by
+≈ 0.06 sd per 0.1 of δ (0.011283, 0.011206, 0.011116 at δ = 0.05, 0.1, 0.2; MCSE 0.000045),
+so the gap is the posterior's, not ULA's bias. θ₀ lies in the 95% L² ball, the 95% sup-norm
+band (interior nodes) and the band along the line.
 """
 
 from __future__ import annotations
