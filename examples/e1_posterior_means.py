@@ -21,7 +21,14 @@ Writes ``posterior_means.png`` (truth, posterior means, pointwise sds, errors ag
 ``summary.json`` (per N: relative L² errors of the posterior mean and the MAP, the 95%
 interval of ⟨θ, ψ⟩ with the true value, whether the 95% L² ball contains θ₀, R-hat/ESS of
 ⟨θ, ψ⟩, sampling time; the replicate errors). Run ``python examples/e1_posterior_means.py``
-(about 10 minutes on a quiet 2-core machine) or ``--quick`` (the small version the tests run).
+(about 8 minutes on a 2-core machine: ≈ 100 s per 10⁵ ULA iterations at 32²) or ``--quick``
+(the small version the tests run).
+
+What it showed (seed 2024): for the data set shown, relative L² errors 0.239, 0.225, 0.224
+(MAP 0.227, 0.223, 0.222) for N = 200, 400, 800 — this data set is a lucky one at N = 200;
+over 8 data sets per N the error of the posterior mean falls, 0.308 ± 0.033, 0.269 ± 0.032,
+0.220 ± 0.010 (about N^(−0.24)). R-hat of ⟨θ, ψ⟩ ≤ 1.001 with bulk ESS ≈ 2800–3000 in every
+10⁵-iteration run, no divergences; θ₀ lies in the 95% L² ball at every N.
 """
 
 from __future__ import annotations
