@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.optimize
+from threadpoolctl import threadpool_limits
 
 from ._validation import integer_at_least
 from .posterior import Posterior, WhitenedPosterior
@@ -48,7 +49,11 @@ def find_map(posterior, x0=None, *, maxiter: int = 500, gtol: float = 1e-8,
             return np.inf, np.zeros_like(xi)
         return -ev.logdensity, -ev.grad
 
-    res = scipy.optimize.minimize(objective, x0, jac=True, method="L-BFGS-B",
-                                  options={"maxiter": maxiter, "gtol": gtol, "ftol": ftol})
+    # One BLAS thread: the optimiser's small dense operations gain nothing from threads, and
+    # on a busy machine OpenBLAS thread wake-ups made each L-BFGS-B iteration ~10x slower
+    # (8.0 s vs 0.78 s for 365 iterations of a 15-dimensional problem, measured on 2 cores).
+    with threadpool_limits(limits=1, user_api="blas"):
+        res = scipy.optimize.minimize(objective, x0, jac=True, method="L-BFGS-B",
+                                      options={"maxiter": maxiter, "gtol": gtol, "ftol": ftol})
     return MAPResult(res.x, target.to_physical(res.x), float(-res.fun), bool(res.success),
                      str(res.message), int(res.nit))

@@ -6,6 +6,7 @@ import importlib.util
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
@@ -63,3 +64,51 @@ def test_neural_prior_benchmark_quick(tmp_path):
     saved = json.loads((tmp_path / "neural_prior.json").read_text())
     assert saved["rows"] == json.loads(json.dumps(result["rows"]))
     assert all(row["ratio_to_pde_solve"] > 0 for row in saved["rows"])
+
+
+@pytest.mark.fem
+def test_e1_posterior_means_quick(tmp_path):
+    report = _load("e1_posterior_means").main(["--quick", "--output", str(tmp_path)])
+    assert (tmp_path / "posterior_means.png").stat().st_size > 0
+    saved = json.loads((tmp_path / "summary.json").read_text())
+    runs = saved["runs"]
+    assert list(runs) == ["200", "400", "800"]
+    for run in runs.values():
+        assert run["divergences"] == 0
+        # far better than the trivial estimate θ = 0 (error 1), and close to the MAP
+        assert run["relative_l2_error_posterior_mean"] < 0.5
+        assert abs(run["relative_l2_error_posterior_mean"] - run["relative_l2_error_map"]) < 0.1
+    # the replicate study (coverage harness on worker processes): errors over data sets
+    assert list(saved["replicates"]) == ["200", "400", "800"]
+    for rep in saved["replicates"].values():
+        assert len(rep["relative_l2_errors"]) == 2 and 0 < rep["mean"] < 0.6
+    assert report["mean_errors_decrease_in_N"] == saved["mean_errors_decrease_in_N"]
+
+
+@pytest.mark.fem
+def test_e1_bvm_quick(tmp_path):
+    report = _load("e1_bvm").main(["--quick", "--output", str(tmp_path)])
+    assert (tmp_path / "bvm.png").stat().st_size > 0
+    psi = report["psi"]
+    lo, hi = psi["interval_95"]
+    assert lo < psi["posterior_mean"] < hi
+    # the Laplace approximation at the MAP agrees with the sampled posterior of <θ, ψ>
+    assert abs(psi["laplace_mean"] - psi["posterior_mean"]) < 0.5 * psi["posterior_sd"]
+    assert 0.7 < psi["laplace_sd"] / psi["posterior_sd"] < 1.3
+    assert report["divergences"] == 0
+
+
+@pytest.mark.fem
+def test_e1_coverage_quick_runs_replicates_on_worker_processes(tmp_path):
+    report = _load("e1_coverage").main(["--quick", "--output", str(tmp_path)])
+    from bayesinv.diagnostics.coverage import load_coverage_study
+
+    study = load_coverage_study(tmp_path / "coverage.nc")
+    assert study.attrs["executor"] == "ProcessPoolExecutor" and study.attrs["mode"] == "frequentist"
+    assert study.sizes["replicate"] == 4
+    assert report["replicates_valid"] + report["replicates_flagged"] == 4
+    assert np.all(study["wall_time"].values > 0)
+    # the fixed truth's functionals are the same in every replicate; the data are not
+    truth = study["truth_value"].values
+    np.testing.assert_array_equal(truth, np.broadcast_to(truth[0], truth.shape))
+    assert len(np.unique(study["posterior_mean"].values[:, 0])) == 4

@@ -125,3 +125,30 @@ def convergence_diagnostics(idata, var_name: str = "xi") -> dict:
             "ess_tail": np.ravel(az.ess(data, method="tail")[var_name].values),
             "mcse_mean": np.ravel(az.mcse(data, method="mean")[var_name].values),
         }
+
+
+def hdi(draws, prob: float) -> tuple[np.ndarray, np.ndarray]:
+    """Highest-density intervals of each component of draws shaped (chain, draw, *shape).
+
+    ArviZ's unimodal HDI: the shortest interval between order statistics that contains
+    ⌊prob·n⌋ + 1 of the n pooled draws. Returns ``(lower, upper)``, each of shape ``shape``.
+    Each component goes through ArviZ's 1-d path (~10–60 µs each), several times faster
+    than its xarray path for the many small calls of a coverage study.
+    """
+    draws = np.asarray(draws, dtype=float)
+    flat = draws.reshape(draws.shape[0] * draws.shape[1], -1)
+    bounds = np.array([az.hdi(flat[:, j], hdi_prob=prob) for j in range(flat.shape[1])])
+    bounds = bounds.reshape(*draws.shape[2:], 2)
+    return bounds[..., 0], bounds[..., 1]
+
+
+def plot_ecdf_difference(values, cdf, ax, *, eval_points, rvs=None, ci_prob: float = 0.95):
+    """ArviZ's ECDF-difference plot of ``values`` against a reference ``cdf`` with a
+    simultaneous confidence band (Säilynoja, Bürkner & Vehtari 2022) at fixed ``eval_points``
+    (chosen independently of the values, so that the band is calibrated). For a discrete
+    reference law pass ``rvs(n, random_state=...)``, a sampler of it, so the band is simulated
+    for that law (from a fixed-seed Generator, advanced between simulated ECDFs)."""
+    return az.plot_ecdf(np.asarray(values, dtype=float), cdf=cdf, difference=True,
+                        confidence_bands="simulated" if rvs is not None else True,
+                        ci_prob=ci_prob, rvs=rvs, random_state=np.random.default_rng(0),
+                        eval_points=np.asarray(eval_points, dtype=float), ax=ax)

@@ -1,6 +1,12 @@
 """Reference problems with exact answers and checks for user-supplied components."""
 
 from .checks import PriorCheck, TaylorReport, check_forward_map, check_prior
+from .coverage_problems import (
+    frequentist_coverage,
+    gaussian_set_coverage,
+    inflated_coverage,
+    linear_gaussian_model,
+)
 from .linear_gaussian import LinearGaussianProblem, linear_gaussian
 from .stats import MomentCheck, bonferroni_threshold, check_moments
 
@@ -13,5 +19,9 @@ __all__ = [
     "check_forward_map",
     "check_moments",
     "check_prior",
+    "frequentist_coverage",
+    "gaussian_set_coverage",
+    "inflated_coverage",
     "linear_gaussian",
+    "linear_gaussian_model",
 ]
