@@ -1,13 +1,25 @@
 """bayesinv: Bayesian inverse problems governed by PDEs.
 
-Model: Y_i = G(θ)(X_i) + σ ε_i with G a PDE solution map (FEniCSx), a Gaussian prior on θ in
-whitened form θ = T(ξ), and numba-compiled MCMC (ULA, pCN) returning ArviZ InferenceData.
+Model: Y_i = G(θ)(X_i) + σ ε_i with G a PDE solution map (FEniCSx), a prior on θ in whitened
+form θ = T(ξ), ξ ~ N(0, I) (Gaussian-process or neural-network), numba-compiled MCMC (ULA, pCN
+and relatives) returning ArviZ InferenceData, credible sets and coverage studies.
 
 ``import bayesinv`` does not need FEniCSx; :mod:`bayesinv.fem` (PDE forward maps, meshes)
 does, and says how to install it when it is missing.
 """
 
 from ._version import __version__
+from .diagnostics import (
+    ConvergenceCriteria,
+    InferenceSpec,
+    ProblemSpec,
+    functional_interval,
+    l2_ball,
+    point_value_interval,
+    pointwise_intervals,
+    run_coverage_study,
+    simultaneous_band,
+)
 from .errors import (
     BayesinvError,
     BayesinvWarning,
@@ -16,46 +28,76 @@ from .errors import (
     InvalidArgumentError,
     MissingDependencyError,
     SamplerDivergenceError,
+    SamplingInterrupted,
 )
 from .forward import ForwardMap, LinearForwardMap
 from .likelihood import GaussianLikelihood, signal_to_noise, simulate
 from .links import ExpLink, Link, RegularLink
 from .optimize import MAPResult, find_map
 from .posterior import Posterior, WhitenedPosterior
-from .priors import GaussianPrior, SeriesPrior, WhitenedPrior
+from .priors import (
+    GaussianPrior,
+    GenerativePrior,
+    InterpolatedPrior,
+    KernelPrior,
+    MaternKernel,
+    NeuralFieldPrior,
+    SeriesPrior,
+    SquaredExponentialKernel,
+    WhitenedPrior,
+    WhittleMaternPrior,
+)
 from .samplers import sample
 
 __all__ = [
     "BayesinvError",
     "BayesinvWarning",
     "ConfigError",
+    "ConvergenceCriteria",
     "ExpLink",
     "ForwardMap",
     "ForwardSolveError",
     "GaussianLikelihood",
     "GaussianPrior",
+    "GenerativePrior",
+    "InferenceSpec",
+    "InterpolatedPrior",
     "InvalidArgumentError",
+    "KernelPrior",
     "LinearForwardMap",
     "Link",
     "MAPResult",
+    "MaternKernel",
     "MissingDependencyError",
+    "NeuralFieldPrior",
     "Posterior",
+    "ProblemSpec",
     "RegularLink",
     "SamplerDivergenceError",
+    "SamplingInterrupted",
     "SeriesPrior",
+    "SquaredExponentialKernel",
     "WhitenedPosterior",
     "WhitenedPrior",
+    "WhittleMaternPrior",
     "__version__",
     "find_map",
+    "functional_interval",
+    "l2_ball",
+    "point_value_interval",
+    "pointwise_intervals",
+    "run_coverage_study",
     "sample",
     "signal_to_noise",
     "simulate",
+    "simultaneous_band",
 ]
 
 
 def __getattr__(name):
-    # `bayesinv.fem` is imported on first use, so that `import bayesinv` works without dolfinx.
-    if name in ("fem", "testing"):
+    # Submodules that need FEniCSx or matplotlib load on first use: `import bayesinv` needs
+    # neither.
+    if name in ("fem", "testing", "plotting", "experiments"):
         import importlib
 
         return importlib.import_module(f"{__name__}.{name}")
