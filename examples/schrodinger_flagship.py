@@ -34,6 +34,8 @@ import numpy as np
 import bayesinv
 from bayesinv import fem
 from bayesinv.diagnostics import dataset_from_draws, ess, summary
+from bayesinv.experiments.schrodinger_e1 import psi  # ψ = sin(πx) sin(πy)
+from bayesinv.experiments.schrodinger_e1 import truth as true_theta  # three bumps
 from bayesinv.plotting import plot_field, plot_traces
 
 # ULA keeps every 2nd of 10 000 steps per chain, pCN every 5th of 20 000 (pCN steps are
@@ -42,19 +44,6 @@ FULL = {"mesh": 32, "N": 400, "modes": 60, "ula_draws": 5_000, "ula_thin": 2,
         "pcn_draws": 4_000, "pcn_thin": 5, "warmup": 500, "chains": 4}
 QUICK = {"mesh": 12, "N": 100, "modes": 15, "ula_draws": 300, "ula_thin": 1,
          "pcn_draws": 300, "pcn_thin": 1, "warmup": 50, "chains": 2}
-
-
-def true_theta(x):
-    """θ₀: two positive bumps and one negative bump, vanishing (numerically) near ∂O."""
-    def bump(cx, cy, width):
-        return np.exp(-((x[0] - cx) ** 2 + (x[1] - cy) ** 2) / width)
-    return (1.2 * bump(0.3, 0.35, 0.02) - 0.9 * bump(0.68, 0.62, 0.025)
-            + 0.6 * bump(0.7, 0.25, 0.012))
-
-
-def psi(x):
-    """Test function ψ for the linear functional ⟨θ, ψ⟩_{L²}."""
-    return np.sin(np.pi * x[0]) * np.sin(np.pi * x[1])
 
 
 def functionals(theta, space, points):
