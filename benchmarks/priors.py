@@ -168,23 +168,27 @@ def robin_scan(n: int = 64) -> dict:
 
 NOTES = """\
 * **SPDE priors** pay only sparse triangular solves with the factor of A computed once
-  (β solve pairs for T and β for Jᵀ) while a forward solve also assembles and factorises, so
-  the ratio stays ≈ 0.1 (β = 1) to 0.2 (β = 2) and falls slowly with refinement (solves cost
-  O(nnz(L)), factorisations more). The consistent-mass noise root R = PᵀL adds two sparse
-  triangular products with the Cholesky factor of M; the lumped variant avoids them.
+  (β solve pairs for T and β for Jᵀ) while a forward solve also assembles and factorises.
+  At 64²–128² a sparse Cholesky factorisation costs only about 5–8 triangular-solve pairs,
+  so on a quiet machine β = 1 sits at the target (≈ 0.2) and β = 2 above it (≈ 0.3); the
+  ratio falls slowly with refinement (solves cost O(nnz(L)), factorisations more). The
+  consistent-mass noise root R = PᵀL adds two sparse triangular products with the Cholesky
+  factor of M; the lumped variant avoids them and meets the target at β = 2.
 * **Series priors** cost two dense products with the n×D factor, i.e. reading 2·8·n·D bytes:
-  far below the target for the theory's D ≈ N^{d/(2α+d)} (tens of modes) and for D = 100,
-  but D = 400 on 128² reads 107 MB per step and is memory-bandwidth bound near the target.
-  What would meet it there: fewer modes, float32 storage (half the bytes), or a fast sine
-  transform on structured meshes (not general meshes). Computing the eigenpairs is the real
-  set-up cost at large D (ARPACK's Lanczos work); the on-disk cache
+  about 0.1× for D = 100 (and less for the theory's D ≈ N^{d/(2α+d)}, tens of modes), but
+  D = 400 reads 27 MB (64²) to 107 MB (128²) per step and is memory-bandwidth bound at about
+  0.4×. What would meet it there: fewer modes, float32 storage (half the bytes), or a fast
+  sine transform on structured meshes (not general meshes). Computing the eigenpairs is the
+  real set-up cost at large D (ARPACK's Lanczos work); the on-disk cache
   (``BAYESINV_CACHE_DIR``) turns it into a file read.
 * **Dense kernel factors** cannot meet the target on fine meshes: T and Jᵀ each read the
   n×n Cholesky factor (143 MB at 64², 2.2 GB at 128², which is not even built here), so the
-  cost is O(n²) per step against a sparse solve's ≈ O(n^{1.5}). What meets it: the truncated
-  KL factor (n×r with r ≪ n), the kernel on a coarser parameter mesh interpolated to the
-  state mesh (the cost no longer grows with the state mesh), or the SPDE prior, which is the
-  sparse counterpart of a Matérn kernel.
+  cost is O(n²) per step against a sparse solve's ≈ O(n^{1.5}). What comes closer: the
+  truncated KL factor (n×r with r ≪ n; 0.25× at 64²), the kernel on a coarser parameter mesh
+  interpolated to the state mesh (its cost no longer grows with the state mesh: 0.08× at
+  128²), or the SPDE prior, which is the sparse counterpart of a Matérn kernel.
+* Measured on a loaded machine the ratios looked better (the forward solve slowed more
+  than the prior's products): compare ratios from quiet runs.
 """
 
 
