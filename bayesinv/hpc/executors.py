@@ -14,7 +14,8 @@ workers on exit:
   a results store, writes its own replicate files; a rank that dies loses only its in-flight
   replicate, and the rerun does the rest. mpi4py is imported only here, only when used;
 * :class:`DaskExecutor` — a Dask distributed ``Client``: by default a ``LocalCluster`` of
-  ``workers`` single-threaded processes bound to 127.0.0.1 with the dashboard disabled, or an
+  ``workers`` single-threaded processes bound to 127.0.0.1 with the Bokeh dashboard disabled
+  (the scheduler's small HTTP endpoint — health, metrics — binds to 127.0.0.1 too), or an
   existing cluster's scheduler given by ``scheduler="tcp://host:8786"`` (e.g. one started
   by dask-jobqueue's ``SLURMCluster``; see ``examples/hpc/dask_jobqueue.py``).
 
@@ -23,7 +24,8 @@ of K takes a contiguous block of replicate indices and runs it with any executor
 union over k = 0..K−1 is every replicate exactly once.
 
 Nothing here listens on a non-loopback address unless given one: the local Dask cluster's
-scheduler and workers bind to 127.0.0.1 and it has no dashboard; MPI uses whatever transport
+scheduler, nannies, workers and HTTP endpoint bind to 127.0.0.1 (a test checks every
+listening socket) and it has no dashboard; MPI uses whatever transport
 ``mpirun`` sets up.
 """
 
@@ -66,8 +68,16 @@ class LocalExecutor:
         self._pool = ProcessPoolExecutor(self.workers)
         return self
 
-    def __exit__(self, *exc):
-        self._pool.shutdown(wait=True, cancel_futures=True)
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is None:
+            self._pool.shutdown(wait=True)
+            return False
+        # Interrupted (SIGTERM, Ctrl-C, a dead worker): stop at once rather than wait for the
+        # replicates in flight — within a scheduler's grace period — and lose only those (the
+        # next run recomputes them). ProcessPoolExecutor has no public way to kill workers.
+        for process in list((getattr(self._pool, "_processes", None) or {}).values()):
+            process.terminate()
+        self._pool.shutdown(wait=False, cancel_futures=True)
         return False
 
     def map(self, fn, tasks):

@@ -100,6 +100,7 @@ class ReplicateStore:
         Raises ConfigError when it holds another one (a different fingerprint): results of
         different configurations are never mixed.
         """
+        self._remove_orphaned_temporaries()
         existing = self.manifest()
         if existing is not None:
             if existing.get("fingerprint") != fingerprint:
@@ -118,6 +119,17 @@ class ReplicateStore:
         }
         write_json_atomic(self.manifest_path, manifest)
         return manifest
+
+    def _remove_orphaned_temporaries(self) -> None:
+        """Delete ``.NAME.PID.tmp`` files left by processes of this host that were killed
+        mid-write (they are never read; this only tidies up)."""
+        for tmp in self.directory.glob("*/.*.tmp"):
+            try:
+                pid = int(tmp.name.rsplit(".", 2)[-2])
+            except ValueError:
+                continue
+            if not _pid_alive(pid):
+                tmp.unlink(missing_ok=True)
 
     # -- replicate files ---------------------------------------------------------------------
 
