@@ -19,8 +19,7 @@ import numpy as np
 import pytest
 
 from bayesinv.cli import main
-from bayesinv.diagnostics.coverage import InferenceSpec, NodalValue, ProblemSpec, \
-    run_coverage_study
+from bayesinv.diagnostics.coverage import InferenceSpec, NodalValue, ProblemSpec, run_coverage_study
 from bayesinv.errors import ConfigError
 from bayesinv.hpc.config import config_hash, load_config
 from bayesinv.hpc.executors import DaskExecutor, LocalExecutor, SerialExecutor, array_share
@@ -294,7 +293,7 @@ def test_slurm_array_tasks_split_the_study_without_overlap(tmp_path, monkeypatch
 @pytest.mark.parametrize(("R", "K"), [(1, 1), (7, 3), (10, 4), (3, 5), (100, 7)])
 def test_array_shares_partition_the_replicates(R, K):
     shares = [list(array_share(R, k, K)) for k in range(K)]
-    assert sorted(sum(shares, [])) == list(range(R))
+    assert sorted(r for share in shares for r in share) == list(range(R))
     assert max(map(len, shares)) - min(map(len, shares)) <= 1
     env_share = array_share(R, environ={"SLURM_ARRAY_TASK_ID": str(K - 1),
                                         "SLURM_ARRAY_TASK_COUNT": str(K)})

@@ -200,7 +200,7 @@ def array_share(replicates: int, task_id: int | None = None, num_tasks: int | No
             raise ConfigError("no array task count: pass --num-tasks (or run as a SLURM array "
                               "job, which sets SLURM_ARRAY_TASK_COUNT)")
         num_tasks = int(env["SLURM_ARRAY_TASK_COUNT"])
-    if not 1 <= num_tasks:
+    if not num_tasks >= 1:
         raise ConfigError(f"--num-tasks must be >= 1, got {num_tasks}")
     if not 0 <= task_id < num_tasks:
         raise ConfigError(f"--task-id must be in [0, {num_tasks - 1}], got {task_id}")

@@ -256,7 +256,7 @@ class StoredReplicate:
         start = time.perf_counter()
         try:
             result, status, error = _run_replicate(task), "done", ""
-        except Exception as exc:  # noqa: BLE001 - any failure is recorded, the study goes on
+        except Exception as exc:
             error = traceback.format_exc()
             result = _empty_result(task, len(task.functionals))
             result["failure"] = f"{type(exc).__name__}: {exc}"

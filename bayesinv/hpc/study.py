@@ -21,8 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..diagnostics.coverage import assemble_study, coverage_table, plan_coverage_study, \
-    write_netcdf
+from ..diagnostics.coverage import assemble_study, coverage_table, plan_coverage_study, write_netcdf
 from ..errors import ConfigError
 from .config import config_hash
 from .executors import MPIExecutor, SerialExecutor
@@ -205,7 +204,7 @@ def _coverage_figure(path, ds):
 
     scalars = [f for f in ds["functional"].values if f != "field"]
     with_sbc = "equal_tailed" in ds["kind"].values and scalars
-    fig = plt.figure(figsize=(12 if with_sbc else 6, 4.8), layout="constrained")
+    fig = plt.figure(figsize=(18 if with_sbc else 6, 5), layout="constrained")
     grid = fig.add_gridspec(1, 3 if with_sbc else 1)
     plot_coverage(ds, ax=fig.add_subplot(grid[0, 0]))
     if with_sbc:
