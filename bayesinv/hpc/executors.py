@@ -32,10 +32,17 @@ listening socket) and it has no dashboard; MPI uses whatever transport
 from __future__ import annotations
 
 import os
+import signal
 from concurrent.futures import ProcessPoolExecutor
 
 from .._validation import integer_at_least
 from ..errors import ConfigError
+
+
+def _default_signals() -> None:
+    """In a worker process: SIGTERM terminates (forked workers would otherwise inherit the
+    ``bayesinv`` command's handler and carry on with the next task)."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 class SerialExecutor:
@@ -65,7 +72,7 @@ class LocalExecutor:
         self._pool = None
 
     def __enter__(self):
-        self._pool = ProcessPoolExecutor(self.workers)
+        self._pool = ProcessPoolExecutor(self.workers, initializer=_default_signals)
         return self
 
     def __exit__(self, exc_type, exc, tb):
