@@ -30,8 +30,12 @@ workers or the order in which replicates run.
 
 Parallel replicates: the harness calls ``executor.map(fn, tasks)`` and expects the results in
 task order, so any object with that method serves — ``None`` (serial, in this process), a
-``concurrent.futures.ProcessPoolExecutor`` for local processes, ``mpi4py.futures.MPIPoolExecutor``
-(same interface), or a two-line adapter around Dask (``client.gather(client.map(fn, tasks))``).
+``concurrent.futures.ProcessPoolExecutor`` for local processes, or the executors of
+:mod:`bayesinv.hpc.executors` (local processes, MPI ranks, Dask). With ``store=DIR`` each
+replicate's result is written to its own file as soon as it is done
+(:mod:`bayesinv.hpc.store`) and the Dataset is merged from the files, so an interrupted study
+resumes where it stopped; :func:`plan_coverage_study` and :func:`assemble_study` are the two
+halves that make this possible.
 A task must be picklable, and dolfinx meshes and forward maps are not. So a replicate is
 described by *specs*: a :class:`ProblemSpec` names a module-level factory
 ``factory(**kwargs) -> CoverageModel`` that builds the mesh, forward map, prior and truth; each
@@ -603,7 +607,7 @@ def run_coverage_study(problem: ProblemSpec, inference: InferenceSpec, *, replic
 
         if not isinstance(store, ReplicateStore):
             store = ReplicateStore(store)
-        store.open(plan.fingerprint(), plan.metadata)
+        store.open(plan.fingerprint(), plan.metadata, fixed_truth=plan.fixed_truth)
         run_stored(store, plan, executor or _SerialExecutor())
         results = store.load_results(range(plan.replicates))
         missing = sorted(set(range(plan.replicates)) - set(results))

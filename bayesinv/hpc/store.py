@@ -94,11 +94,14 @@ class ReplicateStore:
         except FileNotFoundError:
             return None
 
-    def open(self, fingerprint: str, metadata: dict, *, config: dict | None = None) -> dict:
+    def open(self, fingerprint: str, metadata: dict, *, fixed_truth=None,
+             config: dict | None = None) -> dict:
         """Create the manifest, or check that the directory holds this very study.
 
-        Raises ConfigError when it holds another one (a different fingerprint): results of
-        different configurations are never mixed.
+        ``metadata`` and ``fixed_truth`` are the plan's (:class:`CoveragePlan`): with them the
+        study can be merged from the files alone. Raises ConfigError when the directory holds
+        another study (a different fingerprint): results of different configurations are
+        never mixed.
         """
         self._remove_orphaned_temporaries()
         existing = self.manifest()
@@ -115,7 +118,9 @@ class ReplicateStore:
             "seed": metadata["attrs"]["seed"], "replicates": metadata["attrs"]["replicates"],
             "bayesinv_version": __version__,
             "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-            "metadata": metadata, "config": config,
+            "metadata": metadata,
+            "fixed_truth": None if fixed_truth is None else [float(v) for v in fixed_truth],
+            "config": config,
         }
         write_json_atomic(self.manifest_path, manifest)
         return manifest

@@ -45,29 +45,18 @@ def fresh_directory(base) -> Path:
 
 def _open_store(store, fingerprint, plan, cfg, executor):
     """Open the store on rank 0 first (MPI), so ranks never race to create the manifest."""
-    extra = {"config": cfg}
+    kw = {"fixed_truth": plan.fixed_truth, "config": cfg}
     if isinstance(executor, MPIExecutor):
         error = None
         if executor.is_root:
             try:
-                _open_with_truth(store, fingerprint, plan, extra)
+                store.open(fingerprint, plan.metadata, **kw)
             except ConfigError as exc:
                 error = str(exc)
         error = executor.comm.bcast(error, root=0)
         if error is not None:
             raise ConfigError(error)
-    _open_with_truth(store, fingerprint, plan, extra)
-
-
-def _open_with_truth(store, fingerprint, plan, extra):
-    store.open(fingerprint, plan.metadata, config=extra["config"])
-    manifest = store.manifest()
-    if "fixed_truth" not in manifest:  # written once, by whoever created the manifest
-        from .store import write_json_atomic
-
-        manifest["fixed_truth"] = (None if plan.fixed_truth is None
-                                   else [float(v) for v in plan.fixed_truth])
-        write_json_atomic(store.manifest_path, manifest)
+    store.open(fingerprint, plan.metadata, **kw)
 
 
 def run_study(cfg: dict, *, output=None, executor=None, indices=None, retry_failed=False,
