@@ -396,13 +396,17 @@ def test_linear_gaussian_study_is_identical_on_every_executor(tmp_path):
         assert listening and all(ip == "127.0.0.1" for ip, _ in listening), listening
         assert ex.client.scheduler_info()["address"].startswith("tcp://127.0.0.1:")
         run_study(cfg, output=tmp_path / "dask", executor=ex, log=lambda s: None)
+        # the command joins a running cluster with --scheduler ADDRESS
+        address = ex.client.scheduler.address
+        assert run_cli(["coverage", cfg_path, "--executor", "dask", "--scheduler", address,
+                        "--output", tmp_path / "dask_join", "--quiet"]) == 0
     proc = mpirun("coverage", cfg_path, "--executor", "mpi", "--output", tmp_path / "mpi",
                   "--quiet")
     assert proc.returncode == 0, proc.stderr
     assert "merged 6 replicates" in proc.stdout
     pids = {meta["pid"] for meta, _ in records(tmp_path / "mpi").values()}
     assert len(pids) == 2  # both ranks wrote replicates
-    for other in ("local", "dask", "mpi"):
+    for other in ("local", "dask", "dask_join", "mpi"):
         assert_same_replicates(tmp_path / "serial", tmp_path / other)
 
 
