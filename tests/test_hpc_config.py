@@ -232,3 +232,26 @@ def test_cli_reports_config_errors_with_exit_code_2(tmp_path, capsys):
     assert main(["coverage", str(path)]) == 2
     err = capsys.readouterr().err
     assert "config error: unknown key problem.prior.alpah = 2.0" in err
+
+
+@pytest.mark.parametrize("script", ["slurm_array.sbatch", "mpi.sbatch"])
+def test_example_sbatch_scripts_are_valid_bash_and_valid_bayesinv_commands(script):
+    import shlex
+
+    from bayesinv.cli import _parser
+
+    path = ROOT / "examples" / "hpc" / script
+    assert subprocess.run(["bash", "-n", str(path)], capture_output=True).returncode == 0
+    text = path.read_text()
+    assert "#SBATCH" in text
+    line = next(ln for ln in text.splitlines() if ln.lstrip().startswith(("exec bayesinv",
+                                                                           "srun bayesinv")))
+    words = shlex.split(line.replace('"$CONFIG"', "examples/configs/schrodinger.toml")
+                        .replace('"${SLURM_CPUS_PER_TASK:-1}"', "4"))
+    args = _parser().parse_args(words[words.index("bayesinv") + 1:])
+    assert args.command == "coverage" and Path(ROOT / args.config).exists()
+
+
+def test_dask_jobqueue_recipe_compiles():
+    path = ROOT / "examples" / "hpc" / "dask_jobqueue.py"
+    compile(path.read_text(), str(path), "exec")
