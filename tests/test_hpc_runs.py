@@ -51,6 +51,7 @@ method = "pcn"
 [inference.settings]
 beta = 0.8
 draws = {draws}
+thin = {thin}
 chains = 2
 
 [coverage]
@@ -76,9 +77,9 @@ QUICK_SCHRODINGER = [  # the example config, shrunk: (text, replacement)
 ]
 
 
-def lg_config(tmp_path, *, replicates=6, draws=200, name="lg.toml") -> Path:
+def lg_config(tmp_path, *, replicates=6, draws=200, thin=1, name="lg.toml") -> Path:
     path = tmp_path / name
-    path.write_text(LG_TOML.format(replicates=replicates, draws=draws))
+    path.write_text(LG_TOML.format(replicates=replicates, draws=draws, thin=thin))
     return path
 
 
@@ -312,6 +313,16 @@ def _wait_for(predicate, proc, timeout=120.0):
         time.sleep(0.05)
 
 
+def _worker_in_flight(out) -> int | None:
+    """The pid of a worker process with a replicate in flight, if any."""
+    for marker in (out / "running").glob("*.json") if (out / "running").exists() else ():
+        try:
+            return json.loads(marker.read_text())["pid"]
+        except (FileNotFoundError, json.JSONDecodeError):  # finished meanwhile
+            continue
+    return None
+
+
 def _done(out) -> set:
     return {p.name for p in (out / "replicates").glob("r*.npz")} if (
         out / "replicates").exists() else set()
@@ -319,7 +330,8 @@ def _done(out) -> set:
 
 def test_kill_a_worker_then_preempt_then_resume_equals_an_uninterrupted_run(tmp_path):
     R = 14
-    cfg = lg_config(tmp_path, replicates=R, draws=3000)
+    # 2 x 400 000 pCN steps: about 0.3 s per replicate, slow enough to be caught in flight
+    cfg = lg_config(tmp_path, replicates=R, draws=1000, thin=400)
     out = tmp_path / "killed"
     command = [PYTHON, "-m", "bayesinv", "coverage", str(cfg), "--output", str(out),
                "--executor", "local", "--workers", "2", "--quiet"]
@@ -327,10 +339,8 @@ def test_kill_a_worker_then_preempt_then_resume_equals_an_uninterrupted_run(tmp_
     # 1. SIGKILL a worker process in the middle of a replicate
     proc = subprocess.Popen(command, env=env(), cwd=ROOT, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
-    _wait_for(lambda: len(_done(out)) >= 2 and any((out / "running").glob("*.json")), proc)
-    marker = next((out / "running").glob("*.json"))
-    victim = json.loads(marker.read_text())["pid"]
-    os.kill(victim, signal.SIGKILL)
+    _wait_for(lambda: len(_done(out)) >= 2 and _worker_in_flight(out) is not None, proc)
+    os.kill(_worker_in_flight(out), signal.SIGKILL)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 1, err
     assert "a worker process died" in err
