@@ -380,6 +380,24 @@ def test_kill_a_worker_then_preempt_then_resume_equals_an_uninterrupted_run(tmp_
     assert_same_study(resumed, xr.load_dataset(reference / "coverage.nc"))
 
 
+def test_killing_the_command_leaves_no_orphaned_workers(tmp_path):
+    import psutil
+
+    cfg = lg_config(tmp_path, replicates=40, draws=1000, thin=400)
+    out = tmp_path / "orphans"
+    proc = subprocess.Popen([PYTHON, "-m", "bayesinv", "coverage", str(cfg), "--output",
+                             str(out), "--executor", "local", "--workers", "2", "--quiet"],
+                            env=env(), cwd=ROOT, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    _wait_for(lambda: _worker_in_flight(out) is not None, proc)
+    workers = psutil.Process(proc.pid).children()
+    assert len(workers) == 2
+    proc.kill()  # SIGKILL: no handler runs in the command
+    proc.wait(timeout=30)
+    _, alive = psutil.wait_procs(workers, timeout=20)
+    assert not alive, f"orphaned workers {alive}"
+
+
 # -- identical results on every executor ----------------------------------------------------
 
 def _listening_addresses():
