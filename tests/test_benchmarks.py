@@ -28,3 +28,18 @@ def test_forward_map_benchmark_quick(tmp_path):
         assert all(t > 0 for t in row["seconds"].values())
     table = (tmp_path / "forward_maps.md").read_text()
     assert "| schrodinger | 8² |" in table and "Where a step goes" in table
+
+
+@pytest.mark.fem
+@pytest.mark.mpi
+@pytest.mark.dask
+def test_hpc_executor_benchmark_quick(tmp_path):
+    report = _load("hpc").main(["--quick", "--output", str(tmp_path)])
+    saved = json.loads((tmp_path / "hpc_quick.json").read_text())
+    assert [r["executor"] for r in saved["results"]] == [
+        "serial", "local, 1 worker", "local, 2 workers", "MPI, 2 ranks", "Dask, 2 workers"]
+    for row in report["results"]:
+        assert row["identical_to_serial"], row  # the same replicates on every backend
+        assert row["replicates_per_hour"] > 0
+    assert report["scaling_local_1_to_2_workers"] > 0
+    assert "| Dask, 2 workers |" in (tmp_path / "hpc_quick.md").read_text()

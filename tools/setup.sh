@@ -12,8 +12,11 @@ SYSTEM_PYTHON=/usr/bin/python3
 # libhdf5-dev: h5py (ArviZ's netCDF writer) is built against Debian's HDF5 1.10, see step 3
 # libglu1-mesa libxcursor1 libxft2 libxinerama1 libgomp1: shared libraries that the PyPI gmsh
 #   wheel (meshes of disks and ellipses) links against
+# openmpi-bin python3-mpi4py: mpirun and mpi4py for `bayesinv coverage --executor mpi` (already
+#   pulled in by python3-dolfinx; named here because the MPI tests need them)
 APT_PACKAGES=(python3-dolfinx python3-venv libsuitesparse-dev libhdf5-dev
-              libglu1-mesa libxcursor1 libxft2 libxinerama1 libgomp1)
+              libglu1-mesa libxcursor1 libxft2 libxinerama1 libgomp1
+              openmpi-bin python3-mpi4py)
 
 log() { printf '[setup] %s\n' "$*"; }
 

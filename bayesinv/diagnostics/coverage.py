@@ -30,8 +30,12 @@ workers or the order in which replicates run.
 
 Parallel replicates: the harness calls ``executor.map(fn, tasks)`` and expects the results in
 task order, so any object with that method serves — ``None`` (serial, in this process), a
-``concurrent.futures.ProcessPoolExecutor`` for local processes, ``mpi4py.futures.MPIPoolExecutor``
-(same interface), or a two-line adapter around Dask (``client.gather(client.map(fn, tasks))``).
+``concurrent.futures.ProcessPoolExecutor`` for local processes, or the executors of
+:mod:`bayesinv.hpc.executors` (local processes, MPI ranks, Dask). With ``store=DIR`` each
+replicate's result is written to its own file as soon as it is done
+(:mod:`bayesinv.hpc.store`) and the Dataset is merged from the files, so an interrupted study
+resumes where it stopped; :func:`plan_coverage_study` and :func:`assemble_study` are the two
+halves that make this possible.
 A task must be picklable, and dolfinx meshes and forward maps are not. So a replicate is
 described by *specs*: a :class:`ProblemSpec` names a module-level factory
 ``factory(**kwargs) -> CoverageModel`` that builds the mesh, forward map, prior and truth; each
@@ -532,7 +536,7 @@ def run_coverage_study(problem: ProblemSpec, inference: InferenceSpec, *, replic
                        functionals: Sequence = (), kinds: Sequence[str] = KINDS,
                        convergence: ConvergenceCriteria | None = ConvergenceCriteria(),
                        sbc_draws: int = 99, pointwise_field: bool = True, executor=None,
-                       confidence: float = 0.95, output=None) -> xr.Dataset:
+                       confidence: float = 0.95, output=None, store=None) -> xr.Dataset:
     """Run R replicates of truth → data → posterior → credible sets and score them.
 
     Parameters
@@ -569,6 +573,12 @@ def run_coverage_study(problem: ProblemSpec, inference: InferenceSpec, *, replic
         Confidence of the Clopper–Pearson intervals for the coverage.
     output : path, optional
         Also write the Dataset there as netCDF (atomically: temporary file, then rename).
+    store : path or :class:`bayesinv.hpc.store.ReplicateStore`, optional
+        A results directory: each replicate's result is written there as its own file
+        (atomically) as soon as it is done, and the Dataset is merged from those files. A
+        rerun with the same arguments skips the replicates already there and recomputes
+        truncated or foreign ones; a directory holding a different study is refused. A
+        replicate that raises is recorded as failed (with its traceback), not fatal.
 
     Returns
     -------
@@ -583,6 +593,75 @@ def run_coverage_study(problem: ProblemSpec, inference: InferenceSpec, *, replic
         uniform only in SBC mode (truth ~ prior); at a fixed truth their uniformity p-values
         measure something else (the Bernstein–von Mises approximation and the prior's bias).
     """
+    plan = plan_coverage_study(
+        problem, inference, replicates=replicates, seed=seed, truth=truth, levels=levels,
+        functionals=functionals, kinds=kinds, convergence=convergence, sbc_draws=sbc_draws,
+        pointwise_field=pointwise_field, confidence=confidence)
+    executor_name = type(executor).__name__ if executor is not None else "serial"
+    start = time.perf_counter()
+    if store is None:
+        results = dict(enumerate((executor or _SerialExecutor()).map(_run_replicate,
+                                                                      plan.tasks)))
+    else:
+        from ..hpc.store import ReplicateStore, run_stored
+
+        if not isinstance(store, ReplicateStore):
+            store = ReplicateStore(store)
+        store.open(plan.fingerprint(), plan.metadata, fixed_truth=plan.fixed_truth)
+        run_stored(store, plan, executor or _SerialExecutor())
+        results = store.load_results(range(plan.replicates))
+        missing = sorted(set(range(plan.replicates)) - set(results))
+        if missing:  # only when a worker was lost without raising (cannot happen serially)
+            raise InvalidArgumentError(
+                f"replicates {missing[:10]} have no result in {store.directory}; rerun to "
+                f"compute them")
+    ds = plan.assemble(results, total_wall_time=time.perf_counter() - start,
+                       executor=executor_name)
+    if output is not None:
+        write_netcdf(ds, output)
+    return ds
+
+
+@dataclass(frozen=True, eq=False)
+class CoveragePlan:
+    """A validated study: one :class:`_Task` per replicate, and how to assemble the results.
+
+    Made by :func:`plan_coverage_study`. ``metadata`` (JSON-serialisable) together with
+    ``fixed_truth`` is all :func:`assemble_study` needs, so a results store can merge
+    per-replicate files without rebuilding the model.
+    """
+
+    tasks: tuple
+    metadata: dict
+    fixed_truth: np.ndarray | None
+
+    @property
+    def replicates(self) -> int:
+        return len(self.tasks)
+
+    def fingerprint(self) -> str:
+        """SHA-256 of everything that determines the replicates' results."""
+        import hashlib
+
+        first = self.tasks[0]
+        key = (first.problem, first.inference, first.functionals, first.levels, first.kinds,
+               first.truth, first.criteria, first.sbc_draws, first.pointwise_field,
+               int(self.metadata["attrs"]["seed"]), self.replicates)
+        return hashlib.sha256(pickle.dumps(key)).hexdigest()
+
+    def assemble(self, results: Mapping[int, dict], **attrs) -> xr.Dataset:
+        """The study Dataset from per-replicate results {replicate index: result}."""
+        return assemble_study(results, self.metadata, self.fixed_truth, **attrs)
+
+
+def plan_coverage_study(problem: ProblemSpec, inference: InferenceSpec, *, replicates: int,
+                        seed: int, truth="prior", levels=(0.5, 0.8, 0.9, 0.95),
+                        functionals: Sequence = (), kinds: Sequence[str] = KINDS,
+                        convergence: ConvergenceCriteria | None = ConvergenceCriteria(),
+                        sbc_draws: int = 99, pointwise_field: bool = True,
+                        confidence: float = 0.95) -> CoveragePlan:
+    """Validate a study's arguments (see :func:`run_coverage_study`) and describe each
+    replicate as a picklable task; builds the model once, here, to check it."""
     if not isinstance(problem, ProblemSpec):
         raise InvalidArgumentError(
             f"problem must be a ProblemSpec(factory, kwargs), got {type(problem).__name__}")
@@ -621,37 +700,53 @@ def run_coverage_study(problem: ProblemSpec, inference: InferenceSpec, *, replic
         fixed = None if truth == "prior" else model.truth
     else:
         fixed = check_truth(truth, model.dim)
-    mode = "sbc" if fixed is None else "frequentist"
 
     children = np.random.SeedSequence(seed).spawn(replicates)
-    tasks = [_Task(problem, inference, functionals, levels, kinds, fixed, convergence,
-                   sbc_draws, pointwise_field, children[r], r) for r in range(replicates)]
-    start = time.perf_counter()
-    results = list((executor or _SerialExecutor()).map(_run_replicate, tasks))
-    wall = time.perf_counter() - start
+    tasks = tuple(_Task(problem, inference, functionals, levels, kinds, fixed, convergence,
+                        sbc_draws, pointwise_field, children[r], r) for r in range(replicates))
+    metadata = {
+        "names": names, "levels": list(levels), "kinds": list(kinds), "sbc_draws": sbc_draws,
+        "confidence": confidence,
+        "attrs": {
+            "mode": "sbc" if fixed is None else "frequentist", "seed": seed,
+            "replicates": replicates,
+            "problem": f"{problem.factory.__module__}.{problem.factory.__qualname__}",
+            "problem_kwargs": json.dumps({k: _jsonable(v) for k, v in problem.kwargs.items()}),
+            "inference": inference.describe(),
+            "convergence": json.dumps(None if convergence is None else convergence.__dict__),
+            "sbc_draws": sbc_draws,
+        },
+    }
+    return CoveragePlan(tasks, metadata, fixed)
 
-    ds = _assemble(results, names, levels, kinds, sbc_draws)
-    if fixed is not None:
-        ds["fixed_truth"] = ("node", fixed)
+
+def assemble_study(results: Mapping[int, dict], metadata: Mapping, fixed_truth=None,
+                   **attrs) -> xr.Dataset:
+    """Merge per-replicate results {index: result} into the study Dataset and summarise it.
+
+    ``metadata`` is :attr:`CoveragePlan.metadata`; ``attrs`` are extra Dataset attributes
+    (``total_wall_time``, ``executor``, ...). The ``replicate`` coordinate holds the indices
+    present, so a partial study (some replicates missing) is summarised over those it has.
+    """
+    indices = sorted(int(r) for r in results)
+    if not indices:
+        raise InvalidArgumentError("no replicate results to assemble")
+    ds = _assemble([results[r] for r in indices], metadata["names"], metadata["levels"],
+                   metadata["kinds"], metadata["sbc_draws"], indices=indices)
+    if fixed_truth is not None:
+        ds["fixed_truth"] = ("node", np.asarray(fixed_truth, dtype=float))
+    ds.attrs.update(metadata["attrs"])
     ds.attrs.update({
-        "mode": mode, "seed": seed, "replicates": replicates,
-        "problem": f"{problem.factory.__module__}.{problem.factory.__qualname__}",
-        "problem_kwargs": json.dumps({k: _jsonable(v) for k, v in problem.kwargs.items()}),
-        "inference": inference.describe(),
-        "convergence": json.dumps(None if convergence is None else convergence.__dict__),
-        "sbc_draws": sbc_draws, "total_wall_time": wall,
-        "executor": type(executor).__name__ if executor is not None else "serial",
+        "total_wall_time": float("nan"), "executor": "serial",
         "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "bayesinv_version": __version__,
     })
-    ds = summarize_coverage(ds, confidence=confidence)
-    if output is not None:
-        write_netcdf(ds, output)
-    return ds
+    ds.attrs.update(attrs)
+    return summarize_coverage(ds, confidence=metadata["confidence"])
 
 
-def _assemble(results, names, levels, kinds, sbc_draws) -> xr.Dataset:
-    rep = np.arange(len(results))
+def _assemble(results, names, levels, kinds, sbc_draws, indices=None) -> xr.Dataset:
+    rep = np.arange(len(results)) if indices is None else np.asarray(indices)
     stack = lambda key: np.stack([np.asarray(r[key]) for r in results])  # noqa: E731
     failed = np.array([bool(r["failure"]) for r in results])
     flagged = failed | np.array([bool(r["flags"]) for r in results])

@@ -1,0 +1,14 @@
+"""Batch runs on workstations and clusters: experiment configs, executors, a results store.
+
+* :mod:`bayesinv.hpc.config` — TOML experiment configs, validated on load;
+* :mod:`bayesinv.hpc.problems` — the problem factories a config describes (Schrödinger,
+  Darcy, heat, linear–Gaussian);
+* :mod:`bayesinv.hpc.store` — one file per replicate, written atomically, with a manifest;
+  reruns resume;
+* :mod:`bayesinv.hpc.executors` — serial, local processes, MPI (rank-sliced), Dask, and the
+  SLURM-array share of a study;
+* :mod:`bayesinv.hpc.study` — a configured coverage study or single inversion, end to end
+  (what the ``bayesinv`` command runs).
+
+Importing this package imports none of mpi4py, dask or dolfinx.
+"""

@@ -1,0 +1,227 @@
+"""Executors for coverage replicates, all with one method: ``map(fn, tasks)``.
+
+The coverage harness calls ``executor.map(fn, tasks)`` and consumes the results in task
+order. Every backend here provides exactly that, and is a context manager that releases its
+workers on exit:
+
+* :class:`SerialExecutor` — in this process, one replicate after another;
+* :class:`LocalExecutor` — a ``concurrent.futures.ProcessPoolExecutor`` of ``workers``
+  processes (the default);
+* :class:`MPIExecutor` — *rank-sliced* work under ``mpirun -n P``: every rank runs the same
+  program, takes the tasks at positions i ≡ rank (mod P), and the results are all-gathered so
+  every rank returns the full ordered list (rank 0 writes the outputs). Simpler and more robust
+  than ``mpi4py.futures`` (no spawning, no manager rank): each rank works independently and, with
+  a results store, writes its own replicate files; a rank that dies loses only its in-flight
+  replicate, and the rerun does the rest. mpi4py is imported only here, only when used;
+* :class:`DaskExecutor` — a Dask distributed ``Client``: by default a ``LocalCluster`` of
+  ``workers`` single-threaded processes bound to 127.0.0.1 with the Bokeh dashboard disabled
+  (the scheduler's small HTTP endpoint — health, metrics — binds to 127.0.0.1 too), or an
+  existing cluster's scheduler given by ``scheduler="tcp://host:8786"`` (e.g. one started
+  by dask-jobqueue's ``SLURMCluster``; see ``examples/hpc/dask_jobqueue.py``).
+
+SLURM job arrays are not an executor but a *share* of the study (:func:`array_share`): task k
+of K takes a contiguous block of replicate indices and runs it with any executor above; the
+union over k = 0..K−1 is every replicate exactly once.
+
+Nothing here listens on a non-loopback address unless given one: the local Dask cluster's
+scheduler, nannies, workers and HTTP endpoint bind to 127.0.0.1 (a test checks every
+listening socket) and it has no dashboard; MPI uses whatever transport
+``mpirun`` sets up.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import sys
+from concurrent.futures import ProcessPoolExecutor
+
+from .._validation import integer_at_least
+from ..errors import ConfigError
+
+
+def _default_signals() -> None:
+    """In a worker process: SIGTERM terminates (forked workers would otherwise inherit the
+    ``bayesinv`` command's handler and carry on with the next task), and on Linux the worker
+    is killed when its parent dies (``prctl(PR_SET_PDEATHSIG, SIGKILL)``), so a ``bayesinv``
+    process killed with SIGKILL leaves no orphaned workers behind."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import multiprocessing
+
+        with contextlib.suppress(OSError):  # not glibc: no parent-death signal then
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PDEATHSIG
+        parent = multiprocessing.parent_process()
+        if parent is not None and os.getppid() != parent.pid:  # died before prctl took effect
+            os._exit(1)
+
+
+class SerialExecutor:
+    """Runs tasks one after another in this process."""
+
+    name = "serial"
+    is_root = True
+
+    def map(self, fn, tasks):
+        return map(fn, tasks)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+class LocalExecutor:
+    """``workers`` local processes (``ProcessPoolExecutor``)."""
+
+    name = "local"
+    is_root = True
+
+    def __init__(self, workers: int = 2):
+        self.workers = integer_at_least("workers", workers, 1)
+        self._pool = None
+
+    def __enter__(self):
+        self._pool = ProcessPoolExecutor(self.workers, initializer=_default_signals)
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is None:
+            self._pool.shutdown(wait=True)
+            return False
+        # Interrupted (SIGTERM, Ctrl-C, a dead worker): stop at once rather than wait for the
+        # replicates in flight — within a scheduler's grace period — and lose only those (the
+        # next run recomputes them). ProcessPoolExecutor has no public way to kill workers.
+        for process in list((getattr(self._pool, "_processes", None) or {}).values()):
+            process.terminate()
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        return False
+
+    def map(self, fn, tasks):
+        if self._pool is None:
+            raise RuntimeError("use LocalExecutor as a context manager: with LocalExecutor(2) "
+                               "as ex: ...")
+        return self._pool.map(fn, tasks)
+
+
+class MPIExecutor:
+    """Rank-sliced execution under ``mpirun``: rank p runs tasks p, p + P, p + 2P, ...
+
+    ``map`` returns the full list of results (task order) on every rank. Rank 0 is the one
+    that should write outputs (:attr:`is_root`).
+    """
+
+    name = "mpi"
+
+    def __init__(self, comm=None):
+        if comm is None:
+            from mpi4py import MPI
+
+            comm = MPI.COMM_WORLD
+        self.comm = comm
+        self.rank = comm.Get_rank()
+        self.size = comm.Get_size()
+
+    @property
+    def is_root(self) -> bool:
+        return self.rank == 0
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def map(self, fn, tasks):
+        # rank 0's list is the list: ranks that computed theirs at slightly different
+        # moments (e.g. from a results directory other ranks are writing to) agree on it
+        tasks = self.comm.bcast(list(tasks), root=0)
+        mine = [(i, fn(tasks[i])) for i in range(self.rank, len(tasks), self.size)]
+        gathered = self.comm.allgather(mine)
+        results = [None] * len(tasks)
+        for part in gathered:
+            for i, value in part:
+                results[i] = value
+        return iter(results)
+
+
+class DaskExecutor:
+    """Tasks on a Dask distributed cluster (a loopback-only LocalCluster by default)."""
+
+    name = "dask"
+    is_root = True
+
+    def __init__(self, workers: int = 2, scheduler: str | None = None):
+        self.workers = integer_at_least("workers", workers, 1)
+        self.scheduler = scheduler or None
+        self._client = self._cluster = None
+
+    def __enter__(self):
+        from distributed import Client, LocalCluster
+
+        if self.scheduler is None:
+            self._cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1,
+                                         processes=True, host="127.0.0.1",
+                                         dashboard_address=None, silence_logs=40)
+            self._client = Client(self._cluster)
+        else:
+            self._client = Client(self.scheduler)
+        return self
+
+    def __exit__(self, *exc):
+        self._client.close()
+        if self._cluster is not None:
+            self._cluster.close()
+        return False
+
+    @property
+    def client(self):
+        return self._client
+
+    def map(self, fn, tasks):
+        futures = self._client.map(fn, list(tasks), pure=False)
+        for future in futures:  # in task order, each as soon as it is ready
+            yield future.result()
+
+
+def make_executor(kind: str, *, workers: int = 2, scheduler: str = ""):
+    """An executor by name: "serial", "local", "mpi" or "dask"."""
+    if kind == "serial":
+        return SerialExecutor()
+    if kind == "local":
+        return LocalExecutor(workers)
+    if kind == "mpi":
+        return MPIExecutor()
+    if kind == "dask":
+        return DaskExecutor(workers, scheduler or None)
+    raise ConfigError(f"executor must be one of ['serial', 'local', 'mpi', 'dask'], got {kind!r}")
+
+
+def array_share(replicates: int, task_id: int | None = None, num_tasks: int | None = None,
+                environ=None) -> range:
+    """The replicates of SLURM array task k of K: the contiguous block
+    ``[k R // K, (k + 1) R // K)`` (blocks differ in size by at most one).
+
+    k and K default to ``SLURM_ARRAY_TASK_ID − SLURM_ARRAY_TASK_MIN`` (so ``--array=1-10``
+    works too) and ``SLURM_ARRAY_TASK_COUNT``. Contiguous blocks keep each task's files
+    together; results do not depend on the split.
+    """
+    env = os.environ if environ is None else environ
+    if task_id is None:
+        if "SLURM_ARRAY_TASK_ID" not in env:
+            raise ConfigError("no array task id: pass --task-id (or run as a SLURM array job, "
+                              "which sets SLURM_ARRAY_TASK_ID)")
+        task_id = int(env["SLURM_ARRAY_TASK_ID"]) - int(env.get("SLURM_ARRAY_TASK_MIN", 0))
+    if num_tasks is None:
+        if "SLURM_ARRAY_TASK_COUNT" not in env:
+            raise ConfigError("no array task count: pass --num-tasks (or run as a SLURM array "
+                              "job, which sets SLURM_ARRAY_TASK_COUNT)")
+        num_tasks = int(env["SLURM_ARRAY_TASK_COUNT"])
+    if not num_tasks >= 1:
+        raise ConfigError(f"--num-tasks must be >= 1, got {num_tasks}")
+    if not 0 <= task_id < num_tasks:
+        raise ConfigError(f"--task-id must be in [0, {num_tasks - 1}], got {task_id}")
+    return range(task_id * replicates // num_tasks, (task_id + 1) * replicates // num_tasks)
