@@ -36,12 +36,12 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 CONFIG = ROOT / "examples" / "configs" / "schrodinger.toml"
 
-# the example config as it is (16² mesh, N = 300, 30 modes, 4 chains x 500 draws, thin 2),
+# the example config as it is (16² mesh, N = 300, 30 modes, 4 chains x 2000 draws, thin 4),
 # 16 replicates
 FULL = {"replicates = 40": "replicates = 16"}
 QUICK = {"mesh = 16 ": "mesh = 8 ", "num_observations = 300": "num_observations = 60",
-         "num_modes = 30": "num_modes = 8", "draws = 500": "draws = 40",
-         "warmup = 100": "warmup = 10", "thin = 2": "thin = 1", "chains = 4": "chains = 2",
+         "num_modes = 30": "num_modes = 8", "draws = 2000": "draws = 40",
+         "warmup = 500": "warmup = 10", "thin = 4": "thin = 1", "chains = 4": "chains = 2",
          "replicates = 40": "replicates = 4", "rhat_max = 1.01": "rhat_max = 2.0",
          "ess_min = 400": "ess_min = 2", "sbc_draws = 99": "sbc_draws = 39"}
 

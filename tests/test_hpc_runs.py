@@ -70,8 +70,8 @@ ess_min = 10
 
 QUICK_SCHRODINGER = [  # the example config, shrunk: (text, replacement)
     ("mesh = 16 ", "mesh = 8 "), ("num_observations = 300", "num_observations = 60"),
-    ("num_modes = 30", "num_modes = 8"), ("draws = 500", "draws = 60"),
-    ("warmup = 100", "warmup = 20"), ("thin = 2", "thin = 1"), ("chains = 4", "chains = 2"),
+    ("num_modes = 30", "num_modes = 8"), ("draws = 2000", "draws = 60"),
+    ("warmup = 500", "warmup = 20"), ("thin = 4", "thin = 1"), ("chains = 4", "chains = 2"),
     ("replicates = 40", "replicates = 4"), ("rhat_max = 1.01", "rhat_max = 1.5"),
     ("ess_min = 400", "ess_min = 5"),
 ]
