@@ -12,3 +12,32 @@
 
 Importing this package imports none of mpi4py, dask or dolfinx.
 """
+
+from .config import config_hash, load_config, validate_config
+from .executors import (
+    DaskExecutor,
+    LocalExecutor,
+    MPIExecutor,
+    SerialExecutor,
+    array_share,
+    make_executor,
+)
+from .store import ReplicateStore
+from .study import merge_store, report_study, run_inversion, run_study
+
+__all__ = [
+    "DaskExecutor",
+    "LocalExecutor",
+    "MPIExecutor",
+    "ReplicateStore",
+    "SerialExecutor",
+    "array_share",
+    "config_hash",
+    "load_config",
+    "make_executor",
+    "merge_store",
+    "report_study",
+    "run_inversion",
+    "run_study",
+    "validate_config",
+]
