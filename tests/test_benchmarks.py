@@ -2,25 +2,14 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
 
 import pytest
 
-BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
-
-
-def _load(name):
-    spec = importlib.util.spec_from_file_location(name, BENCHMARKS / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
 
 @pytest.mark.fem
-def test_forward_map_benchmark_quick(tmp_path):
-    report = _load("forward_maps").main(["--quick", "--output", str(tmp_path)])
+def test_forward_map_benchmark_quick(tmp_path, load_script):
+    report = load_script("benchmarks/forward_maps.py").main(["--quick", "--output", str(tmp_path)])
     saved = json.loads((tmp_path / "forward_maps.json").read_text())
     assert [r["pde"] for r in saved["results"]] == ["schrodinger", "darcy"]
     for row in report["results"]:
@@ -33,8 +22,8 @@ def test_forward_map_benchmark_quick(tmp_path):
 @pytest.mark.fem
 @pytest.mark.mpi
 @pytest.mark.dask
-def test_hpc_executor_benchmark_quick(tmp_path):
-    report = _load("hpc").main(["--quick", "--output", str(tmp_path)])
+def test_hpc_executor_benchmark_quick(tmp_path, load_script):
+    report = load_script("benchmarks/hpc.py").main(["--quick", "--output", str(tmp_path)])
     saved = json.loads((tmp_path / "hpc_quick.json").read_text())
     assert [r["executor"] for r in saved["results"]] == [
         "serial", "local, 1 worker", "local, 2 workers", "MPI, 2 ranks", "Dask, 2 workers"]
@@ -43,3 +32,12 @@ def test_hpc_executor_benchmark_quick(tmp_path):
         assert row["replicates_per_hour"] > 0
     assert report["scaling_local_1_to_2_workers"] > 0
     assert "| Dask, 2 workers |" in (tmp_path / "hpc_quick.md").read_text()
+
+
+@pytest.mark.fem
+def test_neural_prior_benchmark_quick(tmp_path, load_script):
+    result = load_script("benchmarks/neural_prior.py").main(["--quick", "--output", str(tmp_path)])
+    assert (tmp_path / "neural_prior.md").stat().st_size > 0
+    saved = json.loads((tmp_path / "neural_prior.json").read_text())
+    assert saved["rows"] == json.loads(json.dumps(result["rows"]))
+    assert all(row["ratio_to_pde_solve"] > 0 for row in saved["rows"])

@@ -2,26 +2,20 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
-
-def _load(name):
-    spec = importlib.util.spec_from_file_location(name, EXAMPLES / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def run_quick(load_script, name, output):
+    """Run ``examples/<name>.py --quick --output <output>``; its report."""
+    return load_script(f"examples/{name}.py").main(["--quick", "--output", str(output)])
 
 
 @pytest.mark.fem
-def test_flagship_quick(tmp_path):
-    report = _load("schrodinger_flagship").main(["--quick", "--output", str(tmp_path)])
+def test_flagship_quick(tmp_path, load_script):
+    report = run_quick(load_script, "schrodinger_flagship", tmp_path)
     for name in ("flagship.png", "summary.txt", "summary.json", "ula.nc", "pcn.nc"):
         assert (tmp_path / name).stat().st_size > 0, name
     saved = json.loads((tmp_path / "summary.json").read_text())
@@ -35,8 +29,8 @@ def test_flagship_quick(tmp_path):
 
 
 @pytest.mark.fem
-def test_neural_prior_example_quick(tmp_path):
-    report = _load("neural_prior_schrodinger").main(["--quick", "--output", str(tmp_path)])
+def test_neural_prior_example_quick(tmp_path, load_script):
+    report = run_quick(load_script, "neural_prior_schrodinger", tmp_path)
     for name in ("posteriors.png", "prior_draws.png", "summary.txt", "summary.json",
                  "neural_pcn.nc", "series_pcn.nc", "series_ula.nc"):
         assert (tmp_path / name).stat().st_size > 0, name
@@ -54,21 +48,8 @@ def test_neural_prior_example_quick(tmp_path):
 
 
 @pytest.mark.fem
-def test_neural_prior_benchmark_quick(tmp_path):
-    spec = importlib.util.spec_from_file_location(
-        "neural_prior_benchmark", EXAMPLES.parent / "benchmarks" / "neural_prior.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    result = module.main(["--quick", "--output", str(tmp_path)])
-    assert (tmp_path / "neural_prior.md").stat().st_size > 0
-    saved = json.loads((tmp_path / "neural_prior.json").read_text())
-    assert saved["rows"] == json.loads(json.dumps(result["rows"]))
-    assert all(row["ratio_to_pde_solve"] > 0 for row in saved["rows"])
-
-
-@pytest.mark.fem
-def test_e1_posterior_means_quick(tmp_path):
-    report = _load("e1_posterior_means").main(["--quick", "--output", str(tmp_path)])
+def test_e1_posterior_means_quick(tmp_path, load_script):
+    report = run_quick(load_script, "e1_posterior_means", tmp_path)
     assert (tmp_path / "posterior_means.png").stat().st_size > 0
     saved = json.loads((tmp_path / "summary.json").read_text())
     runs = saved["runs"]
@@ -86,8 +67,8 @@ def test_e1_posterior_means_quick(tmp_path):
 
 
 @pytest.mark.fem
-def test_e1_bvm_quick(tmp_path):
-    report = _load("e1_bvm").main(["--quick", "--output", str(tmp_path)])
+def test_e1_bvm_quick(tmp_path, load_script):
+    report = run_quick(load_script, "e1_bvm", tmp_path)
     assert (tmp_path / "bvm.png").stat().st_size > 0
     psi = report["psi"]
     lo, hi = psi["interval_95"]
@@ -99,8 +80,8 @@ def test_e1_bvm_quick(tmp_path):
 
 
 @pytest.mark.fem
-def test_e1_coverage_quick_runs_replicates_on_worker_processes(tmp_path):
-    report = _load("e1_coverage").main(["--quick", "--output", str(tmp_path)])
+def test_e1_coverage_quick_runs_replicates_on_worker_processes(tmp_path, load_script):
+    report = run_quick(load_script, "e1_coverage", tmp_path)
     from bayesinv.diagnostics.coverage import load_coverage_study
 
     study = load_coverage_study(tmp_path / "coverage.nc")
