@@ -8,11 +8,11 @@ and attributes recording the sampler, its parameters, the seed, solve counts and
 
 from __future__ import annotations
 
-import os
 import warnings
-from pathlib import Path
 
 import numpy as np
+
+from .._files import atomic_path
 
 with warnings.catch_warnings():
     # ArviZ 0.23 announces its 1.x refactor with a FutureWarning on import.
@@ -76,14 +76,8 @@ def write_netcdf_atomic(idata, path) -> None:
 
     A reader (``arviz.from_netcdf``) never sees a half-written file.
     """
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
+    with atomic_path(path) as tmp:
         idata.to_netcdf(str(tmp))
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
 def read_netcdf(path):

@@ -73,9 +73,7 @@ from __future__ import annotations
 
 import datetime
 import json
-import os
 import pickle
-import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -86,6 +84,7 @@ import scipy.stats
 import xarray as xr
 from threadpoolctl import threadpool_limits
 
+from .._files import atomic_path
 from .._validation import integer_at_least, one_of, positive_float
 from .._version import __version__
 from ..errors import ForwardSolveError, InvalidArgumentError, SamplerDivergenceError
@@ -855,15 +854,8 @@ def coverage_table(ds: xr.Dataset):
 def write_netcdf(ds: xr.Dataset, path) -> Path:
     """Write a study atomically (temporary file in the same directory, then rename)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(suffix=".nc.tmp", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         ds.to_netcdf(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
     return path
 
 

@@ -28,12 +28,12 @@ from __future__ import annotations
 import hashlib
 import math
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import scipy.sparse.linalg as spla
 
+from .._files import atomic_path
 from .._validation import integer_at_least, one_of, positive_float
 from ..errors import InvalidArgumentError
 
@@ -98,11 +98,8 @@ def _eigenpairs_at_least(domain, num: int, boundary: str, cache_dir):
     cached = _compute(domain, num, boundary)
     domain.cache[key] = cached
     if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-        with os.fdopen(fd, "wb") as fh:
+        with atomic_path(path) as tmp, open(tmp, "wb") as fh:  # readers never see half a file
             np.savez(fh, eigenvalues=cached[0], eigenfunctions=cached[1])
-        os.replace(tmp, path)                          # atomic: readers never see half a file
     return cached
 
 

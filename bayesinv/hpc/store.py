@@ -39,6 +39,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._files import write_json_atomic
 from .._version import __version__
 from ..errors import ConfigError
 from ..samplers import checkpoint
@@ -47,22 +48,6 @@ MANIFEST = "manifest.json"
 FORMAT_VERSION = 1
 STATES = ("done", "failed", "running", "stale", "missing")
 _TEXT_KEYS = ("flags", "failure")
-
-
-def write_json_atomic(path, data) -> None:
-    """Write JSON atomically (temporary file in the same directory, fsync, ``os.replace``)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "w") as f:
-            json.dump(data, f, indent=2)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
 def _pid_alive(pid: int) -> bool:

@@ -22,12 +22,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
 
+from .._files import atomic_path
 from ..errors import InvalidArgumentError
 from . import adaptation
 from .chains import DRAW_KEYS, Chain, RunSettings
@@ -93,20 +93,10 @@ def problem_fingerprint(posterior) -> str:
 
 def write(path, meta: dict, arrays: dict) -> None:
     """Write a checkpoint atomically (temporary file, fsync, ``os.replace``)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     payload = {"__meta__": np.array(json.dumps({"format": FORMAT_VERSION, **meta}))}
     payload.update(arrays)
-    try:
-        with open(tmp, "wb") as f:
-            np.savez(f, **payload)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        np.savez(f, **payload)
 
 
 def read(path) -> tuple[dict, dict]:
