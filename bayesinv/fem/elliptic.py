@@ -62,13 +62,29 @@ class Experiment:
     source: object = None
 
 
-def check_domain_and_degree(domain, degree) -> None:
+def setup_coefficient_map(fmap, domain, design, *, degree, link, solver,
+                          coefficient_term: str) -> None:
+    """Validate and set what every FE map with an f-linear operator has: ``domain``, ``link``,
+    ``solver``, ``observation`` (and ``design`` for point observations), ``state_space``
+    (P``degree``), ``parameter_space`` (P1), the free/boundary split and the coefficient
+    tensor of the ``coefficient_term`` ("mass": ∫ f u v, "stiffness": ∫ f ∇u·∇v)."""
     if not isinstance(domain, Domain):
         raise InvalidArgumentError(
             f"domain must be a bayesinv.fem.Domain (e.g. bayesinv.fem.unit_square(32)), "
             f"got {type(domain).__name__}")
     if degree not in (1, 2):
         raise InvalidArgumentError(f"degree must be 1 or 2, got {degree!r}")
+    one_of("coefficient_term", coefficient_term, ("mass", "stiffness"))
+    fmap.domain = domain
+    fmap.link = get_link(link)
+    fmap.solver = make_solver(solver)
+    fmap.observation = as_observation(design, domain)
+    if fmap.observation.kind == "points":
+        fmap.design = fmap.observation.points
+    S = fmap.state_space = domain.space(degree)
+    Q = fmap.parameter_space = domain.parameter_space
+    fmap._split = SplitPattern(S)
+    fmap._tensor = CoefficientTensor(fmap._split, S, Q, coefficient_term)
 
 
 class EllipticForwardMap(ForwardMap):
@@ -106,19 +122,10 @@ class EllipticForwardMap(ForwardMap):
                  source_scale: float, source=None, boundary_value=0.0, link="exp", degree=1,
                  solver=None, experiments=None):
         super().__init__()
-        check_domain_and_degree(domain, degree)
-        one_of("coefficient_term", coefficient_term, ("mass", "stiffness"))
-        self.domain = domain
-        self.link = get_link(link)
-        self.solver = make_solver(solver)
-        self.observation = as_observation(design, domain)
-        if self.observation.kind == "points":
-            self.design = self.observation.points
+        setup_coefficient_map(self, domain, design, degree=degree, link=link, solver=solver,
+                              coefficient_term=coefficient_term)
         self.experiments = _experiments(experiments, boundary_value, source)
-        S = self.state_space = domain.space(degree)
-        Q = self.parameter_space = domain.parameter_space
-        split = self._split = SplitPattern(S)
-        self._tensor = CoefficientTensor(split, S, Q, coefficient_term)
+        S, split = self.state_space, self._split
 
         base = float(base_stiffness) * S.stiffness_matrix
         self._a0_ff = self._tensor.ff_values(self._tensor.upper_values(base.data))
@@ -141,7 +148,8 @@ class EllipticForwardMap(ForwardMap):
         self._O_f_t = kernels.csr_arrays(O[:, split.free].T)
         self.num_experiments = len(self.experiments)
         self.num_observations = O.shape[0]
-        self.input_dim, self.output_dim = Q.num_dofs, self.num_experiments * O.shape[0]
+        self.input_dim = self.parameter_space.num_dofs
+        self.output_dim = self.num_experiments * O.shape[0]
         self._factorizer = bind_solver(self.solver, split.ff_indptr, split.ff_indices,
                                        split.num_free)
 

@@ -41,13 +41,9 @@ from .._validation import integer_at_least, one_of, positive_float
 from ..errors import ForwardSolveError, InvalidArgumentError
 from ..forward.base import ForwardMap
 from ..linalg import bind_solver
-from ..links import get_link
 from . import kernels
 from .domain import Domain
-from .elliptic import check_domain_and_degree
-from .observation import as_observation
-from .operator import CoefficientTensor, SplitPattern
-from .solvers import make_solver
+from .elliptic import setup_coefficient_map
 
 SCHEMES = {"backward_euler": 1.0, "crank_nicolson": 0.5}
 
@@ -87,7 +83,8 @@ class HeatForwardMap(ForwardMap):
                  initial_value=0.0, source=0.0, boundary_value=0.0, link="exp", degree=1,
                  solver=None):
         super().__init__()
-        check_domain_and_degree(domain, degree)
+        setup_coefficient_map(self, domain, design, degree=degree, link=link, solver=solver,
+                              coefficient_term="stiffness")
         self.final_time = T = positive_float("final_time", final_time)
         self.num_steps = _num_steps(T, time_step, num_steps)
         self.time_step = dt = T / self.num_steps
@@ -95,16 +92,7 @@ class HeatForwardMap(ForwardMap):
         self.theta_scheme = th = SCHEMES[scheme]
         self.times = dt * np.arange(self.num_steps + 1)
         self.observation_times = _observation_times(observation_times, T)
-        self.domain = domain
-        self.link = get_link(link)
-        self.solver = make_solver(solver)
-        self.observation = as_observation(design, domain)
-        if self.observation.kind == "points":
-            self.design = self.observation.points
-        S = self.state_space = domain.space(degree)
-        Q = self.parameter_space = domain.parameter_space
-        split = self._split = SplitPattern(S)
-        self._tensor = CoefficientTensor(split, S, Q, "stiffness")
+        S, split = self.state_space, self._split
         self._m_up = self._tensor.upper_values(S.mass_matrix.data)
         self._m_ff = self._tensor.ff_values(self._m_up)
 
@@ -126,7 +114,7 @@ class HeatForwardMap(ForwardMap):
         self._O_f_t = kernels.csr_arrays(O[:, split.free].T)
         self._obs_levels = _interpolation_levels(self.observation_times, dt, nt)
         self.num_observations = O.shape[0]
-        self.input_dim = Q.num_dofs
+        self.input_dim = self.parameter_space.num_dofs
         self.output_dim = self.observation_times.shape[0] * O.shape[0]
         self._factorizer = bind_solver(self.solver, split.ff_indptr, split.ff_indices,
                                        split.num_free)
