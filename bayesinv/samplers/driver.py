@@ -13,8 +13,8 @@ runs in the process. Two loops run the same kernel code:
 
 All chains advance together in *blocks* of steps (about half a second each). Between blocks
 the driver updates the progress bar, streams kept draws to disk, writes checkpoints and
-honours SIGTERM; block boundaries never change the draws, since each chain owns its
-Generator, kernel state and adaptation state.
+honours SIGTERM (:class:`.runner.ChainRunner`); block boundaries never change the draws,
+since each chain owns its Generator, kernel state and adaptation state.
 
 Warm-up: the first ``warmup`` steps are discarded; during them pCN's β and MALA's, pCN-
 Langevin's and RWM's step are adapted by dual averaging (:mod:`.adaptation`) to a target
@@ -30,47 +30,34 @@ through thread wake-ups. Cores are better used across chains and replicates.
 
 from __future__ import annotations
 
-import os
-import signal
-import sys
-import threading
 import time
 import warnings
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
-from threadpoolctl import threadpool_limits
-from tqdm.auto import tqdm
 
 from .._validation import float_in_interval, integer_at_least, one_of, positive_float
 from .._version import __version__
-from ..diagnostics.arviz_io import build_inference_data, convergence_diagnostics
+from ..diagnostics.arviz_io import convergence_diagnostics
 from ..errors import (
     BayesinvWarning,
     InvalidArgumentError,
-    SamplerDivergenceError,
-    SamplingInterrupted,
 )
 from ..posterior import Posterior
 from . import adaptation
 from . import checkpoint as ckpt
 from .chains import (
-    DRAW_KEYS,
     Chain,
     RunSettings,
-    advance_compiled,
-    advance_interpreted,
-    stack_draws,
 )
 from .compiled import CompiledTarget, InterpretedAdapter, compiled_target
 from .methods import method_class
+from .runner import Accounting, ChainRunner
 from .storage import DrawStream
 from .tuning import initial_parameter
 from .warmstart import MAPCache, initial_positions, seed_sequence, sqrt_preconditioner
 
 _NEVER = 2**62  # "no divergence limit" for methods with an accept step
-_BLOCK_SECONDS = 0.5
 #: Warn when the worst bulk or tail ESS of ξ is below this many draws per chain
 #: (Vehtari et al. 2021 ask for 100 per chain before trusting R-hat and the MCSE).
 ESS_PER_CHAIN = 100
@@ -78,33 +65,6 @@ RHAT_MAX = 1.01
 
 
 # -- results --------------------------------------------------------------------------------
-
-def _inference_data(posterior: Posterior, arrays: dict, store_theta: bool, attrs: dict,
-                    first_draw: int = 0):
-    """InferenceData from stacked (chain, draw, ...) arrays keyed as ``DRAW_KEYS``."""
-    like = posterior.likelihood
-    post = {"xi": arrays["xi"]}
-    if store_theta:
-        post["theta"] = posterior.prior.to_physical(arrays["xi"])
-    stats = {"lp": arrays["lp"], "acceptance_rate": arrays["acceptance_rate"],
-             "diverging": arrays["diverging"].astype(bool), "step_size": arrays["step_size"]}
-    constant = {}
-    forward = like.forward
-    if hasattr(forward, "design"):
-        constant["design"] = forward.design
-    if hasattr(forward, "parameter_space"):
-        constant["node_coordinates"] = forward.parameter_space.coordinates
-    pred = arrays.get("prediction")
-    return build_inference_data(
-        posterior=post,
-        sample_stats=stats,
-        log_likelihood=None if pred is None else {"y": like.pointwise_from_prediction(pred)},
-        observed_data={"y": like.data},
-        constant_data=constant,
-        attrs={**attrs, "noise_std": like.noise_std},
-        first_draw=first_draw,
-    )
-
 
 def _warn_if_not_converged(idata, chains: int) -> dict:
     """R-hat, ESS and MCSE of ξ (ArviZ); a BayesinvWarning naming the worst coordinates."""
@@ -177,16 +137,6 @@ def _choose_loop(posterior, compiled, loop):
             "LinearForwardMap with a GaussianPrior is built in); pass compiled=CompiledTarget"
             "(...) or use loop='interpreted'")
     return target, target is not None and loop != "interpreted"
-
-
-class _StopRequest:
-    """Set by the SIGTERM handler; checked between blocks."""
-
-    def __init__(self):
-        self.signal = None
-
-    def __call__(self, signum, frame):
-        self.signal = signum
 
 
 def sample(posterior: Posterior, method: str = "pcn", *, draws: int = 1000, warmup: int = 0,
@@ -343,8 +293,9 @@ def sample(posterior: Posterior, method: str = "pcn", *, draws: int = 1000, warm
         after_setup = counts.as_dict()
         tuning_attrs["setup_time"] = time.perf_counter() - start_time
         tuning_attrs["num_setup_solves"] = sum(after_setup.values()) - sum(before.values())
-        before = after_setup  # solve counts from here on are the chains' own
-        start_time = time.perf_counter()
+        # solve counts and time from here on are the chains' own
+        accounting = Accounting(0.0, {"forward": 0, "adjoint": 0, "tangent": 0}, after_setup,
+                                time.perf_counter())
         chain_list = []
         for c in range(chains):
             x0 = np.ascontiguousarray(positions[c])
@@ -355,7 +306,6 @@ def sample(posterior: Posterior, method: str = "pcn", *, draws: int = 1000, warm
             chain_list.append(Chain(rngs[c], state, value, adaptation.init(value),
                                     prediction=prediction))
         streamed = 0
-        prior_elapsed, prior_counts = 0.0, {"forward": 0, "adjoint": 0, "tangent": 0}
         base_meta = {"problem": problem_digest, "settings": settings_digest,
                      "method": cls.name, "init_kind": init_kind,
                      "preconditioner_kind": precond_kind, "tuning": tuning_attrs}
@@ -373,7 +323,7 @@ def sample(posterior: Posterior, method: str = "pcn", *, draws: int = 1000, warm
                 f"checkpoint {str(checkpoint)!r} streamed {meta['streamed']} draws to disk: "
                 f"pass stream=<the same directory> to resume it")
         streamed = meta["streamed"] or 0
-        prior_elapsed, prior_counts = meta["elapsed"], meta["counts"]
+        accounting = Accounting(meta["elapsed"], meta["counts"], before, start_time)
         base_meta = {k: meta[k] for k in ("problem", "settings", "method", "init_kind",
                                           "preconditioner_kind", "tuning")}
         if stream is not None:
@@ -391,146 +341,12 @@ def sample(posterior: Posterior, method: str = "pcn", *, draws: int = 1000, warm
         "seed": str(seed_seq.entropy), "seed_spawn_key": str(tuple(seed_seq.spawn_key)),
         "inference_library": "bayesinv", "inference_library_version": __version__,
     }
-
-    first_iteration = min(ch.iteration for ch in chain_list)
-
-    def elapsed_counts():
-        """Time and solves of the chains (initial evaluations and steps), over all resumes."""
-        now = counts.as_dict()
-        solved = {k: prior_counts[k] + now[k] - before[k] for k in now}
-        if use_compiled:  # compiled evaluations do not go through the forward map: count them
-            evals = sum(ch.iteration for ch in chain_list) - chains * first_iteration
-            evals += chains if resume is None else 0  # the initial evaluations
-            solved["forward"] += evals
-            solved["adjoint"] += evals if cls.uses_gradient else 0
-        return prior_elapsed + time.perf_counter() - start_time, solved
-
-    def part_attrs():
-        return {**attrs, **_parameter_attrs(cls, chain_list)}
-
-    def flush_stream(everything=True):
-        """Write buffered draws as parts of ``stream_every`` draws (and the rest if asked)."""
-        nonlocal streamed
-        if stream is None:
-            return
-        while True:
-            n = min(ch.buffered() for ch in chain_list)
-            if n == 0 or (n < stream_every and not everything):
-                return
-            n = min(n, stream_every)
-            part = _inference_data(posterior, stack_draws(chain_list, n), store_theta,
-                                   part_attrs(), first_draw=streamed)
-            DrawStream(stream).write(streamed, part)
-            for ch in chain_list:
-                for key in DRAW_KEYS:
-                    rest = ch.take(key)
-                    ch.buffer[key] = [] if rest is None or len(rest) == n else [rest[n:]]
-            streamed += n
-
-    def save(complete=False):
-        elapsed, solved = elapsed_counts()
-        flush_stream()
-        ckpt.save_chains(checkpoint, chain_list, run,
-                         {**base_meta, "elapsed": elapsed, "counts": solved},
-                         streamed if stream is not None else None, complete)
-
-    stop_request = _StopRequest()
-    old_handler = None
-    if checkpoint is not None and threading.current_thread() is threading.main_thread():
-        old_handler = signal.signal(signal.SIGTERM, stop_request)
-    show = progress if progress is not None else sys.stderr.isatty()
-    done = min(ch.iteration for ch in chain_list)
-    workers = min(chains, os.cpu_count() or 1)
-    try:
-        with threadpool_limits(limits=1, user_api="blas"), \
-                tqdm(total=run.total * chains, initial=done * chains, disable=not show,
-                     desc=f"{cls.name} ({chains} chains)", leave=False,
-                     mininterval=0.5) as bar, \
-                ThreadPoolExecutor(max_workers=workers) as pool:
-            block, last_save = 10, time.perf_counter()
-            while done < run.total:
-                stop = min(run.total, done + block)
-                t0 = time.perf_counter()
-                if use_compiled and workers > 1:
-                    list(pool.map(lambda ch, s=stop: advance_compiled(run, ch, s), chain_list))
-                else:
-                    advance = advance_compiled if use_compiled else advance_interpreted
-                    for ch in chain_list:
-                        advance(run, ch, stop)
-                dt = time.perf_counter() - t0
-                block = int(np.clip(block * _BLOCK_SECONDS / max(dt, 1e-6), 1, 8 * block))
-                new_done = min(ch.iteration for ch in chain_list)
-                bar.update((new_done - done) * chains)
-                done = new_done
-                if show:
-                    steps = max(sum(ch.iteration for ch in chain_list), 1)
-                    accepted = sum(ch.acceptance_sum for ch in chain_list)
-                    bar.set_postfix(acc=f"{accepted / steps:.2f}", refresh=False,
-                                    div=sum(ch.num_divergent for ch in chain_list))
-                diverged = [c for c, ch in enumerate(chain_list)
-                            if ch.num_divergent > run.max_divergences]
-                if diverged:
-                    raise _divergence_error(diverged, chain_list, run, cls, posterior,
-                                            store_theta, part_attrs())
-                flush_stream(everything=False)
-                if checkpoint is not None and (
-                        stop_request.signal is not None
-                        or time.perf_counter() - last_save >= checkpoint_interval):
-                    save()
-                    last_save = time.perf_counter()
-                if stop_request.signal is not None:
-                    raise SamplingInterrupted(
-                        f"stopped by signal {stop_request.signal} after {done} of {run.total} "
-                        f"steps per chain; checkpoint written to {str(checkpoint)!r}: call "
-                        f"sample() again with the same arguments to resume",
-                        checkpoint=str(checkpoint), iteration=done)
-            if show:
-                bar.refresh()  # the final acceptance rate and divergence count
-            if checkpoint is not None:
-                save(complete=True)
-            else:
-                flush_stream()
-    finally:
-        if old_handler is not None:
-            signal.signal(signal.SIGTERM, old_handler)
-
-    elapsed, solved = elapsed_counts()
-    attrs.update(_parameter_attrs(cls, chain_list))
-    attrs.update({"num_forward_solves": solved["forward"],
-                  "num_adjoint_solves": solved["adjoint"],
-                  "num_tangent_solves": solved["tangent"],
-                  "num_divergent": sum(ch.num_divergent for ch in chain_list),
-                  "sampling_time": elapsed})
-    if stream is not None:
-        idata = DrawStream(stream).read()
-        idata.attrs.update(attrs)
-    else:
-        idata = _inference_data(posterior, stack_draws(chain_list), store_theta, attrs)
+    runner = ChainRunner(posterior, cls, chain_list, run, attrs, accounting,
+                         resumed=resume is not None, store_theta=store_theta, stream=stream,
+                         streamed=streamed, stream_every=stream_every, checkpoint=checkpoint,
+                         base_meta=base_meta)
+    runner.run_blocks(progress, checkpoint_interval)
+    idata = runner.result()
     if diagnostics:
         idata.attrs.update(_warn_if_not_converged(idata, chains))
     return idata
-
-
-def _parameter_attrs(cls, chain_list) -> dict:
-    """The frozen scale parameter: a number, or one per chain when they were adapted."""
-    values = np.array([ch.parameter for ch in chain_list])
-    value = float(values[0]) if np.all(values == values[0]) else values
-    out = {"step_size": value}
-    if cls.parameter == "beta":
-        out["beta"] = value
-    return out
-
-
-def _divergence_error(diverged, chain_list, run, cls, posterior, store_theta, attrs):
-    ch = chain_list[diverged[0]]
-    n = min(c.buffered() for c in chain_list)
-    partial = None
-    if n > 0:
-        partial = _inference_data(posterior, stack_draws(chain_list, n), store_theta, attrs)
-    return SamplerDivergenceError(
-        f"chain {diverged[0] + 1}/{len(chain_list)}: {ch.num_divergent} of the first "
-        f"{ch.iteration} {cls.name.upper()} steps diverged (non-finite log density or "
-        f"gradient, or a failed PDE solve). Try a smaller step_size (now {ch.parameter:g}), a "
-        f"warm start (init='map'), a preconditioner (preconditioner='laplace'), a method "
-        f"with an accept step (method='mala' or 'pcnl'), or a link with bounded growth "
-        f"(link='regular'). The draws so far are in this error's .partial.", partial=partial)

@@ -1,0 +1,260 @@
+"""The chains of one :func:`~bayesinv.samplers.driver.sample` call, from set-up to results.
+
+:class:`ChainRunner` advances all chains together in *blocks* of steps (about half a second
+each) and, between blocks, updates the progress bar, streams kept draws to disk
+(:mod:`.storage`), writes checkpoints (:mod:`.checkpoint`), honours SIGTERM and stops on too
+many divergences. Block boundaries never change the draws: each chain owns its Generator,
+kernel state and adaptation state. It also accounts the chains' wall time and PDE solves
+over all resumes of a run, and turns the draws into InferenceData.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+from tqdm.auto import tqdm
+
+from ..diagnostics.arviz_io import build_inference_data
+from ..errors import SamplerDivergenceError, SamplingInterrupted
+from . import checkpoint as ckpt
+from .chains import DRAW_KEYS, advance_compiled, advance_interpreted, stack_draws
+from .storage import DrawStream
+
+_BLOCK_SECONDS = 0.5
+
+
+def inference_data(posterior, arrays: dict, store_theta: bool, attrs: dict,
+                   first_draw: int = 0):
+    """InferenceData from stacked (chain, draw, ...) arrays keyed as ``DRAW_KEYS``."""
+    like = posterior.likelihood
+    post = {"xi": arrays["xi"]}
+    if store_theta:
+        post["theta"] = posterior.prior.to_physical(arrays["xi"])
+    stats = {"lp": arrays["lp"], "acceptance_rate": arrays["acceptance_rate"],
+             "diverging": arrays["diverging"].astype(bool), "step_size": arrays["step_size"]}
+    constant = {}
+    forward = like.forward
+    if hasattr(forward, "design"):
+        constant["design"] = forward.design
+    if hasattr(forward, "parameter_space"):
+        constant["node_coordinates"] = forward.parameter_space.coordinates
+    pred = arrays.get("prediction")
+    return build_inference_data(
+        posterior=post,
+        sample_stats=stats,
+        log_likelihood=None if pred is None else {"y": like.pointwise_from_prediction(pred)},
+        observed_data={"y": like.data},
+        constant_data=constant,
+        attrs={**attrs, "noise_std": like.noise_std},
+        first_draw=first_draw,
+    )
+
+
+def parameter_attrs(cls, chain_list) -> dict:
+    """The frozen scale parameter: a number, or one per chain when they were adapted."""
+    values = np.array([ch.parameter for ch in chain_list])
+    value = float(values[0]) if np.all(values == values[0]) else values
+    out = {"step_size": value}
+    if cls.parameter == "beta":
+        out["beta"] = value
+    return out
+
+
+class _StopRequest:
+    """Set by the SIGTERM handler; checked between blocks."""
+
+    def __init__(self):
+        self.signal = None
+
+    def __call__(self, signum, frame):
+        self.signal = signum
+
+
+@dataclass
+class Accounting:
+    """Wall time and solves of earlier sessions of a resumed run, and where this one started
+    (the forward map's solve counters and the clock)."""
+
+    prior_elapsed: float
+    prior_counts: dict
+    counts_at_start: dict
+    start_time: float
+
+
+class ChainRunner:
+    """Runs the chains of one ``sample`` call; see the module docstring.
+
+    Parameters
+    ----------
+    posterior, cls, chain_list, run
+        The posterior, the method class, the :class:`~.chains.Chain` objects and the
+        :class:`~.chains.RunSettings`.
+    attrs : dict
+        InferenceData attributes (completed with the frozen parameter, time and solves).
+    accounting : Accounting
+    resumed : bool
+        Whether the chains come from a checkpoint (their initial evaluations were counted
+        then).
+    store_theta, stream, streamed, stream_every, checkpoint, base_meta
+        Draw storage and checkpointing (see :func:`~bayesinv.samplers.driver.sample`).
+    """
+
+    def __init__(self, posterior, cls, chain_list, run, attrs, accounting: Accounting, *,
+                 resumed: bool, store_theta: bool, stream, streamed: int, stream_every: int,
+                 checkpoint, base_meta: dict):
+        self.posterior, self.cls, self.chain_list, self.run = posterior, cls, chain_list, run
+        self.attrs, self.accounting, self.resumed = attrs, accounting, resumed
+        self.store_theta, self.stream, self.streamed = store_theta, stream, streamed
+        self.stream_every, self.checkpoint, self.base_meta = stream_every, checkpoint, base_meta
+        self.use_compiled = run.compiled is not None
+        self.first_iteration = min(ch.iteration for ch in chain_list)
+
+    # -- bookkeeping ------------------------------------------------------------------------
+
+    def elapsed_counts(self) -> tuple[float, dict]:
+        """Time and solves of the chains (initial evaluations and steps), over all resumes."""
+        acc = self.accounting
+        now = self.posterior.likelihood.forward.counts.as_dict()
+        solved = {k: acc.prior_counts[k] + now[k] - acc.counts_at_start[k] for k in now}
+        if self.use_compiled:  # compiled evaluations bypass the forward map: count them
+            chains = len(self.chain_list)
+            evals = sum(ch.iteration for ch in self.chain_list) - chains * self.first_iteration
+            evals += 0 if self.resumed else chains  # the initial evaluations
+            solved["forward"] += evals
+            solved["adjoint"] += evals if self.cls.uses_gradient else 0
+        return acc.prior_elapsed + time.perf_counter() - acc.start_time, solved
+
+    def part_attrs(self) -> dict:
+        return {**self.attrs, **parameter_attrs(self.cls, self.chain_list)}
+
+    def flush_stream(self, everything: bool = True) -> None:
+        """Write buffered draws as parts of ``stream_every`` draws (and the rest if asked)."""
+        if self.stream is None:
+            return
+        while True:
+            n = min(ch.buffered() for ch in self.chain_list)
+            if n == 0 or (n < self.stream_every and not everything):
+                return
+            n = min(n, self.stream_every)
+            part = inference_data(self.posterior, stack_draws(self.chain_list, n),
+                                  self.store_theta, self.part_attrs(), first_draw=self.streamed)
+            DrawStream(self.stream).write(self.streamed, part)
+            for ch in self.chain_list:
+                for key in DRAW_KEYS:
+                    rest = ch.take(key)
+                    ch.buffer[key] = [] if rest is None or len(rest) == n else [rest[n:]]
+            self.streamed += n
+
+    def save(self, complete: bool = False) -> None:
+        elapsed, solved = self.elapsed_counts()
+        self.flush_stream()
+        ckpt.save_chains(self.checkpoint, self.chain_list, self.run,
+                         {**self.base_meta, "elapsed": elapsed, "counts": solved},
+                         self.streamed if self.stream is not None else None, complete)
+
+    def divergence_error(self, diverged) -> SamplerDivergenceError:
+        chain_list = self.chain_list
+        ch = chain_list[diverged[0]]
+        n = min(c.buffered() for c in chain_list)
+        partial = None
+        if n > 0:
+            partial = inference_data(self.posterior, stack_draws(chain_list, n),
+                                     self.store_theta, self.part_attrs())
+        return SamplerDivergenceError(
+            f"chain {diverged[0] + 1}/{len(chain_list)}: {ch.num_divergent} of the first "
+            f"{ch.iteration} {self.cls.name.upper()} steps diverged (non-finite log density "
+            f"or gradient, or a failed PDE solve). Try a smaller step_size (now "
+            f"{ch.parameter:g}), a warm start (init='map'), a preconditioner "
+            f"(preconditioner='laplace'), a method with an accept step (method='mala' or "
+            f"'pcnl'), or a link with bounded growth (link='regular'). The draws so far are "
+            f"in this error's .partial.", partial=partial)
+
+    # -- the loop -----------------------------------------------------------------------------
+
+    def run_blocks(self, progress, checkpoint_interval: float) -> None:
+        """Advance every chain to ``run.total`` steps (see the module docstring)."""
+        run, chain_list, chains = self.run, self.chain_list, len(self.chain_list)
+        stop_request = _StopRequest()
+        old_handler = None
+        if self.checkpoint is not None and threading.current_thread() is threading.main_thread():
+            old_handler = signal.signal(signal.SIGTERM, stop_request)
+        show = progress if progress is not None else sys.stderr.isatty()
+        done = min(ch.iteration for ch in chain_list)
+        workers = min(chains, os.cpu_count() or 1)
+        try:
+            with threadpool_limits(limits=1, user_api="blas"), \
+                    tqdm(total=run.total * chains, initial=done * chains, disable=not show,
+                         desc=f"{self.cls.name} ({chains} chains)", leave=False,
+                         mininterval=0.5) as bar, \
+                    ThreadPoolExecutor(max_workers=workers) as pool:
+                block, last_save = 10, time.perf_counter()
+                while done < run.total:
+                    stop = min(run.total, done + block)
+                    t0 = time.perf_counter()
+                    if self.use_compiled and workers > 1:
+                        list(pool.map(lambda ch, s=stop: advance_compiled(run, ch, s),
+                                      chain_list))
+                    else:
+                        advance = advance_compiled if self.use_compiled else advance_interpreted
+                        for ch in chain_list:
+                            advance(run, ch, stop)
+                    dt = time.perf_counter() - t0
+                    block = int(np.clip(block * _BLOCK_SECONDS / max(dt, 1e-6), 1, 8 * block))
+                    new_done = min(ch.iteration for ch in chain_list)
+                    bar.update((new_done - done) * chains)
+                    done = new_done
+                    if show:
+                        steps = max(sum(ch.iteration for ch in chain_list), 1)
+                        accepted = sum(ch.acceptance_sum for ch in chain_list)
+                        bar.set_postfix(acc=f"{accepted / steps:.2f}", refresh=False,
+                                        div=sum(ch.num_divergent for ch in chain_list))
+                    diverged = [c for c, ch in enumerate(chain_list)
+                                if ch.num_divergent > run.max_divergences]
+                    if diverged:
+                        raise self.divergence_error(diverged)
+                    self.flush_stream(everything=False)
+                    if self.checkpoint is not None and (
+                            stop_request.signal is not None
+                            or time.perf_counter() - last_save >= checkpoint_interval):
+                        self.save()
+                        last_save = time.perf_counter()
+                    if stop_request.signal is not None:
+                        raise SamplingInterrupted(
+                            f"stopped by signal {stop_request.signal} after {done} of "
+                            f"{run.total} steps per chain; checkpoint written to "
+                            f"{str(self.checkpoint)!r}: call sample() again with the same "
+                            f"arguments to resume",
+                            checkpoint=str(self.checkpoint), iteration=done)
+                if show:
+                    bar.refresh()  # the final acceptance rate and divergence count
+                if self.checkpoint is not None:
+                    self.save(complete=True)
+                else:
+                    self.flush_stream()
+        finally:
+            if old_handler is not None:
+                signal.signal(signal.SIGTERM, old_handler)
+
+    def result(self):
+        """InferenceData of all kept draws, with the frozen parameter, time and solves."""
+        elapsed, solved = self.elapsed_counts()
+        attrs = self.part_attrs()
+        attrs.update({"num_forward_solves": solved["forward"],
+                      "num_adjoint_solves": solved["adjoint"],
+                      "num_tangent_solves": solved["tangent"],
+                      "num_divergent": sum(ch.num_divergent for ch in self.chain_list),
+                      "sampling_time": elapsed})
+        if self.stream is not None:
+            idata = DrawStream(self.stream).read()
+            idata.attrs.update(attrs)
+            return idata
+        return inference_data(self.posterior, stack_draws(self.chain_list), self.store_theta,
+                              attrs)
