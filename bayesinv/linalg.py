@@ -32,6 +32,7 @@ raises :class:`~bayesinv.errors.ForwardSolveError`.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 
 import numpy as np
@@ -66,7 +67,7 @@ class _HeldFactorization:
         return owner._solve_many(b)
 
 
-class InPlaceFactorizer:
+class InPlaceFactorizer(ABC):
     """Base class of pattern factorisers that refactorise one workspace in place.
 
     Subclasses implement ``_numeric(data)`` (factorise the values ``data``; raise
@@ -92,11 +93,13 @@ class InPlaceFactorizer:
             return self._solve(b)
         return np.column_stack([self._solve(b[:, j]) for j in range(b.shape[1])])
 
-    def _numeric(self, data: np.ndarray) -> None:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abstractmethod
+    def _numeric(self, data: np.ndarray) -> None:
+        """Factorise the matrix with values ``data`` in the fixed pattern (in place)."""
 
-    def _solve(self, b: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abstractmethod
+    def _solve(self, b: np.ndarray) -> np.ndarray:
+        """Solve with the current factorisation for one right-hand side."""
 
 
 class _RebuildFactorizer:

@@ -34,6 +34,7 @@ Dense kernels cost O(n²) memory: about 140 MB at 4 225 nodes (64² mesh) and 2.
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 
 import numpy as np
 import scipy.linalg
@@ -77,16 +78,16 @@ def _log_kv_debye(nu: float, t: np.ndarray) -> np.ndarray:
             + np.log1p(-u1 / nu + u2 / nu**2))
 
 
-class Kernel:
+class Kernel(ABC):
     """A stationary isotropic covariance kernel k(x, y) = σ² ρ(|x − y|)."""
 
     def __init__(self, length_scale: float, variance: float = 1.0):
         self.length_scale = positive_float("length_scale", length_scale)
         self.variance = positive_float("variance", variance)
 
+    @abstractmethod
     def correlation(self, r) -> np.ndarray:
         """ρ(r) for distances r ≥ 0."""
-        raise NotImplementedError
 
     def __call__(self, X, Y=None) -> np.ndarray:
         """The kernel matrix k(x_i, y_j), X of shape (n, d), Y of shape (m, d) (default X)."""
