@@ -52,6 +52,7 @@ from bayesinv.diagnostics.credible import functional_interval, l2_ball, l2_norm
 from bayesinv.experiments.schrodinger_e1 import e1_model, psi, ula_settings
 from bayesinv.plotting import plot_field
 from bayesinv.samplers.tuning import gauss_newton_hessian
+from bayesinv.samplers.warmstart import child_seed
 
 FULL = {"mesh": 32, "modes": 60, "sizes": (200, 400, 800), "chains": 4, "steps": 25_000,
         "thin": 25, "warmup": 500, "replicates": 8, "replicate_steps": 2500,
@@ -95,8 +96,7 @@ def main(argv=None):
         settings["init"] = map_est.position
         settings["preconditioner"] = np.linalg.inv(gauss_newton_hessian(posterior,
                                                                         map_est.position))
-        idata = bayesinv.sample(posterior, "ula", seed=np.random.SeedSequence(
-            sampler_seed.entropy, spawn_key=(*sampler_seed.spawn_key, N)), **settings)
+        idata = bayesinv.sample(posterior, "ula", seed=child_seed(sampler_seed, N), **settings)
         theta = idata.posterior["theta"].values
         mean = theta.mean(axis=(0, 1))
         means[N], sds[N] = mean, theta.std(axis=(0, 1))

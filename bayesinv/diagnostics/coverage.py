@@ -182,12 +182,6 @@ class ProblemSpec:
 _MODEL_CACHE: dict[bytes, CoverageModel] = {}
 
 
-def clear_model_cache() -> None:
-    """Forget the models built by :meth:`ProblemSpec.build` in this process."""
-    _MODEL_CACHE.clear()
-    _WEIGHTS_CACHE.clear()
-
-
 @dataclass(frozen=True)
 class InferenceSpec:
     """How to draw from each replicate's posterior.
@@ -389,34 +383,28 @@ class _Task:
     replicate: int
 
 
-def _stream(seed: np.random.SeedSequence, j: int) -> np.random.SeedSequence:
-    """The j-th child of ``seed`` (what ``seed.spawn`` gives first time), statelessly."""
-    return np.random.SeedSequence(seed.entropy, spawn_key=(*seed.spawn_key, j))
-
-
 def _run_replicate(task: _Task) -> dict:
     """Simulate, infer and score one replicate (runs in a worker process)."""
     from ..likelihood import GaussianLikelihood, simulate
     from ..posterior import Posterior
+    from ..samplers.warmstart import child_seed
 
     start = time.perf_counter()
     with threadpool_limits(limits=1, user_api="blas"):
         model = task.problem.build()
         W = _cached_functional_matrix(task.problem, task.functionals, model)
         if task.truth is None:
-            truth = model.prior.sample(np.random.default_rng(_stream(task.seed, 0)))
+            truth = model.prior.sample(np.random.default_rng(child_seed(task.seed, 0)))
         else:
             truth = task.truth
-        data = simulate(model.forward, truth, model.noise_std, seed=_stream(task.seed, 1))
+        data = simulate(model.forward, truth, model.noise_std, seed=child_seed(task.seed, 1))
         posterior = Posterior(model.prior, GaussianLikelihood(model.forward, data,
                                                               model.noise_std))
         out = _empty_result(task, W.shape[0])
         try:
-            idata = task.inference.run(posterior, _stream(task.seed, 2))
+            idata = task.inference.run(posterior, child_seed(task.seed, 2))
         except (SamplerDivergenceError, ForwardSolveError) as exc:
-            out["failure"] = f"{type(exc).__name__}: {exc}"
-            out["wall_time"] = time.perf_counter() - start
-            return out
+            return failed_result(task, exc, start)
         theta = posterior_draws(idata, "theta")
         fdraws = theta @ W.T
         field = _field_statistics(theta, truth, task.kinds, model.mass_matrix)
@@ -429,6 +417,14 @@ def _run_replicate(task: _Task) -> dict:
             out.update(diag)
             out["flags"] = "; ".join(task.criteria.failures(diag))
         _score(out, task, theta, fdraws, W @ truth, truth, model.mass_matrix, field)
+    out["wall_time"] = time.perf_counter() - start
+    return out
+
+
+def failed_result(task: _Task, exc: BaseException, start: float) -> dict:
+    """The record of a replicate whose inference raised ``exc`` (started at ``start``)."""
+    out = _empty_result(task, len(task.functionals))
+    out["failure"] = f"{type(exc).__name__}: {exc}"
     out["wall_time"] = time.perf_counter() - start
     return out
 
@@ -523,13 +519,6 @@ def _check_levels(levels) -> tuple:
     return tuple(sorted(values))
 
 
-class _SerialExecutor:
-    """Runs replicates one after another in this process (``map`` like an Executor)."""
-
-    def map(self, fn, iterable):
-        return map(fn, iterable)
-
-
 def run_coverage_study(problem: ProblemSpec, inference: InferenceSpec, *, replicates: int,
                        seed: int, truth="prior", levels=(0.5, 0.8, 0.9, 0.95),
                        functionals: Sequence = (), kinds: Sequence[str] = KINDS,
@@ -599,15 +588,16 @@ def run_coverage_study(problem: ProblemSpec, inference: InferenceSpec, *, replic
     executor_name = type(executor).__name__ if executor is not None else "serial"
     start = time.perf_counter()
     if store is None:
-        results = dict(enumerate((executor or _SerialExecutor()).map(_run_replicate,
-                                                                      plan.tasks)))
+        run_all = map if executor is None else executor.map
+        results = dict(enumerate(run_all(_run_replicate, plan.tasks)))
     else:
+        from ..hpc.executors import SerialExecutor
         from ..hpc.store import ReplicateStore, run_stored
 
         if not isinstance(store, ReplicateStore):
             store = ReplicateStore(store)
         store.open(plan.fingerprint(), plan.metadata, fixed_truth=plan.fixed_truth)
-        run_stored(store, plan, executor or _SerialExecutor())
+        run_stored(store, plan, executor or SerialExecutor())
         results = store.load_results(range(plan.replicates))
         missing = sorted(set(range(plan.replicates)) - set(results))
         if missing:  # only when a worker was lost without raising (cannot happen serially)
@@ -687,9 +677,15 @@ def plan_coverage_study(problem: ProblemSpec, inference: InferenceSpec, *, repli
         raise InvalidArgumentError(
             f"R-hat needs at least 2 chains, but the inference runs {inference.chains}; run "
             f"more chains or disable the R-hat check (ConvergenceCriteria(rhat_max=None))")
+    if isinstance(inference.method, str):  # known before sampling: fail now, not per replicate
+        per_replicate = int(inference.settings.get("draws", 1000)) * inference.chains
+        if sbc_draws > per_replicate:
+            raise InvalidArgumentError(
+                f"sbc_draws={sbc_draws} exceeds the {per_replicate} posterior draws of a "
+                f"replicate; lower sbc_draws or draw more")
 
     model = problem.build()  # validates the spec, functionals and truth here, not in a worker
-    _functional_matrix(functionals, model)
+    _cached_functional_matrix(problem, functionals, model)
     if isinstance(truth, str):
         one_of("truth", truth, ("prior", "fixed"))
         if truth == "fixed" and model.truth is None:

@@ -34,6 +34,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from .._validation import _show
 from ..errors import ConfigError
 
 PDES = ("schrodinger", "darcy", "heat", "linear_gaussian")
@@ -45,11 +46,6 @@ LINKS = ("exp", "regular", "identity")
 PSI_FUNCTIONS = ("sin_sin", "one")
 
 _REQUIRED = object()
-
-
-def _show(value) -> str:
-    text = repr(value)
-    return text if len(text) <= 80 else text[:77] + "..."
 
 
 @dataclass(frozen=True)

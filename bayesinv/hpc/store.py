@@ -238,7 +238,7 @@ class StoredReplicate:
         self.fingerprint = fingerprint
 
     def __call__(self, task) -> tuple[int, str]:
-        from ..diagnostics.coverage import _empty_result, _run_replicate
+        from ..diagnostics.coverage import _run_replicate, failed_result
 
         store = ReplicateStore(self.directory)
         r = task.replicate
@@ -248,10 +248,7 @@ class StoredReplicate:
             result, status, error = _run_replicate(task), "done", ""
         except Exception as exc:
             error = traceback.format_exc()
-            result = _empty_result(task, len(task.functionals))
-            result["failure"] = f"{type(exc).__name__}: {exc}"
-            result["wall_time"] = time.perf_counter() - start
-            status = "failed"
+            result, status = failed_result(task, exc, start), "failed"
         store.write(r, result, fingerprint=self.fingerprint, status=status, error=error)
         store.clear_running(r)
         return r, status

@@ -211,6 +211,7 @@ def run_inversion(cfg: dict, *, output=None, figures: bool = True, progress=None
     from ..diagnostics.credible import l2_norm, posterior_draws
     from ..likelihood import GaussianLikelihood, simulate
     from ..posterior import Posterior
+    from ..samplers.warmstart import child_seed
     from .problems import config_model, inference_spec
 
     out = Path(output or cfg["experiment"]["output"])
@@ -218,8 +219,7 @@ def run_inversion(cfg: dict, *, output=None, figures: bool = True, progress=None
     start = time.perf_counter()
     model = config_model(**cfg["problem"])
     root = np.random.SeedSequence(cfg["experiment"]["seed"])
-    noise_seed, sampler_seed = (np.random.SeedSequence(root.entropy, spawn_key=(j,))
-                                for j in (1, 2))
+    noise_seed, sampler_seed = child_seed(root, 1), child_seed(root, 2)
     truth = model.truth
     data = simulate(model.forward, truth, model.noise_std, seed=noise_seed)
     posterior = Posterior(model.prior, GaussianLikelihood(model.forward, data,

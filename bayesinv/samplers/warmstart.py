@@ -28,6 +28,11 @@ def seed_sequence(seed) -> np.random.SeedSequence:
         f"seed must be a non-negative int, None or a numpy SeedSequence, got {seed!r}")
 
 
+def child_seed(seed: np.random.SeedSequence, j: int) -> np.random.SeedSequence:
+    """The j-th child of ``seed`` (what ``seed.spawn`` gives the j-th time), statelessly."""
+    return np.random.SeedSequence(seed.entropy, spawn_key=(*seed.spawn_key, j))
+
+
 class MAPCache:
     """Computes the MAP estimate at most once per call of ``sample``."""
 
