@@ -22,6 +22,7 @@ import signal
 import sys
 
 from .errors import BayesinvError, ConfigError
+from .hpc.config import EXECUTORS
 
 
 class Preempted(SystemExit):
@@ -58,7 +59,7 @@ def _parser() -> argparse.ArgumentParser:
     cov.add_argument("--new-output", action="store_true",
                      help="if the directory holds a different config, use DIR-2, DIR-3, ... "
                      "instead of refusing")
-    cov.add_argument("--executor", choices=("serial", "local", "mpi", "dask"),
+    cov.add_argument("--executor", choices=EXECUTORS,
                      help="default: executor.kind of the config (local processes)")
     cov.add_argument("--workers", type=int, help="local/dask worker processes")
     cov.add_argument("--scheduler", help="dask: join this scheduler (tcp://host:port) "

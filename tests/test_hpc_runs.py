@@ -469,3 +469,22 @@ def test_quick_schrodinger_example_runs_and_is_identical_on_every_executor(tmp_p
     assert (tmp_path / "mpi/report/coverage.png").stat().st_size > 10_000
     assert "| equal_tailed | <theta,psi> | 0.5 |" in (tmp_path / "mpi/report/coverage.md"
                                                       ).read_text()
+
+
+def test_only_this_hosts_dead_writers_temporaries_are_removed(tmp_path):
+    """A task on one node must not delete a temporary file another node is writing."""
+    from bayesinv._files import atomic_path, temporary_owner
+
+    with atomic_path(tmp_path / "replicates" / "r000000.npz") as tmp:
+        assert temporary_owner(tmp) == (os.getpid(), socket.gethostname())
+        tmp.write_bytes(b"complete")
+    here, dead_pid = socket.gethostname(), 2**22 + 12345  # above Linux's pid_max (no process)
+    names = {"dead_here": f".r000001.npz.{dead_pid}@{here}.tmp",
+             "alive_here": f".r000002.npz.{os.getpid()}@{here}.tmp",
+             "other_node": f".r000003.npz.{dead_pid}@node-17.cluster.tmp"}
+    for name in names.values():
+        (tmp_path / "replicates" / name).write_bytes(b"partial")
+    ReplicateStore(tmp_path)._remove_orphaned_temporaries()
+    left = {p.name for p in (tmp_path / "replicates").iterdir()}
+    assert names["dead_here"] not in left
+    assert {names["alive_here"], names["other_node"]} <= left

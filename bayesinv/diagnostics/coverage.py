@@ -257,7 +257,8 @@ class PointValue:
             raise InvalidArgumentError(
                 f"PointValue {self.name!r} needs a CoverageModel with a space; use NodalValue "
                 f"for a plain coefficient vector")
-        return point_weights(np.atleast_2d(np.asarray(self.point, dtype=float)), model.space)[0]
+        point = np.atleast_2d(np.asarray(self.point, dtype=float))
+        return point_weights(point, model.space, model.dim)[0]
 
 
 @dataclass(frozen=True)

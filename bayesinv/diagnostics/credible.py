@@ -337,10 +337,15 @@ def functional_weights(psi, n: int, *, space=None, mass_matrix=None) -> np.ndarr
     return np.asarray(weights, dtype=float).ravel()
 
 
-def point_weights(points, space) -> np.ndarray:
-    """Rows w_j with θ(x_j) = w_jᵀθ (FE evaluation at the points), shape (npoints, n)."""
+def point_weights(points, space, num_nodes: int | None = None) -> np.ndarray:
+    """Rows w_j with θ(x_j) = w_jᵀθ (FE evaluation at the points), shape (npoints, n);
+    ``num_nodes``: the length of θ, checked against the space."""
     E = space.evaluation_matrix(points)
-    return E.toarray() if sp.issparse(E) else np.asarray(E)
+    E = E.toarray() if sp.issparse(E) else np.asarray(E)
+    if num_nodes is not None and E.shape[1] != num_nodes:
+        raise InvalidArgumentError(
+            f"space has {E.shape[1]} nodes but θ has {num_nodes} (a different mesh?)")
+    return E
 
 
 def functional_interval(draws, psi, level: float = 0.95, *, space=None, mass_matrix=None,
@@ -359,9 +364,6 @@ def point_value_interval(draws, point, level: float = 0.95, *, space,
                          kind: str = "equal_tailed", var_name: str = "theta") -> Interval:
     """Credible interval for the point value θ(x) of the FE field at ``point``."""
     arr = posterior_draws(draws, var_name)
-    w = point_weights(np.atleast_2d(np.asarray(point, dtype=float)), space)[0]
-    if w.shape[0] != arr.shape[-1]:
-        raise InvalidArgumentError(
-            f"space has {w.shape[0]} nodes but θ has {arr.shape[-1]} (a different mesh?)")
+    w = point_weights(np.atleast_2d(np.asarray(point, dtype=float)), space, arr.shape[-1])[0]
     label = "theta(" + ", ".join(f"{c:.3g}" for c in np.ravel(point)) + ")"
     return scalar_interval(arr @ w, level, kind=kind, name=label)

@@ -111,10 +111,7 @@ def plot_band_along_line(draws, space, start, end, *, level=0.95, truth=None, nu
     start, end = np.asarray(start, float), np.asarray(end, float)
     t = np.linspace(0.0, 1.0, int(num_points))
     points = start + t[:, None] * (end - start)
-    E = point_weights(points, space)
-    if E.shape[1] != arr.shape[-1]:
-        raise InvalidArgumentError(
-            f"space has {E.shape[1]} nodes but θ has {arr.shape[-1]} (a different mesh?)")
+    E = point_weights(points, space, arr.shape[-1])
     line = arr @ E.T  # (chain, draw, points)
     band = simultaneous_band(line, level)
     pw = pointwise_intervals(line, level)

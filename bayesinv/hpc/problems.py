@@ -22,11 +22,7 @@ from ..diagnostics.coverage import (
     PointValue,
     ProblemSpec,
 )
-
-
-def sin_sin(x):
-    """ψ(x) = sin(πx₁) sin(πx₂) (named ``"sin_sin"`` in configs; E1's test function)."""
-    return np.sin(np.pi * x[0]) * np.sin(np.pi * x[1])
+from ..experiments.schrodinger_e1 import psi as sin_sin  # ψ = sin(πx₁) sin(πx₂)
 
 
 def one(x):

@@ -39,7 +39,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .._files import write_json_atomic
+from .._files import temporary_owner, write_json_atomic
 from .._version import __version__
 from ..errors import ConfigError
 from ..samplers import checkpoint
@@ -111,14 +111,13 @@ class ReplicateStore:
         return manifest
 
     def _remove_orphaned_temporaries(self) -> None:
-        """Delete ``.NAME.PID.tmp`` files left by processes of this host that were killed
-        mid-write (they are never read; this only tidies up)."""
+        """Delete temporary files left by processes *of this host* that were killed
+        mid-write (they are never read; this only tidies up). Another node's temporaries are
+        left alone: their writers may be alive."""
+        host = socket.gethostname()
         for tmp in self.directory.glob("*/.*.tmp"):
-            try:
-                pid = int(tmp.name.rsplit(".", 2)[-2])
-            except ValueError:
-                continue
-            if not _pid_alive(pid):
+            owner = temporary_owner(tmp)
+            if owner is not None and owner[1] == host and not _pid_alive(owner[0]):
                 tmp.unlink(missing_ok=True)
 
     # -- replicate files ---------------------------------------------------------------------
@@ -158,6 +157,18 @@ class ReplicateStore:
         result.update({k: meta[k] for k in _TEXT_KEYS})
         return meta, result
 
+    def read_meta(self, r: int, fingerprint: str) -> dict | None:
+        """The metadata of replicate r's file (not its arrays), or None where :meth:`read`
+        would give None: enough for status and resume decisions."""
+        path = self.record_path(r)
+        try:
+            meta = checkpoint.read_meta(path)
+        except Exception:  # missing, truncated or corrupt
+            return None
+        if meta.get("fingerprint") != fingerprint or meta.get("replicate") != int(r):
+            return None
+        return meta
+
     def load_results(self, indices: Iterable[int]) -> dict[int, dict]:
         """{r: result} for the replicates in ``indices`` with a valid file (done or failed)."""
         fingerprint = (self.manifest() or {}).get("fingerprint")
@@ -188,9 +199,8 @@ class ReplicateStore:
         host = socket.gethostname()
         out = {}
         for r in range(R):
-            got = self.read(r, fingerprint)
-            if got is not None:
-                meta = got[0]
+            meta = self.read_meta(r, fingerprint)
+            if meta is not None:
                 detail = meta["error"].strip().splitlines()[-1] if meta["error"] else ""
                 out[r] = (meta["status"], detail)
                 continue
@@ -220,8 +230,8 @@ class ReplicateStore:
         fingerprint = (self.manifest() or {}).get("fingerprint")
         out = []
         for r in indices:
-            got = self.read(r, fingerprint)
-            if got is None or (retry_failed and got[0]["status"] == "failed"):
+            meta = self.read_meta(r, fingerprint)
+            if meta is None or (retry_failed and meta["status"] == "failed"):
                 out.append(int(r))
         return out
 

@@ -110,7 +110,7 @@ def run_study(cfg: dict, *, output=None, executor=None, indices=None, retry_fail
 
     start = time.perf_counter()
     try:
-        run_stored(store, plan, executor, indices=wanted, retry_failed=retry_failed,
+        run_stored(store, plan, executor, indices=todo, retry_failed=retry_failed,
                    progress=tick)
     finally:
         bar.close()
@@ -184,23 +184,20 @@ def report_study(directory, *, figures: bool = True, log=print):
 
 
 def _coverage_figure(path, ds):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    # a pyplot-free Figure: no backend switch in the caller's process (e.g. a notebook)
+    from matplotlib.figure import Figure
 
     from ..diagnostics.plots import plot_coverage, plot_sbc
 
     scalars = [f for f in ds["functional"].values if f != "field"]
     with_sbc = "equal_tailed" in ds["kind"].values and scalars
-    fig = plt.figure(figsize=(18 if with_sbc else 6, 5), layout="constrained")
+    fig = Figure(figsize=(18 if with_sbc else 6, 5), layout="constrained")
     grid = fig.add_gridspec(1, 3 if with_sbc else 1)
     plot_coverage(ds, ax=fig.add_subplot(grid[0, 0]))
     if with_sbc:
         plot_sbc(ds, kind="equal_tailed", functional=scalars[0],
                  axes=[fig.add_subplot(grid[0, 1]), fig.add_subplot(grid[0, 2])])
     fig.savefig(path, dpi=100)
-    plt.close(fig)
 
 
 def run_inversion(cfg: dict, *, output=None, figures: bool = True, progress=None, log=print):
@@ -258,10 +255,7 @@ def run_inversion(cfg: dict, *, output=None, figures: bool = True, progress=None
 
 
 def _inversion_figure(path, model, idata, truth, theta):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure  # pyplot-free, as in _coverage_figure
 
     from ..plotting import plot_field, plot_traces
 
@@ -269,14 +263,15 @@ def _inversion_figure(path, model, idata, truth, theta):
     mean, sd = pooled.mean(axis=0), pooled.std(axis=0)
     has_xi = "xi" in idata.posterior
     if model.space is None:
-        fig, ax = plt.subplots(figsize=(7, 4), layout="constrained")
+        fig = Figure(figsize=(7, 4), layout="constrained")
+        ax = fig.add_subplot()
         idx = np.arange(truth.size)
         ax.errorbar(idx, mean, yerr=2 * sd, fmt="o", ms=4, capsize=3, label="mean ± 2 sd")
         ax.plot(idx, truth, "kx", label="truth")
         ax.set_xlabel("coordinate")
         ax.legend()
     else:
-        fig = plt.figure(figsize=(14, 7.5), layout="constrained")
+        fig = Figure(figsize=(14, 7.5), layout="constrained")
         grid = fig.add_gridspec(2, 3)
         lim = float(np.abs(truth).max()) or 1.0
         kw = {"vmin": -lim, "vmax": lim, "cmap": "RdBu_r"}
@@ -290,4 +285,3 @@ def _inversion_figure(path, model, idata, truth, theta):
             plot_traces(idata, axes=[fig.add_subplot(rows[i]) for i in range(3)],
                         title="traces of ξ₀, ξ₁, ξ₂ (one colour per chain)")
     fig.savefig(path, dpi=100)
-    plt.close(fig)

@@ -99,6 +99,12 @@ def write(path, meta: dict, arrays: dict) -> None:
         np.savez(f, **payload)
 
 
+def read_meta(path) -> dict:
+    """The metadata of a file written by :func:`write`, without loading its arrays."""
+    with np.load(Path(path), allow_pickle=False) as data:
+        return json.loads(str(data["__meta__"]))
+
+
 def read(path) -> tuple[dict, dict]:
     """(metadata, arrays) of a checkpoint written by :func:`write`."""
     with np.load(Path(path), allow_pickle=False) as data:
