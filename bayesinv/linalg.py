@@ -134,7 +134,8 @@ def _cholmod_call(fn, *args):
 class _CholmodPattern(InPlaceFactorizer):
     def __init__(self, mode, ordering, indptr, indices, n):
         self._A = sp.csc_matrix((np.zeros(indices.shape[0]), indices, indptr), shape=(n, n))
-        self._A.sort_indices()
+        if not self._A.has_sorted_indices:  # values arrive in the pattern's order: no resort
+            raise InvalidArgumentError("the sparsity pattern must have sorted indices")
         self._factor = _cholmod_call(_cholmod.analyze, self._A, mode, ordering)
 
     def _numeric(self, data):
@@ -172,19 +173,21 @@ class CholmodSolver:
             raise InvalidArgumentError(
                 f"mode must be one of ['auto', 'simplicial', 'supernodal'], got {mode!r}")
         self.mode, self.ordering = mode, ordering
-        self._analysis = None
-        self._pattern_key = None
 
     def bind(self, indptr, indices, n):
         """A pattern factoriser refactorising in place (see :class:`InPlaceFactorizer`)."""
         return _CholmodPattern(self.mode, self.ordering, indptr, indices, n)
 
-    def factorize(self, A: sp.csc_matrix) -> Factorization:
-        key = (A.shape, A.nnz, id(A.indices))
-        if self._analysis is None or key != self._pattern_key:
-            self._analysis = _cholmod_call(_cholmod.analyze, A, self.mode, self.ordering)
-            self._pattern_key = key
-        return _cholmod_call(self._analysis.cholesky, A).solve_A
+    def factorize(self, A: sp.spmatrix) -> Factorization:
+        """The plain protocol (a new analysis per call); the forward maps use :meth:`bind`."""
+        return factorize_via_bind(self, A)
+
+
+def factorize_via_bind(solver, A: sp.spmatrix) -> Factorization:
+    """``factorize(A)`` for a solver with ``bind``: bind A's (sorted) pattern, factorise."""
+    A = sp.csr_matrix(A)  # symmetric: CSR and CSC index arrays coincide
+    A.sort_indices()
+    return solver.bind(A.indptr, A.indices, A.shape[0]).factorize(A.data.copy())
 
 
 # --- SuperLU ---------------------------------------------------------------------------------
@@ -194,9 +197,10 @@ class SuperLUSolver:
 
     name = "superlu"
 
-    def factorize(self, A: sp.csc_matrix) -> Factorization:
+    def factorize(self, A: sp.spmatrix) -> Factorization:
         try:
-            lu = spla.splu(A, permc_spec="MMD_AT_PLUS_A", options={"SymmetricMode": True})
+            lu = spla.splu(sp.csc_matrix(A), permc_spec="MMD_AT_PLUS_A",
+                           options={"SymmetricMode": True})
         except RuntimeError as exc:
             raise ForwardSolveError(f"operator is singular ({exc})") from exc
         return lu.solve

@@ -37,10 +37,6 @@ class Link:
     def derivative(self, theta: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
         raise TypeError("Link is abstract")
 
-    def derivative_given_value(self, theta: np.ndarray, f: np.ndarray) -> np.ndarray:
-        """Φ'(θ) when f = Φ(θ) is already known (links may reuse it; default: recompute)."""
-        return self.derivative(theta)
-
 
 @dataclass(frozen=True)
 class ExpLink(Link):
@@ -71,9 +67,6 @@ class ExpLink(Link):
 
     def derivative(self, theta):
         return self._exp(theta)
-
-    def derivative_given_value(self, theta, f):
-        return f - self.f_min if self.f_min else f
 
 
 @dataclass(frozen=True)

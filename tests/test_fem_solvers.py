@@ -225,3 +225,24 @@ def test_parameter_of_another_mesh_is_rejected(domain, design):
         G(np.zeros(other))
     with pytest.raises(InvalidArgumentError, match=r"theta must have shape \(121,\)"):
         heat(domain, design)(np.zeros(other))
+
+
+@pytest.mark.parametrize("name", ["cholmod", "petsc", "superlu"])
+def test_plain_factorize_protocol_solves(name):
+    """Each named solver's ``factorize(A)`` (the simple protocol) solves A x = b, also for a
+    matrix with unsorted indices and for a second pattern of the same size."""
+    from bayesinv.fem.solvers import make_solver
+
+    solver = make_solver(name)
+    rng = np.random.default_rng(0)
+    for shift in (4.0, 5.0):
+        A = sp.diags([-1.0, shift, -1.0], [-1, 0, 1], shape=(30, 30)).tocsr()
+        A = A + sp.csr_matrix(([0.5, 0.5], ([0, 29], [29, 0])), shape=(30, 30))
+        for i in range(30):  # reverse each row's entries: indices not sorted
+            row = slice(A.indptr[i], A.indptr[i + 1])
+            A.indices[row], A.data[row] = A.indices[row][::-1].copy(), A.data[row][::-1].copy()
+        A.has_sorted_indices = False
+        assert not A.has_sorted_indices
+        b = rng.standard_normal(30)
+        x = solver.factorize(A)(b)
+        np.testing.assert_allclose(A @ x, b, atol=1e-12)

@@ -199,17 +199,15 @@ class EllipticForwardMap(ForwardMap):
         return self._split.ff_matrix(data)
 
     def linearize(self, theta):
-        theta, f, factor, u = self._forward(theta)
-        dlink = self.link.derivative_given_value(theta, f)
+        theta, _, factor, u = self._forward(theta)
+        dlink = self.link.derivative(theta)
         y = self._observe(u, self._O)
         K = self.num_experiments
 
         def jvp(v):
-            v = np.asarray(v, dtype=float)
-            if v.shape != theta.shape:
-                raise InvalidArgumentError(f"v must have shape {theta.shape}, got {v.shape}")
+            v = self._check_tangent(v)
             df = dlink * v
-            rhs = np.stack([self._tensor.apply_derivative(df, u[j]) for j in range(K)])
+            rhs = self._tensor.apply_derivative(df, u)
             du = self._solve_block(factor, rhs)
             self.counts.tangent += K
             return -self._observe(du, self._O_f)
@@ -224,10 +222,6 @@ class EllipticForwardMap(ForwardMap):
             return -dlink * self._tensor.contract(lam, u)
 
         return y, jvp, pullback
-
-    def value_and_pullback(self, theta):
-        y, _, pullback = self.linearize(theta)
-        return y, pullback
 
     def __call__(self, theta):
         u = self._forward(theta)[3]

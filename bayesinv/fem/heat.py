@@ -176,16 +176,14 @@ class HeatForwardMap(ForwardMap):
         return out
 
     def linearize(self, theta):
-        theta, f, k_up, factor, U = self._forward(theta)
-        dlink = self.link.derivative_given_value(theta, f)
+        theta, _, k_up, factor, U = self._forward(theta)
+        dlink = self.link.derivative(theta)
         y = self._observe(U)
         split, nt, th = self._split, self.num_steps, self.theta_scheme
         U_bar = th * U[1:] + (1.0 - th) * U[:-1]                        # (N_t, num_dofs)
 
         def jvp(v):
-            v = np.asarray(v, dtype=float)
-            if v.shape != theta.shape:
-                raise InvalidArgumentError(f"v must have shape {theta.shape}, got {v.shape}")
+            v = self._check_tangent(v)
             dk_up = self._tensor.values(dlink * v, np.empty(split.up_rows.shape[0]))
             dU = np.zeros((nt + 1, split.num_dofs))
             work, load = np.empty(split.num_dofs), np.empty(split.num_dofs)
@@ -215,10 +213,6 @@ class HeatForwardMap(ForwardMap):
             return -dlink * self._tensor.contract_full(lam[1:nt + 1], U_bar)
 
         return y, jvp, pullback
-
-    def value_and_pullback(self, theta):
-        y, _, pullback = self.linearize(theta)
-        return y, pullback
 
     def __call__(self, theta):
         return self._observe(self._forward(theta)[4])

@@ -129,16 +129,17 @@ class CoefficientTensor:
         kernels.csr_matvec(*self.up, f, out)
         return out
 
-    def apply(self, df: np.ndarray, u: np.ndarray) -> np.ndarray:
-        """T(df) u on all rows, for a coefficient direction df and a full state vector u."""
-        vals = self.values(df, np.empty(self.split.up_rows.shape[0]))
-        out = np.empty(self.split.num_dofs)
-        kernels.symmetric_matvec(self.split.up_rows, self.split.up_cols, vals, u, out)
+    def apply_derivative(self, df: np.ndarray, U: np.ndarray) -> np.ndarray:
+        """Rows (T(df) u_j)_F = Σ_k df_k (T_k u_j)_F for full states u_j (rows of U, shape
+        (J, num_dofs)): the tangent's source terms. T(df) is built once for all j."""
+        split = self.split
+        vals = self.values(df, np.empty(split.up_rows.shape[0]))
+        full = np.empty(split.num_dofs)
+        out = np.empty((U.shape[0], split.num_free))
+        for j in range(U.shape[0]):
+            kernels.symmetric_matvec(split.up_rows, split.up_cols, vals, U[j], full)
+            out[j] = full[split.free]
         return out
-
-    def apply_derivative(self, df: np.ndarray, u: np.ndarray) -> np.ndarray:
-        """(T(df) u)_F = Σ_k df_k (T_k u)_F: the tangent's source term."""
-        return self.apply(df, u)[self.split.free]
 
     def contract_full(self, lam: np.ndarray, u: np.ndarray) -> np.ndarray:
         """c_k = Σ_j λ_jᵀ T_k u_j for λ_j, u_j full vectors (rows of (J, num_dofs) arrays;

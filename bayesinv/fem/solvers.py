@@ -28,7 +28,13 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..errors import ForwardSolveError, InvalidArgumentError
-from ..linalg import CholmodSolver, Factorization, InPlaceFactorizer, SuperLUSolver
+from ..linalg import (
+    CholmodSolver,
+    Factorization,
+    InPlaceFactorizer,
+    SuperLUSolver,
+    factorize_via_bind,
+)
 from ..linalg import make_solver as _make_linalg_solver
 from ._dolfinx import PETSc
 
@@ -84,9 +90,7 @@ class PETScSolver:
 
     def factorize(self, A: sp.spmatrix) -> Factorization:
         """The plain protocol (a new KSP per call); the forward maps use :meth:`bind`."""
-        A = sp.csr_matrix(A)
-        A.sort_indices()
-        return self.bind(A.indptr, A.indices, A.shape[0]).factorize(A.data.copy())
+        return factorize_via_bind(self, A)
 
 
 class _PETScPattern(InPlaceFactorizer):

@@ -42,7 +42,9 @@ class SolveCounts:
 
 
 class ForwardMap:
-    """Base class of forward maps. Subclasses implement :meth:`_solve` and :meth:`_pullback`."""
+    """Base class of forward maps. Subclasses implement :meth:`linearize` (which gives
+    :meth:`value_and_pullback`, :meth:`jvp` and calls), or only :meth:`value_and_pullback`
+    when they have no tangent-linear map."""
 
     #: length of θ
     input_dim: int
@@ -62,6 +64,13 @@ class ForwardMap:
             raise ForwardSolveError("non-finite parameter θ")
         return theta
 
+    def _check_tangent(self, v) -> np.ndarray:
+        v = np.asarray(v, dtype=float)
+        if v.shape != (self.input_dim,):
+            raise InvalidArgumentError(
+                f"v must have shape ({self.input_dim},) (a direction in θ), got {v.shape}")
+        return v
+
     def _check_output(self, w) -> np.ndarray:
         w = np.asarray(w, dtype=float)
         if w.shape != (self.output_dim,):
@@ -77,7 +86,11 @@ class ForwardMap:
 
     def value_and_pullback(self, theta) -> tuple[np.ndarray, Pullback]:
         """G(θ) and the pullback w ↦ J(θ)ᵀ w (one adjoint solve per call)."""
-        raise TypeError(f"{type(self).__name__} must implement value_and_pullback")
+        if not self.has_jvp:
+            raise TypeError(
+                f"{type(self).__name__} must implement value_and_pullback or linearize")
+        y, _, pullback = self.linearize(theta)
+        return y, pullback
 
     @property
     def has_jvp(self) -> bool:

@@ -27,17 +27,13 @@ class LinearForwardMap(ForwardMap):
             raise InvalidArgumentError(
                 f"offset must have shape ({self.output_dim},), got {self.offset.shape}")
 
-    def value_and_pullback(self, theta):
-        y, _, pullback = self.linearize(theta)
-        return y, pullback
-
     def linearize(self, theta):
         theta = self._check_theta(theta)
         self.counts.forward += 1
 
         def jvp(v):
             self.counts.tangent += 1
-            return self.matrix @ np.asarray(v, dtype=float)
+            return self.matrix @ self._check_tangent(v)
 
         def pullback(w):
             self.counts.adjoint += 1
