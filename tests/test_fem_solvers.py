@@ -246,3 +246,17 @@ def test_plain_factorize_protocol_solves(name):
         b = rng.standard_normal(30)
         x = solver.factorize(A)(b)
         np.testing.assert_allclose(A @ x, b, atol=1e-12)
+
+
+def test_gradient_with_shifted_exp_link_keeps_tiny_derivatives(domain, design):
+    """With f = 1 + e^θ, Φ'(θ) = e^θ must not be recovered as f − 1 (which is 0 for θ ≲ −37).
+    At θ = −40, f = 1 to double precision, as for f = e^θ at θ = 0, so the gradient is exactly
+    e^−40 times that one."""
+    w = np.ones(design.shape[0])
+    shifted = fem.DarcyMap(domain, design, link=ExpLink(f_min=1.0))
+    grad = shifted.value_and_pullback(np.full(shifted.input_dim, -40.0))[1](w)
+    plain = fem.DarcyMap(domain, design, link=ExpLink())
+    reference = plain.value_and_pullback(np.zeros(plain.input_dim))[1](w)
+    assert np.abs(reference).max() > 0
+    np.testing.assert_allclose(grad, np.exp(-40.0) * reference, rtol=1e-10,
+                               atol=1e-12 * np.exp(-40.0) * np.abs(reference).max())
