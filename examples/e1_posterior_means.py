@@ -51,7 +51,6 @@ from bayesinv.diagnostics.coverage import InferenceSpec, ProblemSpec, run_covera
 from bayesinv.diagnostics.credible import functional_interval, l2_ball, l2_norm
 from bayesinv.experiments.schrodinger_e1 import e1_model, psi, ula_settings
 from bayesinv.plotting import plot_field
-from bayesinv.samplers.tuning import gauss_newton_hessian
 from bayesinv.samplers.warmstart import child_seed
 
 FULL = {"mesh": 32, "modes": 60, "sizes": (200, 400, 800), "chains": 4, "steps": 25_000,
@@ -91,11 +90,7 @@ def main(argv=None):
         settings = ula_settings(draws=cfg["steps"] // cfg["thin"], chains=cfg["chains"],
                                 warmup=cfg["warmup"], thin=cfg["thin"],
                                 diagnostics=not args.quick)  # quick chains are too short
-        # start at the MAP and precondition with the Laplace covariance there (what
-        # init="map", preconditioner="laplace" do, without a second MAP search)
-        settings["init"] = map_est.position
-        settings["preconditioner"] = np.linalg.inv(gauss_newton_hessian(posterior,
-                                                                        map_est.position))
+        settings["init"] = map_est  # this MAP, not a second search (with "laplace")
         idata = bayesinv.sample(posterior, "ula", seed=child_seed(sampler_seed, N), **settings)
         theta = idata.posterior["theta"].values
         mean = theta.mean(axis=(0, 1))

@@ -243,7 +243,7 @@ def run(cfg, seed, out):
                                                seed=sampler_seeds[1 + i], **pcn)
     runs["GP (series), ULA"] = bayesinv.sample(
         posteriors["GP (series)"], "ula", step_size=0.1, preconditioner="laplace",
-        init=maps["GP (series)"].position, draws=cfg["ula_draws"], thin=cfg["ula_thin"],
+        init=maps["GP (series)"], draws=cfg["ula_draws"], thin=cfg["ula_thin"],
         warmup=cfg["warmup"], chains=cfg["chains"], seed=sampler_seeds[3], progress=False,
         diagnostics=False)
 

@@ -100,7 +100,7 @@ def main(argv=None):
     # 4. ULA (Laplace-preconditioned, from the MAP) and pCN ---------------------------------
     # diagnostics=False: the convergence verdict below is computed on the functionals of
     # interest (sample() would otherwise warn about every non-converged coordinate of ξ).
-    common = {"warmup": cfg["warmup"], "chains": cfg["chains"], "init": map_est.position,
+    common = {"warmup": cfg["warmup"], "chains": cfg["chains"], "init": map_est,
               "diagnostics": False}
     # ULA with a constant preconditioner C = H⁻¹ (inverse Gauss–Newton Hessian at the MAP):
     # the whitened posterior here has λ_max(H) ≈ 10⁵, so plain ULA would need ~10⁵ steps per

@@ -7,7 +7,13 @@ import numpy as np
 import pytest
 
 import bayesinv
-from bayesinv import BayesinvWarning, ForwardSolveError, InvalidArgumentError, LinearForwardMap
+from bayesinv import (
+    BayesinvWarning,
+    ForwardSolveError,
+    InvalidArgumentError,
+    LinearForwardMap,
+    find_map,
+)
 from bayesinv.samplers.compiled import CompiledTarget, compiled_target
 from bayesinv.samplers.driver import sample
 from bayesinv.testing import check_moments, linear_gaussian
@@ -175,6 +181,20 @@ def test_warm_starts(problem):
     np.testing.assert_allclose(xi, user, atol=1e-5)
     xi, _ = _first_draws(problem, user[0])
     np.testing.assert_allclose(xi, np.tile(user[0], (3, 1)), atol=1e-5)
+
+
+def test_a_given_map_result_is_reused_not_recomputed(problem):
+    """init=find_map(...) with preconditioner="laplace": the same draws as init="map", without
+    the second MAP search (fewer set-up solves)."""
+    kw = {"step_size": 0.1, "preconditioner": "laplace", "draws": 20, "chains": 2, "seed": 4,
+          "diagnostics": False}
+    searched = sample(problem.posterior, "ula", init="map", **kw)
+    given = sample(problem.posterior, "ula", init=find_map(problem.posterior), **kw)
+    assert given.attrs["init"] == searched.attrs["init"] == "map"
+    np.testing.assert_allclose(given.posterior["xi"].values, searched.posterior["xi"].values,
+                               atol=1e-8)
+    # the Laplace Hessian's solves remain; the L-BFGS search's are gone
+    assert given.attrs["num_setup_solves"] < searched.attrs["num_setup_solves"]
 
 
 @pytest.mark.parametrize("method", ["ula", "pula"])

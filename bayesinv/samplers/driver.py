@@ -43,6 +43,7 @@ from ..errors import (
     BayesinvWarning,
     InvalidArgumentError,
 )
+from ..optimize import MAPResult
 from ..posterior import Posterior
 from . import adaptation
 from . import checkpoint as ckpt
@@ -172,9 +173,11 @@ def sample(posterior: Posterior, method: str = "pcn", *, draws: int = 1000, warm
         warm start; λ_max − 1 for pULA); MALA, pCN-Langevin and RWM adapt it in warm-up.
     beta : float, optional
         pCN's β in (0, 1]; adapted in warm-up when not given.
-    init : "prior", "map" or array
+    init : "prior", "map", MAPResult or array
         Start at independent prior draws (over-dispersed, the default), at the MAP estimate
-        (L-BFGS warm start), or at given whitened positions, shape (k,) or (chains, k).
+        (L-BFGS warm start; pass the result of :func:`bayesinv.find_map` to reuse one already
+        computed, also for ``preconditioner="laplace"``), or at given whitened positions,
+        shape (k,) or (chains, k).
     thin : int
         Keep every ``thin``-th step after warm-up (so ``warmup + draws*thin`` steps in all).
     preconditioner : None, "laplace" or array, shape (k, k)
@@ -258,7 +261,8 @@ def sample(posterior: Posterior, method: str = "pcn", *, draws: int = 1000, warm
         "seed": (seed_seq.entropy, tuple(seed_seq.spawn_key)), "given": given,
         "adapt": adapt, "target_accept": target_accept, "safety_factor": safety_factor,
         "curvature_iterations": curvature_iterations,
-        "init": init if isinstance(init, str) else np.asarray(init, dtype=float),
+        "init": init if isinstance(init, str) else np.asarray(
+            init.position if isinstance(init, MAPResult) else init, dtype=float),
         "preconditioner": preconditioner if preconditioner is None or isinstance(
             preconditioner, str) else np.asarray(preconditioner, dtype=float),
         "max_divergences": max_divergences, "store_theta": store_theta,
@@ -280,7 +284,7 @@ def sample(posterior: Posterior, method: str = "pcn", *, draws: int = 1000, warm
     start_time = time.perf_counter()
     tuning_attrs: dict = {}
     if resume is None:
-        map_cache = MAPCache(posterior)
+        map_cache = MAPCache(posterior, init if isinstance(init, MAPResult) else None)
         rngs = [np.random.default_rng(s) for s in seed_seq.spawn(chains)]
         positions, init_kind = initial_positions(init, posterior, chains, rngs, map_cache)
         sqrt_precond, precond_kind = sqrt_preconditioner(preconditioner, posterior,

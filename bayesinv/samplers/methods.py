@@ -60,6 +60,9 @@ class Method:
     stops_on_divergence: bool = False
     #: whether a constant preconditioner C = R Rᵀ can be used
     preconditionable: bool = False
+    #: Crank–Nicolson methods: the prior part is exact (implicit), so only the data
+    #: curvature λ − 1 limits the step (see :mod:`.tuning`)
+    implicit_prior: bool = False
 
     def __init__(self, target: WhitenedPosterior, sqrt_precond=None):
         self.target = target
@@ -104,8 +107,11 @@ class ULA(Method):
     stops_on_divergence = True
     preconditionable = True
 
+    def _propose(self, state, step_size, rng):
+        return ula.propose_preconditioned(state, step_size, self.sqrt_precond, rng)
+
     def step(self, state, step_size, rng):
-        proposal = ula.propose_preconditioned(state, step_size, self.sqrt_precond, rng)
+        proposal = self._propose(state, step_size, rng)
         ev = self.target.evaluate(proposal, grad=True)
         state, info = ula.update(state, proposal, ev.logdensity, _grad_or_nan(ev, proposal))
         stats = StepStats(state.logdensity, 0.0 if info.diverging else 1.0, info.diverging)
@@ -119,13 +125,10 @@ class PULA(ULA):
     kernel = pula
     preconditionable = False
     max_parameter = 2.0
+    implicit_prior = True
 
-    def step(self, state, step_size, rng):
-        proposal = pula.propose(state, step_size, rng)
-        ev = self.target.evaluate(proposal, grad=True)
-        state, info = pula.update(state, proposal, ev.logdensity, _grad_or_nan(ev, proposal))
-        stats = StepStats(state.logdensity, 0.0 if info.diverging else 1.0, info.diverging)
-        return state, stats, None if info.diverging else ev.prediction
+    def _propose(self, state, step_size, rng):
+        return pula.propose(state, step_size, rng)
 
 
 class _Metropolis(Method):
@@ -164,6 +167,7 @@ class PCNL(_Metropolis):
     name = "pcnl"
     kernel = pcnl
     target_accept = 0.574
+    implicit_prior = True
     max_parameter = 2.0
 
     def step(self, state, step_size, rng):

@@ -106,7 +106,7 @@ def initial_parameter(cls, given, *, adapt, warmup, posterior, positions, sqrt_p
         if cls.uses_gradient and posterior.likelihood.forward.has_jvp:
             lam = max_curvature(posterior, positions, sqrt_precond, curvature_iterations,
                              f"method={cls.name!r}")
-            curv = lam - 1.0 if cls.name == "pcnl" else lam
+            curv = lam - 1.0 if cls.implicit_prior else lam
             value = min(1.0 / max(curv, 1e-3), 0.5 * cls.max_parameter)
         else:
             value = 0.1
@@ -115,8 +115,9 @@ def initial_parameter(cls, given, *, adapt, warmup, posterior, positions, sqrt_p
         purpose = (f"method={cls.name!r} without step_size uses safety_factor/λ_max of the "
                    f"Gauss–Newton Hessian; give step_size instead")
         lam = max_curvature(posterior, positions, sqrt_precond, curvature_iterations, purpose)
-        # pULA treats the prior part implicitly: only the data curvature λ − 1 limits δ.
-        curv = lam - 1.0 if cls.name == "pula" else lam
+        # Crank–Nicolson methods treat the prior part implicitly: only the data curvature
+        # λ − 1 limits δ.
+        curv = lam - 1.0 if cls.implicit_prior else lam
         value = safety_factor / max(curv, 1e-12)
         if cls.max_parameter < np.inf:
             value = min(value, 0.5 * cls.max_parameter)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import InvalidArgumentError
-from ..optimize import find_map
+from ..optimize import MAPResult, find_map
 from ..posterior import Posterior
 from .tuning import gauss_newton_hessian, sqrt_inverse
 
@@ -34,11 +34,12 @@ def child_seed(seed: np.random.SeedSequence, j: int) -> np.random.SeedSequence:
 
 
 class MAPCache:
-    """Computes the MAP estimate at most once per call of ``sample``."""
+    """Computes the MAP estimate at most once per call of ``sample`` (never, when the caller
+    passes one: ``init=find_map(posterior)``)."""
 
-    def __init__(self, posterior: Posterior):
+    def __init__(self, posterior: Posterior, result: MAPResult | None = None):
         self.posterior = posterior
-        self._result = None
+        self._result = result
 
     @property
     def position(self) -> np.ndarray:
@@ -49,8 +50,12 @@ class MAPCache:
 
 def initial_positions(init, posterior: Posterior, chains: int, rngs,
                        map_cache: MAPCache) -> tuple[np.ndarray, str]:
-    """Warm starts: independent prior draws (default, over-dispersed), the MAP, or given."""
+    """Warm starts: independent prior draws (default, over-dispersed), the MAP (computed, or
+    a given :class:`~bayesinv.optimize.MAPResult`), or given positions."""
     k = posterior.whitened.dim
+    if isinstance(init, MAPResult):
+        x, _ = initial_positions(init.position, posterior, chains, rngs, map_cache)
+        return x, "map"
     if isinstance(init, str):
         if init == "prior":
             return np.stack([rng.standard_normal(k) for rng in rngs]), "prior"

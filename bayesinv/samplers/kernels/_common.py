@@ -60,22 +60,6 @@ def loglik_from_logdensity(logdensity, position):
 
 
 @numba.njit(cache=True)
-def apply_sqrt(sqrt_precond, v):
-    """R v (v itself when R is the empty identity marker)."""
-    if sqrt_precond.shape[0] == 0:
-        return v
-    return sqrt_precond @ v
-
-
-@numba.njit(cache=True)
-def apply_sqrt_t(sqrt_precond, v):
-    """Rᵀ v (v itself when R is the empty identity marker)."""
-    if sqrt_precond.shape[0] == 0:
-        return v
-    return sqrt_precond.T @ v
-
-
-@numba.njit(cache=True)
 def langevin_proposal(position, grad, step_size, rng):
     """x + δ ∇log π(x) + √(2δ) η,  η ~ N(0, I): the Euler–Maruyama step of the Langevin SDE."""
     noise = rng.standard_normal(position.shape[0])
