@@ -251,6 +251,17 @@ class Workspace:
         self.key = None  # (inputs, params) of the forward pass held in H, D
 
 
+def _same(cached: np.ndarray, new: np.ndarray) -> bool:
+    return cached is new or np.array_equal(cached, new)
+
+
+def _frozen(a: np.ndarray) -> np.ndarray:
+    """``a`` itself when nothing can change it (read-only and owning its data, like a prior's
+    fixed inputs or decoder weights: no copy, and :func:`_same` is an identity test), else a
+    copy for the cache key."""
+    return a if not a.flags.writeable and a.flags.owndata else a.copy()
+
+
 class Network:
     """A fully connected network ``sizes[0] → … → sizes[-1]`` with per-layer activation codes
     and scales (see the module docstring), evaluated by the numba kernels.
@@ -271,10 +282,6 @@ class Network:
         self._workspace: Workspace | None = None
 
     @property
-    def input_dim(self) -> int:
-        return int(self.sizes[0])
-
-    @property
     def output_dim(self) -> int:
         return int(self.sizes[-1])
 
@@ -286,13 +293,12 @@ class Network:
         ws = self._workspace
         if ws is None or ws.batch != inputs.shape[0]:
             ws = self._workspace = Workspace(self.sizes, inputs.shape[0])
-        if ws.key is not None and (np.array_equal(ws.key[1], params)
-                                   and np.array_equal(ws.key[0], inputs)):
+        if ws.key is not None and _same(ws.key[1], params) and _same(ws.key[0], inputs):
             return ws
         ws.key = None
         forward(inputs, params, self.sizes, self.w_scale, self.b_scale, self.activations,
                 ws.H, ws.D)
-        ws.key = (inputs.copy(), params.copy())
+        ws.key = (_frozen(inputs), _frozen(params))
         return ws
 
     def output_block(self, ws: Workspace) -> np.ndarray:

@@ -122,15 +122,16 @@ class GenerativePrior(WhitenedPrior):
     def __init__(self, layers, *, activation: str = "tanh",
                  output_activation: str = "identity", dim: int | None = None,
                  output_permutation=None):
-        self.layers = _check_layers(layers)
+        layers = _check_layers(layers)
         self.activation = one_of("activation", activation, ACTIVATIONS)
         self.output_activation = one_of("output_activation", output_activation, ACTIVATIONS)
-        sizes = [self.layers[0][0].shape[1]] + [W.shape[0] for W, _ in self.layers]
-        L = len(self.layers)
+        sizes = [layers[0][0].shape[1]] + [W.shape[0] for W, _ in layers]
+        L = len(layers)
         acts = [ACTIVATIONS[self.activation]] * (L - 1) + [ACTIVATIONS[self.output_activation]]
         self.network = Network(sizes, acts, np.ones(L), np.ones(L))
-        self.params = np.ascontiguousarray(
-            np.concatenate([np.concatenate([W.ravel(), b]) for W, b in self.layers]))
+        # the decoder's flat weights, read-only: the network cache keys on them by identity
+        self.params = np.concatenate([np.concatenate([W.ravel(), b]) for W, b in layers])
+        self.params.flags.writeable = False
         self.latent_dim = sizes[0]
         self.dim = sizes[-1]
         if dim is not None and dim != self.dim:

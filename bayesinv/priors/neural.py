@@ -167,6 +167,7 @@ class NeuralFieldPrior(WhitenedPrior):
                 f"mean must be a finite scalar or an array of shape ({n},) (one value per "
                 f"point), got shape {np.shape(mean)}")
         self.inputs = self.embed(self.coordinates)
+        self.inputs.flags.writeable = False  # fixed: the network cache keys on it by identity
         sizes = [self.inputs.shape[1], *[self.width] * self.depth, 1]
         fan_in = np.asarray(sizes[:-1], dtype=float)
         sigma_w, sigma_b = np.sqrt(self.weight_variance), np.sqrt(self.bias_variance)

@@ -74,12 +74,12 @@ import math
 
 import numpy as np
 import scipy.sparse as sp
-import scipy.special
 
 from .._validation import finite_vector, integer_at_least, one_of, positive_float
 from ..errors import InvalidArgumentError
 from ..linalg import SparseCholesky
 from .base import WhitenedPrior
+from .kernels import MaternKernel
 
 #: b = ROBIN_FACTOR[β] · κ for ``robin=True`` (β > 2 uses the β = 2 value). β = 1: Daon &
 #: Stadler's 1/1.42 (hIPPYlib's value). β = 2: 0.35, measured: on the unit square (128²,
@@ -95,14 +95,6 @@ def matern_variance_constant(nu: float, kappa: float, spatial_dim: int) -> float
     d = spatial_dim
     return math.exp(math.lgamma(nu) - math.lgamma(nu + d / 2) - (d / 2) * math.log(4 * math.pi)
                     - 2 * nu * math.log(kappa))
-
-
-def matern_correlation(r, nu: float, kappa: float) -> np.ndarray:
-    """Matérn correlation 2^{1−ν}/Γ(ν) (κr)^ν K_ν(κr) (= 1 at r = 0)."""
-    x = kappa * np.abs(np.asarray(r, dtype=float))
-    with np.errstate(invalid="ignore"):
-        out = 2.0 ** (1 - nu) / scipy.special.gamma(nu) * x**nu * scipy.special.kv(nu, x)
-    return np.where(x > 0, out, 1.0)
 
 
 def beta_from_nu(nu: float, spatial_dim: int) -> int:
@@ -280,8 +272,9 @@ class WhittleMaternPrior(WhitenedPrior):
         return self.gamma * self.kappa**2
 
     def correlation(self, r) -> np.ndarray:
-        """The Matérn correlation of the field on R^d at distance r (for comparison)."""
-        return matern_correlation(r, self.nu, self.kappa)
+        """The Matérn correlation of the field on R^d at distance r (for comparison): the
+        kernel of :class:`~bayesinv.priors.kernels.MaternKernel` with ℓ = √(2ν)/κ."""
+        return MaternKernel(self.nu, math.sqrt(2 * self.nu) / self.kappa).correlation(r)
 
     # -- the whitened map ----------------------------------------------------------------------
 
