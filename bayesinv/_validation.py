@@ -23,6 +23,14 @@ def positive_float(name: str, value) -> float:
     return float(value)
 
 
+def nonnegative_float(name: str, value) -> float:
+    """Return ``value`` as a float, requiring a finite number >= 0."""
+    if (isinstance(value, bool) or not isinstance(value, numbers.Real)
+            or not np.isfinite(value) or value < 0):
+        raise InvalidArgumentError(f"{name} must be a finite number >= 0, got {_show(value)}")
+    return float(value)
+
+
 def float_in_interval(name: str, value, low: float, high: float, *, closed_low=False,
                       closed_high=True) -> float:
     """Return ``value`` as a float in the interval between ``low`` and ``high``."""

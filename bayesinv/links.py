@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._validation import positive_float
+from ._validation import nonnegative_float, positive_float
 from .errors import ForwardSolveError, InvalidArgumentError
 
 
@@ -50,9 +50,7 @@ class ExpLink(Link):
     name = "exp"
 
     def __post_init__(self):
-        if (isinstance(self.f_min, bool) or not np.isfinite(self.f_min)
-                or not self.f_min >= 0):
-            raise InvalidArgumentError(f"f_min must be a finite number >= 0, got {self.f_min!r}")
+        nonnegative_float("f_min", self.f_min)
 
     def _exp(self, theta):
         with np.errstate(over="ignore"):

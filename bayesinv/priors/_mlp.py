@@ -255,13 +255,6 @@ def _same(cached: np.ndarray, new: np.ndarray) -> bool:
     return cached is new or np.array_equal(cached, new)
 
 
-def _frozen(a: np.ndarray) -> np.ndarray:
-    """``a`` itself when nothing can change it (read-only and owning its data, like a prior's
-    fixed inputs or decoder weights: no copy, and :func:`_same` is an identity test), else a
-    copy for the cache key."""
-    return a if not a.flags.writeable and a.flags.owndata else a.copy()
-
-
 class Network:
     """A fully connected network ``sizes[0] → … → sizes[-1]`` with per-layer activation codes
     and scales (see the module docstring), evaluated by the numba kernels.
@@ -280,6 +273,17 @@ class Network:
         self.b_scale = np.ascontiguousarray(b_scale, dtype=float)
         self.num_params = num_params(self.sizes)
         self._workspace: Workspace | None = None
+        self._fixed: list[np.ndarray] = []
+
+    def fix(self, array: np.ndarray) -> np.ndarray:
+        """Declare ``array`` (a prior's inputs or decoder weights) fixed: the cache then keys
+        on it by identity, without copying or comparing it per call. The caller must never
+        change it (priors expose it as a read-only view). Returns ``array``."""
+        self._fixed.append(array)
+        return array
+
+    def _key(self, a: np.ndarray) -> np.ndarray:
+        return a if any(a is f for f in self._fixed) else a.copy()
 
     @property
     def output_dim(self) -> int:
@@ -298,7 +302,7 @@ class Network:
         ws.key = None
         forward(inputs, params, self.sizes, self.w_scale, self.b_scale, self.activations,
                 ws.H, ws.D)
-        ws.key = (_frozen(inputs), _frozen(params))
+        ws.key = (self._key(inputs), self._key(params))
         return ws
 
     def output_block(self, ws: Workspace) -> np.ndarray:

@@ -129,8 +129,11 @@ class GenerativePrior(WhitenedPrior):
         L = len(layers)
         acts = [ACTIVATIONS[self.activation]] * (L - 1) + [ACTIVATIONS[self.output_activation]]
         self.network = Network(sizes, acts, np.ones(L), np.ones(L))
-        # the decoder's flat weights, read-only: the network cache keys on them by identity
-        self.params = np.concatenate([np.concatenate([W.ravel(), b]) for W, b in layers])
+        # the decoder's flat weights, fixed (the network cache keys on them by identity);
+        # public as a read-only view
+        self._params = self.network.fix(
+            np.concatenate([np.concatenate([W.ravel(), b]) for W, b in layers]))
+        self.params = self._params.view()
         self.params.flags.writeable = False
         self.latent_dim = sizes[0]
         self.dim = sizes[-1]
@@ -201,9 +204,9 @@ class GenerativePrior(WhitenedPrior):
         xi = self.check_latent(xi)
         flat = np.ascontiguousarray(xi.reshape(-1, self.latent_dim))
         if xi.ndim == 1:
-            out = self.network.forward(flat, self.params)
+            out = self.network.forward(flat, self._params)
         else:  # a batch: one forward pass with the batch as GEMM rows (no cache)
-            out = self.network.forward_many(flat, self.params[None, :])[0]
+            out = self.network.forward_many(flat, self._params[None, :])[0]
         return self._to_mesh(out).reshape((*xi.shape[:-1], self.dim))
 
     def to_physical_vjp(self, xi, v) -> np.ndarray:
@@ -211,7 +214,7 @@ class GenerativePrior(WhitenedPrior):
         if v.shape != (self.dim,):
             raise InvalidArgumentError(f"v must have shape ({self.dim},), got {v.shape}")
         cot = np.ascontiguousarray(self._from_mesh(v)[None, :])
-        _, grad = self.network.transpose(self._latent(xi), self.params, cot, want_params=False,
+        _, grad = self.network.transpose(self._latent(xi), self._params, cot, want_params=False,
                                          want_inputs=True)
         return grad[0]
 
@@ -219,7 +222,7 @@ class GenerativePrior(WhitenedPrior):
         v = np.asarray(v, dtype=float)
         if v.shape != (self.latent_dim,):
             raise InvalidArgumentError(f"v must have shape ({self.latent_dim},), got {v.shape}")
-        out = self.network.tangent(self._latent(xi), self.params,
+        out = self.network.tangent(self._latent(xi), self._params,
                                    dinputs=np.ascontiguousarray(v[None, :]))
         return self._to_mesh(out[0])
 

@@ -42,7 +42,13 @@ import scipy.sparse.linalg as spla
 import scipy.spatial.distance
 import scipy.special
 
-from .._validation import float_in_interval, one_of, points_2d, positive_float
+from .._validation import (
+    float_in_interval,
+    nonnegative_float,
+    one_of,
+    points_2d,
+    positive_float,
+)
 from ..errors import InvalidArgumentError
 from .gaussian import GaussianPrior
 
@@ -229,9 +235,7 @@ class KernelPrior(GaussianPrior):
         self.points = points_2d("points", points)
         self.kernel = kernel
         self.factor_kind = one_of("factor", factor, ("cholesky", "eigen"))
-        if isinstance(jitter, bool) or not np.isfinite(jitter) or jitter < 0:
-            raise InvalidArgumentError(f"jitter must be a finite number >= 0, got {jitter!r}")
-        self.jitter = float(jitter)
+        self.jitter = nonnegative_float("jitter", jitter)
         n = self.points.shape[0]
         C = kernel(self.points)
         self.kl_eigenvalues = None

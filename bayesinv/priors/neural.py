@@ -166,9 +166,8 @@ class NeuralFieldPrior(WhitenedPrior):
             raise InvalidArgumentError(
                 f"mean must be a finite scalar or an array of shape ({n},) (one value per "
                 f"point), got shape {np.shape(mean)}")
-        self.inputs = self.embed(self.coordinates)
-        self.inputs.flags.writeable = False  # fixed: the network cache keys on it by identity
-        sizes = [self.inputs.shape[1], *[self.width] * self.depth, 1]
+        inputs = self.embed(self.coordinates)
+        sizes = [inputs.shape[1], *[self.width] * self.depth, 1]
         fan_in = np.asarray(sizes[:-1], dtype=float)
         sigma_w, sigma_b = np.sqrt(self.weight_variance), np.sqrt(self.bias_variance)
         w_scale = sigma_w / np.sqrt(fan_in)
@@ -177,6 +176,11 @@ class NeuralFieldPrior(WhitenedPrior):
         b_scale[-1] *= self.output_scale
         acts = [ACTIVATIONS[self.activation]] * self.depth + [ACTIVATIONS["identity"]]
         self.network = Network(sizes, acts, w_scale, b_scale)
+        # the embedded points, fixed (the network cache keys on them by identity); public as
+        # a read-only view
+        self._inputs = self.network.fix(inputs)
+        self.inputs = self._inputs.view()
+        self.inputs.flags.writeable = False
         self.latent_dim = self.network.num_params
 
     @classmethod
@@ -223,16 +227,16 @@ class NeuralFieldPrior(WhitenedPrior):
     def to_physical(self, xi) -> np.ndarray:
         xi = self.check_latent(xi)
         if xi.ndim == 1:
-            return self.mean + self.network.forward(self.inputs, np.ascontiguousarray(xi))[:, 0]
+            return self.mean + self.network.forward(self._inputs, np.ascontiguousarray(xi))[:, 0]
         flat = np.ascontiguousarray(xi.reshape(-1, self.latent_dim))
-        out = self.network.forward_many(self.inputs, flat)[:, :, 0]
+        out = self.network.forward_many(self._inputs, flat)[:, :, 0]
         return (self.mean + out).reshape((*xi.shape[:-1], self.dim))
 
     def to_physical_vjp(self, xi, v) -> np.ndarray:
         v = np.asarray(v, dtype=float)
         if v.shape != (self.dim,):
             raise InvalidArgumentError(f"v must have shape ({self.dim},), got {v.shape}")
-        grad, _ = self.network.transpose(self.inputs, self._weights(xi),
+        grad, _ = self.network.transpose(self._inputs, self._weights(xi),
                                          np.ascontiguousarray(v[:, None]), want_params=True,
                                          want_inputs=False)
         return grad
@@ -241,7 +245,7 @@ class NeuralFieldPrior(WhitenedPrior):
         v = np.ascontiguousarray(v, dtype=float)
         if v.shape != (self.latent_dim,):
             raise InvalidArgumentError(f"v must have shape ({self.latent_dim},), got {v.shape}")
-        return self.network.tangent(self.inputs, self._weights(xi), dparams=v)[:, 0]
+        return self.network.tangent(self._inputs, self._weights(xi), dparams=v)[:, 0]
 
     def sample(self, rng=None, size=None) -> np.ndarray:
         """Draws θ = T(ξ), generated in chunks (the same stream as one big ξ array)."""
@@ -269,7 +273,7 @@ class NeuralFieldPrior(WhitenedPrior):
             raise InvalidArgumentError(
                 f"the NNGP covariance has a closed form for activation in "
                 f"{list(NNGP_ACTIVATIONS)}, not {self.activation!r}")
-        ua = self.inputs if points is None else self.embed(points)
+        ua = self._inputs if points is None else self.embed(points)
         ub = ua if other is None else self.embed(other)
         n0 = ua.shape[1]
         sw2, sb2 = self.weight_variance, self.bias_variance

@@ -37,7 +37,7 @@ import warnings
 
 import numpy as np
 
-from .._validation import integer_at_least, positive_float
+from .._validation import integer_at_least, nonnegative_float, positive_float
 from ..errors import BayesinvWarning, InvalidArgumentError
 from .gaussian import GaussianPrior
 
@@ -90,9 +90,7 @@ class SeriesPrior(GaussianPrior):
         self.alpha = positive_float("alpha", alpha)
         self.scale = positive_float("scale", scale)
         self.rescaling = positive_float("rescaling", rescaling)
-        if isinstance(shift, bool) or not np.isfinite(shift) or shift < 0:
-            raise InvalidArgumentError(f"shift must be a finite number >= 0, got {shift!r}")
-        self.shift = float(shift)
+        self.shift = nonnegative_float("shift", shift)
         lam = np.asarray(eigenvalues, dtype=float)
         if lam.ndim != 1 or not np.isfinite(lam).all() or not (lam + self.shift > 0).all() \
                 or (lam < 0).any():

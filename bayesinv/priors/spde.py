@@ -75,7 +75,13 @@ import math
 import numpy as np
 import scipy.sparse as sp
 
-from .._validation import finite_vector, integer_at_least, one_of, positive_float
+from .._validation import (
+    finite_vector,
+    integer_at_least,
+    nonnegative_float,
+    one_of,
+    positive_float,
+)
 from ..errors import InvalidArgumentError
 from ..linalg import SparseCholesky
 from .base import WhitenedPrior
@@ -154,11 +160,7 @@ class WhittleMaternPrior(WhitenedPrior):
                 f"beta={beta} gives ν = 2β − d/2 = {self.nu} <= 0 on a {spatial_dim}-d domain "
                 f"(infinite pointwise variance); use beta >= {spatial_dim // 4 + 1}")
         self.noise = one_of("noise", noise, ("consistent", "lumped"))
-        if isinstance(robin_coefficient, bool) or not np.isfinite(robin_coefficient) \
-                or robin_coefficient < 0:
-            raise InvalidArgumentError(
-                f"robin_coefficient must be a finite number >= 0, got {robin_coefficient!r}")
-        self.robin_coefficient = float(robin_coefficient)
+        self.robin_coefficient = nonnegative_float("robin_coefficient", robin_coefficient)
         M = sp.csc_matrix(mass_matrix, dtype=float)
         K = sp.csc_matrix(stiffness_matrix, dtype=float)
         if M.shape != K.shape or M.shape[0] != M.shape[1]:
