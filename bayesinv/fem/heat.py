@@ -33,8 +33,6 @@ Nickl (2023), §1.2 (the heat equation as a non-linear inverse problem).
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 
 from .._validation import integer_at_least, one_of, positive_float
@@ -96,14 +94,17 @@ class HeatForwardMap(ForwardMap):
         self._m_up = self._tensor.upper_values(S.mass_matrix.data)
         self._m_ff = self._tensor.ff_values(self._m_up)
 
-        # Dirichlet values ĝ^n (zero at the free dofs) and sources M_F: s̄^n, n = 0..N_t
-        nt = self.num_steps
-        self._g = np.zeros((nt + 1, S.num_dofs))
-        s_all = np.empty((nt + 1, S.num_dofs))
-        for n, t in enumerate(self.times):
+        # Dirichlet values ĝ^n (zero at the free dofs) and sources M_F: s̄^n, n = 0..N_t; one
+        # row (used at every step) when the value does not depend on time
+        times = self.times if callable(boundary_value) else self.times[:1]
+        self._g = np.zeros((len(times), S.num_dofs))
+        for n, t in enumerate(times):
             self._g[n, split.boundary] = _at_time(S, boundary_value, t)[split.boundary]
-            s_all[n] = _at_time(S, source, t)
-        s_bar = th * s_all[1:] + (1.0 - th) * s_all[:-1]
+        if callable(source):
+            s_all = np.stack([_at_time(S, source, t) for t in self.times])
+            s_bar = th * s_all[1:] + (1.0 - th) * s_all[:-1]
+        else:
+            s_bar = _at_time(S, source, 0.0)[None, :]
         self._source = np.ascontiguousarray((S.mass_matrix @ s_bar.T).T[:, split.free])
         self.initial_state = S.interpolate(initial_value)
         self._zero_state = np.zeros(S.num_dofs)
@@ -112,7 +113,7 @@ class HeatForwardMap(ForwardMap):
         O = self.observation.matrix(S).tocsr()
         self._O = kernels.csr_arrays(O)
         self._O_f_t = kernels.csr_arrays(O[:, split.free].T)
-        self._obs_levels = _interpolation_levels(self.observation_times, dt, nt)
+        self._obs_levels = _interpolation_levels(self.observation_times, dt, self.num_steps)
         self.num_observations = O.shape[0]
         self.input_dim = self.parameter_space.num_dofs
         self.output_dim = self.observation_times.shape[0] * O.shape[0]
@@ -130,6 +131,14 @@ class HeatForwardMap(ForwardMap):
                              scale=self.theta_scheme)
         return k_up, self._factorizer.factorize(data)
 
+    def _dirichlet(self, n: int) -> np.ndarray:
+        """ĝ^n: the Dirichlet values at t_n (zero at the free dofs)."""
+        return self._g[n if len(self._g) > 1 else 0]
+
+    def _load(self, n: int) -> np.ndarray:
+        """(M s̄^n)_F: the source term of step n ≥ 1."""
+        return self._source[n - 1 if len(self._source) > 1 else 0]
+
     def _forward(self, theta):
         theta = self._check_theta(theta)
         f = self.link(theta)
@@ -141,9 +150,9 @@ class HeatForwardMap(ForwardMap):
         inv_dt = 1.0 / self.time_step
         for n in range(1, nt + 1):
             kernels.theta_scheme_rhs(split.up_rows, split.up_cols, self._m_up, k_up, inv_dt,
-                                     self.theta_scheme, U[n - 1], self._g[n], work)
-            U[n] = self._g[n]
-            U[n, split.free] = factor(work[split.free] + self._source[n - 1])
+                                     self.theta_scheme, U[n - 1], self._dirichlet(n), work)
+            U[n] = self._dirichlet(n)
+            U[n, split.free] = factor(work[split.free] + self._load(n))
         self.counts.forward += 1
         if not np.isfinite(U).all():
             raise ForwardSolveError("the forward solution is not finite")
@@ -262,6 +271,4 @@ def _at_time(space, value, t: float) -> np.ndarray:
     """Dof values of a constant, a callable value(x, t) or an array at time t."""
     if callable(value):
         return space.interpolate(lambda x: value(x, t))
-    if isinstance(value, numbers.Real) or np.ndim(value) == 0:
-        return space.interpolate(float(value))
     return space.interpolate(value)
