@@ -58,7 +58,7 @@ class SplitPattern:
         self.renumber = np.full(n, -1, dtype=np.int64)
         self.renumber[self.free] = np.arange(self.num_free)
         indptr, indices = space.pattern
-        self.full_indptr, self.full_indices = indptr, indices
+        self.full_indices = indices
         rows = np.repeat(np.arange(n), np.diff(indptr))
         self.full_rows = rows
         # the upper triangle of the full pattern
@@ -67,7 +67,6 @@ class SplitPattern:
         self.up_cols = np.ascontiguousarray(indices[self.up_pos], dtype=np.int64)
         # the free × free block: CSR arrays and where its upper entries go
         pos_ff = np.flatnonzero(is_free[rows] & is_free[indices])
-        self.pos_ff = pos_ff
         self.ff_indptr = _indptr_from_rows(self.renumber[rows[pos_ff]], self.num_free)
         self.ff_indices = self.renumber[indices[pos_ff]]
         to_ff = np.full(indices.shape[0], -1, dtype=np.int64)
