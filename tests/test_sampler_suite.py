@@ -118,7 +118,7 @@ def test_interpreted_and_compiled_loops_give_the_same_draws(problem, method):
                        ("sample_stats", "acceptance_rate"), ("sample_stats", "step_size"),
                        ("sample_stats", "diverging")):
         np.testing.assert_array_equal(fast[group][var].values, slow[group][var].values)
-    # predictions are batched in the compiled loop (G applied to all kept draws at once)
+    # the compiled loop's predictions come from the NumPy product, not the numba target's
     np.testing.assert_allclose(fast.log_likelihood["y"].values, slow.log_likelihood["y"].values,
                                rtol=1e-12, atol=1e-12)
     # The NumPy posterior (different arithmetic for the same target) agrees to round-off; with
@@ -139,7 +139,7 @@ def test_compiled_target_matches_the_python_posterior(problem, rng):
         ev = problem.posterior.whitened.evaluate(xi, grad=True)
         assert lp == pytest.approx(ev.logdensity, rel=1e-12)
         np.testing.assert_allclose(grad, ev.grad, rtol=1e-10, atol=1e-12)
-        np.testing.assert_allclose(target.predict(xi[None])[0], problem.forward(
+        np.testing.assert_allclose(target.predict(xi), problem.forward(
             problem.prior.to_physical(xi)), rtol=1e-12)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._rowwise import rowwise
 from .._validation import integer_at_least
 from ..errors import InvalidArgumentError
 
@@ -31,6 +32,15 @@ class WhitenedPrior:
     def to_physical(self, xi: np.ndarray) -> np.ndarray:
         """θ = T(ξ); ``xi`` may have leading batch dimensions (..., latent_dim)."""
         raise TypeError(f"{type(self).__name__} must implement to_physical")
+
+    def to_physical_rows(self, xi: np.ndarray) -> np.ndarray:
+        """θ = T(ξ) for a batch (..., latent_dim), one row at a time.
+
+        Unlike a batched ``to_physical``, each row's value does not depend on how many rows
+        are passed together (see :mod:`bayesinv._rowwise`): this is what stored draws use, so
+        that streamed, resumed and in-memory runs hold bit-identical θ.
+        """
+        return rowwise(self.to_physical, xi)
 
     def to_physical_vjp(self, xi: np.ndarray, v: np.ndarray) -> np.ndarray:
         """J_T(ξ)ᵀ v for v of length ``dim``."""

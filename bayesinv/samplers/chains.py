@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .._rowwise import rowwise
 from . import adaptation
 from .compiled import CompiledTarget, is_kept, run_segment
 from .methods import Method
@@ -121,7 +122,7 @@ def advance_compiled(run: RunSettings, chain: Chain, stop: int) -> None:
         for key, arr in out.items():
             chain.buffer[key].append(arr[:kept])
         chain.buffer["prediction"].append(
-            None if target.predict is None else np.asarray(target.predict(out["xi"][:kept])))
+            None if target.predict is None else rowwise(target.predict, out["xi"][:kept]))
 
 
 def stack_draws(chains: list[Chain], count: int | None = None) -> dict:

@@ -8,7 +8,8 @@ of the *whitened* posterior (x = ξ, log π(x) = ℓ(T(x)) − ½|x|² up to a c
 tuple ``args`` of arrays and floats it needs, so that no data is closed over (closures
 recompile). It must not raise: return −inf or NaN for a failed evaluation, which the kernels
 treat as a rejection or a flagged divergence. :class:`CompiledTarget` bundles it with an
-optional Python ``predict(xi)`` (batched G(T(ξ)), for the ``log_likelihood`` group).
+optional Python ``predict(xi)`` (G(T(ξ)) of one draw ξ, for the ``log_likelihood`` group;
+the loop applies it to the kept draws one at a time, :mod:`bayesinv._rowwise`).
 :func:`compiled_target` builds one for linear forward maps with Gaussian priors; a dense GP
 or a neural-network surrogate needs only its own ``logdensity_and_grad`` and ``args``.
 
@@ -41,7 +42,7 @@ from .kernels._common import loglik_from_logdensity
 
 class CompiledTarget(NamedTuple):
     """A numba target: ``logdensity_and_grad(x, args)``, its ``args``, and an optional
-    ``predict(xi) -> G(T(ξ))`` for arrays ξ of shape (n, k)."""
+    ``predict(xi) -> G(T(ξ))`` for one draw ξ of length k."""
 
     logdensity_and_grad: object
     args: tuple
@@ -79,7 +80,7 @@ def compiled_target(posterior) -> CompiledTarget | None:
     args = (B, r0, 1.0 / like.noise_std**2, float(like._log_norm))
 
     def predict(xi):
-        return prior.to_physical(xi) @ A.T + forward.offset
+        return A @ prior.to_physical(xi) + forward.offset
 
     return CompiledTarget(linear_gaussian_logdensity_and_grad, args, predict)
 
@@ -147,6 +148,6 @@ class InterpretedAdapter:
             return TargetEvaluation(-np.inf, -np.inf, None, None, "non-finite log density")
         prediction = None
         if self.compiled.predict is not None:
-            prediction = np.asarray(self.compiled.predict(xi[None]))[0]
+            prediction = np.asarray(self.compiled.predict(xi))
         return TargetEvaluation(lp, float(loglik_from_logdensity(lp, xi)), g if grad else None,
                                 prediction)

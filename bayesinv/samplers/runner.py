@@ -37,7 +37,7 @@ def inference_data(posterior, arrays: dict, store_theta: bool, attrs: dict,
     like = posterior.likelihood
     post = {"xi": arrays["xi"]}
     if store_theta:
-        post["theta"] = posterior.prior.to_physical(arrays["xi"])
+        post["theta"] = posterior.prior.to_physical_rows(arrays["xi"])
     stats = {"lp": arrays["lp"], "acceptance_rate": arrays["acceptance_rate"],
              "diverging": arrays["diverging"].astype(bool), "step_size": arrays["step_size"]}
     constant = {}
@@ -106,6 +106,12 @@ class ChainRunner:
     store_theta, stream, streamed, stream_every, checkpoint, base_meta
         Draw storage and checkpointing (see :func:`~bayesinv.samplers.driver.sample`).
     """
+
+    #: Steps per block. None: adapted so that a block takes about ``_BLOCK_SECONDS``. A fixed
+    #: number makes block boundaries (progress, stream parts, checkpoints, the point where a
+    #: SIGTERM takes effect) a function of the step count alone, e.g. for interrupt tests;
+    #: the draws themselves never depend on it.
+    block_steps: int | None = None
 
     def __init__(self, posterior, cls, chain_list, run, attrs, accounting: Accounting, *,
                  resumed: bool, store_theta: bool, stream, streamed: int, stream_every: int,
@@ -195,7 +201,7 @@ class ChainRunner:
                          desc=f"{self.cls.name} ({chains} chains)", leave=False,
                          mininterval=0.5) as bar, \
                     ThreadPoolExecutor(max_workers=workers) as pool:
-                block, last_save = 10, time.perf_counter()
+                block, last_save = self.block_steps or 10, time.perf_counter()
                 while done < run.total:
                     stop = min(run.total, done + block)
                     t0 = time.perf_counter()
@@ -206,8 +212,10 @@ class ChainRunner:
                         advance = advance_compiled if self.use_compiled else advance_interpreted
                         for ch in chain_list:
                             advance(run, ch, stop)
-                    dt = time.perf_counter() - t0
-                    block = int(np.clip(block * _BLOCK_SECONDS / max(dt, 1e-6), 1, 8 * block))
+                    if self.block_steps is None:
+                        dt = time.perf_counter() - t0
+                        block = int(np.clip(block * _BLOCK_SECONDS / max(dt, 1e-6), 1,
+                                            8 * block))
                     new_done = min(ch.iteration for ch in chain_list)
                     bar.update((new_done - done) * chains)
                     done = new_done
