@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 OUT ?= results/flagship
 
-.PHONY: setup demo demo-quick test test-fast lint benchmarks clean
+.PHONY: setup demo demo-quick test test-fast test-sweep lint benchmarks clean
 
 setup:
 	@VENV=$(VENV) ./tools/setup.sh
@@ -22,8 +22,16 @@ lint: setup
 test: lint
 	$(PY) -m pytest
 
+# the quick loop while developing (< 60 s on 2 cores): everything but the tests marked slow
 test-fast: setup
-	$(PY) -m pytest -m "not slow"
+	$(PY) -m pytest -q -m "not slow"
+
+# every statistical test with SEEDS seeds under each OpenBLAS kernel this CPU supports
+# (OPENBLAS_CORETYPE is set only for those pytest processes): failures vs their stated rates
+SEEDS ?= 20
+KERNELS ?=
+test-sweep: setup
+	$(PY) tools/test_sweep.py --seeds $(SEEDS) $(if $(KERNELS),--kernels $(KERNELS))
 
 clean:
 	rm -rf results .pytest_cache .ruff_cache

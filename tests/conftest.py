@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import re
 import zlib
 from pathlib import Path
 
@@ -23,9 +24,12 @@ def pytest_collection_modifyitems(config, items):
 
 
 @pytest.fixture
-def rng(request):
-    """A generator seeded from the test's name, so each test has its own fixed stream."""
-    return np.random.default_rng(zlib.crc32(request.node.nodeid.encode()))
+def rng(request, stat_seed):
+    """A generator seeded from the test's name, so each test has its own fixed stream (and,
+    under ``--stat-seeds``, another one for every sweep seed)."""
+    name = without_sweep_seed(request.node.nodeid)
+    crc = zlib.crc32(name.encode())
+    return np.random.default_rng(crc if stat_seed == 0 else [crc, stat_seed])
 
 
 @pytest.fixture
@@ -39,3 +43,68 @@ def load_script():
         spec.loader.exec_module(module)
         return module
     return load
+
+
+# -- the seed and platform sweep (make test-sweep; tools/test_sweep.py) ----------------------
+#
+# Statistical tests carry ``@pytest.mark.statistical(alpha=...)``, alpha being the test's
+# false-failure probability per run (stated in its docstring too), and take their seeds from
+# the ``stat_seed`` fixture: 0 in an ordinary run (the fixed seeds below), 0..K-1 under
+# ``--stat-seeds K``, which repeats every statistical test K times with other seeds. With
+# ``--stat-report FILE`` the outcome of every statistical test run is written as JSON.
+
+def pytest_addoption(parser):
+    parser.addoption("--stat-seeds", type=int, default=None, metavar="K",
+                     help="run each statistical test with K different seeds")
+    parser.addoption("--stat-report", default=None, metavar="FILE",
+                     help="write the outcomes of statistical tests to FILE (JSON)")
+
+
+def pytest_generate_tests(metafunc):
+    k = metafunc.config.getoption("--stat-seeds")
+    if k and "stat_seed" in metafunc.fixturenames:
+        metafunc.parametrize("stat_seed", range(k), ids=[f"seed{i}" for i in range(k)],
+                             scope="module")
+
+
+def without_sweep_seed(nodeid: str) -> str:
+    """The test id without the ``seedN`` parameter that ``--stat-seeds`` adds."""
+    name = re.sub(r"(?<=[\[-])seed\d+(?=[\]-])", "", nodeid)
+    return name.replace("[-", "[").replace("--", "-").replace("-]", "]").replace("[]", "")
+
+
+@pytest.fixture(scope="session")
+def stat_seed():
+    """0 in an ordinary run; under ``--stat-seeds K`` each value 0..K-1 in turn."""
+    return 0
+
+
+def stat_alpha(item) -> float | None:
+    marker = item.get_closest_marker("statistical")
+    if marker is None:
+        return None
+    if "alpha" not in marker.kwargs:
+        raise pytest.UsageError(f"{item.nodeid}: @pytest.mark.statistical needs alpha=...")
+    return float(marker.kwargs["alpha"])
+
+
+_OUTCOMES: list = []
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    alpha = stat_alpha(item)
+    if alpha is not None and (report.when == "call" or report.outcome != "passed"):
+        name = without_sweep_seed(item.nodeid)
+        _OUTCOMES.append({"test": name, "alpha": alpha, "when": report.when,
+                          "outcome": report.outcome})
+
+
+def pytest_sessionfinish(session, exitstatus):
+    path = session.config.getoption("--stat-report")
+    if path:
+        import json
+
+        Path(path).write_text(json.dumps(_OUTCOMES, indent=1))

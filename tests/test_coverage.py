@@ -47,7 +47,8 @@ FUNCTIONALS = (LinearFunctional("<theta,psi>", PSI), NodalValue("theta_0", 0),
                NodalValue("theta_7", 7))  # θ_0 informed by the data, θ_7 prior-dominated
 LEVELS = (0.5, 0.8, 0.95)
 EXACT = InferenceSpec("exact", {"draws": 500, "chains": 2})
-P_MIN = 1e-3
+P_MIN = 1e-3  # a check that a wrong posterior is detected
+P_FAMILY = 1e-3  # false-failure probability of a family of checks (Bonferroni over its cells)
 
 
 def _applicable(ds):
@@ -59,12 +60,16 @@ def _applicable(ds):
 
 
 @pytest.fixture(scope="module")
-def exact_sbc():
-    return run_coverage_study(PROBLEM, EXACT, replicates=300, seed=11, levels=LEVELS,
+def exact_sbc(stat_seed):
+    return run_coverage_study(PROBLEM, EXACT, replicates=300, seed=11 + 1000 * stat_seed,
+                              levels=LEVELS,
                               functionals=FUNCTIONALS, convergence=None)
 
 
+@pytest.mark.statistical(alpha=1e-3)
 def test_exact_posterior_coverage_is_binomial_for_every_set(exact_sbc):
+    """Hit counts of exact credible sets at truths drawn from the prior are Binomial(300, level).
+    False-failure probability per run ≤ 1e-3 (binomial tests, Bonferroni over the 24 cells)."""
     ds = exact_sbc
     cells = _applicable(ds)
     # 3 levels x (2 interval kinds x 3 functionals + band + L² ball on the field)
@@ -76,7 +81,7 @@ def test_exact_posterior_coverage_is_binomial_for_every_set(exact_sbc):
         k = int(hits.sum())
         assert int(ds["num_hits"].sel(level=lv, kind=kind, functional=func)) == k
         p = scipy.stats.binomtest(k, 300, lv).pvalue
-        assert p > P_MIN, f"{kind} {func} at {lv}: {k}/300 hits (p = {p:.2g})"
+        assert p > P_FAMILY / len(cells), f"{kind} {func} at {lv}: {k}/300 hits (p = {p:.2g})"
         lo, hi = ds["coverage_lower"].sel(level=lv, kind=kind, functional=func), \
             ds["coverage_upper"].sel(level=lv, kind=kind, functional=func)
         assert lo <= k / 300 <= hi
@@ -86,16 +91,21 @@ def test_exact_posterior_coverage_is_binomial_for_every_set(exact_sbc):
     assert ds.attrs["mode"] == "sbc"
 
 
+@pytest.mark.statistical(alpha=1e-3)
 def test_exact_posterior_sbc_ranks_are_uniform(exact_sbc):
+    """False-failure probability per run ≤ 1e-3 (uniformity tests, Bonferroni over 5)."""
     pvals = exact_sbc["rank_pvalue"].values
     tested = pvals[~np.isnan(pvals)]
     assert tested.size == 3 + 2  # equal-tailed x 3 scalars, band and L² ball statistics
-    assert tested.min() > P_MIN, exact_sbc["rank_pvalue"].to_series().dropna()
+    assert tested.min() > P_FAMILY / tested.size, exact_sbc["rank_pvalue"].to_series().dropna()
     ranks = exact_sbc["rank"].sel(kind="equal_tailed").values[:, :3]
     assert ranks.min() >= 0 and ranks.max() <= 99
 
 
+@pytest.mark.statistical(alpha=2e-4)
 def test_pointwise_field_fraction_averages_to_the_level(exact_sbc):
+    """False-failure probability per run ≤ 2e-4 (three |z| < 4 tests on means of 300 iid
+    replicates)."""
     frac = exact_sbc["pointwise_fraction"].sel(kind="equal_tailed")  # (replicate, level)
     mean = frac.mean("replicate").values
     se = frac.std("replicate").values / np.sqrt(300)
@@ -112,12 +122,14 @@ def halved_variance(posterior, *, seed, draws, chains):
     return idata
 
 
-def test_a_posterior_with_halved_variance_is_detected_as_under_covering():
+@pytest.mark.statistical(alpha=1e-3)
+def test_a_posterior_with_halved_variance_is_detected_as_under_covering(stat_seed):
     # Halving the variance, a scalar interval at level 0.8 / 0.9 / 0.95 covers 0.635 / 0.755 /
     # 0.834 (band and ball less). With R = 400 each check below fails with probability
     # <= 2.3e-5 (computed from the binomial law of the counts).
     ds = run_coverage_study(PROBLEM, InferenceSpec(halved_variance, EXACT.settings),
-                            replicates=400, seed=12, levels=(0.8, 0.9, 0.95),
+                            replicates=400, seed=12 + 1000 * stat_seed,
+                            levels=(0.8, 0.9, 0.95),
                             functionals=FUNCTIONALS, convergence=None,
                             kinds=("equal_tailed", "band", "l2_ball"))
     for lv, kind, func in _applicable(ds):
@@ -127,11 +139,16 @@ def test_a_posterior_with_halved_variance_is_detected_as_under_covering():
     assert np.nanmax(ds["rank_pvalue"].values) < P_MIN
 
 
-def test_frequentist_coverage_at_a_fixed_truth_matches_the_closed_form():
+@pytest.mark.statistical(alpha=1e-3)
+def test_frequentist_coverage_at_a_fixed_truth_matches_the_closed_form(stat_seed):
+    """Hit counts against the closed-form frequentist coverage of the exact credible interval.
+    False-failure probability per run ≤ 1e-3 (binomial tests, Bonferroni over the 9 cells; the
+    power check "far from nominal" fails with probability < 1e-6 at these biases)."""
     problem = linear_gaussian(**KWARGS)
     truth = 2.0 * problem.truth  # a truth the prior finds unlikely: credible ≠ confidence
     R = 200
-    ds = run_coverage_study(PROBLEM, EXACT, replicates=R, seed=13, truth=truth, levels=LEVELS,
+    ds = run_coverage_study(PROBLEM, EXACT, replicates=R, seed=13 + 1000 * stat_seed,
+                            truth=truth, levels=LEVELS,
                             functionals=FUNCTIONALS, convergence=None,
                             kinds=("equal_tailed",))
     assert ds.attrs["mode"] == "frequentist"
@@ -146,7 +163,7 @@ def test_frequentist_coverage_at_a_fixed_truth_matches_the_closed_form():
                 assert k == round(expected) * R, (f.name, lv, k)
                 continue
             p = scipy.stats.binomtest(k, R, expected).pvalue
-            assert p > P_MIN, f"{f.name} at {lv}: {k}/{R}, expected {expected:.3f}"
+            assert p > P_FAMILY / 9, f"{f.name} at {lv}: {k}/{R}, expected {expected:.3f}"
             far_from_nominal += scipy.stats.binomtest(k, R, lv).pvalue < P_MIN
     assert far_from_nominal >= 3  # the study sees the prior's bias, not the nominal level
 
@@ -160,36 +177,49 @@ def pool():
         yield executor
 
 
-def test_pcn_coverage_is_nominal(pool):
+@pytest.mark.statistical(alpha=1e-3)
+def test_pcn_coverage_is_nominal(pool, stat_seed):
+    """pCN's credible sets cover at the nominal level at truths from the prior. False-failure
+    probability per run ≤ 1e-3 (binomial tests, Bonferroni over the cells; the finite-chain
+    error of the sets' quantiles is small next to the binomial error at R = 100)."""
     pcn = InferenceSpec("pcn", {"beta": 0.8, "draws": 1500, "chains": 2, "warmup": 200})
-    ds = run_coverage_study(PROBLEM, pcn, replicates=100, seed=14, levels=(0.5, 0.9),
+    ds = run_coverage_study(PROBLEM, pcn, replicates=100, seed=14 + 1000 * stat_seed,
+                            levels=(0.5, 0.9),
                             functionals=FUNCTIONALS[:2], convergence=MCMC_CRITERIA,
                             executor=pool)
     assert int(ds.num_flagged) <= 10, ds["flags"].values
     n = int(ds.num_valid)
-    for lv, kind, func in _applicable(ds):
+    cells = _applicable(ds)
+    for lv, kind, func in cells:
         k = int(ds["num_hits"].sel(level=lv, kind=kind, functional=func))
-        assert scipy.stats.binomtest(k, n, lv).pvalue > P_MIN, (kind, func, lv, k, n)
+        assert scipy.stats.binomtest(k, n, lv).pvalue > P_FAMILY / len(cells), (
+            kind, func, lv, k, n)
     assert 0.3 < float(ds["acceptance_rate"].mean()) < 0.9
 
 
-def test_ula_coverage_matches_its_stationary_law_not_the_level(pool):
+@pytest.mark.statistical(alpha=1e-3)
+def test_ula_coverage_matches_its_stationary_law_not_the_level(pool, stat_seed):
+    """False-failure probability per run ≤ 1e-3 (binomial tests against ULA's exact law,
+    Bonferroni over the cells; the power check fails with probability 2e-6)."""
     step = 0.9
     ula = InferenceSpec("ula", {"step_size": step, "preconditioner": "laplace", "init": "map",
                                 "draws": 250, "chains": 2, "warmup": 20})
     R = 100
-    ds = run_coverage_study(PROBLEM, ula, replicates=R, seed=15, levels=(0.5, 0.9),
+    ds = run_coverage_study(PROBLEM, ula, replicates=R, seed=15 + 1000 * stat_seed,
+                            levels=(0.5, 0.9),
                             functionals=FUNCTIONALS[:1], convergence=MCMC_CRITERIA,
                             executor=pool, kinds=("equal_tailed", "band", "l2_ball"))
     assert int(ds.num_flagged) == 0, ds["flags"].values
     problem = linear_gaussian(**KWARGS)
     L = problem.prior.factor
     _, S = problem.ula_stationary(step, preconditioner=problem.cov_latent)
-    for lv, kind, func in _applicable(ds):
+    cells = _applicable(ds)
+    for lv, kind, func in cells:
         expected = gaussian_set_coverage(problem.cov, L @ S @ L.T, lv, kind, weights=PSI)
         k = int(ds["num_hits"].sel(level=lv, kind=kind, functional=func))
         p = scipy.stats.binomtest(k, R, expected).pvalue
-        assert p > P_MIN, f"{kind} at {lv}: {k}/{R} hits, ULA's law gives {expected:.3f}"
+        assert p > P_FAMILY / len(cells), (
+            f"{kind} at {lv}: {k}/{R} hits, ULA's law gives {expected:.3f}")
     # ULA's inflation is visible: at level 0.5 its band covers 0.85, and the count rejects the
     # nominal level unless k <= 66, which has probability 2e-6 under Binomial(100, 0.85)
     k = int(ds["num_hits"].sel(level=0.5, kind="band", functional="field"))
