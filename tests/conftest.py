@@ -15,6 +15,10 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def pytest_collection_modifyitems(config, items):
+    if config.getoption("--stat-seeds"):  # a sweep: only tests whose seeds it can vary
+        swept = [i for i in items if "stat_seed" in getattr(i, "fixturenames", ())]
+        config.hook.pytest_deselected(items=[i for i in items if i not in swept])
+        items[:] = swept
     if HAVE_DOLFINX:
         return
     skip = pytest.mark.skip(reason="FEniCSx (dolfinx) is not installed")

@@ -19,6 +19,7 @@ def test_forward_map_benchmark_quick(tmp_path, load_script):
     assert "| schrodinger | 8² |" in table and "Where a step goes" in table
 
 
+@pytest.mark.slow
 @pytest.mark.fem
 @pytest.mark.mpi
 @pytest.mark.dask

@@ -85,6 +85,7 @@ SCRIPT = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_sigterm_to_a_real_process_then_resume_is_bit_identical(tmp_path):
     ckpt, stream, frozen = tmp_path / "run.ckpt", tmp_path / "stream", tmp_path / "frozen"
     script = tmp_path / "run.py"
@@ -138,6 +139,7 @@ def _sigterm_after_first_checkpoint(monkeypatch):
     monkeypatch.setattr(runner.ckpt, "save_chains", save_then_signal)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("reference_first", [True, False])
 @pytest.mark.parametrize("stream", [False, True])
 def test_compiled_run_interrupted_in_process_resumes_bit_identically(
@@ -176,6 +178,7 @@ def test_compiled_run_interrupted_in_process_resumes_bit_identically(
         assert len(DrawStream(tmp_path / "parts").parts()) > 1
 
 
+@pytest.mark.slow
 def test_resuming_a_completed_run_returns_it_without_sampling(tmp_path):
     problem = _problem()
     kw = {"beta": 0.4, "draws": 300, "chains": 2, "seed": 1, "diagnostics": False,
@@ -206,6 +209,7 @@ def test_a_checkpoint_from_another_problem_or_sampler_is_refused(tmp_path):
         sample(problem.posterior, "rwm", step_size=0.4, **kw)
 
 
+@pytest.mark.slow
 def test_streamed_and_thinned_draws_equal_the_in_memory_run(tmp_path):
     problem = _problem()
     kw = {"draws": 230, "warmup": 20, "thin": 3, "chains": 3, "seed": 5, "diagnostics": False,
@@ -241,6 +245,7 @@ class _SignalsItself(bayesinv.LinearForwardMap):
         return super().linearize(theta)
 
 
+@pytest.mark.slow
 def test_interrupted_during_warmup_resumes_with_the_adaptation_state(tmp_path):
     """SIGTERM in the middle of warm-up: the dual-averaging state must be carried over."""
     problem = _problem()

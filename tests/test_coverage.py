@@ -66,6 +66,7 @@ def exact_sbc(stat_seed):
                               functionals=FUNCTIONALS, convergence=None)
 
 
+@pytest.mark.slow
 @pytest.mark.statistical(alpha=1e-3)
 def test_exact_posterior_coverage_is_binomial_for_every_set(exact_sbc):
     """Hit counts of exact credible sets at truths drawn from the prior are Binomial(300, level).
@@ -91,6 +92,7 @@ def test_exact_posterior_coverage_is_binomial_for_every_set(exact_sbc):
     assert ds.attrs["mode"] == "sbc"
 
 
+@pytest.mark.slow
 @pytest.mark.statistical(alpha=1e-3)
 def test_exact_posterior_sbc_ranks_are_uniform(exact_sbc):
     """False-failure probability per run ≤ 1e-3 (uniformity tests, Bonferroni over 5)."""
@@ -102,6 +104,7 @@ def test_exact_posterior_sbc_ranks_are_uniform(exact_sbc):
     assert ranks.min() >= 0 and ranks.max() <= 99
 
 
+@pytest.mark.slow
 @pytest.mark.statistical(alpha=2e-4)
 def test_pointwise_field_fraction_averages_to_the_level(exact_sbc):
     """False-failure probability per run ≤ 2e-4 (three |z| < 4 tests on means of 300 iid
@@ -122,6 +125,7 @@ def halved_variance(posterior, *, seed, draws, chains):
     return idata
 
 
+@pytest.mark.slow
 @pytest.mark.statistical(alpha=1e-3)
 def test_a_posterior_with_halved_variance_is_detected_as_under_covering(stat_seed):
     # Halving the variance, a scalar interval at level 0.8 / 0.9 / 0.95 covers 0.635 / 0.755 /
@@ -139,6 +143,7 @@ def test_a_posterior_with_halved_variance_is_detected_as_under_covering(stat_see
     assert np.nanmax(ds["rank_pvalue"].values) < P_MIN
 
 
+@pytest.mark.slow
 @pytest.mark.statistical(alpha=1e-3)
 def test_frequentist_coverage_at_a_fixed_truth_matches_the_closed_form(stat_seed):
     """Hit counts against the closed-form frequentist coverage of the exact credible interval.
@@ -177,6 +182,7 @@ def pool():
         yield executor
 
 
+@pytest.mark.slow
 @pytest.mark.statistical(alpha=1e-3)
 def test_pcn_coverage_is_nominal(pool, stat_seed):
     """pCN's credible sets cover at the nominal level at truths from the prior. False-failure
@@ -197,6 +203,7 @@ def test_pcn_coverage_is_nominal(pool, stat_seed):
     assert 0.3 < float(ds["acceptance_rate"].mean()) < 0.9
 
 
+@pytest.mark.slow
 @pytest.mark.statistical(alpha=1e-3)
 def test_ula_coverage_matches_its_stationary_law_not_the_level(pool, stat_seed):
     """False-failure probability per run ≤ 1e-3 (binomial tests against ULA's exact law,
@@ -226,6 +233,7 @@ def test_ula_coverage_matches_its_stationary_law_not_the_level(pool, stat_seed):
     assert scipy.stats.binomtest(k, R, 0.5).pvalue < P_MIN, k
 
 
+@pytest.mark.slow
 def test_process_pool_gives_the_same_results_as_serial(pool):
     pcn = InferenceSpec("pcn", {"beta": 0.8, "draws": 200, "chains": 2})
     kw = {"replicates": 4, "seed": 16, "functionals": FUNCTIONALS, "levels": (0.5, 0.9),
@@ -262,6 +270,7 @@ def test_study_round_trips_through_netcdf(tmp_path):
     assert not np.isnan(field_only["hit"].sel(kind="l2_ball")).any()
 
 
+@pytest.mark.slow
 @pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")
 def test_flagged_and_failed_replicates_are_reported_and_excluded():
     # ULA with a step far beyond stability diverges: the replicate fails, is flagged, and the

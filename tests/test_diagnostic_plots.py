@@ -39,6 +39,7 @@ def _close_figures():
     plt.close("all")
 
 
+@pytest.mark.slow
 def test_calibration_curve_has_one_series_per_set_with_clopper_pearson_bars(study):
     ax = plot_coverage(study)
     series = ax.containers  # one ErrorbarContainer per (kind, functional)

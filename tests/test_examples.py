@@ -13,6 +13,7 @@ def run_quick(load_script, name, output):
     return load_script(f"examples/{name}.py").main(["--quick", "--output", str(output)])
 
 
+@pytest.mark.slow
 @pytest.mark.fem
 def test_flagship_quick(tmp_path, load_script):
     report = run_quick(load_script, "schrodinger_flagship", tmp_path)
@@ -28,6 +29,7 @@ def test_flagship_quick(tmp_path, load_script):
     assert report["signal_to_noise"] > 10
 
 
+@pytest.mark.slow
 @pytest.mark.fem
 def test_neural_prior_example_quick(tmp_path, load_script):
     report = run_quick(load_script, "neural_prior_schrodinger", tmp_path)
@@ -47,6 +49,7 @@ def test_neural_prior_example_quick(tmp_path, load_script):
     assert report["samplers"]["GP (series), ULA"]["divergences"] == 0
 
 
+@pytest.mark.slow
 @pytest.mark.fem
 def test_e1_posterior_means_quick(tmp_path, load_script):
     report = run_quick(load_script, "e1_posterior_means", tmp_path)
@@ -66,6 +69,7 @@ def test_e1_posterior_means_quick(tmp_path, load_script):
     assert report["mean_errors_decrease_in_N"] == saved["mean_errors_decrease_in_N"]
 
 
+@pytest.mark.slow
 @pytest.mark.fem
 def test_e1_bvm_quick(tmp_path, load_script):
     report = run_quick(load_script, "e1_bvm", tmp_path)
@@ -79,6 +83,7 @@ def test_e1_bvm_quick(tmp_path, load_script):
     assert report["divergences"] == 0
 
 
+@pytest.mark.slow
 @pytest.mark.fem
 def test_e1_coverage_quick_runs_replicates_on_worker_processes(tmp_path, load_script):
     report = run_quick(load_script, "e1_coverage", tmp_path)

@@ -217,6 +217,7 @@ def test_help_on_every_command(command, capsys):
             "report": "DIR/report"}[command] in out
 
 
+@pytest.mark.slow
 def test_python_dash_m_bayesinv_help_lists_the_commands():
     proc = subprocess.run([sys.executable, "-m", "bayesinv", "--help"], capture_output=True,
                           text=True, timeout=120, cwd=ROOT)

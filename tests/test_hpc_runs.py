@@ -228,6 +228,7 @@ def test_status_tells_running_from_stale_markers_and_unreadable_files(tmp_path, 
 
 # -- the CLI: resume, truncated and foreign files, changed configs, SLURM arrays ------------
 
+@pytest.mark.slow
 def test_truncated_and_foreign_files_are_recomputed_and_nothing_else(tmp_path):
     cfg = lg_config(tmp_path, replicates=5)
     out, other = tmp_path / "a", tmp_path / "b"
@@ -328,35 +329,83 @@ def _done(out) -> set:
         out / "replicates").exists() else set()
 
 
+# A gate for deterministic interrupts: replicates with index >= the number in the gate file
+# wait before they start (they are "in flight": marked running by their worker), so the test
+# decides exactly which replicates finish before it kills or stops the run. Installed into the
+# command and its worker processes by a sitecustomize module on their PYTHONPATH.
+GATE_SITECUSTOMIZE = """
+import os
+import time
+
+if os.environ.get("BAYESINV_TEST_GATE"):
+    import bayesinv.diagnostics.coverage as _coverage
+
+    _run = _coverage._run_replicate
+
+    def _gated(task, _gate=os.environ["BAYESINV_TEST_GATE"]):
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            with open(_gate) as f:
+                if task.replicate < int(f.read()):
+                    break
+            time.sleep(0.01)
+        return _run(task)
+
+    _coverage._run_replicate = _gated
+"""
+
+
+def gated_env(tmp_path, opened: int):
+    """The environment of a gated command, and a function that opens the gate up to n."""
+    site = tmp_path / "gate_site"
+    site.mkdir(exist_ok=True)
+    (site / "sitecustomize.py").write_text(GATE_SITECUSTOMIZE)
+    gate = tmp_path / "gate"
+    e = env()
+    e["PYTHONPATH"] = str(site) + os.pathsep + e["PYTHONPATH"]
+    e["BAYESINV_TEST_GATE"] = str(gate)
+
+    def open_up_to(n: int) -> None:
+        tmp = gate.with_suffix(".tmp")
+        tmp.write_text(str(n))
+        tmp.replace(gate)
+
+    open_up_to(opened)
+    return e, open_up_to
+
+
+@pytest.mark.slow
 def test_kill_a_worker_then_preempt_then_resume_equals_an_uninterrupted_run(tmp_path):
     R = 14
-    # 2 x 400 000 pCN steps: about 0.3 s per replicate, slow enough to be caught in flight
-    cfg = lg_config(tmp_path, replicates=R, draws=1000, thin=400)
+    cfg = lg_config(tmp_path, replicates=R)
     out = tmp_path / "killed"
     command = [PYTHON, "-m", "bayesinv", "coverage", str(cfg), "--output", str(out),
                "--executor", "local", "--workers", "2", "--quiet"]
+    gated, open_up_to = gated_env(tmp_path, 2)
 
-    # 1. SIGKILL a worker process in the middle of a replicate
-    proc = subprocess.Popen(command, env=env(), cwd=ROOT, stdout=subprocess.PIPE,
+    # 1. SIGKILL a worker process in the middle of a replicate (replicates 0, 1 done; both
+    #    workers hold replicates 2 and 3 at the gate)
+    proc = subprocess.Popen(command, env=gated, cwd=ROOT, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
-    _wait_for(lambda: len(_done(out)) >= 2 and _worker_in_flight(out) is not None, proc)
+    _wait_for(lambda: len(_done(out)) == 2 and _worker_in_flight(out) is not None, proc)
     os.kill(_worker_in_flight(out), signal.SIGKILL)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 1, err
     assert "a worker process died" in err
     first = {name: (out / "replicates" / name).stat().st_mtime_ns for name in _done(out)}
-    assert 2 <= len(first) < R
+    assert len(first) == 2
 
-    # 2. SIGTERM the whole run (a pre-empted job) after it has done some more
-    proc = subprocess.Popen(command, env=env(), cwd=ROOT, stdout=subprocess.PIPE,
+    # 2. SIGTERM the whole run (a pre-empted job) once replicates 2 and 3 are done as well
+    open_up_to(4)
+    proc = subprocess.Popen(command, env=gated, cwd=ROOT, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
-    _wait_for(lambda: len(_done(out)) >= len(first) + 2, proc)
+    _wait_for(lambda: len(_done(out)) == 4 and _worker_in_flight(out) is not None, proc)
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 143, err
     assert "stopped by SIGTERM" in err
     second = _done(out)
-    assert len(second) < R, "the run finished before it was stopped: make replicates slower"
+    assert len(second) == 4
     states = ReplicateStore(out).states()
     assert not [r for r, (s, _) in states.items() if s == "running"]  # no live workers left
 
@@ -380,14 +429,16 @@ def test_kill_a_worker_then_preempt_then_resume_equals_an_uninterrupted_run(tmp_
     assert_same_study(resumed, xr.load_dataset(reference / "coverage.nc"))
 
 
+@pytest.mark.slow
 def test_killing_the_command_leaves_no_orphaned_workers(tmp_path):
     import psutil
 
-    cfg = lg_config(tmp_path, replicates=40, draws=1000, thin=400)
+    cfg = lg_config(tmp_path, replicates=40)
     out = tmp_path / "orphans"
+    gated, _ = gated_env(tmp_path, 0)  # every replicate waits at the gate: workers in flight
     proc = subprocess.Popen([PYTHON, "-m", "bayesinv", "coverage", str(cfg), "--output",
                              str(out), "--executor", "local", "--workers", "2", "--quiet"],
-                            env=env(), cwd=ROOT, stdout=subprocess.DEVNULL,
+                            env=gated, cwd=ROOT, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     _wait_for(lambda: _worker_in_flight(out) is not None, proc)
     workers = psutil.Process(proc.pid).children()
@@ -410,6 +461,7 @@ def _listening_addresses():
             if c.status == psutil.CONN_LISTEN and c.pid in pids]
 
 
+@pytest.mark.slow
 @pytest.mark.mpi
 @pytest.mark.dask
 def test_linear_gaussian_study_is_identical_on_every_executor(tmp_path):
@@ -441,6 +493,7 @@ def test_linear_gaussian_study_is_identical_on_every_executor(tmp_path):
         assert_same_replicates(tmp_path / "serial", tmp_path / other)
 
 
+@pytest.mark.slow
 @pytest.mark.fem
 @pytest.mark.mpi
 @pytest.mark.dask

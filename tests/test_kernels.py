@@ -34,6 +34,7 @@ def test_pcn_proposal_formula_and_beta_one_ignores_the_current_state():
     np.testing.assert_allclose(pcn.propose(state, 1.0, np.random.default_rng(9)), eta)
 
 
+@pytest.mark.slow
 @pytest.mark.statistical(alpha=4e-4)
 def test_pcn_with_constant_likelihood_always_accepts_and_keeps_n01(stat_seed):
     """The AR(1) chain started in N(0, I) stays N(0, I); 4000 independent chains give iid final

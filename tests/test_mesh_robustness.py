@@ -58,6 +58,7 @@ def _acceptance(n):
             float(rwm.sample_stats["acceptance_rate"].mean()))
 
 
+@pytest.mark.slow
 def test_pcn_acceptance_is_mesh_independent_while_rwm_collapses():
     results = {n: _acceptance(n) for n in (16, 32, 64)}
     modes = [results[n][0] for n in (16, 32, 64)]

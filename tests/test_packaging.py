@@ -22,6 +22,7 @@ def run_python(code: str) -> subprocess.CompletedProcess:
                           timeout=120)
 
 
+@pytest.mark.slow
 def test_import_without_dolfinx_works_and_fem_says_how_to_install():
     proc = run_python(BLOCK_DOLFINX + "import bayesinv; print(bayesinv.sample.__name__)")
     assert proc.returncode == 0, proc.stderr
@@ -36,6 +37,7 @@ def test_import_without_dolfinx_works_and_fem_says_how_to_install():
     assert "conda-forge fenics-dolfinx" in proc.stdout
 
 
+@pytest.mark.slow
 def test_core_imports_do_not_pull_in_dolfinx():
     proc = run_python("import sys, bayesinv, bayesinv.testing; print('dolfinx' in sys.modules)")
     assert proc.returncode == 0, proc.stderr

@@ -3,24 +3,35 @@
 from __future__ import annotations
 
 import re
+import warnings
 from pathlib import Path
 
 import pytest
 
+from bayesinv import BayesinvWarning
 from bayesinv.diagnostics.credible import l2_norm
+from bayesinv.testing import check_convergence
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 
 
 @pytest.mark.fem
+@pytest.mark.slow
+@pytest.mark.statistical(alpha=1e-3)
 def test_readme_python_block_runs():
+    """The block as written, verbatim (fixed seeds). Its convergence check is the calibrated
+    R-hat gate over the 60 modes (false-failure probability ≤ 1e-3 for stationary chains)."""
     blocks = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
     assert blocks, "README has no python block"
     namespace: dict = {}
-    # The example runs long enough to converge: any BayesinvWarning (e.g. the convergence
-    # check's) is an error under the test configuration.
-    exec(compile(blocks[0], "README.md", "exec"), namespace)
+    # The example runs long enough to converge. That is checked below by the calibrated gate,
+    # not by the package's fixed-cut-off warning (recorded here, not turned into an error).
+    with warnings.catch_warnings(record=True):
+        warnings.simplefilter("always", BayesinvWarning)
+        exec(compile(blocks[0], "README.md", "exec"), namespace)
     idata, theta0 = namespace["idata"], namespace["theta0"]
+    convergence = check_convergence(idata.posterior["xi"].values)
+    assert convergence.passed, f"the README example does not converge: {convergence}"
     assert idata.posterior["theta"].shape[:2] == (4, 5000)
     assert int(idata.sample_stats["diverging"].sum()) == 0
     space = namespace["domain"].parameter_space

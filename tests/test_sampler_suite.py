@@ -43,6 +43,7 @@ def _functionals(problem, xi, cov, mean=None):
     ("pcnl", {}),  # step adapted in warm-up, then frozen: still exact
     ("rwm", {}),
 ])
+@pytest.mark.slow
 @pytest.mark.statistical(alpha=1e-3)
 def test_corrected_samplers_match_the_exact_posterior(problem, method, kwargs, stat_seed):
     """Means and variances of 16 functionals against the exact posterior, by t-tests across 16
@@ -56,6 +57,7 @@ def test_corrected_samplers_match_the_exact_posterior(problem, method, kwargs, s
     assert check.passed, f"wrong distribution: {check}"
 
 
+@pytest.mark.slow
 @pytest.mark.statistical(alpha=1e-3)
 def test_pula_matches_its_stationary_law_not_the_posterior(problem, stat_seed):
     """t-tests across 16 chains against pULA's exact stationary law: false-failure probability

@@ -47,6 +47,7 @@ def test_pcn_matches_the_exact_posterior(problem, stat_seed):
                                problem.prior.to_physical(idata.posterior["xi"].values))
 
 
+@pytest.mark.slow
 @pytest.mark.statistical(alpha=1e-3)
 def test_ula_matches_its_stationary_law_not_the_posterior(problem, stat_seed):
     """Against ULA's exact stationary law (discrete Lyapunov equation): false-failure

@@ -105,11 +105,11 @@ def main(argv=None) -> int:
     parser.add_argument("--kernels", nargs="*", default=None,
                         help="OPENBLAS_CORETYPE values ('default' = the machine's own); "
                              "default: every kernel this CPU supports")
-    parser.add_argument("-m", "--marker", default="statistical and not slow",
+    parser.add_argument("-m", "--marker", default="statistical",
                         help="pytest marker expression selecting the tests")
     parser.add_argument("--p-min", type=float, default=1e-3,
                         help="flag a test whose failure count has a p-value below this")
-    parser.add_argument("--output", default=str(ROOT / "results" / "test-sweep.md"))
+    parser.add_argument("--output", default=str(ROOT / "benchmarks" / "results" / "test_sweep.md"))
     parser.add_argument("pytest_args", nargs="*", help="further pytest arguments (after --)")
     args = parser.parse_args(argv)
     kernels = args.kernels or supported_kernels()

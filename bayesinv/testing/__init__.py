@@ -8,14 +8,22 @@ from .coverage_problems import (
     linear_gaussian_model,
 )
 from .linear_gaussian import LinearGaussianProblem, linear_gaussian
-from .stats import MomentCheck, bonferroni_threshold, check_moments
+from .stats import (
+    ConvergenceCheck,
+    MomentCheck,
+    bonferroni_threshold,
+    check_convergence,
+    check_moments,
+)
 
 __all__ = [
+    "ConvergenceCheck",
     "LinearGaussianProblem",
     "MomentCheck",
     "PriorCheck",
     "TaylorReport",
     "bonferroni_threshold",
+    "check_convergence",
     "check_forward_map",
     "check_moments",
     "check_prior",

@@ -76,26 +76,59 @@ def rhat_threshold(ess_per_chain, num_chains: int, num_tests: int,
 
 
 @dataclass
-class MomentCheck:
-    """t-statistics of chain means and second moments against the truth, plus convergence.
+class ConvergenceCheck:
+    """R-hat of every functional against its calibrated limit, and the bulk ESS.
 
-    ``passed`` is the calibrated test of the law (false-failure probability ``alpha`` split
-    evenly between it and ``converged``); ``converged`` is the calibrated R-hat gate together
-    with bulk ESS > ``min_ess`` (a precision requirement: run long enough that it holds with
-    overwhelming probability, e.g. expected ESS ≥ 3 × ``min_ess``).
+    ``passed``: every R-hat within its limit (:func:`rhat_threshold`; false-failure probability
+    ``family_alpha`` for stationary chains) and every bulk ESS above ``min_ess`` (a precision
+    requirement: run long enough that it holds with overwhelming probability, e.g. an expected
+    ESS of at least 3 × ``min_ess``).
     """
 
-    t_mean: np.ndarray
-    t_var: np.ndarray
-    threshold: float
     rhat: np.ndarray
     rhat_limit: np.ndarray
     ess_bulk: np.ndarray
     min_ess: float
 
     @property
-    def converged(self) -> bool:
+    def passed(self) -> bool:
         return bool(np.all(self.rhat <= self.rhat_limit) and np.all(self.ess_bulk > self.min_ess))
+
+    def __str__(self) -> str:
+        worst = int(np.argmax(self.rhat - self.rhat_limit))
+        return (f"R-hat {self.rhat[worst]:.4f} vs calibrated limit {self.rhat_limit[worst]:.4f} "
+                f"(functional {worst}); bulk ESS min {self.ess_bulk.min():.0f}")
+
+
+def check_convergence(draws, family_alpha: float = 1e-3,
+                      min_ess: float = 400.0) -> ConvergenceCheck:
+    """The calibrated R-hat gate (module docstring) for draws of shape (chain, draw, K)."""
+    draws = np.asarray(draws, dtype=float)
+    chains, k = draws.shape[0], draws.shape[-1]
+    data = dataset_from_draws({"f": draws.reshape(chains, draws.shape[1], -1)})
+    ess_bulk = ess(data, method="bulk")["f"].values
+    return ConvergenceCheck(
+        rhat=rhat(data)["f"].values,
+        rhat_limit=rhat_threshold(ess_bulk / (2 * chains), chains, 2 * k, family_alpha),
+        ess_bulk=ess_bulk, min_ess=min_ess)
+
+
+@dataclass
+class MomentCheck:
+    """t-statistics of chain means and second moments against the truth, plus convergence.
+
+    ``passed`` is the calibrated test of the law and ``convergence`` the calibrated R-hat gate
+    (:class:`ConvergenceCheck`); the false-failure probability is split evenly between them.
+    """
+
+    t_mean: np.ndarray
+    t_var: np.ndarray
+    threshold: float
+    convergence: ConvergenceCheck
+
+    @property
+    def converged(self) -> bool:
+        return self.convergence.passed
 
     @property
     def max_abs_t(self) -> float:
@@ -106,10 +139,8 @@ class MomentCheck:
         return self.max_abs_t <= self.threshold
 
     def __str__(self) -> str:
-        worst = int(np.argmax(self.rhat - self.rhat_limit))
-        return (f"max|t| = {self.max_abs_t:.2f} (threshold {self.threshold:.2f}); R-hat "
-                f"{self.rhat[worst]:.4f} vs calibrated limit {self.rhat_limit[worst]:.4f} "
-                f"(functional {worst}); bulk ESS min {self.ess_bulk.min():.0f}")
+        return (f"max|t| = {self.max_abs_t:.2f} (threshold {self.threshold:.2f}); "
+                f"{self.convergence}")
 
 
 def check_moments(draws, mean, sd, family_alpha: float = 1e-3,
@@ -133,15 +164,10 @@ def check_moments(draws, mean, sd, family_alpha: float = 1e-3,
     def t(values, truth):
         return (values.mean(axis=0) - truth) / (values.std(axis=0, ddof=1) / root_c)
 
-    data = dataset_from_draws({"f": draws})
-    ess_bulk = ess(data, method="bulk")["f"].values
     half = family_alpha / 2.0
     return MomentCheck(
         t_mean=t(chain_mean, mean),
         t_var=t(chain_var, sd**2),
         threshold=t_threshold(2 * k, chains - 1, half),
-        rhat=rhat(data)["f"].values,
-        rhat_limit=rhat_threshold(ess_bulk / (2 * chains), chains, 2 * k, half),
-        ess_bulk=ess_bulk,
-        min_ess=min_ess,
+        convergence=check_convergence(draws, half, min_ess),
     )
