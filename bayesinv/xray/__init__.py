@@ -14,6 +14,7 @@ uncertainty quantification in non-linear inverse problems with Gaussian process 
 Ann. Statist. 49 (2021).
 """
 
+from . import kernels
 from .geometry import LineQuadrature, Lines
 from .mesh import Triangulation, disk_triangulation
 from .transforms import (
@@ -34,6 +35,7 @@ __all__ = [
     "attenuation_weights",
     "check_matrix_data",
     "disk_triangulation",
+    "kernels",
     "matrix_likelihood",
     "simulate_matrix_data",
 ]
