@@ -67,15 +67,19 @@ def _hat(w0, w1, w2, out):
 
 @numba.njit(cache=True)
 def _rodrigues(w0, w1, w2, out):
-    """out = exp([ω]_×)."""
+    """out = exp([ω]_×) = I + a[ω]_× + b(ωωᵀ − θ²I) (no allocation)."""
     a, b, _ = _coefficients(w0, w1, w2)
-    K = np.empty((3, 3))
-    _hat(w0, w1, w2, K)
-    for i in range(3):
-        for j in range(3):
-            k2 = K[i, 0] * K[0, j] + K[i, 1] * K[1, j] + K[i, 2] * K[2, j]
-            out[i, j] = a * K[i, j] + b * k2
-        out[i, i] += 1.0
+    t2 = w0 * w0 + w1 * w1 + w2 * w2
+    d = 1.0 - b * t2
+    out[0, 0] = d + b * w0 * w0
+    out[1, 1] = d + b * w1 * w1
+    out[2, 2] = d + b * w2 * w2
+    out[0, 1] = b * w0 * w1 - a * w2
+    out[1, 0] = b * w0 * w1 + a * w2
+    out[0, 2] = b * w0 * w2 + a * w1
+    out[2, 0] = b * w0 * w2 - a * w1
+    out[1, 2] = b * w1 * w2 - a * w0
+    out[2, 1] = b * w1 * w2 + a * w0
 
 
 @numba.njit(cache=True)
