@@ -118,6 +118,8 @@ def test_zero_attenuation_is_the_xray_transform_and_matrix_agrees():
     np.testing.assert_allclose(plain.matrix() @ theta, plain(theta), rtol=1e-12, atol=1e-14)
     np.testing.assert_allclose(plain.as_linear_map()(theta), plain(theta), rtol=1e-12,
                                atol=1e-14)
+    for G in (plain, XRayTransform(q, attenuation=mesh.interpolate(lambda x: 1 + x[1]))):
+        np.testing.assert_allclose(G.apply_by_kernel(theta), G(theta), rtol=1e-12, atol=1e-14)
 
 
 @pytest.mark.parametrize("attenuated", [False, True])

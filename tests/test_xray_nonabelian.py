@@ -112,6 +112,18 @@ def test_compiled_kernel_matches_the_python_reference(quadrature, rng):
                                atol=1e-13)
 
 
+def test_parallel_and_serial_kernels_give_identical_results(quadrature, rng, monkeypatch):
+    """Each line is computed by itself, so the thread count cannot change a bit."""
+    G = NonAbelianXRayTransform(quadrature, 3)
+    theta, w = rng.standard_normal(G.input_dim), rng.standard_normal(G.output_dim)
+    y1, jvp1, pb1 = G.linearize(theta)
+    serial = (y1, jvp1(theta), pb1(w))
+    monkeypatch.setattr(kernels, "PARALLEL_MIN_STEPS", 0)
+    y2, jvp2, pb2 = G.linearize(theta)
+    for a, b in zip(serial, (y2, jvp2(theta), pb2(w)), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_exponential_midpoint_converges_at_order_two_to_the_ode_solution():
     """Against scipy's DOP853 (rtol 1e-13) for a smooth so(3) field: measured order 2."""
     lines = Lines.random(4, seed=0)

@@ -34,6 +34,25 @@ from numba import prange
 
 _SMALL = 1e-4
 
+#: Below this many integrator steps (N·K) :func:`dispatch` runs a kernel on the calling thread
+#: only: waking numba's worker threads costs more than it saves, and on a loaded machine it
+#: costs tens of milliseconds (measured: 100 lines × 16 steps, 0.09 ms on one thread, 48 ms
+#: on two with the load average at 8 on 2 cores; see benchmarks/results/xray.md).
+PARALLEL_MIN_STEPS = 100_000
+
+
+def dispatch(kernel, work: int, *args):
+    """``kernel(*args)``, on numba's thread pool when ``work`` >= :data:`PARALLEL_MIN_STEPS`,
+    else on one thread (the results are identical: each line is computed by itself)."""
+    threads = numba.get_num_threads()
+    if work >= PARALLEL_MIN_STEPS or threads == 1:
+        return kernel(*args)
+    numba.set_num_threads(1)
+    try:
+        return kernel(*args)
+    finally:
+        numba.set_num_threads(threads)
+
 
 @numba.njit(cache=True, fastmath=False)
 def _coefficients(w0, w1, w2):

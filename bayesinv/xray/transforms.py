@@ -64,7 +64,9 @@ class XRayTransform(ForwardMap):
 
     G(θ)_i = h_i Σ_k w_ik f_θ(γ_i(t_k)) with w = 1 (``attenuation=None``) or the attenuation
     weights of :func:`attenuation_weights`. Linear: ``linearize`` gives the map, its tangent
-    (the same) and its transpose; :meth:`matrix` the sparse (N, n) matrix.
+    (the same) and its transpose, all by the sparse (N, n) matrix :meth:`matrix`, formed
+    once (faster than sampling the field and summing in numba, :meth:`apply_by_kernel`,
+    which gives the same numbers; see benchmarks/results/xray.md).
 
     Parameters
     ----------
@@ -81,14 +83,22 @@ class XRayTransform(ForwardMap):
         shape = (quadrature.num_lines, quadrature.steps)
         self.weights = (np.ones(shape) if attenuation is None
                         else attenuation_weights(quadrature, attenuation))
+        self._matrix = self.matrix()
+        self._matrix_t = self._matrix.T.tocsr()
 
     def _apply(self, theta):
-        values = self.quadrature.sample(theta)
-        return kernels.linear_forward(values, self.quadrature.step, self.weights)
+        return self._matrix @ theta
 
     def _transpose(self, w):
+        return self._matrix_t @ w
+
+    def apply_by_kernel(self, theta) -> np.ndarray:
+        """G(θ) by sampling the field at the nodes and the numba kernel (parallel over lines)
+        instead of the precomputed sparse matrix: the same sums, grouped differently."""
+        values = self.quadrature.sample(np.asarray(theta, dtype=float))
         q = self.quadrature
-        return q.sample_transpose((q.step * w)[:, None] * self.weights)
+        return kernels.dispatch(kernels.linear_forward, q.num_lines * q.steps, values, q.step,
+                                self.weights)
 
     def linearize(self, theta):
         theta = self._check_theta(theta)
@@ -194,24 +204,30 @@ class NonAbelianXRayTransform(ForwardMap):
         theta = self._check_theta(theta)
         self.counts.forward += 1
         omega = self._omega(theta)
-        y = self._crop(kernels.scattering(omega))
+        work = omega.shape[0] * omega.shape[1]
+        y = self._crop(self._scatter(omega))
 
         def jvp(v):
             self.counts.tangent += 1
-            _, dC = kernels.scattering_tangent(omega, self._omega(self._check_tangent(v)))
+            _, dC = kernels.dispatch(kernels.scattering_tangent, work, omega,
+                                     self._omega(self._check_tangent(v)))
             return self._crop(dC)
 
         def pullback(w):
             self.counts.adjoint += 1
             W = self._embed(self._check_output(w))
-            return self._omega_transpose(kernels.scattering_adjoint(omega, W))
+            return self._omega_transpose(
+                kernels.dispatch(kernels.scattering_adjoint, work, omega, W))
 
         return y, jvp, pullback
+
+    def _scatter(self, omega):
+        return kernels.dispatch(kernels.scattering, omega.shape[0] * omega.shape[1], omega)
 
     def __call__(self, theta):
         theta = self._check_theta(theta)
         self.counts.forward += 1
-        return self._crop(kernels.scattering(self._omega(theta)))
+        return self._crop(self._scatter(self._omega(theta)))
 
 
 def check_matrix_data(data, num_lines: int, n: int) -> np.ndarray:
