@@ -50,7 +50,7 @@ from bayesinv.xray.problems import nonabelian_model, nonabelian_problem
 
 FULL = {"n": 3, "mesh_size": 0.12, "num_lines": 400, "steps": 40, "noise_std": 0.1,
         "variance_fraction": 0.95, "chains": 4, "draws": 2000, "warmup": 200,
-        "compare_draws": 1000, "replicates": 24, "cov_chains": 2, "cov_draws": 600,
+        "compare_draws": 1000, "replicates": 20, "cov_chains": 2, "cov_draws": 2000,
         "cov_warmup": 100, "criteria": {"rhat_max": 1.05, "ess_min": 100}}
 QUICK = {"n": 3, "mesh_size": 0.25, "num_lines": 80, "steps": 16, "noise_std": 0.1,
          "variance_fraction": 0.9, "chains": 2, "draws": 150, "warmup": 30,

@@ -83,7 +83,7 @@ class XRayTransform(ForwardMap):
         shape = (quadrature.num_lines, quadrature.steps)
         self.weights = (np.ones(shape) if attenuation is None
                         else attenuation_weights(quadrature, attenuation))
-        self._matrix = self.matrix()
+        self._matrix = self._assemble()
         self._matrix_t = self._matrix.T.tocsr()
 
     def _apply(self, theta):
@@ -115,7 +115,10 @@ class XRayTransform(ForwardMap):
         return self._apply(theta), jvp, pullback
 
     def matrix(self) -> sp.csr_matrix:
-        """The sparse matrix A (N, n) with G(θ) = A θ."""
+        """The sparse matrix A (N, n) with G(θ) = A θ (a copy)."""
+        return self._matrix.copy()
+
+    def _assemble(self) -> sp.csr_matrix:
         q = self.quadrature
         N, K = q.num_lines, q.steps
         R = sp.csr_matrix(((q.step[:, None] * self.weights).ravel(),
