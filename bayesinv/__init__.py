@@ -97,7 +97,7 @@ __all__ = [
 def __getattr__(name):
     # Submodules that need FEniCSx or matplotlib load on first use: `import bayesinv` needs
     # neither.
-    if name in ("fem", "testing", "plotting", "experiments", "hpc"):
+    if name in ("fem", "testing", "plotting", "experiments", "hpc", "xray"):
         import importlib
 
         return importlib.import_module(f"{__name__}.{name}")
