@@ -487,9 +487,9 @@ def test_only_this_hosts_dead_writers_temporaries_are_removed(tmp_path):
         assert temporary_owner(tmp) == (os.getpid(), socket.gethostname())
         tmp.write_bytes(b"complete")
     here, dead_pid = socket.gethostname(), 2**22 + 12345  # above Linux's pid_max (no process)
-    names = {"dead_here": f".r000001.npz.{dead_pid}@{here}.tmp",
-             "alive_here": f".r000002.npz.{os.getpid()}@{here}.tmp",
-             "other_node": f".r000003.npz.{dead_pid}@node-17.cluster.tmp"}
+    names = {"dead_here": f".r000001.npz.{dead_pid}@{here}.k3j_x9q1.tmp",
+             "alive_here": f".r000002.npz.{os.getpid()}@{here}.a8b2c7d0.tmp",
+             "other_node": f".r000003.npz.{dead_pid}@node-17.cluster.0p2qz_r4.tmp"}
     for name in names.values():
         (tmp_path / "replicates" / name).write_bytes(b"partial")
     ReplicateStore(tmp_path)._remove_orphaned_temporaries()
