@@ -503,6 +503,31 @@ def test_sigterm_swallowed_while_posterior_nc_is_written_still_exits_143(tmp_pat
         f"{out / 'checkpoint.npz'}, rerun the same command to resume")
 
 
+def test_sigterm_before_sampling_exits_143_saying_nothing_is_saved(tmp_path, capsys,
+                                                                   monkeypatch):
+    """The signal arrives while the model is built (a deterministic point: inside the
+    factory), before any checkpoint exists."""
+    import signal
+
+    import bayesinv.hpc.problems as problems
+
+    real = problems.config_model
+
+    def interrupted(**kw):
+        model = real(**kw)
+        os.kill(os.getpid(), signal.SIGTERM)
+        return model
+
+    monkeypatch.setattr(problems, "config_model", interrupted)
+    out = tmp_path / "run"
+    assert run_cli("run", lg_toml(tmp_path), "--output", out, "--no-figures",
+                   "--quiet") == 143
+    assert capsys.readouterr().err.strip() == (
+        "bayesinv run: stopped by SIGTERM; stopped before sampling began: nothing to resume, "
+        "rerun to start again")
+    assert os.listdir(out) == []
+
+
 # -- 8. sampler checkpoints: version, checksum, consistent counts --------------------------------
 
 def _lg_posterior():
