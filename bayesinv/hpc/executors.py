@@ -14,8 +14,9 @@ workers on exit:
   a results store, writes its own replicate files; a rank that dies loses only its in-flight
   replicate, and the rerun does the rest. mpi4py is imported only here, only when used;
 * :class:`DaskExecutor` — a Dask distributed ``Client``: by default a ``LocalCluster`` of
-  ``workers`` single-threaded processes bound to 127.0.0.1 with the Bokeh dashboard disabled
-  (the scheduler's small HTTP endpoint — health, metrics — binds to 127.0.0.1 too), or an
+  ``workers`` single-threaded processes bound to 127.0.0.1, speaking TLS with credentials
+  made for the run (other local users cannot submit work), with the Bokeh dashboard disabled
+  and no HTTP routes (the HTTP servers bind to 127.0.0.1 and answer 404), or an
   existing cluster's scheduler given by ``scheduler="tcp://host:8786"`` (e.g. one started
   by dask-jobqueue's ``SLURMCluster``; see ``examples/hpc/dask_jobqueue.py``).
 
