@@ -8,6 +8,7 @@ and relatives) returning ArviZ InferenceData, credible sets and coverage studies
 does, and says how to install it when it is missing.
 """
 
+from . import _mpi_env  # noqa: F401  (first: Open MPI settings before mpi4py is imported)
 from ._version import __version__
 from .diagnostics import (
     ConvergenceCriteria,

@@ -52,9 +52,51 @@ def integer_at_least(name: str, value, minimum: int) -> int:
     return int(value)
 
 
+def real_array(name: str, value) -> np.ndarray:
+    """Return ``value`` as a float64 array, refusing complex (and non-numeric) input rather
+    than dropping an imaginary part with only a NumPy warning."""
+    arr = np.asarray(value)
+    if np.iscomplexobj(arr):
+        raise InvalidArgumentError(
+            f"{name} must be real, got a complex array (dtype {arr.dtype}); pass its real "
+            f"part (.real) if that is what is meant")
+    if arr.dtype.kind not in "biuf":
+        try:
+            arr = np.asarray(arr, dtype=float)
+        except (TypeError, ValueError):
+            raise InvalidArgumentError(
+                f"{name} must be an array of real numbers, got dtype {arr.dtype}") from None
+    return arr.astype(float, copy=False)
+
+
+def spd_matrix(name: str, value, size: int, *, rtol: float = 1e-10) -> np.ndarray:
+    """Return ``value`` as a real, finite, symmetric positive definite (size, size) array.
+
+    Symmetry is checked to a relative tolerance ``rtol`` of the largest entry (a user's
+    covariance matrix rounded from a computation), positive definiteness by a Cholesky
+    factorisation. The one check of a user-given preconditioner or covariance matrix.
+    """
+    C = real_array(name, value)
+    if C.shape != (size, size):
+        raise InvalidArgumentError(f"{name} must have shape ({size}, {size}), got {C.shape}")
+    if not np.isfinite(C).all():
+        raise InvalidArgumentError(f"{name} must be finite; it has NaN or inf entries")
+    scale = float(np.abs(C).max()) if C.size else 0.0
+    asym = float(np.abs(C - C.T).max()) if C.size else 0.0
+    if asym > rtol * scale:
+        raise InvalidArgumentError(
+            f"{name} must be symmetric; max |C - Cᵀ| = {asym:.3g} (max |C| = {scale:.3g})")
+    try:
+        np.linalg.cholesky(C)
+    except np.linalg.LinAlgError:
+        raise InvalidArgumentError(f"{name} must be positive definite (its Cholesky "
+                                   f"factorisation fails)") from None
+    return C
+
+
 def finite_vector(name: str, value, length: int | None = None) -> np.ndarray:
     """Return ``value`` as a 1-d float64 array with finite entries (and the given length)."""
-    arr = np.asarray(value, dtype=float)
+    arr = real_array(name, value)
     if arr.ndim != 1:
         raise InvalidArgumentError(f"{name} must be a 1-d array, got shape {arr.shape}")
     if length is not None and arr.shape[0] != length:
@@ -77,7 +119,7 @@ def one_of(name: str, value, allowed) -> str:
 
 def points_2d(name: str, value) -> np.ndarray:
     """Return points as a float array of shape (n, d) with finite entries."""
-    arr = np.asarray(value, dtype=float)
+    arr = real_array(name, value)
     if arr.ndim == 1:
         arr = arr[None, :]
     if arr.ndim != 2 or arr.shape[0] == 0:

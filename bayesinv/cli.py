@@ -10,9 +10,23 @@
 ``coverage`` resumes: rerun the same command after a crash, a pre-emption or a time-out and
 only the missing replicates run. As a SLURM array job (``SLURM_ARRAY_TASK_ID`` set) or with
 ``--task-id K --num-tasks N`` it runs task K's contiguous block of replicates; under
-``mpirun -n P ... --executor mpi`` each rank runs every P-th replicate. Exit codes: 0 done
-(or this share done), 1 interrupted (a worker died: rerun to resume), 2 bad config or
-arguments, 143 stopped by SIGTERM (rerun to resume). Also ``python -m bayesinv``.
+``mpirun -n P ... --executor mpi`` each rank runs every P-th replicate. ``run`` checkpoints
+the sampler in its output directory and resumes from the checkpoint when rerun.
+
+Exit codes (:data:`EXIT_CODES`; each failure prints one line on stderr):
+
+* 0 — done (or this share of the study done);
+* 1 — a worker process died: the finished replicates are saved, rerun to resume;
+* 2 — bad config or arguments (nothing was computed);
+* 3 — a file or directory cannot be used: the output path is a file, permission denied, a
+  full disk (the message names the path);
+* 4 — a file bayesinv wrote earlier is damaged (a truncated manifest, a corrupt checkpoint;
+  the message names it);
+* 5 — the computation failed (e.g. a sampler diverged);
+* 143 — stopped by SIGTERM (also when the signal arrived while an output was being
+  written): what was finished or checkpointed is saved, rerun to resume.
+
+Also ``python -m bayesinv``.
 """
 
 from __future__ import annotations
@@ -21,16 +35,49 @@ import argparse
 import signal
 import sys
 
-from .errors import BayesinvError, ConfigError
+from .errors import (
+    BayesinvError,
+    ConfigError,
+    CorruptFileError,
+    InvalidArgumentError,
+    SamplingInterrupted,
+)
 from .hpc.config import EXECUTORS
+
+#: exit code -> meaning (see the module docstring)
+EXIT_CODES = {0: "done", 1: "a worker process died: rerun to resume",
+              2: "bad config or arguments", 3: "a file or directory cannot be used",
+              4: "a file written earlier is damaged", 5: "the computation failed",
+              143: "stopped by SIGTERM: rerun to resume"}
 
 
 class Preempted(SystemExit):
     """Raised in the main process on SIGTERM (a pre-empted or cancelled job)."""
 
 
-def _on_sigterm(signum, frame):
-    raise Preempted(143)
+class _Sigterm:
+    """The SIGTERM handler: records the signal, then raises :class:`Preempted`. The record
+    matters where the exception cannot propagate (raised inside a finaliser, e.g. of an
+    HDF5 object while ``posterior.nc`` is written, Python prints and drops it): the command
+    then still exits 143 rather than 0."""
+
+    def __init__(self):
+        self.received = False
+
+    def __call__(self, signum, frame):
+        self.received = True
+        raise Preempted(143)
+
+
+def _one_line(exc) -> str:
+    text = " ".join(str(exc).split())
+    return text if len(text) <= 400 else text[:397] + "..."
+
+
+def _os_error(exc: OSError) -> str:
+    where = f"{exc.filename!s}" if exc.filename is not None else "a file"
+    what = exc.strerror or _one_line(exc) or type(exc).__name__
+    return f"cannot use {where}: {what}"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -49,6 +96,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--output", help="output directory (default: experiment.output)")
     run.add_argument("--no-figures", action="store_true", help="skip the figure")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
+    run.add_argument("--checkpoint-interval", type=float, metavar="SECONDS",
+                     help="seconds between sampler checkpoints (default: "
+                     "executor.checkpoint_interval, 60)")
 
     cov = sub.add_parser(
         "coverage", help="a coverage study (resumable; local, MPI, Dask or SLURM array)",
@@ -87,13 +137,28 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _cmd_run(args) -> int:
+    from pathlib import Path
+
     from .hpc.config import load_config
-    from .hpc.study import run_inversion
+    from .hpc.study import CHECKPOINT_FILE, run_inversion
 
     cfg = load_config(args.config)
+    args.checkpoint = Path(args.output or cfg["experiment"]["output"]) / CHECKPOINT_FILE
     run_inversion(cfg, output=args.output, figures=not args.no_figures,
-                  progress=False if args.quiet else None)
+                  progress=False if args.quiet else None,
+                  checkpoint_interval=args.checkpoint_interval)
     return 0
+
+
+def _stopped_message(args) -> str:
+    if args.command == "coverage":
+        return "finished replicates are saved, rerun to resume"
+    checkpoint = getattr(args, "checkpoint", None)
+    if checkpoint is not None and checkpoint.exists():
+        return f"the sampler state is saved in {checkpoint}, rerun the same command to resume"
+    if args.command == "run":
+        return "stopped before sampling began: nothing to resume, rerun to start again"
+    return "rerun the command"
 
 
 def _cmd_coverage(args) -> int:
@@ -164,21 +229,34 @@ COMMANDS = {"run": _cmd_run, "coverage": _cmd_coverage, "status": _cmd_status,
 
 
 def main(argv=None) -> int:
-    """Entry point of the ``bayesinv`` console script."""
+    """Entry point of the ``bayesinv`` console script (exit codes: :data:`EXIT_CODES`)."""
     args = _parser().parse_args(argv)
-    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    handler = _Sigterm()
+    previous = signal.signal(signal.SIGTERM, handler)
+    name = f"bayesinv {args.command}"
     try:
-        return COMMANDS[args.command](args)
-    except ConfigError as exc:
-        print(f"bayesinv {args.command}: config error: {exc}", file=sys.stderr)
-        return 2
-    except BayesinvError as exc:
-        print(f"bayesinv {args.command}: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return 2
-    except Preempted:
-        print(f"bayesinv {args.command}: stopped by SIGTERM; finished replicates are saved, "
-              f"rerun to resume", file=sys.stderr)
+        code = COMMANDS[args.command](args)
+        if handler.received:
+            raise Preempted(143)
+        return code
+    except (Preempted, SamplingInterrupted):
+        print(f"{name}: stopped by SIGTERM; {_stopped_message(args)}", file=sys.stderr)
         return 143
+    except ConfigError as exc:
+        print(f"{name}: config error: {_one_line(exc)}", file=sys.stderr)
+        return 2
+    except InvalidArgumentError as exc:
+        print(f"{name}: invalid argument: {_one_line(exc)}", file=sys.stderr)
+        return 2
+    except CorruptFileError as exc:
+        print(f"{name}: damaged file: {_one_line(exc)}", file=sys.stderr)
+        return 4
+    except BayesinvError as exc:
+        print(f"{name}: {type(exc).__name__}: {_one_line(exc)}", file=sys.stderr)
+        return 5
+    except OSError as exc:
+        print(f"{name}: {_os_error(exc)}", file=sys.stderr)
+        return 3
     finally:
         signal.signal(signal.SIGTERM, previous)
 

@@ -71,6 +71,21 @@ class ConfigError(BayesinvError, ValueError):
     """An experiment configuration is invalid; the message names the key and the value."""
 
 
+class CorruptFileError(BayesinvError):
+    """A file bayesinv wrote earlier (a checkpoint, a replicate result, a manifest, a cache)
+    cannot be trusted: truncated, damaged, edited or not bayesinv's. The message names it.
+
+    Attributes
+    ----------
+    path : str
+        The file.
+    """
+
+    def __init__(self, message: str, path=None):
+        super().__init__(message)
+        self.path = None if path is None else str(path)
+
+
 class MissingDependencyError(BayesinvError, ImportError):
     """An optional dependency (FEniCSx, scikit-sparse, ...) is needed for this feature."""
 

@@ -119,6 +119,29 @@ class IdentityLink(Link):
 LINKS = {"exp": ExpLink, "regular": RegularLink, "identity": IdentityLink}
 
 
+def coefficient(link: Link, theta: np.ndarray) -> np.ndarray:
+    """f = Φ(θ), checked where a forward map takes it: real, finite, one value per node and
+    f > 0 everywhere (ellipticity of the Darcy and heat operators, coercivity of the
+    Schrödinger one). A user's link giving f ≤ 0 would otherwise return −G(θ) or finite
+    garbage from an indefinite operator; here it is a failed solve
+    (:class:`~bayesinv.errors.ForwardSolveError`, a rejected proposal inside a chain) naming
+    the smallest value. A wrong shape or a complex f is a bug of the link: InvalidArgumentError.
+    """
+    f = np.asarray(link(theta))
+    if np.iscomplexobj(f) or f.dtype.kind not in "biuf" or f.shape != np.shape(theta):
+        raise InvalidArgumentError(
+            f"link {getattr(link, 'name', type(link).__name__)!r} must return a real array of "
+            f"shape {np.shape(theta)} (one value per node), got dtype {f.dtype}, shape "
+            f"{f.shape}")
+    f = f.astype(float, copy=False)
+    if f.size and not f.min() > 0.0:  # also NaN
+        i = int(np.nanargmin(f)) if not np.isnan(f).all() else 0
+        raise ForwardSolveError(
+            f"link {getattr(link, 'name', type(link).__name__)!r} gave f = {f[i]:.4g} at node "
+            f"{i}; the PDE needs f > 0 at every node")
+    return f
+
+
 def get_link(link) -> Link:
     """A :class:`Link` from a name (``"exp"``, ``"regular"``, ``"identity"``) or a Link."""
     if isinstance(link, Link):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import scipy.optimize
+import scipy.sparse as sp
 import scipy.stats
 
 from bayesinv import GaussianPrior
@@ -157,10 +158,11 @@ def test_band_with_degenerate_nodes_requires_equality_there(rng):
 def test_inference_data_and_arrays_give_the_same_sets(draws):
     build, _ = draws
     arr = build.posterior["theta"].values
-    assert l2_ball(build, 0.9).radius == l2_ball(arr, 0.9).radius
+    eye = sp.identity(10)  # the Euclidean product, asked for explicitly
+    assert l2_ball(build, 0.9, mass_matrix=eye).radius == l2_ball(arr, 0.9, mass_matrix=eye).radius
     assert simultaneous_band(build, 0.9).radius == simultaneous_band(arr, 0.9).radius
     psi = np.linspace(0, 1, 10)
-    a = functional_interval(build, psi, 0.9)
+    a = functional_interval(build, psi, 0.9, mass_matrix=eye)
     b = scalar_interval(arr @ psi, 0.9)
     assert (a.lower, a.upper) == (b.lower, b.upper)
     assert isinstance(a, Interval) and a.contains(a.lower) and not a.contains(a.upper + 1e-9)
@@ -212,7 +214,7 @@ def test_levels_outside_the_unit_interval_are_rejected(draws, level):
 
 def test_bad_inputs_have_clear_errors(draws):
     build, held = draws
-    ball = l2_ball(build, 0.9)
+    ball = l2_ball(build, 0.9, mass_matrix=sp.identity(10))
     with pytest.raises(InvalidArgumentError, match=r"value must have shape \(10,\).* \(9,\)"):
         ball.contains(np.zeros(9))
     with pytest.raises(InvalidArgumentError, match=r"value must have shape \(10,\)"):

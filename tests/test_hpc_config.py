@@ -162,7 +162,8 @@ def test_defaults_are_filled_in_and_the_hash_ignores_how_it_runs():
     assert cfg["inference"]["settings"] == {"beta": 0.8, "draws": 200, "chains": 2,
                                             "warmup": 0, "thin": 1, "init": "prior",
                                             "diagnostics": False}
-    assert cfg["executor"] == {"kind": "local", "workers": 2, "scheduler": ""}
+    assert cfg["executor"] == {"kind": "local", "workers": 2, "scheduler": "",
+                               "checkpoint_interval": 60.0}
     h = config_hash(cfg)
     assert config_hash(validate_config(with_change(BASE, "executor", {"kind": "mpi"}))) == h
     assert config_hash(validate_config(with_change(BASE, "experiment.output", "x"))) == h

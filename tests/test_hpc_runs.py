@@ -477,12 +477,20 @@ def test_linear_gaussian_study_is_identical_on_every_executor(tmp_path):
         # its singleton runtime binds to all interfaces, whatever this package does.)
         opened = set(_listening_addresses()) - before
         assert len(opened) >= 5 and all(ip == "127.0.0.1" for ip, _ in opened), opened
-        assert ex.client.scheduler_info()["address"].startswith("tcp://127.0.0.1:")
+        assert ex.client.scheduler_info()["address"].startswith("tls://127.0.0.1:")
         run_study(cfg, output=tmp_path / "dask", executor=ex, log=lambda s: None)
-        # the command joins a running cluster with --scheduler ADDRESS
+        # the command joins a running cluster with --scheduler ADDRESS, given its
+        # credentials through the Dask config (here the executor's own, in memory)
         address = ex.client.scheduler.address
-        assert run_cli(["coverage", cfg_path, "--executor", "dask", "--scheduler", address,
-                        "--output", tmp_path / "dask_join", "--quiet"]) == 0
+        import dask
+
+        sec = ex.security
+        with dask.config.set({"distributed.comm.tls.ca-file": sec.tls_ca_file,
+                              "distributed.comm.tls.client.cert": sec.tls_client_cert,
+                              "distributed.comm.tls.client.key": sec.tls_client_key,
+                              "distributed.comm.require-encryption": True}):
+            assert run_cli(["coverage", cfg_path, "--executor", "dask", "--scheduler",
+                            address, "--output", tmp_path / "dask_join", "--quiet"]) == 0
     proc = mpirun("coverage", cfg_path, "--executor", "mpi", "--output", tmp_path / "mpi",
                   "--quiet")
     assert proc.returncode == 0, proc.stderr
@@ -532,9 +540,9 @@ def test_only_this_hosts_dead_writers_temporaries_are_removed(tmp_path):
         assert temporary_owner(tmp) == (os.getpid(), socket.gethostname())
         tmp.write_bytes(b"complete")
     here, dead_pid = socket.gethostname(), 2**22 + 12345  # above Linux's pid_max (no process)
-    names = {"dead_here": f".r000001.npz.{dead_pid}@{here}.tmp",
-             "alive_here": f".r000002.npz.{os.getpid()}@{here}.tmp",
-             "other_node": f".r000003.npz.{dead_pid}@node-17.cluster.tmp"}
+    names = {"dead_here": f".r000001.npz.{dead_pid}@{here}.k3j_x9q1.tmp",
+             "alive_here": f".r000002.npz.{os.getpid()}@{here}.a8b2c7d0.tmp",
+             "other_node": f".r000003.npz.{dead_pid}@node-17.cluster.0p2qz_r4.tmp"}
     for name in names.values():
         (tmp_path / "replicates" / name).write_bytes(b"partial")
     ReplicateStore(tmp_path)._remove_orphaned_temporaries()

@@ -42,7 +42,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from .._validation import float_in_interval, one_of
+from .._validation import float_in_interval, one_of, real_array
 from ..errors import InvalidArgumentError
 from .arviz_io import hdi
 
@@ -64,7 +64,7 @@ def posterior_draws(draws, var_name: str = "theta") -> np.ndarray:
         draws = draws.posterior[var_name]
     elif hasattr(draws, "data_vars"):  # xarray Dataset
         draws = draws[var_name]
-    arr = np.asarray(getattr(draws, "values", draws), dtype=float)
+    arr = real_array("draws", getattr(draws, "values", draws))
     if arr.ndim < 2 or arr.shape[0] * arr.shape[1] < 2:
         raise InvalidArgumentError(
             f"draws must have shape (chain, draw, ...) with at least 2 draws in all, "
@@ -227,6 +227,15 @@ def _mass_matrix(mass_matrix, space, n: int):
     return mass_matrix
 
 
+def _require_l2_product(function: str, mass_matrix, n: int) -> None:
+    """Refuse a call that promises an L² product without the mass matrix that defines it."""
+    if mass_matrix is None:
+        raise InvalidArgumentError(
+            f"{function} needs space= (an FE space) or mass_matrix= (an ({n}, {n}) matrix M) "
+            f"for the L² product <u, v> = uᵀ M v; pass mass_matrix=scipy.sparse.identity({n}) "
+            f"for the Euclidean product of the coefficient vectors")
+
+
 def pointwise_intervals(draws, level: float = 0.95, *, kind: str = "equal_tailed",
                         var_name: str = "theta") -> PointwiseIntervals:
     """Marginal credible intervals at each node: equal-tailed quantiles or ArviZ's HDI."""
@@ -289,11 +298,14 @@ def l2_ball(draws, level: float = 0.95, *, mass_matrix=None, space=None,
     """The L²(O) ball around the posterior mean holding a fraction ``level`` of the draws.
 
     The norm uses ``mass_matrix`` (or ``space.mass_matrix``), so it is the L² norm of the FE
-    function; with neither, the Euclidean norm of the coefficient vector.
+    function. One of them is required (the Euclidean norm of the nodal vector differs from
+    the L² norm by a mesh-dependent factor); pass ``mass_matrix=scipy.sparse.identity(n)``
+    for the Euclidean norm of a coefficient vector on purpose.
     """
     level = check_level(level)
     pooled = _pooled(draws, var_name, ndim=1)
     M = _mass_matrix(mass_matrix, space, pooled.shape[1])
+    _require_l2_product("l2_ball", M, pooled.shape[1])
     center = pooled.mean(axis=0)
     radius = float(np.quantile(l2_norm(pooled - center, M), level))
     return L2Ball(center, radius, level, M)
@@ -326,7 +338,7 @@ def functional_weights(psi, n: int, *, space=None, mass_matrix=None) -> np.ndarr
             raise InvalidArgumentError("a callable psi needs space= to be interpolated on")
         psi_h = space.interpolate(psi)
     else:
-        psi_h = np.asarray(psi, dtype=float)
+        psi_h = real_array("psi", psi)
         if psi_h.ndim != 1 or psi_h.shape[0] != n:
             raise InvalidArgumentError(
                 f"psi must be a callable or nodal values of length {n} (the number of nodes "
@@ -353,10 +365,14 @@ def functional_interval(draws, psi, level: float = 0.95, *, space=None, mass_mat
                         name: str = "<theta,psi>") -> Interval:
     """Credible interval for the linear functional ⟨θ, ψ⟩_{L²} = θᵀ M ψ_h.
 
-    ``psi``: a callable ψ(x) (needs ``space``) or nodal values on θ's mesh.
+    ``psi``: a callable ψ(x) (needs ``space``) or nodal values on θ's mesh. ``space`` or
+    ``mass_matrix`` is required (without M the product would be the Euclidean θᵀψ, not the
+    L² product); pass ``mass_matrix=scipy.sparse.identity(n)`` for θᵀψ on purpose.
     """
     arr = posterior_draws(draws, var_name)
     w = functional_weights(psi, arr.shape[-1], space=space, mass_matrix=mass_matrix)
+    _require_l2_product("functional_interval", _mass_matrix(mass_matrix, space, arr.shape[-1]),
+                        arr.shape[-1])
     return scalar_interval(arr @ w, level, kind=kind, name=name)
 
 

@@ -20,7 +20,8 @@ replicates, each in its own process, on the same mesh). The time is ARPACK's Lan
 an opt-in on-disk cache: pass ``cache_dir`` or set the environment variable
 ``BAYESINV_CACHE_DIR``; entries are ``.npz`` files keyed by a SHA-256 hash of the vertex
 coordinates, the cells and the boundary condition, written atomically, and a file with at least
-the requested number of modes is reused.
+the requested number of modes is reused — after checking that it is this mesh's (its recorded
+key, shapes, and the residuals of K e = λ M e); a foreign or damaged file is recomputed.
 """
 
 from __future__ import annotations
@@ -90,17 +91,50 @@ def _eigenpairs_at_least(domain, num: int, boundary: str, cache_dir):
         return cached
     path = _disk_path(domain, boundary, cache_dir)
     if path is not None and path.exists():
-        with np.load(path) as data:
-            if data["eigenvalues"].size >= num:
-                cached = (data["eigenvalues"], data["eigenfunctions"])
-                domain.cache[key] = cached
-                return cached
+        loaded = _load_checked(path, domain, boundary)
+        if loaded is not None and loaded[0].size >= num:
+            domain.cache[key] = loaded
+            return loaded
     cached = _compute(domain, num, boundary)
     domain.cache[key] = cached
     if path is not None:
         with atomic_path(path) as tmp, open(tmp, "wb") as fh:  # readers never see half a file
-            np.savez(fh, eigenvalues=cached[0], eigenfunctions=cached[1])
+            np.savez(fh, eigenvalues=cached[0], eigenfunctions=cached[1],
+                     key=np.array(path.stem))
     return cached
+
+
+def _load_checked(path: Path, domain, boundary: str):
+    """Eigenpairs from a cache file, or None when the file is not this mesh's: it must be
+    readable (no pickles), record this mesh's key, have one row per vertex, ascending finite
+    eigenvalues, zero rows at the boundary (Dirichlet), and satisfy K e = λ M e and eᵀ M e = 1
+    to a tolerance — so a foreign, damaged or edited file is recomputed, never used."""
+    space = domain.parameter_space
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            if str(data["key"]) != path.stem:
+                return None
+            vals = np.asarray(data["eigenvalues"], dtype=float)
+            vecs = np.asarray(data["eigenfunctions"], dtype=float)
+    except Exception:  # truncated, damaged, an older file without a key: recompute
+        return None
+    if vals.ndim != 1 or vecs.shape != (space.num_dofs, vals.size) or vals.size == 0 \
+            or not (np.isfinite(vals).all() and np.isfinite(vecs).all()) \
+            or np.any(np.diff(vals) < 0):
+        return None
+    if boundary == "dirichlet" and np.any(vecs[space.boundary_dofs] != 0.0):
+        return None
+    dofs, _ = _available(space, boundary)
+    K = space.stiffness_matrix[dofs][:, dofs]
+    M = space.mass_matrix[dofs][:, dofs]
+    e = vecs[dofs]
+    Ke, Me = K @ e, M @ e
+    residual = np.linalg.norm(Ke - Me * vals, axis=0)
+    scale = max(float(np.abs(vals).max()), 1.0) * np.linalg.norm(Me, axis=0)
+    if not (np.all(residual <= 1e-6 * scale)
+            and np.allclose(np.einsum("ik,ik->k", e, Me), 1.0, rtol=0, atol=1e-8)):
+        return None
+    return vals, vecs
 
 
 def weyl_count(domain, max_eigenvalue: float) -> float:

@@ -43,7 +43,7 @@ from .._validation import one_of
 from ..errors import ForwardSolveError, InvalidArgumentError
 from ..forward.base import ForwardMap
 from ..linalg import bind_solver
-from ..links import get_link
+from ..links import coefficient, get_link
 from . import kernels
 from .domain import Domain
 from .observation import as_observation
@@ -168,7 +168,7 @@ class EllipticForwardMap(ForwardMap):
 
     def _forward(self, theta):
         theta = self._check_theta(theta)
-        f = self.link(theta)
+        f = coefficient(self.link, theta)
         factor = self._factorize(f)
         rhs = np.empty(self._c.shape[0])
         kernels.csr_matvec_sub(*self._lift, f, self._c, rhs)
@@ -195,7 +195,7 @@ class EllipticForwardMap(ForwardMap):
         inspection and tests)."""
         theta = self._check_theta(theta)
         data = np.empty(self._split.nnz_ff)
-        self._tensor.fill_ff(self.link(theta), data, self._a0_ff)
+        self._tensor.fill_ff(coefficient(self.link, theta), data, self._a0_ff)
         return self._split.ff_matrix(data)
 
     def linearize(self, theta):

@@ -39,6 +39,7 @@ from .._validation import integer_at_least, one_of, positive_float
 from ..errors import ForwardSolveError, InvalidArgumentError
 from ..forward.base import ForwardMap
 from ..linalg import bind_solver
+from ..links import coefficient
 from . import kernels
 from .domain import Domain
 from .elliptic import setup_coefficient_map
@@ -141,7 +142,7 @@ class HeatForwardMap(ForwardMap):
 
     def _forward(self, theta):
         theta = self._check_theta(theta)
-        f = self.link(theta)
+        f = coefficient(self.link, theta)
         k_up, factor = self._operators(f)
         split, nt = self._split, self.num_steps
         U = np.empty((nt + 1, split.num_dofs))
@@ -173,7 +174,7 @@ class HeatForwardMap(ForwardMap):
         """A = (M/Δt + ϑ K(Φ(θ)))_FF as a SciPy CSR matrix (free dofs; for inspection)."""
         theta = self._check_theta(theta)
         data = np.empty(self._split.nnz_ff)
-        self._tensor.fill_ff(self.link(theta), data, self._m_ff,
+        self._tensor.fill_ff(coefficient(self.link, theta), data, self._m_ff,
                              base_scale=1.0 / self.time_step, scale=self.theta_scheme)
         return self._split.ff_matrix(data)
 

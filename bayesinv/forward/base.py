@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._validation import real_array
 from ..errors import ForwardSolveError, InvalidArgumentError
 
 Pullback = Callable[[np.ndarray], np.ndarray]
@@ -55,7 +56,7 @@ class ForwardMap:
         self.counts = SolveCounts()
 
     def _check_theta(self, theta) -> np.ndarray:
-        theta = np.asarray(theta, dtype=float)
+        theta = real_array("theta", theta)
         if theta.shape != (self.input_dim,):
             raise InvalidArgumentError(
                 f"theta must have shape ({self.input_dim},) for this forward map, "
@@ -65,14 +66,14 @@ class ForwardMap:
         return theta
 
     def _check_tangent(self, v) -> np.ndarray:
-        v = np.asarray(v, dtype=float)
+        v = real_array("v", v)
         if v.shape != (self.input_dim,):
             raise InvalidArgumentError(
                 f"v must have shape ({self.input_dim},) (a direction in θ), got {v.shape}")
         return v
 
     def _check_output(self, w) -> np.ndarray:
-        w = np.asarray(w, dtype=float)
+        w = real_array("w", w)
         if w.shape != (self.output_dim,):
             raise InvalidArgumentError(
                 f"w must have shape ({self.output_dim},) (one entry per observation), "

@@ -29,16 +29,20 @@ import hashlib
 import json
 import math
 import numbers
+import re
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from .._validation import _show
-from ..errors import ConfigError
+from ..errors import ConfigError, InvalidArgumentError
+from ..samplers.driver import LOOPS, check_settings
+from ..samplers.methods import METHODS as _SAMPLER_METHODS
 
 PDES = ("schrodinger", "darcy", "heat", "linear_gaussian")
-METHODS = ("pcn", "pcnl", "mala", "ula", "pula", "rwm", "exact")
+#: the sampler's methods (:data:`bayesinv.samplers.methods.METHODS`) and "exact"
+METHODS = ("pcn", *(m for m in _SAMPLER_METHODS if m != "pcn"), "exact")
 KINDS = ("equal_tailed", "hdi", "band", "l2_ball")
 EXECUTORS = ("serial", "local", "mpi", "dask")
 LINKS = ("exp", "regular", "identity")
@@ -158,8 +162,18 @@ def scalar(path, value):
 
 # -- the schema ------------------------------------------------------------------------------
 
+def plain_name(path, value):
+    """A name usable as one path component: letters, digits, '_', '-', '.', not starting
+    with '.' (so neither '..' nor a hidden name), at most 100 characters."""
+    if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,99}",
+                                                      value):
+        _fail(path, value, "a plain name (letters, digits, '_', '-', '.'; no '/', not "
+              "starting with '.'), since it names the output directory results/<name>")
+    return value
+
+
 EXPERIMENT = {
-    "name": Key(string, doc="a name for the run (used in titles and the default output)"),
+    "name": Key(plain_name, doc="a name for the run (used in titles and the default output)"),
     "seed": Key(integer(0), 0, "root seed: replicate r uses SeedSequence(seed).spawn(R)[r]"),
     "output": Key(string, None, "output directory (default results/<name>)"),
 }
@@ -231,7 +245,7 @@ SAMPLE_SETTINGS = {
     "max_divergences": Key(integer(0), None), "adapt": Key(boolean, None),
     "target_accept": Key(number(0.0, 1.0, open_high=True), None),
     "safety_factor": Key(number(0.0), None), "curvature_iterations": Key(integer(1), None),
-    "loop": Key(choice(("auto", "compiled", "python")), None),
+    "loop": Key(choice(LOOPS), None),
     "diagnostics": Key(boolean, False, "per-run warnings (a study flags replicates itself)"),
 }
 EXACT_SETTINGS = {"draws": Key(integer(1), 1000), "chains": Key(integer(1), 4)}
@@ -264,6 +278,8 @@ EXECUTOR = {
     "kind": Key(choice(EXECUTORS), "local"),
     "workers": Key(integer(1), 2, "local/dask: worker processes"),
     "scheduler": Key(any_string, "", "dask: address of an existing scheduler ('' = local)"),
+    "checkpoint_interval": Key(number(0.0), 60.0,
+                               "run: seconds between sampler checkpoints (also on SIGTERM)"),
 }
 TOP = ("experiment", "problem", "inference", "coverage", "executor")
 
@@ -349,6 +365,13 @@ def _inference(raw, pde: str) -> dict:
     schema = EXACT_SETTINGS if method == "exact" else SAMPLE_SETTINGS
     settings = _table("inference.settings", top["settings"], schema)
     top["settings"] = {k: v for k, v in settings.items() if v is not None}
+    if method != "exact":
+        # the sampler's own checks (which settings each method takes, and how they combine)
+        given = {k: v for k, v in top["settings"].items() if k not in ("init", "diagnostics")}
+        try:
+            check_settings(method, **given)
+        except InvalidArgumentError as exc:
+            raise ConfigError(f"inference.settings (method = {method!r}): {exc}") from None
     return top
 
 
@@ -415,9 +438,18 @@ def load_config(path) -> dict:
     """Read and validate a TOML experiment config (see the module docstring)."""
     path = Path(path)
     try:
-        text = path.read_text()
+        text = path.read_bytes().decode("utf-8")
     except FileNotFoundError:
         raise ConfigError(f"config file {str(path)!r} does not exist") from None
+    except IsADirectoryError:
+        raise ConfigError(f"config file {str(path)!r} is a directory, not a TOML file"
+                          ) from None
+    except PermissionError:
+        raise ConfigError(f"config file {str(path)!r} cannot be read (permission denied)"
+                          ) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"config file {str(path)!r} is not UTF-8 text (byte {exc.start}); "
+                          f"TOML files are UTF-8") from None
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

@@ -14,8 +14,9 @@ workers on exit:
   a results store, writes its own replicate files; a rank that dies loses only its in-flight
   replicate, and the rerun does the rest. mpi4py is imported only here, only when used;
 * :class:`DaskExecutor` — a Dask distributed ``Client``: by default a ``LocalCluster`` of
-  ``workers`` single-threaded processes bound to 127.0.0.1 with the Bokeh dashboard disabled
-  (the scheduler's small HTTP endpoint — health, metrics — binds to 127.0.0.1 too), or an
+  ``workers`` single-threaded processes bound to 127.0.0.1, speaking TLS with credentials
+  made for the run (other local users cannot submit work), with the Bokeh dashboard disabled
+  and no HTTP routes (the HTTP servers bind to 127.0.0.1 and answer 404), or an
   existing cluster's scheduler given by ``scheduler="tcp://host:8786"`` (e.g. one started
   by dask-jobqueue's ``SLURMCluster``; see ``examples/hpc/dask_jobqueue.py``).
 
@@ -25,8 +26,9 @@ union over k = 0..K−1 is every replicate exactly once.
 
 Nothing here listens on a non-loopback address unless given one: the local Dask cluster's
 scheduler, nannies, workers and HTTP endpoint bind to 127.0.0.1 (a test checks every
-listening socket) and it has no dashboard; MPI uses whatever transport
-``mpirun`` sets up.
+listening socket), it has no dashboard, and it speaks TLS with per-run credentials that
+other local users do not have (see :class:`DaskExecutor` and ``docs/security.md``); MPI uses
+whatever transport ``mpirun`` sets up.
 """
 
 from __future__ import annotations
@@ -149,7 +151,19 @@ class MPIExecutor:
 
 
 class DaskExecutor:
-    """Tasks on a Dask distributed cluster (a loopback-only LocalCluster by default)."""
+    """Tasks on a Dask distributed cluster (a loopback-only, TLS-authenticated LocalCluster
+    by default).
+
+    The default cluster is started with credentials made for this run only
+    (``distributed.security.Security.temporary()``: a self-signed CA and a certificate held
+    in memory, never written to disk), ``protocol="tls"`` and mutual authentication: the
+    scheduler, the nannies and the workers accept a connection only from a peer presenting
+    that certificate, so another local user — who can reach 127.0.0.1 — cannot submit work
+    (a plain-TCP or certificate-less connection is refused during the handshake). Their HTTP
+    servers serve no routes (no health, metrics or JSON endpoints). ``scheduler=ADDRESS``
+    joins an existing cluster instead, with whatever security the Dask configuration
+    (``distributed.comm.tls.*``) provides: then that cluster's set-up is what is trusted.
+    """
 
     name = "dask"
     is_root = True
@@ -158,15 +172,23 @@ class DaskExecutor:
         self.workers = integer_at_least("workers", workers, 1)
         self.scheduler = scheduler or None
         self._client = self._cluster = None
+        self.security = None
 
     def __enter__(self):
+        import dask
         from distributed import Client, LocalCluster
+        from distributed.security import Security
 
         if self.scheduler is None:
-            self._cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1,
-                                         processes=True, host="127.0.0.1",
-                                         dashboard_address=None, silence_logs=40)
-            self._client = Client(self._cluster)
+            self.security = Security.temporary()
+            # no HTTP routes on the scheduler and the workers (health, metrics, JSON)
+            with dask.config.set({"distributed.scheduler.http.routes": [],
+                                  "distributed.worker.http.routes": []}):
+                self._cluster = LocalCluster(
+                    n_workers=self.workers, threads_per_worker=1, processes=True,
+                    host="127.0.0.1", protocol="tls", security=self.security,
+                    dashboard_address=None, silence_logs=40)
+                self._client = Client(self._cluster, security=self.security)
         else:
             self._client = Client(self.scheduler)
         return self

@@ -11,10 +11,12 @@ Every file is written atomically: a temporary file in the same directory, flushe
 fsync'ed, then ``os.replace`` onto its name (:func:`bayesinv.samplers.checkpoint.write`
 for the replicate files, the same recipe for JSON), so a worker killed mid-write (SIGKILL,
 pre-emption, a dead node) leaves either the previous state or the complete file, never a
-half-written one under the final name. Each replicate file carries the study fingerprint and
-its replicate index; on a rerun a file that cannot be read (truncated by a full disk, say) or
-carries another fingerprint or index (copied from another study) is not trusted: the
-replicate is recomputed and the file replaced.
+half-written one under the final name. Each replicate file carries the study fingerprint, its
+replicate index and a SHA-256 checksum of its content; on a rerun (and for ``status`` and
+``report``) every file is read in full and verified, and a file that cannot be read
+(truncated by a full disk, say), fails its checksum (damaged arrays under intact metadata)
+or carries another fingerprint or index (copied from another study) is not trusted: the
+replicate counts as missing, is recomputed and the file replaced.
 
 A replicate's result depends only on (root seed, replicate index) — replicate r uses
 ``SeedSequence(seed).spawn(R)[r]`` — so a study resumed, split into SLURM array tasks or MPI
@@ -28,6 +30,7 @@ study went on), ``running`` (a marker from a live process, or from another host)
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import json
 import os
@@ -41,7 +44,7 @@ import numpy as np
 
 from .._files import temporary_owner, write_json_atomic
 from .._version import __version__
-from ..errors import ConfigError
+from ..errors import ConfigError, CorruptFileError
 from ..samplers import checkpoint
 
 MANIFEST = "manifest.json"
@@ -73,11 +76,33 @@ class ReplicateStore:
         return self.directory / MANIFEST
 
     def manifest(self) -> dict | None:
-        """The manifest, or None when the directory holds no study yet."""
+        """The manifest, or None when the directory holds no study yet. A manifest that
+        cannot be read (truncated, not JSON) raises
+        :class:`~bayesinv.errors.CorruptFileError` naming it."""
         try:
-            return json.loads(self.manifest_path.read_text())
+            text = self.manifest_path.read_text(encoding="utf-8")
         except FileNotFoundError:
             return None
+        except (UnicodeDecodeError, IsADirectoryError) as exc:
+            raise CorruptFileError(
+                f"{str(self.manifest_path)!r} is not a study manifest ({type(exc).__name__}); "
+                f"restore it, or move the directory aside and rerun", self.manifest_path
+            ) from None
+        try:
+            manifest = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise CorruptFileError(
+                f"{str(self.manifest_path)!r} is truncated or damaged (not valid JSON: {exc}); "
+                f"restore it, or move the directory aside and rerun", self.manifest_path
+            ) from None
+        missing = [k for k in ("fingerprint", "replicates", "seed", "metadata")
+                   if not isinstance(manifest, dict) or k not in manifest]
+        if missing:
+            raise CorruptFileError(
+                f"{str(self.manifest_path)!r} is not a complete study manifest (no "
+                f"{missing[0]!r}); restore it, or move the directory aside and rerun",
+                self.manifest_path)
+        return manifest
 
     def open(self, fingerprint: str, metadata: dict, *, fixed_truth=None,
              config: dict | None = None) -> dict:
@@ -113,12 +138,29 @@ class ReplicateStore:
     def _remove_orphaned_temporaries(self) -> None:
         """Delete temporary files left by processes *of this host* that were killed
         mid-write (they are never read; this only tidies up). Another node's temporaries are
-        left alone: their writers may be alive."""
+        left alone: their writers may be alive. Only regular files in the study directory
+        and its real subdirectories are considered: a symbolic link (to a directory or a
+        file) is never followed."""
         host = socket.gethostname()
-        for tmp in self.directory.glob("*/.*.tmp"):
-            owner = temporary_owner(tmp)
-            if owner is not None and owner[1] == host and not _pid_alive(owner[0]):
-                tmp.unlink(missing_ok=True)
+        for folder in self._real_directories():
+            with os.scandir(folder) as entries:
+                for entry in entries:
+                    if not (entry.name.startswith(".") and entry.name.endswith(".tmp")) \
+                            or not entry.is_file(follow_symlinks=False):
+                        continue
+                    owner = temporary_owner(entry.name)
+                    if owner is not None and owner[1] == host and not _pid_alive(owner[0]):
+                        with contextlib.suppress(FileNotFoundError):
+                            os.unlink(entry.path)
+
+    def _real_directories(self) -> list[str]:
+        """The study directory and its subdirectories that are not symbolic links."""
+        if not self.directory.is_dir():
+            return []
+        out = [str(self.directory)]
+        with os.scandir(self.directory) as entries:
+            out += [e.path for e in entries if e.is_dir(follow_symlinks=False)]
+        return out
 
     # -- replicate files ---------------------------------------------------------------------
 
@@ -148,7 +190,7 @@ class ReplicateStore:
             return None
         try:
             meta, arrays = checkpoint.read(path)
-        except Exception:  # truncated or corrupt: any reader error means "not a result"
+        except (CorruptFileError, OSError):  # truncated, damaged, unreadable: "not a result"
             return None
         fingerprint = fingerprint or (self.manifest() or {}).get("fingerprint")
         if meta.get("fingerprint") != fingerprint or meta.get("replicate") != int(r):
@@ -158,16 +200,11 @@ class ReplicateStore:
         return meta, result
 
     def read_meta(self, r: int, fingerprint: str) -> dict | None:
-        """The metadata of replicate r's file (not its arrays), or None where :meth:`read`
-        would give None: enough for status and resume decisions."""
-        path = self.record_path(r)
-        try:
-            meta = checkpoint.read_meta(path)
-        except Exception:  # missing, truncated or corrupt
-            return None
-        if meta.get("fingerprint") != fingerprint or meta.get("replicate") != int(r):
-            return None
-        return meta
+        """The metadata of replicate r's file, or None where :meth:`read` would give None.
+        The whole file is read and its checksum verified (a file with intact metadata but
+        damaged arrays is not a result): enough for status and resume decisions."""
+        got = self.read(r, fingerprint)
+        return None if got is None else got[0]
 
     def load_results(self, indices: Iterable[int]) -> dict[int, dict]:
         """{r: result} for the replicates in ``indices`` with a valid file (done or failed)."""

@@ -15,12 +15,16 @@ config (:func:`bayesinv.hpc.config.load_config`) and works in its output directo
 
 from __future__ import annotations
 
+import errno
 import json
+import os
+import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
+from .._files import atomic_path, write_json_atomic, write_text_atomic
 from ..diagnostics.coverage import assemble_study, coverage_table, plan_coverage_study, write_netcdf
 from ..errors import ConfigError
 from .config import config_hash
@@ -86,7 +90,7 @@ def run_study(cfg: dict, *, output=None, executor=None, indices=None, retry_fail
     from tqdm.auto import tqdm
 
     executor = executor or SerialExecutor()
-    out = Path(output or cfg["experiment"]["output"])
+    out = prepare_output(output or cfg["experiment"]["output"])
     fingerprint = config_hash(cfg)
     plan = plan_coverage_study(**study_specs(cfg))
     store = ReplicateStore(out)
@@ -129,10 +133,20 @@ def run_study(cfg: dict, *, output=None, executor=None, indices=None, retry_fail
                        config_hash=fingerprint)
     if root:
         write_netcdf(ds, out / STUDY_FILE)
-        coverage_table(ds).to_csv(out / TABLE_FILE, index=False)
+        _write_csv(coverage_table(ds), out / TABLE_FILE)
         log(f"merged {R} replicates into {out / STUDY_FILE} ({int(ds['num_valid'])} valid, "
             f"{int(ds['num_flagged'])} flagged)")
     return ds
+
+
+def _write_csv(table, path) -> None:
+    with atomic_path(path) as tmp:
+        table.to_csv(tmp, index=False)
+
+
+def _save_figure(fig, path) -> None:
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=100, format="png")
 
 
 def merge_store(directory):
@@ -159,10 +173,13 @@ def report_study(directory, *, figures: bool = True, log=print):
     store = ReplicateStore(directory)
     counts = store.counts()
     out = directory / "report"
+    if out.is_symlink():
+        raise NotADirectoryError(errno.ENOTDIR, "the report directory is a symbolic link "
+                                 "(refusing to write through it)", str(out))
     out.mkdir(exist_ok=True)
     write_netcdf(ds, out / STUDY_FILE)
     table = coverage_table(ds)
-    table.to_csv(out / TABLE_FILE, index=False)
+    _write_csv(table, out / TABLE_FILE)
     R = ds.attrs["replicates"]
     lines = [f"# Coverage study `{directory.name}`", "",
              f"{len(ds['replicate'])} of {R} replicates finished "
@@ -175,7 +192,7 @@ def report_study(directory, *, figures: bool = True, log=print):
         lines.append(f"| {row.kind} | {row.functional} | {row.level:g} | {row.hits}/"
                      f"{row.valid} | {row.coverage:.3f} | [{row.ci_low:.3f}, {row.ci_high:.3f}]"
                      f" | {row.binom_p:.3g} |")
-    (out / "coverage.md").write_text("\n".join(lines) + "\n")
+    write_text_atomic(out / "coverage.md", "\n".join(lines) + "\n")
     if figures and int(ds["num_valid"]) > 0:
         _coverage_figure(out / "coverage.png", ds)
     log("\n".join(lines))
@@ -197,13 +214,44 @@ def _coverage_figure(path, ds):
     if with_sbc:
         plot_sbc(ds, kind="equal_tailed", functional=scalars[0],
                  axes=[fig.add_subplot(grid[0, 1]), fig.add_subplot(grid[0, 2])])
-    fig.savefig(path, dpi=100)
+    _save_figure(fig, path)
 
 
-def run_inversion(cfg: dict, *, output=None, figures: bool = True, progress=None, log=print):
+CHECKPOINT_FILE = "checkpoint.npz"
+
+
+def prepare_output(out) -> Path:
+    """Create the output directory and check, before any work, that files can be written
+    in it (a temporary file is created and removed). Raises ``OSError`` — e.g.
+    ``NotADirectoryError`` when the path is a file, ``PermissionError`` — naming the path."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise NotADirectoryError(errno.ENOTDIR, "the output path is not a directory", str(out))
+    out.mkdir(parents=True, exist_ok=True)
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".write-test.", suffix=".tmp", dir=out)
+    except PermissionError:
+        raise PermissionError(errno.EACCES, "Permission denied", str(out)) from None
+    os.close(fd)
+    os.unlink(probe)
+    return out
+
+
+def run_inversion(cfg: dict, *, output=None, figures: bool = True, progress=None, log=print,
+                  checkpoint_interval: float | None = None):
     """One inversion: data from the config's truth (seed child 1 of the root seed, as
     replicate streams are), posterior draws (child 2), written to ``posterior.nc`` with a
-    ``summary.json`` and figures (truth, posterior mean and sd, traces)."""
+    ``summary.json`` and figures (truth, posterior mean and sd, traces).
+
+    The output directory is checked to be writable before anything is computed. Sampling is
+    checkpointed to ``checkpoint.npz`` in it (every ``checkpoint_interval`` seconds, default
+    ``executor.checkpoint_interval``, and on SIGTERM, which stops the run with
+    :class:`~bayesinv.errors.SamplingInterrupted`); a rerun resumes from the checkpoint and
+    gives draws bit-identical to an uninterrupted run. The checkpoint is kept after the run
+    (it holds the draws, so rerunning — e.g. after a signal that arrived while the outputs
+    were written — rewrites the same outputs without sampling again); delete it to start
+    afresh.
+    """
     from ..diagnostics.arviz_io import write_netcdf_atomic
     from ..diagnostics.credible import l2_norm, posterior_draws
     from ..likelihood import GaussianLikelihood, simulate
@@ -211,8 +259,7 @@ def run_inversion(cfg: dict, *, output=None, figures: bool = True, progress=None
     from ..samplers.warmstart import child_seed
     from .problems import config_model, inference_spec
 
-    out = Path(output or cfg["experiment"]["output"])
-    out.mkdir(parents=True, exist_ok=True)
+    out = prepare_output(output or cfg["experiment"]["output"])
     start = time.perf_counter()
     model = config_model(**cfg["problem"])
     root = np.random.SeedSequence(cfg["experiment"]["seed"])
@@ -222,8 +269,15 @@ def run_inversion(cfg: dict, *, output=None, figures: bool = True, progress=None
     posterior = Posterior(model.prior, GaussianLikelihood(model.forward, data,
                                                           model.noise_std))
     spec = inference_spec(cfg)
+    checkpoint = out / CHECKPOINT_FILE
     if spec.method != "exact":
         spec.settings["progress"] = progress
+        spec.settings["checkpoint"] = checkpoint
+        spec.settings["checkpoint_interval"] = (
+            cfg["executor"]["checkpoint_interval"] if checkpoint_interval is None
+            else checkpoint_interval)
+        if checkpoint.exists():
+            log(f"resuming from {checkpoint}")
     idata = spec.run(posterior, sampler_seed)
     idata.attrs["config_hash"] = config_hash(cfg)
     write_netcdf_atomic(idata, out / "posterior.nc")
@@ -245,7 +299,7 @@ def run_inversion(cfg: dict, *, output=None, figures: bool = True, progress=None
     stats = getattr(idata, "sample_stats", None)
     if stats is not None and "acceptance_rate" in stats:
         summary["mean_acceptance_rate"] = float(stats["acceptance_rate"].mean())
-    (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    write_json_atomic(out / "summary.json", summary)
     if figures:
         _inversion_figure(out / "posterior.png", model, idata, truth, theta)
     log(json.dumps(summary, indent=2))
@@ -284,4 +338,4 @@ def _inversion_figure(path, model, idata, truth, theta):
             rows = grid[1, :].subgridspec(3, 1, hspace=0.05)
             plot_traces(idata, axes=[fig.add_subplot(rows[i]) for i in range(3)],
                         title="traces of ξ₀, ξ₁, ξ₂ (one colour per chain)")
-    fig.savefig(path, dpi=100)
+    _save_figure(fig, path)

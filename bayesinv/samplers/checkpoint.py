@@ -6,10 +6,14 @@ averaging state, iteration, divergence count and the draws kept so far (or, when
 how many were written to disk), plus the preconditioner. Resuming from it gives draws
 bit-identical to an uninterrupted run with the same seed.
 
-Format: one NumPy ``.npz`` file (arrays, no pickles) whose ``__meta__`` entry is a JSON
-document (bit-generator states, counters, fingerprints). Writes are atomic: a temporary file
-in the same directory, flushed and fsync'ed, then ``os.replace`` onto the target, so a crash
-or SIGKILL mid-write leaves the previous checkpoint intact.
+Format (version 2): one NumPy ``.npz`` file (arrays, no pickles) whose ``__meta__`` entry is
+a JSON document (format version, bit-generator states, counters, fingerprints, the run's
+warm-up, thinning and length) with a SHA-256 checksum over the metadata and every array.
+:func:`read` verifies the checksum and that each chain holds exactly the draws its iteration
+count keeps, and raises :class:`~bayesinv.errors.CorruptFileError` naming the file for a
+damaged, truncated, edited or foreign file (or one of another format version). Writes are
+atomic: a temporary file in the same directory, flushed and fsync'ed, then ``os.replace``
+onto the target, so a crash or SIGKILL mid-write leaves the previous checkpoint intact.
 
 Fingerprints are SHA-256 digests of (a) the problem — data, noise level, forward-map type,
 dimensions and matrices or design points, prior type, factor and mean — and (b) the sampler
@@ -28,12 +32,12 @@ import numpy as np
 import scipy.sparse as sp
 
 from .._files import atomic_path
-from ..errors import InvalidArgumentError
+from ..errors import CorruptFileError, InvalidArgumentError
 from . import adaptation
-from .chains import DRAW_KEYS, Chain, RunSettings
+from .chains import DRAW_KEYS, Chain, RunSettings, num_kept
 from .methods import Method
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 
 def _update(h, value) -> None:
@@ -91,26 +95,95 @@ def problem_fingerprint(posterior) -> str:
     return digest(parts)
 
 
+def _checksum(meta: dict, arrays: dict) -> str:
+    """SHA-256 over the metadata (less its checksum) and every array (name, dtype, shape,
+    bytes)."""
+    body = {k: v for k, v in meta.items() if k != "checksum"}
+    return digest({"meta": json.dumps(body, sort_keys=True), "arrays": dict(arrays)})
+
+
 def write(path, meta: dict, arrays: dict) -> None:
-    """Write a checkpoint atomically (temporary file, fsync, ``os.replace``)."""
-    payload = {"__meta__": np.array(json.dumps({"format": FORMAT_VERSION, **meta}))}
-    payload.update(arrays)
+    """Write a checkpoint atomically (temporary file, fsync, ``os.replace``), with its
+    format version and a SHA-256 checksum of its content in the metadata."""
+    arrays = {k: np.asarray(v) for k, v in arrays.items()}
+    meta = {**meta, "format": FORMAT_VERSION}
+    meta["checksum"] = _checksum(meta, arrays)
+    payload = {"__meta__": np.array(json.dumps(meta)), **arrays}
     with atomic_path(path) as tmp, open(tmp, "wb") as f:
         np.savez(f, **payload)
 
 
+def _damaged(path, why: str) -> CorruptFileError:
+    return CorruptFileError(
+        f"{str(path)!r} is damaged or not a bayesinv file ({why}); delete it (a checkpoint: "
+        f"the run then starts afresh) or restore it from a copy", path)
+
+
+def _load(path, *, arrays: bool):
+    path = Path(path)
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            if "__meta__" not in data.files:
+                raise _damaged(path, "no metadata entry")
+            meta = json.loads(str(data["__meta__"]))
+            loaded = {k: data[k] for k in data.files if k != "__meta__"} if arrays else None
+    except (FileNotFoundError, IsADirectoryError, PermissionError, CorruptFileError):
+        raise
+    except Exception as exc:  # zip, zlib, npy-header and JSON errors of a damaged file
+        raise _damaged(path, f"{type(exc).__name__}: {str(exc).splitlines()[0][:120]}"
+                       if str(exc) else type(exc).__name__) from None
+    if not isinstance(meta, dict):
+        raise _damaged(path, "the metadata is not a JSON object")
+    if meta.get("format") != FORMAT_VERSION:
+        raise _damaged(path, f"format version {meta.get('format')!r}, this bayesinv reads "
+                       f"{FORMAT_VERSION}")
+    if "checksum" not in meta:
+        raise _damaged(path, "no checksum")
+    return meta, loaded
+
+
 def read_meta(path) -> dict:
-    """The metadata of a file written by :func:`write`, without loading its arrays."""
-    with np.load(Path(path), allow_pickle=False) as data:
-        return json.loads(str(data["__meta__"]))
+    """The metadata of a file written by :func:`write`, without loading (or verifying) its
+    arrays. Raises :class:`~bayesinv.errors.CorruptFileError` naming the file when it cannot
+    be read."""
+    return _load(path, arrays=False)[0]
 
 
 def read(path) -> tuple[dict, dict]:
-    """(metadata, arrays) of a checkpoint written by :func:`write`."""
-    with np.load(Path(path), allow_pickle=False) as data:
-        arrays = {k: data[k] for k in data.files if k != "__meta__"}
-        meta = json.loads(str(data["__meta__"]))
+    """(metadata, arrays) of a checkpoint written by :func:`write`, verified: the checksum
+    must match and a sampler checkpoint must be consistent (below). Raises
+    :class:`~bayesinv.errors.CorruptFileError` naming the file otherwise."""
+    meta, arrays = _load(path, arrays=True)
+    if _checksum(meta, arrays) != meta["checksum"]:
+        raise _damaged(path, "checksum mismatch: the content was changed after it was "
+                       "written")
+    if "chains" in meta:
+        _check_chain_counts(path, meta, arrays)
     return meta, arrays
+
+
+def _check_chain_counts(path, meta: dict, arrays: dict) -> None:
+    """Each chain's kept draws (buffered + streamed) must be exactly those of its
+    ``iteration`` steps under the run's warm-up and thinning, and at most ``total`` steps:
+    a resumed run can never return more (or fewer) draws than asked for."""
+    run = meta.get("run")
+    if not isinstance(run, dict):
+        raise _damaged(path, "no run shape (warmup, thin, total) in the metadata")
+    warmup, thin, total = run.get("warmup"), run.get("thin"), run.get("total")
+    streamed = meta.get("streamed") or 0
+    for c, cm in enumerate(meta["chains"]):
+        it, buffered = cm.get("iteration"), cm.get("buffered")
+        if not (isinstance(it, int) and 0 <= it <= total):
+            raise _damaged(path, f"chain {c}: iteration {it!r} outside [0, {total}]")
+        expected = num_kept(0, it, warmup, thin)
+        if buffered + streamed != expected:
+            raise _damaged(path, f"chain {c}: {buffered} buffered + {streamed} streamed "
+                           f"draws, but {it} steps keep {expected}")
+        for key in DRAW_KEYS:
+            value = arrays.get(f"c{c}.buffer.{key}")
+            if value is not None and len(value) != buffered:
+                raise _damaged(path, f"chain {c}: {len(value)} buffered {key!r} draws, the "
+                               f"metadata says {buffered}")
 
 
 def save_chains(path, chains: list[Chain], run: RunSettings, meta: dict,
@@ -133,8 +206,9 @@ def save_chains(path, chains: list[Chain], run: RunSettings, meta: dict,
             "adapt_state": list(map(float, ch.adapt_state)), "iteration": ch.iteration,
             "num_divergent": ch.num_divergent, "acceptance_sum": ch.acceptance_sum,
             "buffered": ch.buffered()})
-    write(path, {**meta, "chains": chain_meta, "streamed": streamed,
-                            "complete": complete}, arrays)
+    write(path, {**meta, "chains": chain_meta, "streamed": streamed, "complete": complete,
+                 "run": {"warmup": run.warmup, "thin": run.thin, "total": run.total}},
+          arrays)
 
 
 def restore_chains(meta: dict, arrays: dict, method: Method) -> list[Chain]:

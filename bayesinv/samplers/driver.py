@@ -36,7 +36,14 @@ from pathlib import Path
 
 import numpy as np
 
-from .._validation import float_in_interval, integer_at_least, one_of, positive_float
+from .._validation import (
+    float_in_interval,
+    integer_at_least,
+    one_of,
+    positive_float,
+    real_array,
+    spd_matrix,
+)
 from .._version import __version__
 from ..diagnostics.arviz_io import convergence_diagnostics
 from ..errors import (
@@ -52,7 +59,7 @@ from .chains import (
     RunSettings,
 )
 from .compiled import CompiledTarget, InterpretedAdapter, compiled_target
-from .methods import method_class
+from .methods import METHODS, method_class
 from .runner import Accounting, ChainRunner
 from .storage import DrawStream
 from .tuning import initial_parameter
@@ -138,6 +145,48 @@ def _choose_loop(posterior, compiled, loop):
             "LinearForwardMap with a GaussianPrior is built in); pass compiled=CompiledTarget"
             "(...) or use loop='interpreted'")
     return target, target is not None and loop != "interpreted"
+
+
+#: the values of ``sample(loop=...)``
+LOOPS = ("auto", "interpreted", "compiled")
+
+
+def check_settings(method: str = "pcn", *, draws: int = 1000, warmup: int = 0,
+                   chains: int = 4, thin: int = 1, step_size=None, beta=None,
+                   preconditioner=None, max_divergences: int | None = None,
+                   adapt: bool | None = None, target_accept: float | None = None,
+                   safety_factor: float = 0.1, curvature_iterations: int = 20,
+                   loop: str = "auto") -> dict:
+    """Validate the sampler settings of :func:`sample` that need no posterior — the same
+    checks ``sample`` makes, so that a batch config can be refused before any run.
+
+    Returns the normalised values (``cls``: the method class, ``given``: the scale parameter
+    given, or None). Raises :class:`~bayesinv.errors.InvalidArgumentError` naming the
+    setting, e.g. ``step_size`` with pCN, ``beta`` with ULA, a preconditioner with a method
+    that takes none, or an unknown ``loop``.
+    """
+    cls = method_class(method)
+    draws = integer_at_least("draws", draws, 1)
+    warmup = integer_at_least("warmup", warmup, 0)
+    chains = integer_at_least("chains", chains, 1)
+    thin = integer_at_least("thin", thin, 1)
+    loop = one_of("loop", loop, LOOPS)
+    safety_factor = positive_float("safety_factor", safety_factor)
+    curvature_iterations = integer_at_least("curvature_iterations", curvature_iterations, 1)
+    if preconditioner is not None and not cls.preconditionable:
+        able = [name for name, c in METHODS.items() if c.preconditionable]
+        raise InvalidArgumentError(
+            f"preconditioner applies to method={' or '.join(map(repr, able))} only, not "
+            f"{method!r}")
+    given, adapt, target_accept = _tuning_options(cls, step_size, beta, adapt, warmup,
+                                                  target_accept)
+    if max_divergences is None:
+        max_divergences = max(10, (warmup + draws * thin) // 20)
+    max_divergences = integer_at_least("max_divergences", max_divergences, 0)
+    return {"cls": cls, "given": given, "draws": draws, "warmup": warmup, "chains": chains,
+            "thin": thin, "loop": loop, "safety_factor": safety_factor,
+            "curvature_iterations": curvature_iterations, "adapt": adapt,
+            "target_accept": target_accept, "max_divergences": max_divergences}
 
 
 def sample(posterior: Posterior, method: str = "pcn", *, draws: int = 1000, warmup: int = 0,
@@ -235,36 +284,31 @@ def sample(posterior: Posterior, method: str = "pcn", *, draws: int = 1000, warm
     if not isinstance(posterior, Posterior):
         raise InvalidArgumentError(
             f"posterior must be a bayesinv.Posterior, got {type(posterior).__name__}")
-    cls = method_class(method)
-    draws = integer_at_least("draws", draws, 1)
-    warmup = integer_at_least("warmup", warmup, 0)
-    chains = integer_at_least("chains", chains, 1)
-    thin = integer_at_least("thin", thin, 1)
+    checked = check_settings(method, draws=draws, warmup=warmup, chains=chains, thin=thin,
+                             step_size=step_size, beta=beta, preconditioner=preconditioner,
+                             max_divergences=max_divergences, adapt=adapt,
+                             target_accept=target_accept, safety_factor=safety_factor,
+                             curvature_iterations=curvature_iterations, loop=loop)
+    cls, given = checked["cls"], checked["given"]
+    draws, warmup, chains, thin = (checked[k] for k in ("draws", "warmup", "chains", "thin"))
+    adapt, target_accept, loop = checked["adapt"], checked["target_accept"], checked["loop"]
+    safety_factor, max_divergences = checked["safety_factor"], checked["max_divergences"]
+    curvature_iterations = checked["curvature_iterations"]
     seed_seq = seed_sequence(seed)
-    loop = one_of("loop", loop, {"auto", "interpreted", "compiled"})
-    safety_factor = positive_float("safety_factor", safety_factor)
-    curvature_iterations = integer_at_least("curvature_iterations", curvature_iterations, 1)
     checkpoint_interval = positive_float("checkpoint_interval", checkpoint_interval)
     stream_every = integer_at_least("stream_every", stream_every, 1)
-    if preconditioner is not None and not cls.preconditionable:
-        raise InvalidArgumentError(
-            f"preconditioner applies to method='ula' or 'mala' only, not {method!r}")
-    given, adapt, target_accept = _tuning_options(cls, step_size, beta, adapt, warmup,
-                                                  target_accept)
     ctarget, use_compiled = _choose_loop(posterior, compiled, loop)
-    if max_divergences is None:
-        max_divergences = max(10, (warmup + draws * thin) // 20)
-    max_divergences = integer_at_least("max_divergences", max_divergences, 0)
+    if preconditioner is not None and not isinstance(preconditioner, str):
+        preconditioner = spd_matrix("preconditioner", preconditioner, posterior.whitened.dim)
 
     settings = {
         "method": cls.name, "draws": draws, "warmup": warmup, "chains": chains, "thin": thin,
         "seed": (seed_seq.entropy, tuple(seed_seq.spawn_key)), "given": given,
         "adapt": adapt, "target_accept": target_accept, "safety_factor": safety_factor,
         "curvature_iterations": curvature_iterations,
-        "init": init if isinstance(init, str) else np.asarray(
-            init.position if isinstance(init, MAPResult) else init, dtype=float),
-        "preconditioner": preconditioner if preconditioner is None or isinstance(
-            preconditioner, str) else np.asarray(preconditioner, dtype=float),
+        "init": init if isinstance(init, str) else real_array(
+            "init", init.position if isinstance(init, MAPResult) else init),
+        "preconditioner": preconditioner,
         "max_divergences": max_divergences, "store_theta": store_theta,
     }
     problem_digest = ckpt.problem_fingerprint(posterior)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._validation import real_array, spd_matrix
 from ..errors import InvalidArgumentError
 from ..optimize import MAPResult, find_map
 from ..posterior import Posterior
@@ -62,7 +63,7 @@ def initial_positions(init, posterior: Posterior, chains: int, rngs,
         if init == "map":
             return np.tile(map_cache.position, (chains, 1)), "map"
         raise InvalidArgumentError(f"init must be 'prior', 'map' or an array, got {init!r}")
-    x = np.asarray(init, dtype=float)
+    x = real_array("init", init)
     if x.shape == (k,):
         x = np.tile(x, (chains, 1))
     if x.shape != (chains, k) or not np.isfinite(x).all():
@@ -83,11 +84,5 @@ def sqrt_preconditioner(preconditioner, posterior: Posterior, map_cache: MAPCach
                 f"got {preconditioner!r}")
         H = gauss_newton_hessian(posterior, map_cache.position)
         return sqrt_inverse(H), "laplace"
-    k = posterior.whitened.dim
-    C = np.asarray(preconditioner, dtype=float)
-    if C.shape != (k, k):
-        raise InvalidArgumentError(f"preconditioner must have shape ({k}, {k}), got {C.shape}")
-    try:
-        return np.linalg.cholesky(C), "user"
-    except np.linalg.LinAlgError as exc:
-        raise InvalidArgumentError("preconditioner must be symmetric positive definite") from exc
+    C = spd_matrix("preconditioner", preconditioner, posterior.whitened.dim)
+    return np.linalg.cholesky(C), "user"
