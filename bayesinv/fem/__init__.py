@@ -6,6 +6,7 @@ Meshing disks and ellipses needs gmsh (``pip install gmsh``), imported only when
 
 from ._dolfinx import DOLFINX_VERSION
 from .darcy import DarcyMap
+from .dirichlet import DirichletBC
 from .domain import (
     Domain,
     LagrangeSpace,
@@ -18,22 +19,29 @@ from .domain import (
 )
 from .elliptic import EllipticForwardMap, Experiment
 from .heat import HeatForwardMap
+from .newton import NewtonOptions
 from .observation import FieldObservation, PointObservation, node_design
+from .parameters import ParameterBasis
 from .schrodinger import SchrodingerMap
 from .solvers import PETScSolver
+from .variational import VariationalForwardMap
 
 __all__ = [
     "DOLFINX_VERSION",
     "DarcyMap",
+    "DirichletBC",
     "Domain",
     "EllipticForwardMap",
     "Experiment",
     "FieldObservation",
     "HeatForwardMap",
     "LagrangeSpace",
+    "NewtonOptions",
     "PETScSolver",
+    "ParameterBasis",
     "PointObservation",
     "SchrodingerMap",
+    "VariationalForwardMap",
     "disk",
     "disk_of_area",
     "ellipse",
