@@ -19,6 +19,7 @@ from .domain import (
 )
 from .elliptic import EllipticForwardMap, Experiment
 from .heat import HeatForwardMap
+from .meshes import MeshData, read_mesh
 from .newton import NewtonOptions
 from .observation import FieldObservation, PointObservation, node_design
 from .parameters import ParameterBasis
@@ -36,6 +37,7 @@ __all__ = [
     "FieldObservation",
     "HeatForwardMap",
     "LagrangeSpace",
+    "MeshData",
     "NewtonOptions",
     "PETScSolver",
     "ParameterBasis",
@@ -46,6 +48,7 @@ __all__ = [
     "disk_of_area",
     "ellipse",
     "node_design",
+    "read_mesh",
     "uniform_design",
     "unit_disk",
     "unit_square",

@@ -1,0 +1,374 @@
+"""VariationalForwardMap: a user's UFL residual as a forward map with exact adjoints.
+
+Taylor (rate 2 over >= 5 halvings) and dot-product tests on triangles, quadrilaterals and
+tetrahedra for P1/P2/DG0/series parameters; the UFL Darcy and Schrödinger residuals against the
+fast affine maps; manufactured-solution rates; experiments; observations; Newton; bad input.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from bayesinv import ForwardSolveError, InvalidArgumentError
+from bayesinv.testing import check_forward_map
+
+fem = pytest.importorskip("bayesinv.fem")
+import dolfinx.mesh  # noqa: E402
+import ufl  # noqa: E402
+from mpi4py import MPI  # noqa: E402
+
+pytestmark = pytest.mark.fem
+COMM = MPI.COMM_SELF
+
+
+def _mesh(kind, n):
+    if kind == "triangle":
+        return fem.unit_square(n)
+    if kind == "quadrilateral":
+        return dolfinx.mesh.create_unit_square(COMM, n, n, dolfinx.mesh.CellType.quadrilateral)
+    return dolfinx.mesh.create_unit_cube(COMM, n, n, n, dolfinx.mesh.CellType.tetrahedron)
+
+
+def _points(gdim, n, seed):
+    return 0.05 + 0.9 * np.random.default_rng(seed).random((n, gdim))
+
+
+def darcy_residual(u, m, v):
+    return m * ufl.inner(ufl.grad(u), ufl.grad(v)) * ufl.dx + 1.0 * v * ufl.dx
+
+
+def _assert_taylor(G, theta, rng, dot_tol=1e-10, eps0=None, affine=False):
+    report = check_forward_map(G, theta, rng, halvings=6, eps0=eps0)
+    if affine:  # G affine in θ: the first-order remainder is round-off
+        assert report.r1.max() <= 1e-10 * report.r0.max(), str(report)
+        assert report.dot_product_error < dot_tol, str(report)
+        return
+    assert np.all(np.abs(report.rates1 - 2.0) <= 0.15), str(report)
+    assert report.dot_product_error < dot_tol, str(report)
+
+
+# --- the built-in PDEs as cross-checks ----------------------------------------------------
+
+@pytest.mark.parametrize("degree", [1, 2])
+def test_ufl_darcy_reproduces_darcy_map(degree, rng):
+    dom = fem.unit_square(8)
+    X = fem.uniform_design(dom, 25, seed=2)
+    D = fem.DarcyMap(dom, X, source=1.0, boundary_value=lambda x: x[0], link="exp",
+                     degree=degree)
+    G = fem.VariationalForwardMap(darcy_residual, dom, X, state=degree, link="exp",
+                                  bcs=[fem.DirichletBC(lambda x: x[0])])
+    theta = 0.6 * rng.standard_normal(G.input_dim)
+    y, pb = G.value_and_pullback(theta)
+    yd, pbd = D.value_and_pullback(theta)
+    w, h = rng.standard_normal(y.shape), rng.standard_normal(theta.shape)
+    scale = np.abs(yd).max()
+    assert np.abs(y - yd).max() <= 1e-12 * scale
+    assert np.abs(pb(w) - pbd(w)).max() <= 1e-11 * np.abs(pbd(w)).max()
+    assert np.abs(G.jvp(theta, h) - D.jvp(theta, h)).max() <= 1e-11 * np.abs(D.jvp(theta, h)).max()
+
+
+def test_ufl_schrodinger_reproduces_schrodinger_map_with_two_experiments(rng):
+    dom = fem.unit_square(8)
+    X = fem.uniform_design(dom, 20, seed=4)
+    gs = [lambda x: 1 + 0.5 * x[0], lambda x: 2 - x[1]]
+    S = fem.SchrodingerMap(dom, X, experiments=[fem.Experiment(boundary_value=g) for g in gs])
+
+    def residual(u, m, v, g):
+        return (0.5 * ufl.inner(ufl.grad(u), ufl.grad(v)) + m * u * v) * ufl.dx
+
+    G = fem.VariationalForwardMap(residual, dom, X, link="exp", coefficients={"g": gs[0]},
+                                  bcs=[fem.DirichletBC("g")],
+                                  experiments=[{"g": g} for g in gs])
+    assert G.shared_factorization and G.output_dim == S.output_dim
+    theta = 0.5 * rng.standard_normal(G.input_dim)
+    y, pb = G.value_and_pullback(theta)
+    ys, pbs = S.value_and_pullback(theta)
+    w = rng.standard_normal(y.shape)
+    assert np.abs(y - ys).max() <= 1e-12 * np.abs(ys).max()
+    assert np.abs(pb(w) - pbs(w)).max() <= 1e-11 * np.abs(pbs(w)).max()
+    _assert_taylor(G, theta, rng)
+
+
+# --- Taylor and dot-product tests on every cell type and parameter space -------------------
+
+@pytest.mark.parametrize("cell", ["triangle", "quadrilateral", "tetrahedron"])
+@pytest.mark.parametrize("parameter", ["P1", "P2", "DG0"])
+def test_taylor_and_dot_product_on_cell_types_and_parameter_spaces(cell, parameter, rng):
+    mesh = _mesh(cell, 3 if cell == "tetrahedron" else 6)
+    gdim = 3 if cell == "tetrahedron" else 2
+
+    def residual(u, m, v):  # nonlinear in m through the form, plus a Robin term
+        return (ufl.exp(m) * ufl.inner(ufl.grad(u), ufl.grad(v)) + m * m * u * v
+                - v) * ufl.dx + 2.0 * u * v * ufl.ds
+
+    G = fem.VariationalForwardMap(residual, mesh, _points(gdim, 12, 1), parameter=parameter)
+    assert G.linear and G.observation_kind == "points"
+    _assert_taylor(G, 0.5 * rng.standard_normal(G.input_dim), rng)
+
+
+def test_series_parameter_basis(rng):
+    dom = fem.unit_square(8)
+    x = dom.parameter_space.coordinates
+    modes = np.column_stack([np.sin(np.pi * (i + 1) * x[:, 0]) * np.sin(np.pi * (j + 1) * x[:, 1])
+                             for i in range(3) for j in range(3)])
+    G = fem.VariationalForwardMap(darcy_residual, dom, _points(2, 15, 3), link="exp",
+                                  parameter=fem.ParameterBasis(modes, "P1"),
+                                  bcs=[fem.DirichletBC(0.0)])
+    assert G.input_dim == 9
+    theta = rng.standard_normal(9)
+    P1 = fem.VariationalForwardMap(darcy_residual, dom, _points(2, 15, 3), link="exp",
+                                   bcs=[fem.DirichletBC(0.0)])
+    np.testing.assert_allclose(G(theta), P1(modes @ theta), rtol=1e-12, atol=1e-15)
+    _assert_taylor(G, theta, rng, eps0=0.01)  # E h changes the field by up to ~ 9 ‖h‖_∞
+
+
+def test_nonsymmetric_residual_uses_lu_with_transposed_adjoint(rng):
+    dom = fem.unit_square(8)
+    b = ufl.as_vector((1.0, 0.5))
+
+    def residual(u, m, v):  # convection–diffusion: J is not symmetric
+        return (m * ufl.inner(ufl.grad(u), ufl.grad(v)) + ufl.dot(b, ufl.grad(u)) * v
+                - v) * ufl.dx
+
+    G = fem.VariationalForwardMap(residual, dom, _points(2, 10, 5), link="exp",
+                                  bcs=[fem.DirichletBC(0.0)])
+    theta = 0.5 * rng.standard_normal(G.input_dim)
+    J = G.jacobian_matrix(theta)
+    assert abs(J - J.T).max() > 1e-3 * abs(J).max()
+    _assert_taylor(G, theta, rng)
+
+
+# --- source identification, known variable coefficients, observations -------------------------
+
+def _source_map(dom, observation, **kw):
+    def residual(u, f, v, c):
+        return (c * ufl.inner(ufl.grad(u), ufl.grad(v)) - f * v) * ufl.dx
+
+    return fem.VariationalForwardMap(residual, dom, observation,
+                                     coefficients={"c": lambda x: 1.0 + x[0] * x[1]},
+                                     bcs=[fem.DirichletBC(0.0)], **kw)
+
+
+def test_source_identification_is_linear_in_theta_and_matches_a_direct_solve(rng):
+    dom = fem.unit_square(8)
+    X = _points(2, 15, 7)
+    G = _source_map(dom, X)
+    a, b = rng.standard_normal((2, G.input_dim))
+    np.testing.assert_allclose(G(2 * a - b), 2 * G(a) - G(b), atol=1e-13)
+    # against an independent assembly: (c∇u,∇v) = (f, v) with the package's P1 matrices
+    S = dom.space(1)
+    c = S.interpolate(lambda x: 1.0 + x[0] * x[1])
+    u = G.solve_state(a)
+    free = S.interior_dofs
+    import dolfinx.fem as dfem
+
+    V = G.function_space
+    cf, fa = dfem.Function(V), dfem.Function(V)
+    cf.x.array[:], fa.x.array[:] = c, a
+    uu, vv = ufl.TrialFunction(V), ufl.TestFunction(V)
+    from bayesinv.fem import _compat
+
+    K = _compat.assemble_matrix_csr(_compat.form(cf * ufl.inner(ufl.grad(uu), ufl.grad(vv))
+                                                 * ufl.dx))
+    rhs = _compat.assemble_vector_array(_compat.form(fa * vv * ufl.dx))
+    import scipy.sparse.linalg as spla
+
+    ref = np.zeros(S.num_dofs)
+    ref[free] = spla.spsolve(K[free][:, free].tocsc(), rhs[free])
+    np.testing.assert_allclose(u, ref, atol=1e-12 * np.abs(ref).max())
+    _assert_taylor(G, a, rng, affine=True)
+
+
+def test_field_and_functional_observations(rng):
+    dom = fem.unit_square(8)
+    field = _source_map(dom, "field")
+    theta = rng.standard_normal(field.input_dim)
+    u = field.solve_state(theta)
+    M = dom.space(1).mass_matrix
+    y = field(theta)
+    assert y @ y == pytest.approx(u @ (M @ u), rel=1e-12)   # ‖Ru‖² = ‖u‖²_L²
+
+    def mean(u):
+        return u * ufl.dx
+
+    def flux(u):
+        n = ufl.FacetNormal(u.function_space.mesh)
+        return ufl.inner(ufl.grad(u), n) * ufl.ds
+
+    G = _source_map(dom, [mean, flux])
+    y = G(theta)
+    assert y.shape == (2,)
+    assert y[0] == pytest.approx(float(np.ones(u.size) @ (M @ u)), rel=1e-12)
+    _assert_taylor(G, theta, rng, affine=True)
+
+
+def test_field_observation_on_quadrilaterals_has_mass_matrix_gram(rng):
+    mesh = _mesh("quadrilateral", 5)
+    G = fem.VariationalForwardMap(darcy_residual, mesh, "field", link="exp",
+                                  bcs=[fem.DirichletBC(0.0)])
+    R = G.observation_matrix
+    V = G.function_space
+    from bayesinv.fem import _compat
+
+    uu, vv = ufl.TrialFunction(V), ufl.TestFunction(V)
+    M = _compat.assemble_matrix_csr(_compat.form(uu * vv * ufl.dx))
+    assert abs(R.T @ R - M).max() <= 1e-13 * abs(M).max()
+
+
+def test_tagged_dirichlet_parts_and_marker():
+    mesh = _mesh("quadrilateral", 6)
+    tdim = mesh.topology.dim
+    left = dolfinx.mesh.locate_entities_boundary(mesh, tdim - 1, lambda x: np.isclose(x[0], 0))
+    right = dolfinx.mesh.locate_entities_boundary(mesh, tdim - 1, lambda x: np.isclose(x[0], 1))
+    facets = np.concatenate([left, right]).astype(np.int32)
+    values = np.concatenate([np.full(left.size, 1), np.full(right.size, 2)]).astype(np.int32)
+    order = np.argsort(facets)
+    tags = dolfinx.mesh.meshtags(mesh, tdim - 1, facets[order], values[order])
+
+    def residual(u, m, v):
+        return m * ufl.inner(ufl.grad(u), ufl.grad(v)) * ufl.dx
+
+    bcs = [fem.DirichletBC(0.0, where=1), fem.DirichletBC(lambda x: 1.0 + 0 * x[1], where=2)]
+    G = fem.VariationalForwardMap(residual, mesh, [[0.25, 0.5], [0.5, 0.3], [0.75, 0.9]],
+                                  bcs=bcs, facet_tags=tags)
+    np.testing.assert_allclose(G(np.ones(G.input_dim)), [0.25, 0.5, 0.75], atol=1e-12)
+    marker = fem.VariationalForwardMap(
+        residual, mesh, [[0.25, 0.5]],
+        bcs=[fem.DirichletBC(0.0, where=lambda x: np.isclose(x[0], 0)),
+             fem.DirichletBC(1.0, where=lambda x: np.isclose(x[0], 1))])
+    np.testing.assert_allclose(marker(np.ones(marker.input_dim)), [0.25], atol=1e-12)
+    with pytest.raises(InvalidArgumentError, match="facet tag 7 does not occur"):
+        fem.VariationalForwardMap(residual, mesh, [[0.5, 0.5]], facet_tags=tags,
+                                  bcs=[fem.DirichletBC(0.0, where=7)])
+
+
+# --- manufactured solutions ---------------------------------------------------------------------
+
+def _mms_rates(cell, degree, sizes):
+    def u_exact(x):
+        return np.sin(np.pi * x[0]) * np.sin(np.pi * x[1]) * (1 + x[0])
+
+    errors = []
+    for n in sizes:
+        mesh = _mesh(cell, n)
+        msh = mesh.mesh if hasattr(mesh, "mesh") else mesh
+        x = ufl.SpatialCoordinate(msh)
+        ue = ufl.sin(ufl.pi * x[0]) * ufl.sin(ufl.pi * x[1]) * (1 + x[0])
+        k = 1 + x[0] * x[1]
+        source = -ufl.div(k * ufl.grad(ue)) + ue
+
+        def residual(u, m, v, ue=ue, k=k, source=source):
+            return (k * ufl.inner(ufl.grad(u), ufl.grad(v)) + m * u * v - source * v) * ufl.dx
+
+        G = fem.VariationalForwardMap(residual, mesh, [[0.5, 0.5]], state=degree,
+                                      bcs=[fem.DirichletBC(0.0)])
+        u = G.solve_state(np.ones(G.input_dim))
+        import dolfinx.fem as dfem
+
+        uh = dfem.Function(G.function_space)
+        uh.x.array[:] = u
+        from bayesinv.fem import _compat
+
+        err = _compat.assemble_scalar(_compat.form((uh - ue) ** 2 * ufl.dx(degree=8))) if hasattr(
+            _compat, "assemble_scalar") else dfem.assemble_scalar(
+                dfem.form((uh - ue) ** 2 * ufl.dx(degree=8)))
+        errors.append(np.sqrt(err))
+    errors = np.array(errors)
+    return np.log2(errors[:-1] / errors[1:]), u_exact
+
+
+@pytest.mark.parametrize(("cell", "degree", "rate"), [("triangle", 1, 2.0),
+                                                      ("quadrilateral", 1, 2.0),
+                                                      ("triangle", 2, 3.0),
+                                                      ("quadrilateral", 2, 3.0)])
+def test_manufactured_solution_l2_rates(cell, degree, rate):
+    rates, _ = _mms_rates(cell, degree, (4, 8, 16))
+    assert abs(rates[-1] - rate) < 0.15, rates
+
+
+# --- nonlinear residuals ----------------------------------------------------------------------
+
+def nonlinear_residual(u, m, v):
+    return (ufl.exp(m) * ufl.inner(ufl.grad(u), ufl.grad(v)) + u ** 3 * v - v) * ufl.dx
+
+
+@pytest.mark.parametrize("cell", ["triangle", "quadrilateral", "tetrahedron"])
+def test_nonlinear_newton_taylor_and_dot_product(cell, rng):
+    mesh = _mesh(cell, 3 if cell == "tetrahedron" else 6)
+    gdim = 3 if cell == "tetrahedron" else 2
+    G = fem.VariationalForwardMap(nonlinear_residual, mesh, _points(gdim, 10, 2),
+                                  bcs=[fem.DirichletBC(0.0)])
+    assert not G.linear
+    theta = 0.5 * rng.standard_normal(G.input_dim)
+    u = G.solve_state(theta)
+    # the converged state solves the discrete residual
+    G._m.x.array[:] = theta
+    assert np.abs(G._residual_free(u)).max() < 1e-12
+    _assert_taylor(G, theta, rng, dot_tol=1e-9)
+
+
+def test_newton_failure_is_a_forward_solve_error():
+    dom = fem.unit_square(6)
+
+    def residual(u, m, v):  # u = e^{...}: blows up for large data
+        return (ufl.inner(ufl.grad(u), ufl.grad(v)) - m * ufl.exp(u) * v) * ufl.dx
+
+    G = fem.VariationalForwardMap(residual, dom, [[0.5, 0.5]], bcs=[fem.DirichletBC(0.0)],
+                                  newton=fem.NewtonOptions(max_iterations=6))
+    G(np.full(G.input_dim, 0.5))     # a small load: solvable (Bratu below the fold)
+    with pytest.raises(ForwardSolveError, match="Newton"):
+        G(np.full(G.input_dim, 50.0))   # beyond the Bratu fold: no solution
+
+
+# --- fingerprints -------------------------------------------------------------------------------
+
+def test_fingerprint_is_stable_and_tells_residuals_apart():
+    dom = fem.unit_square(6)
+    X = _points(2, 5, 1)
+
+    def other(u, m, v):
+        return (m * ufl.inner(ufl.grad(u), ufl.grad(v)) + 2.0 * v) * ufl.dx
+
+    a = fem.VariationalForwardMap(darcy_residual, dom, X, bcs=[fem.DirichletBC(0.0)])
+    b = fem.VariationalForwardMap(darcy_residual, dom, X, bcs=[fem.DirichletBC(0.0)])
+    c = fem.VariationalForwardMap(other, dom, X, bcs=[fem.DirichletBC(0.0)])
+    d = fem.VariationalForwardMap(darcy_residual, dom, X, bcs=[fem.DirichletBC(1.0)])
+    assert a.fingerprint() == b.fingerprint()
+    assert len({a.fingerprint(), c.fingerprint(), d.fingerprint()}) == 3
+
+
+# --- bad input ----------------------------------------------------------------------------------
+
+def test_bad_input_gets_clear_errors():
+    dom = fem.unit_square(4)
+    X = [[0.5, 0.5]]
+
+    def bilinear(u, m, v):
+        w = ufl.TrialFunction(u.function_space)
+        return m * ufl.inner(ufl.grad(w), ufl.grad(v)) * ufl.dx
+
+    with pytest.raises(InvalidArgumentError, match="bilinear form"):
+        fem.VariationalForwardMap(bilinear, dom, X)
+    with pytest.raises(InvalidArgumentError, match="does not depend on the parameter"):
+        fem.VariationalForwardMap(lambda u, m, v: ufl.inner(ufl.grad(u), ufl.grad(v)) * ufl.dx,
+                                  dom, X)
+    with pytest.raises(InvalidArgumentError, match="functional"):
+        fem.VariationalForwardMap(lambda u, m, v: m * u * u * ufl.dx, dom, X)
+    with pytest.raises(InvalidArgumentError, match="outside the mesh"):
+        fem.VariationalForwardMap(darcy_residual, dom, [[0.5, 0.5], [1.5, 0.2]])
+    with pytest.raises(InvalidArgumentError, match="has none"):
+        fem.VariationalForwardMap(darcy_residual, dom, X, bcs=[fem.DirichletBC(0.0, where=3)])
+    other = fem.unit_square(5)
+    with pytest.raises(InvalidArgumentError, match="different mesh"):
+        fem.VariationalForwardMap(darcy_residual, dom, X,
+                                  parameter=other.space(1).function_space)
+    import dolfinx.fem as dfem
+
+    foreign = dfem.Function(other.space(1).function_space)
+    with pytest.raises(InvalidArgumentError, match="different mesh"):
+        fem.VariationalForwardMap(darcy_residual, dom, X, coefficients={"c": foreign})
+    with pytest.raises(InvalidArgumentError, match="parameter must be one of"):
+        fem.VariationalForwardMap(darcy_residual, dom, X, parameter="P7")
+    with pytest.raises(InvalidArgumentError, match="not in coefficients"):
+        fem.VariationalForwardMap(darcy_residual, dom, X, experiments=[{"s": 1.0}])
