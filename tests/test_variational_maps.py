@@ -372,3 +372,108 @@ def test_bad_input_gets_clear_errors():
         fem.VariationalForwardMap(darcy_residual, dom, X, parameter="P7")
     with pytest.raises(InvalidArgumentError, match="not in coefficients"):
         fem.VariationalForwardMap(darcy_residual, dom, X, experiments=[{"s": 1.0}])
+
+
+# --- Newton failure inside chains -----------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def bratu_posterior():
+    """−Δu = m e^u on the unit square, u = 0 on ∂O, m a constant: no solution beyond the fold
+    m* ≈ 6.81, where Newton fails. Prior m ~ N(4, 2²), data from m = 3."""
+    import bayesinv
+
+    dom = fem.unit_square(4)
+
+    def residual(u, m, v):
+        return (ufl.inner(ufl.grad(u), ufl.grad(v)) - m * ufl.exp(u) * v) * ufl.dx
+
+    G = fem.VariationalForwardMap(residual, dom, [[0.5, 0.5], [0.3, 0.6]],
+                                  parameter=fem.ParameterBasis(np.ones((dom.space(1).num_dofs, 1))),
+                                  bcs=[fem.DirichletBC(0.0)],
+                                  newton=fem.NewtonOptions(max_iterations=12))
+    data = G(np.array([3.0])) + 0.01 * np.array([0.3, -0.5])
+    prior = bayesinv.GaussianPrior(np.array([[2.0]]), mean=4.0)
+    like = bayesinv.GaussianLikelihood(G, data, 0.5)  # weak data: the posterior reaches the fold
+    return bayesinv.Posterior(prior, like)
+
+
+@pytest.mark.parametrize("method", ["pcn", "mala"])
+def test_newton_failure_is_a_rejection_in_pcn_and_mala(bratu_posterior, method):
+    import bayesinv
+
+    kw = {"beta": 0.9} if method == "pcn" else {"step_size": 1.5}
+    idata = bayesinv.sample(bratu_posterior, method, draws=150, chains=1, seed=3,
+                            init=np.zeros(1), diagnostics=False, adapt=False, **kw)
+    assert idata.sample_stats["diverging"].values.sum() > 0       # failed solves happened
+    assert np.all(idata.posterior["theta"].values < 6.9)          # and were never accepted
+
+
+def test_newton_failure_is_a_flagged_divergence_in_ula(bratu_posterior):
+    import bayesinv
+
+    idata = bayesinv.sample(bratu_posterior, "ula", step_size=2.0, draws=100, chains=1, seed=1,
+                            init=np.zeros(1), diagnostics=False, max_divergences=1000)
+    diverging = idata.sample_stats["diverging"].values
+    assert diverging.sum() > 0 and diverging.mean() < 1
+    assert np.all(np.isfinite(idata.posterior["theta"].values))
+
+
+# --- meshes from files ------------------------------------------------------------------------------
+
+def write_gmsh_box(path, dim: int, h: float = 0.25):
+    """A unit square (dim 2) or cube (dim 3) meshed by gmsh, written to ``path``; physical
+    groups: cells 1, facets x = 0 → 1, x = 1 → 2, the rest → 3."""
+    import gmsh
+
+    gmsh.initialize(interruptible=False)
+    try:
+        gmsh.option.setNumber("General.Terminal", 0)
+        gmsh.model.add("box")
+        tag = (gmsh.model.occ.addRectangle(0, 0, 0, 1, 1) if dim == 2
+               else gmsh.model.occ.addBox(0, 0, 0, 1, 1, 1))
+        gmsh.model.occ.synchronize()
+        gmsh.model.addPhysicalGroup(dim, [tag], 1)
+        groups = {1: [], 2: [], 3: []}
+        for _, facet in gmsh.model.getEntities(dim - 1):
+            x = gmsh.model.occ.getCenterOfMass(dim - 1, facet)[0]
+            groups[1 if np.isclose(x, 0) else 2 if np.isclose(x, 1) else 3].append(facet)
+        for group, facets in groups.items():
+            gmsh.model.addPhysicalGroup(dim - 1, facets, group)
+        gmsh.option.setNumber("Mesh.MeshSizeMax", h)
+        gmsh.option.setNumber("General.NumThreads", 1)
+        gmsh.model.mesh.generate(dim)
+        gmsh.write(str(path))
+    finally:
+        gmsh.finalize()
+
+
+@pytest.mark.parametrize("dim", [2, 3])
+def test_read_gmsh_mesh_with_tags_and_gdim_from_geometry(tmp_path, dim, rng):
+    path = tmp_path / f"box{dim}.msh"
+    write_gmsh_box(path, dim, h=0.25 if dim == 2 else 0.4)
+    data = fem.read_mesh(path)
+    assert data.mesh.geometry.dim == dim and data.mesh.topology.dim == dim
+    assert sorted(np.unique(data.facet_tags.values)) == [1, 2, 3]
+
+    def residual(u, m, v):
+        return m * ufl.inner(ufl.grad(u), ufl.grad(v)) * ufl.dx
+
+    X = _points(dim, 6, 4)
+    G = fem.VariationalForwardMap(residual, data, X, link="exp",
+                                  bcs=[fem.DirichletBC(0.0, where=1), fem.DirichletBC(1.0, where=2)])
+    # constant coefficient: u = x (exact in P1)
+    np.testing.assert_allclose(G(np.zeros(G.input_dim)), X[:, 0], atol=1e-12)
+    _assert_taylor(G, 0.5 * rng.standard_normal(G.input_dim), rng)
+
+
+def test_read_xdmf_mesh(tmp_path):
+    from bayesinv.fem import _compat
+
+    mesh = dolfinx.mesh.create_unit_square(COMM, 4, 4, dolfinx.mesh.CellType.quadrilateral)
+    with _compat.xdmf_file(COMM, tmp_path / "m.xdmf", "w") as f:
+        f.write_mesh(mesh)
+    data = fem.read_mesh(tmp_path / "m.xdmf")
+    assert data.mesh.geometry.dim == 2 and data.mesh.topology.cell_type.name == "quadrilateral"
+    assert data.facet_tags is None
+    with pytest.raises(InvalidArgumentError, match="does not exist"):
+        fem.read_mesh(tmp_path / "missing.msh")

@@ -514,19 +514,34 @@ class VariationalForwardMap(ForwardMap):
 
     @property
     def parameter_space(self):
-        """The package's P1 :class:`~bayesinv.fem.LagrangeSpace` of θ when θ are P1 nodal values
-        on a simplex :class:`~bayesinv.fem.Domain` (what priors and credible sets use); else
-        the dolfinx space of m."""
+        """Where θ lives, for priors, credible sets and the samplers' output: the package's P1
+        :class:`~bayesinv.fem.LagrangeSpace` when θ are P1 nodal values on a simplex
+        :class:`~bayesinv.fem.Domain`, else a :class:`DofSpace` (dof coordinates of m's
+        space). Not defined (AttributeError) when θ are coefficients of a ParameterBasis."""
+        if self._param.basis is not None:
+            raise AttributeError("θ are basis coefficients: the map has no parameter_space")
         dom = self.domain
-        if dom is not None and self._param.basis is None:
+        if dom is not None:
             p1 = dom.space(1)
             if self._param.space.ufl_element() == p1.function_space.ufl_element():
                 return p1
-        return self._param.space
+        return DofSpace(self._param.space)
 
     def parameter_values(self, theta) -> np.ndarray:
         """The dof values m = Φ(E θ) of the parameter field."""
         return self.link(self._param.values(self._check_theta(theta)))
+
+
+class DofSpace:
+    """The dofs of a dolfinx space as the package's spaces show them: ``function_space``,
+    ``num_dofs``, ``coordinates`` (num_dofs, gdim), ``degree``."""
+
+    def __init__(self, V):
+        self.function_space = V
+        gdim = V.mesh.geometry.dim
+        self.coordinates = V.tabulate_dof_coordinates()[:, :gdim].copy()
+        self.num_dofs = self.coordinates.shape[0]
+        self.degree = V.ufl_element().degree()
 
 
 def _l2_root(V):
