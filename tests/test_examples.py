@@ -93,3 +93,18 @@ def test_e1_coverage_quick_runs_replicates_on_worker_processes(tmp_path, load_sc
     truth = study["truth_value"].values
     np.testing.assert_array_equal(truth, np.broadcast_to(truth[0], truth.shape))
     assert len(np.unique(study["posterior_mean"].values[:, 0])) == 4
+
+
+@pytest.mark.fem
+def test_source_identification_quick(tmp_path, load_script):
+    """MALA and ULA against the exact Gaussian posterior of a user-written UFL PDE. Loose
+    bounds (1 posterior sd for means, 25% for sds, with >= 1200 draws of well-preconditioned
+    chains: many Monte Carlo standard errors), so a false failure is far below 1e-3."""
+    report = run_quick(load_script, "source_identification", tmp_path)
+    assert (tmp_path / "source_identification.png").stat().st_size > 0
+    for name in ("MALA", "ULA"):
+        assert report[name]["divergences"] == 0
+        assert report[name]["max_mean_error_in_sds"] < 1.0
+        lo, hi = report[name]["sd_ratio_range"]
+        assert lo > 0.75 and hi < 1.25
+    assert report["ULA"]["stationary_mean_equals_posterior_mean"]

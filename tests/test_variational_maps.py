@@ -374,7 +374,7 @@ def test_bad_input_gets_clear_errors():
         fem.VariationalForwardMap(darcy_residual, dom, X, experiments=[{"s": 1.0}])
 
 
-# --- Newton failure inside chains -----------------------------------------------------------------
+# --- Newton failure inside chains ----------------------------------------------------------
 
 @pytest.fixture(scope="module")
 def bratu_posterior():
@@ -418,7 +418,7 @@ def test_newton_failure_is_a_flagged_divergence_in_ula(bratu_posterior):
     assert np.all(np.isfinite(idata.posterior["theta"].values))
 
 
-# --- meshes from files ------------------------------------------------------------------------------
+# --- meshes from files ---------------------------------------------------------------------
 
 def write_gmsh_box(path, dim: int, h: float = 0.25):
     """A unit square (dim 2) or cube (dim 3) meshed by gmsh, written to ``path``; physical
@@ -460,7 +460,8 @@ def test_read_gmsh_mesh_with_tags_and_gdim_from_geometry(tmp_path, dim, rng):
 
     X = _points(dim, 6, 4)
     G = fem.VariationalForwardMap(residual, data, X, link="exp",
-                                  bcs=[fem.DirichletBC(0.0, where=1), fem.DirichletBC(1.0, where=2)])
+                                  bcs=[fem.DirichletBC(0.0, where=1),
+                                       fem.DirichletBC(1.0, where=2)])
     # constant coefficient: u = x (exact in P1)
     np.testing.assert_allclose(G(np.zeros(G.input_dim)), X[:, 0], atol=1e-12)
     _assert_taylor(G, 0.5 * rng.standard_normal(G.input_dim), rng)
