@@ -50,14 +50,16 @@ def _assert_taylor(G, theta, rng, dot_tol=1e-10, eps0=None, affine=False):
 
 # --- the built-in PDEs as cross-checks ----------------------------------------------------
 
+@pytest.mark.parametrize("probe", [True, False])
 @pytest.mark.parametrize("degree", [1, 2])
-def test_ufl_darcy_reproduces_darcy_map(degree, rng):
+def test_ufl_darcy_reproduces_darcy_map(degree, probe, rng):
     dom = fem.unit_square(8)
     X = fem.uniform_design(dom, 25, seed=2)
     D = fem.DarcyMap(dom, X, source=1.0, boundary_value=lambda x: x[0], link="exp",
                      degree=degree)
     G = fem.VariationalForwardMap(darcy_residual, dom, X, state=degree, link="exp",
-                                  bcs=[fem.DirichletBC(lambda x: x[0])])
+                                  bcs=[fem.DirichletBC(lambda x: x[0])], probe=probe)
+    assert G.path == ("affine" if probe else "assembly")
     theta = 0.6 * rng.standard_normal(G.input_dim)
     y, pb = G.value_and_pullback(theta)
     yd, pbd = D.value_and_pullback(theta)
@@ -88,6 +90,43 @@ def test_ufl_schrodinger_reproduces_schrodinger_map_with_two_experiments(rng):
     assert np.abs(y - ys).max() <= 1e-12 * np.abs(ys).max()
     assert np.abs(pb(w) - pbs(w)).max() <= 1e-11 * np.abs(pbs(w)).max()
     _assert_taylor(G, theta, rng)
+
+
+# --- the probed affine path against assembly -------------------------------------------------
+
+@pytest.mark.parametrize(("cell", "parameter", "state"), [
+    ("triangle", "P1", 1), ("quadrilateral", "P1", 1), ("tetrahedron", "P1", 1),
+    ("triangle", "DG0", 1), ("quadrilateral", "P2", 1), ("triangle", "P1", 2)])
+def test_probed_affine_path_equals_assembly(cell, parameter, state, rng):
+    mesh = _mesh(cell, 2 if cell == "tetrahedron" else 5)
+    gdim = 3 if cell == "tetrahedron" else 2
+
+    def residual(u, m, v, s):  # diffusion, reaction, source and Robin terms all carry m
+        return ((1 + m) * ufl.inner(ufl.grad(u), ufl.grad(v)) + m * u * v - (s + m) * v) * ufl.dx \
+            + m * u * v * ufl.ds
+
+    kw = {"parameter": parameter, "state": state, "coefficients": {"s": 1.0},
+          "experiments": [{"s": 1.0}, {"s": lambda x: x[0]}],
+          "bcs": [fem.DirichletBC(lambda x: x[1], where=lambda x: np.isclose(x[0], 0))]}
+    X = _points(gdim, 8, 3)
+    fast = fem.VariationalForwardMap(residual, mesh, X, **kw)
+    slow = fem.VariationalForwardMap(residual, mesh, X, probe=False, **kw)
+    assert fast.path == "affine" and slow.path == "assembly"
+    theta = 0.3 * rng.random(fast.input_dim)
+    y, pb = fast.value_and_pullback(theta)
+    ys, pbs = slow.value_and_pullback(theta)
+    w, h = rng.standard_normal(y.shape), rng.standard_normal(theta.shape)
+    np.testing.assert_allclose(y, ys, rtol=0, atol=1e-12 * np.abs(ys).max())
+    np.testing.assert_allclose(pb(w), pbs(w), rtol=0, atol=1e-11 * np.abs(pbs(w)).max())
+    np.testing.assert_allclose(fast.jvp(theta, h), slow.jvp(theta, h), rtol=0,
+                               atol=1e-11 * np.abs(slow.jvp(theta, h)).max())
+
+
+def test_forms_not_affine_in_m_use_assembly():
+    G = fem.VariationalForwardMap(
+        lambda u, m, v: (ufl.exp(m) * ufl.inner(ufl.grad(u), ufl.grad(v)) - v) * ufl.dx,
+        fem.unit_square(4), [[0.5, 0.5]], bcs=[fem.DirichletBC(0.0)])
+    assert G.linear and not G.forms.affine and G.path == "assembly"
 
 
 # --- Taylor and dot-product tests on every cell type and parameter space -------------------

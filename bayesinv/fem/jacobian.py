@@ -125,7 +125,10 @@ class JacobianBlock:
 
     def factorize(self) -> Factor:
         """Assemble, then factorise (Cholesky if symmetric, else LU)."""
-        data = self.values()
+        return self.factorize_values(self.values())
+
+    def factorize_values(self, data: np.ndarray) -> Factor:
+        """Factorise given free-block values (a fresh array: the factorisation keeps it)."""
         if not np.isfinite(data).all():
             raise ForwardSolveError("the assembled Jacobian is not finite")
         if self.is_symmetric(data):

@@ -53,6 +53,8 @@ class ResidualForms:
     residual, jacobian, tangent, gradient : compiled dolfinx forms
     linear : bool
         Whether the Jacobian is independent of u.
+    affine : bool
+        Linear in u and affine in m (see :mod:`bayesinv.fem.affine_probe`).
     jacobian_coefficients : set
         UFL coefficients the Jacobian depends on.
     signature : str
@@ -109,6 +111,9 @@ class ResidualForms:
         self.jacobian_coefficients = _coefficient_set(J)
         self.linear = u not in self.jacobian_coefficients
         tangent = ufl.derivative(F, m, dm)
+        #: linear in u and affine in m: ∂F/∂m[δm] does not depend on m
+        self.affine = self.linear and m not in _coefficient_set(
+            ufl.algorithms.expand_derivatives(tangent))
         gradient = ufl.derivative(ufl.replace(F, {v: lam}), m, q)
         self.signature = F.signature()
         self.residual = _compat.form(F)

@@ -177,6 +177,10 @@ class VariationalForwardMap(ForwardMap):
     newton : NewtonOptions, optional
     initial_guess : float or callable
         Newton's initial guess on the free dofs (default 0); fixed, not warm-started.
+    probe : bool
+        For residuals linear in u and affine in m, recover the operator's m-dependence once by
+        coloured probing (:mod:`bayesinv.fem.affine_probe`) and assemble nothing per θ
+        (default True; ``self.path`` says which path is used: "affine", "assembly", "newton").
     facet_tags : dolfinx MeshTags, optional
         Facet tags for ``DirichletBC(where=tag)`` (taken from a MeshData by default); also
         available to the residual as ``self.ds`` (a ``ufl.Measure`` with these tags).
@@ -185,7 +189,7 @@ class VariationalForwardMap(ForwardMap):
     def __init__(self, residual: Callable, mesh, observation, *, parameter="P1", state=1,
                  bcs=(), link=None, coefficients: Mapping | None = None, experiments=None,
                  solver=None, newton: NewtonOptions | None = None, initial_guess=0.0,
-                 facet_tags=None):
+                 probe: bool = True, facet_tags=None):
         super().__init__()
         if not callable(residual):
             raise InvalidArgumentError(
@@ -256,6 +260,14 @@ class VariationalForwardMap(ForwardMap):
         self._jacobian = JacobianBlock(self.forms.jacobian, self.free_dofs, self.num_dofs,
                                        self.solver)
         self.newton_iterations = 0
+        self._affine = None
+        self.path = "assembly" if self.linear else "newton"
+        if probe and self.forms.affine and self.shared_factorization:
+            from .affine_probe import AffineOperator
+
+            affine = AffineOperator(self)
+            if affine.valid:
+                self._affine, self.path = affine, "affine"
 
     # -- set-up helpers ---------------------------------------------------------------------
 
@@ -402,6 +414,8 @@ class VariationalForwardMap(ForwardMap):
     def _forward(self, theta):
         theta = self._check_theta(theta)
         z, m = self._set_parameter(theta)
+        if self._affine is not None:
+            return self._forward_affine(theta, z, m)
         states, factors = [], []
         shared = None
         for k in range(self.num_experiments):
@@ -424,6 +438,18 @@ class VariationalForwardMap(ForwardMap):
             states.append(u)
         self.counts.forward += self.num_experiments
         return theta, z, m, np.array(states), factors
+
+    def _forward_affine(self, theta, z, m):
+        aff, free = self._affine, self.free_dofs
+        factor = self._jacobian.factorize_values(aff.ff_values(m))
+        states = aff.starts.copy()
+        for k in range(self.num_experiments):
+            states[k, free] = -factor.solve(aff.residual(k, m))
+        if not np.isfinite(states).all():
+            raise ForwardSolveError("the forward solution is not finite")
+        self.newton_iterations += self.num_experiments
+        self.counts.forward += self.num_experiments
+        return theta, z, m, states, [factor] * self.num_experiments
 
     def _observe(self, states):
         return np.concatenate([self.observation_matrix @ u for u in states])
@@ -459,14 +485,20 @@ class VariationalForwardMap(ForwardMap):
                 factors[k] = self._jacobian.factorize()
             return factors[k]
 
+        aff = self._affine
+
         def jvp(v):
             v = self._check_tangent(v)
-            self._dm.x.array[:] = self._param.push(z, v)
+            dm = self._param.push(z, v)
+            self._dm.x.array[:] = dm
             out = []
             for k in range(K):
                 fk = factor(k)
-                restore(k)
-                t = _compat.assemble_vector_array(self.forms.tangent)[free]
+                if aff is not None:
+                    t = aff.apply_derivative(k, dm, states[k, free])
+                else:
+                    restore(k)
+                    t = _compat.assemble_vector_array(self.forms.tangent)[free]
                 out.append(-(self._O_free @ fk.solve(t)))
             self.counts.tangent += K
             return np.concatenate(out)
@@ -478,6 +510,9 @@ class VariationalForwardMap(ForwardMap):
             for k in range(K):
                 fk = factor(k)
                 lam[free] = fk.solve_transpose(self._O_free_t @ w[k])
+                if aff is not None:
+                    grad -= aff.contract(k, lam[free], states[k, free])
+                    continue
                 restore(k)
                 self._lam.x.array[:] = lam
                 grad -= _compat.assemble_vector_array(self.forms.gradient)
