@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Mapping
+from functools import cached_property
 
 import numpy as np
 import scipy.sparse as sp
@@ -261,6 +262,7 @@ class VariationalForwardMap(ForwardMap):
                                        self.solver)
         self.newton_iterations = 0
         self._affine = None
+        self._dof_space = None
         self.path = "assembly" if self.linear else "newton"
         if probe and self.forms.affine and self.shared_factorization:
             from .affine_probe import AffineOperator
@@ -560,7 +562,9 @@ class VariationalForwardMap(ForwardMap):
             p1 = dom.space(1)
             if self._param.space.ufl_element() == p1.function_space.ufl_element():
                 return p1
-        return DofSpace(self._param.space)
+        if self._dof_space is None:
+            self._dof_space = DofSpace(self._param.space)
+        return self._dof_space
 
     def parameter_values(self, theta) -> np.ndarray:
         """The dof values m = Φ(E θ) of the parameter field."""
@@ -569,7 +573,9 @@ class VariationalForwardMap(ForwardMap):
 
 class DofSpace:
     """The dofs of a dolfinx space as the package's spaces show them: ``function_space``,
-    ``num_dofs``, ``coordinates`` (num_dofs, gdim), ``degree``."""
+    ``num_dofs``, ``coordinates`` (num_dofs, gdim), ``degree``, ``boundary_dofs``,
+    ``interior_dofs`` and UFL-assembled ``mass_matrix``/``stiffness_matrix`` (what the SPDE
+    and kernel priors need), on any cell type."""
 
     def __init__(self, V):
         self.function_space = V
@@ -577,6 +583,32 @@ class DofSpace:
         self.coordinates = V.tabulate_dof_coordinates()[:, :gdim].copy()
         self.num_dofs = self.coordinates.shape[0]
         self.degree = V.ufl_element().degree()
+
+    def _matrix(self, integrand):
+        V = self.function_space
+        u, v = ufl.TrialFunction(V), ufl.TestFunction(V)
+        return _compat.assemble_matrix_csr(_compat.form(integrand(u, v) * ufl.dx))
+
+    @cached_property
+    def mass_matrix(self) -> sp.csr_matrix:
+        """M_ij = ∫ φ_i φ_j."""
+        return self._matrix(lambda u, v: u * v)
+
+    @cached_property
+    def stiffness_matrix(self) -> sp.csr_matrix:
+        """K_ij = ∫ ∇φ_i·∇φ_j."""
+        return self._matrix(lambda u, v: ufl.inner(ufl.grad(u), ufl.grad(v)))
+
+    @cached_property
+    def boundary_dofs(self) -> np.ndarray:
+        return np.asarray(_compat.locate_boundary_dofs(self.function_space, None, None),
+                          dtype=np.int64)
+
+    @cached_property
+    def interior_dofs(self) -> np.ndarray:
+        mask = np.ones(self.num_dofs, dtype=bool)
+        mask[self.boundary_dofs] = False
+        return np.flatnonzero(mask)
 
 
 def _l2_root(V):
