@@ -172,6 +172,7 @@ def test_nonsymmetric_residual_uses_lu_with_transposed_adjoint(rng):
 
     G = fem.VariationalForwardMap(residual, dom, _points(2, 10, 5), link="exp",
                                   bcs=[fem.DirichletBC(0.0)])
+    assert G.path == "affine" and not G._affine.symmetric
     theta = 0.5 * rng.standard_normal(G.input_dim)
     J = G.jacobian_matrix(theta)
     assert abs(J - J.T).max() > 1e-3 * abs(J).max()
@@ -375,6 +376,20 @@ def test_fingerprint_is_stable_and_tells_residuals_apart():
     d = fem.VariationalForwardMap(darcy_residual, dom, X, bcs=[fem.DirichletBC(1.0)])
     assert a.fingerprint() == b.fingerprint()
     assert len({a.fingerprint(), c.fingerprint(), d.fingerprint()}) == 3
+
+
+def test_built_in_maps_have_fingerprints():
+    dom = fem.unit_square(5)
+    X = _points(2, 4, 2)
+    a, b = fem.DarcyMap(dom, X), fem.DarcyMap(dom, X)
+    assert a.fingerprint() == b.fingerprint()
+    assert fem.DarcyMap(dom, X, source=2.0).fingerprint() != a.fingerprint()
+    assert fem.SchrodingerMap(dom, X).fingerprint() != a.fingerprint()
+    h1 = fem.HeatForwardMap(dom, X, final_time=0.1, num_steps=3)
+    h2 = fem.HeatForwardMap(dom, X, final_time=0.1, num_steps=4)
+    assert h1.fingerprint() != h2.fingerprint()
+    assert h1.fingerprint() == fem.HeatForwardMap(dom, X, final_time=0.1,
+                                                  num_steps=3).fingerprint()
 
 
 # --- bad input ----------------------------------------------------------------------------------

@@ -155,6 +155,15 @@ class AffineOperator:
             m_fn.x.array[:] = saved
             fmap._set_experiment(0)
         self.valid = self.error <= PROBE_TOLERANCE
+        # J_FF(m) = D₀ + T(m) is symmetric for every m iff D₀ and every T_k are: decided once
+        tpos = block.transpose_positions
+        if tpos is None:
+            self.symmetric = False
+        else:
+            scale = max(np.abs(self.d0).max(initial=0.0), abs(self.T).max())
+            asym = max(np.abs(self.d0 - self.d0[tpos]).max(initial=0.0),
+                       abs(self.T[tpos] - self.T).max())
+            self.symmetric = bool(asym <= 1e-12 * scale)
         self.ff_rows = np.repeat(np.arange(free.size), np.diff(block.ff_indptr))
         self.ff_cols = block.ff_indices
 

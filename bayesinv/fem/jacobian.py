@@ -117,6 +117,12 @@ class JacobianBlock:
             raise RuntimeError("the Jacobian's sparsity pattern changed between assemblies")
         return data[self.ff_pos]
 
+    @property
+    def transpose_positions(self):
+        """Position of the mirror entry (j, i) of each free-block entry (i, j), or None when the
+        pattern is not structurally symmetric."""
+        return self._tpos
+
     def is_symmetric(self, data: np.ndarray) -> bool:
         if self._tpos is None:
             return False
@@ -127,11 +133,12 @@ class JacobianBlock:
         """Assemble, then factorise (Cholesky if symmetric, else LU)."""
         return self.factorize_values(self.values())
 
-    def factorize_values(self, data: np.ndarray) -> Factor:
-        """Factorise given free-block values (a fresh array: the factorisation keeps it)."""
+    def factorize_values(self, data: np.ndarray, symmetric: bool | None = None) -> Factor:
+        """Factorise given free-block values (a fresh array: the factorisation keeps it);
+        ``symmetric=None`` checks the values."""
         if not np.isfinite(data).all():
             raise ForwardSolveError("the assembled Jacobian is not finite")
-        if self.is_symmetric(data):
+        if self.is_symmetric(data) if symmetric is None else symmetric:
             if self._cholesky is None:
                 self._cholesky = bind_solver(self._solver, self.ff_indptr, self.ff_indices,
                                              self.num_free)

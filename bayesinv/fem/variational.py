@@ -35,7 +35,6 @@ Hinze, Pinnau, Ulbrich & Ulbrich (2009), *Optimization with PDE constraints*, §
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Mapping
 from functools import cached_property
 
@@ -45,6 +44,7 @@ import ufl
 
 from ..errors import ForwardSolveError, InvalidArgumentError
 from ..forward.base import ForwardMap
+from ..forward.fingerprint import fingerprint
 from ..links import Link, get_link
 from . import _compat
 from .dirichlet import DirichletBC, boundary_dofs
@@ -126,20 +126,6 @@ def _fill(function, value, what: str):
         arr[:] = values
     if not np.isfinite(arr).all():
         raise InvalidArgumentError(f"{what} has non-finite values")
-
-
-def _digest(h, *parts):
-    for p in parts:
-        if sp.issparse(p):
-            p = p.tocsr()
-            for a in (p.indptr, p.indices, p.data):
-                h.update(np.ascontiguousarray(a).tobytes())
-        elif isinstance(p, np.ndarray):
-            h.update(str(p.dtype).encode() + str(p.shape).encode())
-            h.update(np.ascontiguousarray(p).tobytes())
-        else:
-            h.update(repr(p).encode())
-        h.update(b"|")
 
 
 class VariationalForwardMap(ForwardMap):
@@ -443,7 +429,7 @@ class VariationalForwardMap(ForwardMap):
 
     def _forward_affine(self, theta, z, m):
         aff, free = self._affine, self.free_dofs
-        factor = self._jacobian.factorize_values(aff.ff_values(m))
+        factor = self._jacobian.factorize_values(aff.ff_values(m), aff.symmetric)
         states = aff.starts.copy()
         for k in range(self.num_experiments):
             states[k, free] = -factor.solve(aff.residual(k, m))
@@ -530,19 +516,17 @@ class VariationalForwardMap(ForwardMap):
         mesh, the Dirichlet dofs and data, the known coefficients and experiments, the
         observation operator, the link, the parameter basis and the Newton options. Two maps
         with different residuals (or data) never share a fingerprint."""
-        h = hashlib.sha256()
         V, Q = self.function_space, self._param.space
-        _digest(h, type(self).__name__, self.forms.signature, repr(V.ufl_element()),
+        basis = self._param.basis
+        return fingerprint(
+                type(self).__name__, self.forms.signature, repr(V.ufl_element()),
                 repr(Q.ufl_element()), self.mesh.geometry.x,
                 np.asarray(_compat.geometry_dofs(self.mesh)), self.boundary_dofs,
                 *self._initial, *[self._coef_defaults[k] for k in sorted(self._coef_defaults)],
                 repr([sorted(e) for e in self._experiments]),
                 *[e[k] for e in self._experiments for k in sorted(e)],
-                self.observation_matrix, repr(self.link), repr(self.newton))
-        if self._param.basis is not None:
-            _digest(h, np.asarray(self._param.basis.todense()) if sp.issparse(self._param.basis)
-                    else self._param.basis)
-        return h.hexdigest()
+                self.observation_matrix, repr(self.link), repr(self.newton),
+                "no basis" if basis is None else basis)
 
     @property
     def parameter_function_space(self):
