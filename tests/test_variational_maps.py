@@ -562,3 +562,28 @@ def test_readme_your_own_pde_block_runs(rng):
     M = G.parameter_space.mass_matrix
     assert (mean - theta0) @ (M @ (mean - theta0)) < theta0 @ (M @ theta0)
     assert int(idata.sample_stats["diverging"].values.sum()) == 0
+
+
+# --- priors and designs on other cell types ------------------------------------------------
+
+@pytest.mark.parametrize("cell", ["quadrilateral", "hexahedron"])
+def test_priors_and_designs_on_mesh_domains(cell, rng):
+    import bayesinv
+
+    mesh = (_mesh("quadrilateral", 8) if cell == "quadrilateral" else
+            dolfinx.mesh.create_unit_cube(COMM, 4, 4, 4, dolfinx.mesh.CellType.hexahedron))
+    dom = fem.MeshDomain(mesh, name=cell)
+    assert dom.measure == pytest.approx(1.0, rel=1e-12)
+    X = fem.uniform_design(dom, 30, seed=2)
+    assert X.shape == (30, dom.dim) and dom.contains(X).all()
+    series = bayesinv.SeriesPrior.dirichlet_laplacian(dom, alpha=2.0, num_modes=6)
+    # the first Dirichlet eigenvalue of the unit square/cube, d π², up to the FE error
+    assert series.eigenvalues[0] == pytest.approx(dom.dim * np.pi ** 2, rel=0.1)
+    P = dom.parameter_space
+    spde = bayesinv.WhittleMaternPrior(P.mass_matrix, P.stiffness_matrix, kappa=4.0, beta=2,
+                                       spatial_dim=dom.dim)
+    G = fem.VariationalForwardMap(darcy_residual, dom, X, link="exp",
+                                  bcs=[fem.DirichletBC(0.0)])
+    assert G.parameter_space.num_dofs == spde.dim == series.dim
+    for prior in (series, spde):
+        _assert_taylor(G, prior.sample(rng), rng)

@@ -18,6 +18,7 @@ from .domain import (
     unit_square,
 )
 from .elliptic import EllipticForwardMap, Experiment
+from .general_domain import MeshDomain
 from .heat import HeatForwardMap
 from .meshes import MeshData, read_mesh
 from .newton import NewtonOptions
@@ -38,6 +39,7 @@ __all__ = [
     "HeatForwardMap",
     "LagrangeSpace",
     "MeshData",
+    "MeshDomain",
     "NewtonOptions",
     "PETScSolver",
     "ParameterBasis",

@@ -73,7 +73,7 @@ def _mesh_parts(mesh, facet_tags):
 
     if isinstance(mesh, Domain):
         return mesh.mesh, facet_tags, mesh
-    if hasattr(mesh, "mesh") and hasattr(mesh, "facet_tags"):  # MeshData from read_mesh
+    if hasattr(mesh, "mesh") and hasattr(mesh, "facet_tags"):  # MeshData, MeshDomain
         tags = mesh.facet_tags if facet_tags is None else facet_tags
         return mesh.mesh, tags, None
     if hasattr(mesh, "geometry") and hasattr(mesh, "topology"):
@@ -567,6 +567,25 @@ class DofSpace:
         self.coordinates = V.tabulate_dof_coordinates()[:, :gdim].copy()
         self.num_dofs = self.coordinates.shape[0]
         self.degree = V.ufl_element().degree()
+        self.cell_dofs = np.asarray(_compat.cell_dofs(V), dtype=np.int64)
+
+    def interpolate(self, fn) -> np.ndarray:
+        """Dof values of ``fn``: a constant, a callable fn(x) (x of shape (gdim, n), evaluated
+        at the dof coordinates: the nodal interpolant for Lagrange spaces, cell midpoints for
+        DG0) or an array of values."""
+        if callable(fn):
+            values = np.asarray(fn(self.coordinates.T.copy()), dtype=float)
+            values = np.broadcast_to(values, (self.num_dofs,)).copy()
+        elif np.ndim(fn) == 0:
+            values = np.full(self.num_dofs, float(fn))
+        else:
+            values = np.asarray(fn, dtype=float)
+            if values.shape != (self.num_dofs,):
+                raise InvalidArgumentError(
+                    f"values must have shape ({self.num_dofs},), got {values.shape}")
+        if not np.isfinite(values).all():
+            raise InvalidArgumentError("the interpolated function has non-finite values")
+        return values
 
     def _matrix(self, integrand):
         V = self.function_space
