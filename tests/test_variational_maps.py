@@ -587,3 +587,53 @@ def test_priors_and_designs_on_mesh_domains(cell, rng):
     assert G.parameter_space.num_dofs == spde.dim == series.dim
     for prior in (series, spde):
         _assert_taylor(G, prior.sample(rng), rng)
+
+
+# --- time-dependent user forms ---------------------------------------------------------------
+
+@pytest.mark.parametrize("scheme", ["backward_euler", "crank_nicolson"])
+@pytest.mark.parametrize("probe", [True, False])
+def test_evolution_map_reproduces_heat_map(scheme, probe, rng):
+    dom = fem.unit_square(6)
+    X = _points(2, 10, 8)
+    kw = {"final_time": 0.2, "num_steps": 8, "observation_times": [0.1, 0.2], "scheme": scheme}
+    H = fem.HeatForwardMap(dom, X, source=1.0, boundary_value=0.5, initial_value=0.5, **kw)
+
+    def residual(u, m, v):
+        return (m * ufl.inner(ufl.grad(u), ufl.grad(v)) - v) * ufl.dx
+
+    G = fem.VariationalEvolutionMap(residual, dom, X, link="exp", initial_value=0.5,
+                                    bcs=[fem.DirichletBC(0.5)], probe=probe, **kw)
+    assert G.stationary.path == ("affine" if probe else "assembly")
+    theta = 0.5 * rng.standard_normal(G.input_dim)
+    y, pb = G.value_and_pullback(theta)
+    yh, pbh = H.value_and_pullback(theta)
+    w, h = rng.standard_normal(y.shape), rng.standard_normal(theta.shape)
+    np.testing.assert_allclose(y, yh, rtol=0, atol=1e-12 * np.abs(yh).max())
+    np.testing.assert_allclose(pb(w), pbh(w), rtol=0, atol=1e-11 * np.abs(pbh(w)).max())
+    np.testing.assert_allclose(G.jvp(theta, h), H.jvp(theta, h), rtol=0,
+                               atol=1e-11 * np.abs(H.jvp(theta, h)).max())
+
+
+@pytest.mark.parametrize("cell", ["quadrilateral", "tetrahedron"])
+def test_evolution_map_taylor_on_other_cells_with_a_non_affine_coefficient(cell, rng):
+    mesh = _mesh(cell, 3 if cell == "tetrahedron" else 5)
+    gdim = 3 if cell == "tetrahedron" else 2
+
+    def residual(u, m, v):  # e^m: the assembly path; a convection term: non-symmetric
+        b = ufl.as_vector((1.0,) + (0.0,) * (gdim - 1))
+        return (ufl.exp(m) * ufl.inner(ufl.grad(u), ufl.grad(v)) + ufl.dot(b, ufl.grad(u)) * v
+                - v) * ufl.dx
+
+    G = fem.VariationalEvolutionMap(residual, mesh, _points(gdim, 6, 1), final_time=0.1,
+                                    num_steps=5, observation_times=[0.04, 0.1],
+                                    scheme="crank_nicolson", bcs=[fem.DirichletBC(0.0)],
+                                    mass=lambda u, v: 2.0 * u * v * ufl.dx)
+    assert G.stationary.path == "assembly"
+    _assert_taylor(G, 0.5 * rng.standard_normal(G.input_dim), rng)
+    with pytest.raises(InvalidArgumentError, match="on the time grid"):
+        fem.VariationalEvolutionMap(residual, mesh, _points(gdim, 2, 1), final_time=0.1,
+                                    num_steps=5, observation_times=[0.05])
+    with pytest.raises(InvalidArgumentError, match="linear in u"):
+        fem.VariationalEvolutionMap(nonlinear_residual, mesh, _points(gdim, 2, 1),
+                                    final_time=0.1, num_steps=5)

@@ -27,6 +27,7 @@ from .parameters import ParameterBasis
 from .schrodinger import SchrodingerMap
 from .solvers import PETScSolver
 from .variational import VariationalForwardMap
+from .variational_time import VariationalEvolutionMap
 
 __all__ = [
     "DOLFINX_VERSION",
@@ -45,6 +46,7 @@ __all__ = [
     "ParameterBasis",
     "PointObservation",
     "SchrodingerMap",
+    "VariationalEvolutionMap",
     "VariationalForwardMap",
     "disk",
     "disk_of_area",
