@@ -162,6 +162,30 @@ def test_series_parameter_basis(rng):
     _assert_taylor(G, theta, rng, eps0=0.01)  # E h changes the field by up to ~ 9 ‖h‖_∞
 
 
+@pytest.mark.parametrize("space", ["DG0", "P1"])
+def test_coarse_parameter_mesh_through_a_transfer_basis(space, rng):
+    from bayesinv.fem import _compat
+
+    coarse = _mesh("quadrilateral", 3)
+    fine = _mesh("quadrilateral", 6)
+    family, degree = ("DG", 0) if space == "DG0" else ("Lagrange", 1)
+    Qc = _compat.function_space(coarse, family, degree)
+    Qf = _compat.function_space(fine, family, degree)
+    E = fem.transfer_matrix(Qc, Qf)
+    X = _points(2, 8, 6)
+    G = fem.VariationalForwardMap(darcy_residual, fine, X, link="exp",
+                                  parameter=fem.ParameterBasis(E, Qf),
+                                  bcs=[fem.DirichletBC(0.0)])
+    F = fem.VariationalForwardMap(darcy_residual, fine, X, link="exp", parameter=Qf,
+                                  bcs=[fem.DirichletBC(0.0)])
+    theta = 0.5 * rng.standard_normal(G.input_dim)
+    assert G.input_dim == (9 if space == "DG0" else 16)
+    np.testing.assert_allclose(G(theta), F(E @ theta), rtol=1e-12)
+    # the transfer reproduces coarse functions exactly (nested meshes)
+    np.testing.assert_allclose(np.asarray(E.sum(axis=1)).ravel(), 1.0, atol=1e-13)
+    _assert_taylor(G, theta, rng, eps0=0.02)
+
+
 def test_nonsymmetric_residual_uses_lu_with_transposed_adjoint(rng):
     dom = fem.unit_square(8)
     b = ufl.as_vector((1.0, 0.5))

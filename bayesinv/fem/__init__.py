@@ -24,6 +24,7 @@ from .meshes import MeshData, read_mesh
 from .newton import NewtonOptions
 from .observation import FieldObservation, PointObservation, node_design
 from .parameters import ParameterBasis
+from .pointeval import transfer_matrix
 from .schrodinger import SchrodingerMap
 from .solvers import PETScSolver
 from .variational import VariationalForwardMap
@@ -53,6 +54,7 @@ __all__ = [
     "ellipse",
     "node_design",
     "read_mesh",
+    "transfer_matrix",
     "uniform_design",
     "unit_disk",
     "unit_square",

@@ -60,7 +60,7 @@ def parameter_function_space(mesh, spec):
             raise InvalidArgumentError(
                 "the parameter space lives on a different mesh than the state space; both "
                 "must be spaces of the same mesh (map a coarse parameter mesh onto the state "
-                "mesh with a ParameterBasis, see bayesinv.fem.transfer_matrix)")
+                "mesh with fem.ParameterBasis(fem.transfer_matrix(coarse_space, fine_space)))")
         if spec.dofmap.index_map_bs != 1:
             raise InvalidArgumentError("the parameter space must be scalar-valued")
         return spec

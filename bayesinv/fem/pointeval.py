@@ -108,3 +108,14 @@ def evaluation_matrix(V, points, name: str = "points") -> sp.csr_matrix:
     rows = np.repeat(np.arange(pts.shape[0]), values.shape[1])
     return sp.csr_matrix((values.ravel(), (rows, dofs[cells].ravel())),
                          shape=(pts.shape[0], ndofs))
+
+
+def transfer_matrix(source, target) -> sp.csr_matrix:
+    """E with (E θ) = the dof values on ``target`` of the function with dofs θ on ``source``
+    (two dolfinx spaces, possibly on different meshes): ``source`` evaluated at the dof
+    coordinates of ``target`` (the nodal interpolant for Lagrange targets, cell-midpoint values
+    for DG0 targets). ``fem.ParameterBasis(transfer_matrix(coarse, fine), fine)`` puts θ on a
+    coarse parameter mesh. Target dofs outside the source mesh raise an error."""
+    gdim = target.mesh.geometry.dim
+    points = target.tabulate_dof_coordinates()[:, :gdim]
+    return evaluation_matrix(source, points, "target dof coordinates")

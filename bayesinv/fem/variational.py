@@ -169,8 +169,9 @@ class VariationalForwardMap(ForwardMap):
         coloured probing (:mod:`bayesinv.fem.affine_probe`) and assemble nothing per θ
         (default True; ``self.path`` says which path is used: "affine", "assembly", "newton").
     facet_tags : dolfinx MeshTags, optional
-        Facet tags for ``DirichletBC(where=tag)`` (taken from a MeshData by default); also
-        available to the residual as ``self.ds`` (a ``ufl.Measure`` with these tags).
+        Facet tags for ``DirichletBC(where=tag)`` (taken from a MeshData by default). For
+        boundary terms on tagged parts, make the measure in the residual:
+        ``ds = ufl.Measure("ds", domain=mesh, subdomain_data=facet_tags)``.
     """
 
     def __init__(self, residual: Callable, mesh, observation, *, parameter="P1", state=1,
@@ -196,7 +197,6 @@ class VariationalForwardMap(ForwardMap):
         self._param = ParameterMap(msh, parameter, self.link)
         Q = self._param.space
         self.num_dofs = V.dofmap.index_map.size_local
-        self.ds = ufl.Measure("ds", domain=msh, subdomain_data=self.facet_tags)
 
         # the UFL objects, created once; their values change per θ
         self._u, self._lam = dolfinx.fem.Function(V), dolfinx.fem.Function(V)
