@@ -96,7 +96,7 @@ def test_e1_coverage_quick_runs_replicates_on_worker_processes(tmp_path, load_sc
 
 
 @pytest.mark.fem
-@pytest.mark.statistical
+@pytest.mark.statistical(alpha=1e-3)
 def test_source_identification_quick(tmp_path, load_script):
     """MALA and ULA against the exact Gaussian posterior of a user-written UFL PDE. Loose
     bounds (1 posterior sd for means, 25% for sds, with >= 1200 draws of well-preconditioned
