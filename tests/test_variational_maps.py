@@ -663,3 +663,34 @@ def test_evolution_map_taylor_on_other_cells_with_a_non_affine_coefficient(cell,
     with pytest.raises(InvalidArgumentError, match="linear in u"):
         fem.VariationalEvolutionMap(nonlinear_residual, mesh, _points(gdim, 2, 1),
                                     final_time=0.1, num_steps=5)
+
+
+@pytest.mark.parametrize("probe", [True, False])
+def test_experiments_share_one_factorisation(probe, monkeypatch):
+    from bayesinv.fem.jacobian import JacobianBlock
+
+    calls = []
+    original = JacobianBlock.factorize_values
+
+    def counting(self, data, symmetric=None):
+        calls.append(1)
+        return original(self, data, symmetric)
+
+    def residual(u, m, v, s):
+        return (m * ufl.inner(ufl.grad(u), ufl.grad(v)) - s * v) * ufl.dx
+
+    sources = [1.0, lambda x: x[0], lambda x: x[1] ** 2]
+    G = fem.VariationalForwardMap(residual, fem.unit_square(5), _points(2, 4, 1),
+                                  coefficients={"s": 1.0}, bcs=[fem.DirichletBC(0.0)],
+                                  experiments=[{"s": s} for s in sources], probe=probe)
+    monkeypatch.setattr(JacobianBlock, "factorize_values", counting)
+    theta = np.ones(G.input_dim)
+    y, pullback = G.value_and_pullback(theta)
+    pullback(np.ones(y.shape))
+    assert G.shared_factorization and len(calls) == 1 and y.shape == (12,)
+    assert G.counts.forward == 3 and G.counts.adjoint == 3
+    # each experiment is its own solve: the stack equals three one-experiment maps
+    for k, s in enumerate(sources):
+        one = fem.VariationalForwardMap(residual, fem.unit_square(5), _points(2, 4, 1),
+                                        coefficients={"s": s}, bcs=[fem.DirichletBC(0.0)])
+        np.testing.assert_allclose(y[4 * k:4 * k + 4], one(theta), rtol=1e-12, atol=1e-15)
