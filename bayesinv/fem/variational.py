@@ -344,7 +344,7 @@ class VariationalForwardMap(ForwardMap):
             observation = FieldObservation()
         if isinstance(observation, FieldObservation):
             self.observation_kind = "field"
-            degree = V.ufl_element().degree()
+            degree = _compat.basix_element(V).degree
             dom = self.domain
             if dom is not None and V is dom.space(degree).function_space:
                 return l2_observation_matrix(dom.space(degree))
@@ -566,7 +566,7 @@ class DofSpace:
         gdim = V.mesh.geometry.dim
         self.coordinates = V.tabulate_dof_coordinates()[:, :gdim].copy()
         self.num_dofs = self.coordinates.shape[0]
-        self.degree = V.ufl_element().degree()
+        self.degree = int(_compat.basix_element(V).degree)
         self.cell_dofs = np.asarray(_compat.cell_dofs(V), dtype=np.int64)
 
     def interpolate(self, fn) -> np.ndarray:
