@@ -453,6 +453,15 @@ def test_bad_input_gets_clear_errors():
     with pytest.raises(InvalidArgumentError, match="not in coefficients"):
         fem.VariationalForwardMap(darcy_residual, dom, X, experiments=[{"s": 1.0}])
 
+    class Distributed:  # what a mesh on MPI.COMM_WORLD with 2 ranks looks like here
+        geometry, topology = dom.mesh.geometry, dom.mesh.topology
+
+        class comm:
+            size = 2
+
+    with pytest.raises(InvalidArgumentError, match="distributed over 2 ranks"):
+        fem.VariationalForwardMap(darcy_residual, Distributed(), X)
+
 
 # --- Newton failure inside chains ----------------------------------------------------------
 
