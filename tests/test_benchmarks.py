@@ -42,3 +42,13 @@ def test_neural_prior_benchmark_quick(tmp_path, load_script):
     saved = json.loads((tmp_path / "neural_prior.json").read_text())
     assert saved["rows"] == json.loads(json.dumps(result["rows"]))
     assert all(row["ratio_to_pde_solve"] > 0 for row in saved["rows"])
+
+
+@pytest.mark.fem
+def test_variational_map_benchmark_quick(tmp_path, load_script):
+    report = load_script("benchmarks/variational_maps.py").main(
+        ["--quick", "--output", str(tmp_path)])
+    row = report["results"][0]
+    assert max(row["agreement_with_darcy_map"].values()) < 1e-12  # the same map, twice
+    assert all(t > 0 for t in row["seconds"].values()) and row["newton_iterations"] >= 2
+    assert "| 8² |" in (tmp_path / "variational_maps.md").read_text()

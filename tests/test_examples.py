@@ -98,3 +98,44 @@ def test_e1_coverage_quick_runs_replicates_on_worker_processes(tmp_path, load_sc
     truth = study["truth_value"].values
     np.testing.assert_array_equal(truth, np.broadcast_to(truth[0], truth.shape))
     assert len(np.unique(study["posterior_mean"].values[:, 0])) == 4
+
+
+@pytest.mark.fem
+@pytest.mark.statistical(alpha=1e-3)
+def test_source_identification_quick(tmp_path, load_script):
+    """MALA and ULA against the exact Gaussian posterior of a user-written UFL PDE. Loose
+    bounds (1 posterior sd for means, 25% for sds, with >= 1200 draws of well-preconditioned
+    chains: many Monte Carlo standard errors), so a false failure is far below 1e-3."""
+    report = run_quick(load_script, "source_identification", tmp_path)
+    assert (tmp_path / "source_identification.png").stat().st_size > 0
+    for name in ("MALA", "ULA"):
+        assert report[name]["divergences"] == 0
+        assert report[name]["max_mean_error_in_sds"] < 1.0
+        lo, hi = report[name]["sd_ratio_range"]
+        assert lo > 0.75 and hi < 1.25
+    assert report["ULA"]["stationary_mean_equals_posterior_mean"]
+
+
+@pytest.mark.fem
+@pytest.mark.slow
+def test_nonlinear_matern_quick(tmp_path, load_script):
+    report = run_quick(load_script, "nonlinear_matern", tmp_path)
+    assert (tmp_path / "nonlinear_matern.png").stat().st_size > 0
+    assert max(abs(r - 2.0) for r in report["taylor_rates"]) < 0.1
+    assert report["adjoint_dot_product_error"] < 1e-10
+    assert 2 <= report["newton_iterations_per_forward_solve"] <= 8
+    # the data are informative: far better than the prior mean θ = 0 (relative error 1)
+    assert report["relative_l2_error_map"] < 0.5
+    assert report["relative_l2_error_posterior_mean"] < 0.5
+    assert report["divergences"] == 0 and report["acceptance_rate"] > 0.1
+
+
+@pytest.mark.fem
+@pytest.mark.slow
+def test_tetrahedral_mesh_from_file_quick(tmp_path, load_script):
+    report = run_quick(load_script, "tetrahedral_mesh_from_file", tmp_path)
+    assert (tmp_path / "tetrahedral_mesh_from_file.png").stat().st_size > 0
+    assert report["gdim"] == 3 and report["facet_tags"] == [1, 2, 3]
+    for key in ("taylor_rates", "flux_taylor_rates"):
+        assert max(abs(r - 2.0) for r in report[key]) < 0.1
+    assert report["posterior_sd_mean"] < report["prior_sd_mean"]

@@ -6,6 +6,7 @@ Meshing disks and ellipses needs gmsh (``pip install gmsh``), imported only when
 
 from ._dolfinx import DOLFINX_VERSION
 from .darcy import DarcyMap
+from .dirichlet import DirichletBC
 from .domain import (
     Domain,
     LagrangeSpace,
@@ -17,27 +18,43 @@ from .domain import (
     unit_square,
 )
 from .elliptic import EllipticForwardMap, Experiment
+from .general_domain import MeshDomain
 from .heat import HeatForwardMap
+from .meshes import MeshData, read_mesh
+from .newton import NewtonOptions
 from .observation import FieldObservation, PointObservation, node_design
+from .parameters import ParameterBasis
+from .pointeval import transfer_matrix
 from .schrodinger import SchrodingerMap
 from .solvers import PETScSolver
+from .variational import VariationalForwardMap
+from .variational_time import VariationalEvolutionMap
 
 __all__ = [
     "DOLFINX_VERSION",
     "DarcyMap",
+    "DirichletBC",
     "Domain",
     "EllipticForwardMap",
     "Experiment",
     "FieldObservation",
     "HeatForwardMap",
     "LagrangeSpace",
+    "MeshData",
+    "MeshDomain",
+    "NewtonOptions",
     "PETScSolver",
+    "ParameterBasis",
     "PointObservation",
     "SchrodingerMap",
+    "VariationalEvolutionMap",
+    "VariationalForwardMap",
     "disk",
     "disk_of_area",
     "ellipse",
     "node_design",
+    "read_mesh",
+    "transfer_matrix",
     "uniform_design",
     "unit_disk",
     "unit_square",

@@ -42,6 +42,7 @@ import scipy.sparse as sp
 from .._validation import one_of
 from ..errors import ForwardSolveError, InvalidArgumentError
 from ..forward.base import ForwardMap
+from ..forward.fingerprint import fingerprint
 from ..linalg import bind_solver
 from ..links import coefficient, get_link
 from . import kernels
@@ -226,6 +227,14 @@ class EllipticForwardMap(ForwardMap):
     def __call__(self, theta):
         u = self._forward(theta)[3]
         return self._observe(u, self._O)
+
+    def fingerprint(self) -> str:
+        """A stable hash of what defines the map (PDE kind, operator data, boundary data and
+        sources, observation operator, link, degree): see :mod:`bayesinv.forward.fingerprint`."""
+        S = self.state_space
+        return fingerprint(type(self).__name__, self._tensor.kind, S.degree, S.coordinates,
+                           S.cell_dofs, self._a0_ff, self._g, self._c,
+                           self.observation.matrix(S), repr(self.link))
 
 
 def _experiments(experiments, boundary_value, source) -> tuple[Experiment, ...]:

@@ -38,6 +38,7 @@ import numpy as np
 from .._validation import integer_at_least, one_of, positive_float
 from ..errors import ForwardSolveError, InvalidArgumentError
 from ..forward.base import ForwardMap
+from ..forward.fingerprint import fingerprint
 from ..linalg import bind_solver
 from ..links import coefficient
 from . import kernels
@@ -226,6 +227,15 @@ class HeatForwardMap(ForwardMap):
 
     def __call__(self, theta):
         return self._observe(self._forward(theta)[4])
+
+    def fingerprint(self) -> str:
+        """A stable hash of what defines the map (mesh, degree, time grid and scheme, initial
+        and boundary data, sources, observation operator and times, link)."""
+        S = self.state_space
+        return fingerprint(type(self).__name__, S.degree, S.coordinates, S.cell_dofs,
+                           self.final_time, self.num_steps, self.scheme, self.initial_state,
+                           self._g, self._source, self.observation.matrix(S),
+                           self.observation_times, repr(self.link))
 
 
 def _num_steps(T: float, time_step, num_steps) -> int:

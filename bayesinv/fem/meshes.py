@@ -1,0 +1,80 @@
+"""Meshes from files: ``read_mesh(path)`` for gmsh ``.msh`` and XDMF, with cell and facet tags.
+
+The geometric dimension is taken from the geometry itself: a planar gmsh mesh (all z = 0) comes
+out with gdim 2 (dolfinx's gmsh reader defaults to 3, which breaks every 2-d computation), an
+XDMF mesh with the dimension its geometry is stored in. Meshes are serial (``MPI.COMM_SELF``).
+Physical groups of a gmsh file become the tags (cells: the highest-dimensional groups, facets:
+those one dimension lower), usable as ``DirichletBC(where=tag)`` and ``ds(tag)``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+
+from ..errors import InvalidArgumentError
+from . import _compat
+
+
+class MeshData(NamedTuple):
+    """A mesh with its tags (either may be None)."""
+
+    mesh: object
+    cell_tags: object
+    facet_tags: object
+
+
+def _gmsh_gdim(path: Path) -> int:
+    from ._dolfinx import _import_gmsh
+
+    gmsh = _import_gmsh()
+    owned = not gmsh.isInitialized()
+    if owned:
+        gmsh.initialize(interruptible=False)
+    try:
+        gmsh.option.setNumber("General.Terminal", 0)
+        gmsh.model.add("bayesinv_read_mesh_dimension")
+        gmsh.merge(str(path))
+        dim = gmsh.model.getDimension()
+        _, coords, _ = gmsh.model.mesh.getNodes()
+        z = np.asarray(coords).reshape(-1, 3)[:, 2]
+        gmsh.model.remove()
+    finally:
+        if owned and gmsh.isInitialized():
+            gmsh.finalize()
+    if dim < 1:
+        raise InvalidArgumentError(f"the gmsh file {str(path)!r} holds no mesh")
+    return 3 if (dim < 3 and np.abs(z).max(initial=0.0) > 0.0) else dim
+
+
+def read_mesh(path, *, mesh_name: str = "mesh", cell_tags: str | None = None,
+              facet_tags: str | None = None) -> MeshData:
+    """Read a mesh (and its tags) from a gmsh ``.msh`` or an XDMF ``.xdmf`` file.
+
+    Parameters
+    ----------
+    path : str or Path
+    mesh_name, cell_tags, facet_tags : str, optional
+        XDMF only: the names of the mesh and of the tag sets in the file.
+
+    Returns
+    -------
+    MeshData
+        ``(mesh, cell_tags, facet_tags)``; pass it as the ``mesh`` of a
+        :class:`~bayesinv.fem.VariationalForwardMap`.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InvalidArgumentError(f"mesh file {str(path)!r} does not exist")
+    suffix = path.suffix.lower()
+    if suffix == ".msh":
+        mesh, ct, ft = _compat.read_gmsh(path, _compat.COMM, _gmsh_gdim(path))
+    elif suffix in (".xdmf", ".xmf"):
+        mesh, ct, ft = _compat.read_xdmf(path, _compat.COMM, mesh_name=mesh_name,
+                                         cell_tags=cell_tags, facet_tags=facet_tags)
+    else:
+        raise InvalidArgumentError(
+            f"read_mesh reads gmsh '.msh' and XDMF '.xdmf' files, got {str(path)!r}")
+    return MeshData(mesh, ct, ft)

@@ -1,0 +1,626 @@
+r"""Forward maps from a user's UFL residual: "your own PDE" with exact adjoints.
+
+The user writes the weak form as a residual F(u, m; v) in the state u ∈ V, the parameter
+field m ∈ Q and a test function v; the map is θ ↦ y = O u(θ), where m = Φ(E θ) (link Φ on
+the dof values, optional basis E, :mod:`bayesinv.fem.parameters`), u = g on the Dirichlet dofs
+B and F_F(u, m) = 0 on the free dofs F. Forward solve: Newton's method
+(:mod:`bayesinv.fem.newton`) on assembled Jacobians J_FF = ∂F_F/∂u_F; a *linear* residual
+(J independent of u) takes exactly one step, u = u₀ − J_FF⁻¹ F_F(u₀), with one factorisation
+(Cholesky when J_FF is symmetric, LU otherwise; :mod:`bayesinv.fem.jacobian`).
+
+Derivatives (the discrete ones, so Taylor and dot-product tests hold to round-off): with
+dm = Φ'(z) ⊙ E dθ,
+
+    tangent:  J_FF δu_F = −(∂F_F/∂m) dm,                 J dθ = O_F δu_F,
+    adjoint:  J_FFᵀ λ = O_Fᵀ w,                          Jᵀ w = −Eᵀ(Φ'(z) ⊙ (∂F_F/∂m)ᵀ λ),
+
+both at the converged state and with the forward factorisation (linear residuals) or one
+factorisation of J at the converged state (nonlinear ones, made only when a derivative is
+asked for). The forms F, ∂F/∂u, ∂F/∂m[δm] and ∂F/∂m[q](λ) come from ``ufl.derivative`` and
+``ufl.replace`` and are compiled once per map (:mod:`bayesinv.fem.residual`).
+
+Several experiments (right-hand sides, boundary data: values of named coefficients) share θ;
+a linear residual whose Jacobian does not depend on the changing coefficients shares one
+factorisation among them, and the output is the stack (O u_1, …, O u_K).
+
+When to use which path: the built-in maps (:class:`~bayesinv.fem.SchrodingerMap`,
+:class:`~bayesinv.fem.DarcyMap`, :class:`~bayesinv.fem.HeatForwardMap`) fill a precomputed
+coefficient tensor (no UFL per θ) and are the fastest for their PDEs on simplex meshes; this map
+takes any residual, element, cell type and boundary condition and re-assembles with FFCx
+kernels per θ (see ``benchmarks/variational_maps.py`` for the cost).
+
+References: Villa, Petra & Ghattas (2021), hIPPYlib, ACM TOMS 47 (``PDEVariationalProblem``);
+Hinze, Pinnau, Ulbrich & Ulbrich (2009), *Optimization with PDE constraints*, §1.6.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from functools import cached_property
+
+import numpy as np
+import scipy.sparse as sp
+import ufl
+
+from ..errors import ForwardSolveError, InvalidArgumentError
+from ..forward.base import ForwardMap
+from ..forward.fingerprint import fingerprint
+from ..links import Link, get_link
+from . import _compat
+from .dirichlet import DirichletBC, boundary_dofs
+from .jacobian import JacobianBlock
+from .newton import NewtonOptions, newton_solve
+from .parameters import ParameterMap
+from .pointeval import evaluation_matrix
+from .solvers import make_solver
+
+
+class _Plain(Link):
+    """Φ(θ) = θ without a positivity check (sources, signed coefficients)."""
+
+    name = "none"
+
+    def __call__(self, theta):
+        return np.array(theta, dtype=float, copy=True)
+
+    def derivative(self, theta):
+        return np.ones_like(np.asarray(theta, dtype=float))
+
+
+def _mesh_parts(mesh, facet_tags):
+    """(dolfinx mesh, facet tags, Domain or None) from a Domain, a MeshData or a dolfinx mesh."""
+    from .domain import Domain
+
+    if isinstance(mesh, Domain):
+        return mesh.mesh, facet_tags, mesh
+    if hasattr(mesh, "mesh") and hasattr(mesh, "facet_tags"):  # MeshData, MeshDomain
+        tags = mesh.facet_tags if facet_tags is None else facet_tags
+        return mesh.mesh, tags, None
+    if hasattr(mesh, "geometry") and hasattr(mesh, "topology"):
+        return mesh, facet_tags, None
+    raise InvalidArgumentError(
+        f"mesh must be a bayesinv.fem.Domain, the result of bayesinv.fem.read_mesh or a dolfinx "
+        f"Mesh, got {type(mesh).__name__}")
+
+
+def _check_serial(mesh):
+    if mesh.comm.size != 1:
+        raise InvalidArgumentError(
+            f"VariationalForwardMap is serial: the mesh is distributed over {mesh.comm.size} "
+            f"ranks; create it on MPI.COMM_SELF (one chain or replicate per process)")
+
+
+def _state_space(mesh, state):
+    if isinstance(state, int) and not isinstance(state, bool):
+        if state not in (1, 2):
+            raise InvalidArgumentError(f"state (a Lagrange degree) must be 1 or 2, got {state}")
+        return _compat.function_space(mesh, "Lagrange", state)
+    if hasattr(state, "dofmap") and hasattr(state, "mesh"):
+        if state.mesh is not mesh:
+            raise InvalidArgumentError("the state space must be a space on the given mesh")
+        if state.dofmap.index_map_bs != 1:
+            raise InvalidArgumentError("the state space must be scalar-valued")
+        return state
+    raise InvalidArgumentError(
+        f"state must be a Lagrange degree (1 or 2) or a dolfinx FunctionSpace, got {state!r}")
+
+
+def _fill(function, value, what: str):
+    """Set a dolfinx Function's dofs from a constant, callable, Function or dof array."""
+    arr = function.x.array
+    if hasattr(value, "x") and hasattr(value, "function_space"):
+        if value.function_space is not function.function_space:
+            function.interpolate(value)
+        else:
+            arr[:] = value.x.array
+    elif callable(value):
+        function.interpolate(value)
+    elif np.ndim(value) == 0:
+        arr[:] = float(value)
+    else:
+        values = np.asarray(value, dtype=float)
+        if values.shape != arr.shape:
+            raise InvalidArgumentError(
+                f"{what} must be a constant, a callable g(x), a Function or {arr.shape[0]} dof "
+                f"values, got an array of shape {values.shape}")
+        arr[:] = values
+    if not np.isfinite(arr).all():
+        raise InvalidArgumentError(f"{what} has non-finite values")
+
+
+class VariationalForwardMap(ForwardMap):
+    r"""θ ↦ O u(θ) for a PDE given by its UFL residual F(u, m; v) (see the module docstring).
+
+    Parameters
+    ----------
+    residual : callable
+        ``residual(u, m, v, **coefficients) -> ufl.Form``: the weak form as a 1-form in the
+        test function v, in terms of the state Function u and the parameter Function m (and the
+        named known coefficients, as dolfinx Functions). Neumann and Robin terms go here.
+    mesh : Domain, MeshData (:func:`bayesinv.fem.read_mesh`) or dolfinx Mesh
+        A serial mesh of triangles, quadrilaterals, tetrahedra or hexahedra.
+    observation : array_like (N, gdim), "field", PointObservation, FieldObservation, callable
+        Point values at design points, the whole field in L² (y = R u with RᵀR = M), or linear
+        functionals of u: a callable ``ell(u) -> 0-form`` or a list of them (e.g.
+        ``lambda u: ufl.inner(ufl.grad(u), n) * ds(2)``, a flux through boundary part 2).
+    parameter : {"P1", "P2", "DG0"}, dolfinx FunctionSpace or ParameterBasis
+        The space of m (θ = its dof values) or a basis E of it (θ = coefficients).
+    state : int or dolfinx FunctionSpace
+        Lagrange degree (1 or 2) of u, or its (scalar) space.
+    bcs : sequence of DirichletBC
+        Dirichlet conditions (later ones win on shared dofs); none: the residual must fix u.
+    link : None, str or Link
+        m = Φ(z) on the dof values z = E θ; None (default) is Φ(z) = z.
+    coefficients : dict, optional
+        Known coefficients by name, each a constant, callable c(x) (x of shape (3, n)), dof
+        values (interpolated into the state space) or a dolfinx Function; passed to
+        ``residual`` as keyword arguments.
+    experiments : sequence of dict, optional
+        Per experiment, new values of some named coefficients (e.g. sources or boundary
+        data: a DirichletBC may take its value from a coefficient name); output stacked.
+    solver : optional
+        Solver of symmetric Jacobians (:func:`bayesinv.fem.solvers.make_solver`; default
+        PETSc Cholesky); non-symmetric ones use PETSc LU with transposed solves.
+    newton : NewtonOptions, optional
+    initial_guess : float or callable
+        Newton's initial guess on the free dofs (default 0); fixed, not warm-started.
+    probe : bool
+        For residuals linear in u and affine in m, recover the operator's m-dependence once by
+        coloured probing (:mod:`bayesinv.fem.affine_probe`) and assemble nothing per θ
+        (default True; ``self.path`` says which path is used: "affine", "assembly", "newton").
+    facet_tags : dolfinx MeshTags, optional
+        Facet tags for ``DirichletBC(where=tag)`` (taken from a MeshData by default). For
+        boundary terms on tagged parts, make the measure in the residual:
+        ``ds = ufl.Measure("ds", domain=mesh, subdomain_data=facet_tags)``.
+    """
+
+    def __init__(self, residual: Callable, mesh, observation, *, parameter="P1", state=1,
+                 bcs=(), link=None, coefficients: Mapping | None = None, experiments=None,
+                 solver=None, newton: NewtonOptions | None = None, initial_guess=0.0,
+                 probe: bool = True, facet_tags=None):
+        super().__init__()
+        if not callable(residual):
+            raise InvalidArgumentError(
+                f"residual must be a callable residual(u, m, v, **coefficients) returning a UFL "
+                f"form, got {type(residual).__name__}")
+        import dolfinx.fem
+
+        msh, self.facet_tags, self.domain = _mesh_parts(mesh, facet_tags)
+        _check_serial(msh)
+        self.mesh = msh
+        self.link = _Plain() if link is None else get_link(link)
+        self.newton = NewtonOptions() if newton is None else newton
+        if not isinstance(self.newton, NewtonOptions):
+            raise InvalidArgumentError(f"newton must be a NewtonOptions, got {newton!r}")
+        self.solver = make_solver(solver)
+        V = self.function_space = _state_space(msh, state)
+        self._param = ParameterMap(msh, parameter, self.link)
+        Q = self._param.space
+        self.num_dofs = V.dofmap.index_map.size_local
+
+        # the UFL objects, created once; their values change per θ
+        self._u, self._lam = dolfinx.fem.Function(V), dolfinx.fem.Function(V)
+        self._m, self._dm = dolfinx.fem.Function(Q), dolfinx.fem.Function(Q)
+        v = ufl.TestFunction(V)
+        self._coef = self._known_coefficients(coefficients or {}, V)
+        self._experiments = self._experiment_list(experiments)
+        self.num_experiments = len(self._experiments)
+        form = residual(self._u, self._m, v, **self._coef)
+        from .residual import ResidualForms
+
+        self.forms = ResidualForms(form, self._u, self._m, v, self._lam, self._dm)
+        self.linear = self.forms.linear
+        varying = {self._coef[name] for exp in self._experiments for name in exp}
+        self.shared_factorization = self.linear and not (
+            varying & self.forms.jacobian_coefficients)
+
+        # Dirichlet dofs and data (per experiment), free dofs
+        self.bcs = tuple(bcs)
+        for bc in self.bcs:
+            if not isinstance(bc, DirichletBC):
+                raise InvalidArgumentError(
+                    f"bcs must be a sequence of bayesinv.fem.DirichletBC, got {bc!r}")
+        self._bc_dofs = [boundary_dofs(V, bc, self.facet_tags) for bc in self.bcs]
+        bnd = (np.unique(np.concatenate(self._bc_dofs)) if self.bcs
+               else np.zeros(0, dtype=np.int64))
+        mask = np.ones(self.num_dofs, dtype=bool)
+        mask[bnd] = False
+        self.boundary_dofs, self.free_dofs = bnd, np.flatnonzero(mask)
+        guess = dolfinx.fem.Function(V)
+        _fill(guess, initial_guess, "initial_guess")
+        self._initial = []
+        for k in range(self.num_experiments):
+            self._set_experiment(k)
+            u0 = guess.x.array.copy()
+            for bc, dofs in zip(self.bcs, self._bc_dofs, strict=True):
+                u0[dofs] = self._bc_values(bc)[dofs]
+            self._initial.append(u0)
+        self._set_experiment(0)
+
+        O = self._observation_matrix(observation, V).tocsr()
+        self.observation_matrix = O
+        self._O_free = O[:, self.free_dofs].tocsr()
+        self._O_free_t = self._O_free.T.tocsr()
+        self.num_observations = O.shape[0]
+        self.input_dim = self._param.input_dim
+        self.output_dim = self.num_experiments * self.num_observations
+        self._jacobian = JacobianBlock(self.forms.jacobian, self.free_dofs, self.num_dofs,
+                                       self.solver)
+        self.newton_iterations = 0
+        self._affine = None
+        self._dof_space = None
+        self.path = "assembly" if self.linear else "newton"
+        if probe and self.forms.affine and self.shared_factorization:
+            from .affine_probe import AffineOperator
+
+            affine = AffineOperator(self)
+            if affine.valid:
+                self._affine, self.path = affine, "affine"
+
+    # -- set-up helpers ---------------------------------------------------------------------
+
+    def _known_coefficients(self, coefficients, V):
+        import dolfinx.fem
+
+        if not isinstance(coefficients, Mapping):
+            raise InvalidArgumentError(
+                f"coefficients must be a dict name -> value, got {type(coefficients).__name__}")
+        out = {}
+        for name, value in coefficients.items():
+            if not isinstance(name, str) or not name.isidentifier():
+                raise InvalidArgumentError(
+                    f"coefficient names must be Python identifiers, got {name!r}")
+            if isinstance(value, dolfinx.fem.Function):
+                if value.function_space.mesh is not self.mesh:
+                    raise InvalidArgumentError(
+                        f"coefficient {name!r} lives on a different mesh than the state space; "
+                        f"interpolate it onto the state mesh")
+                out[name] = value
+            else:
+                fn = dolfinx.fem.Function(V, name=name)
+                _fill(fn, value, f"coefficient {name!r}")
+                out[name] = fn
+        self._coef_defaults = {name: fn.x.array.copy() for name, fn in out.items()}
+        return out
+
+    def _experiment_list(self, experiments):
+        if experiments is None:
+            return ({},)
+        experiments = tuple(experiments)
+        if not experiments:
+            raise InvalidArgumentError("experiments must be a non-empty sequence of dicts")
+        for exp in experiments:
+            if not isinstance(exp, Mapping):
+                raise InvalidArgumentError(
+                    f"each experiment must be a dict coefficient name -> value, got {exp!r}")
+            unknown = sorted(set(exp) - set(self._coef))
+            if unknown:
+                raise InvalidArgumentError(
+                    f"experiments name coefficients {unknown} that are not in coefficients= "
+                    f"(known: {sorted(self._coef)})")
+        values = []
+        for exp in experiments:  # interpolate each experiment's data once
+            vals = {}
+            for name, value in exp.items():
+                fn = self._coef[name]
+                scratch = fn.x.array.copy()
+                _fill(fn, value, f"experiment value of {name!r}")
+                vals[name] = fn.x.array.copy()
+                fn.x.array[:] = scratch
+            values.append(vals)
+        return tuple(values)
+
+    def _set_experiment(self, k: int) -> None:
+        exp = self._experiments[k]
+        for name, fn in self._coef.items():
+            fn.x.array[:] = exp.get(name, self._coef_defaults[name])
+
+    def _bc_values(self, bc: DirichletBC) -> np.ndarray:
+        import dolfinx.fem
+
+        if isinstance(bc.value, str):
+            if bc.value not in self._coef:
+                raise InvalidArgumentError(
+                    f"DirichletBC value {bc.value!r} names no coefficient (known: "
+                    f"{sorted(self._coef)})")
+            fn = self._coef[bc.value]
+            if fn.function_space is not self.function_space:
+                g = dolfinx.fem.Function(self.function_space)
+                g.interpolate(fn)
+                return g.x.array.copy()
+            return fn.x.array.copy()
+        g = dolfinx.fem.Function(self.function_space)
+        _fill(g, bc.value, "DirichletBC value")
+        return g.x.array.copy()
+
+    def _observation_matrix(self, observation, V):
+        from .observation import FieldObservation, PointObservation, l2_observation_matrix
+
+        if isinstance(observation, str):
+            if observation != "field":
+                raise InvalidArgumentError(
+                    f"observation must be points (n, dim), 'field', an observation object or "
+                    f"linear functionals of u (callables), got {observation!r}")
+            observation = FieldObservation()
+        if isinstance(observation, FieldObservation):
+            self.observation_kind = "field"
+            degree = _compat.basix_element(V).degree
+            dom = self.domain
+            if dom is not None and V is dom.space(degree).function_space:
+                return l2_observation_matrix(dom.space(degree))
+            return _l2_root(V)
+        if callable(observation) or (isinstance(observation, (list, tuple)) and observation
+                                     and all(callable(o) for o in observation)):
+            self.observation_kind = "functionals"
+            items = [observation] if callable(observation) else list(observation)
+            return self._functional_rows(items, V)
+        if isinstance(observation, PointObservation):
+            observation = observation.points
+        self.observation_kind = "points"
+        O = evaluation_matrix(V, observation, "observation points")
+        self.design = np.asarray(observation, dtype=float).reshape(O.shape[0], -1)
+        return O
+
+    def _functional_rows(self, items, V):
+        import dolfinx.fem
+
+        v = ufl.TestFunction(V)
+        probe = dolfinx.fem.Function(V)
+        rows = []
+        for i, ell in enumerate(items):
+            form = ell(probe)
+            if not isinstance(form, ufl.Form) or form.arguments():
+                raise InvalidArgumentError(
+                    f"observation functional {i} must return a UFL 0-form (e.g. u * ufl.dx), "
+                    f"got {form!r}")
+            row = ufl.algorithms.expand_derivatives(ufl.derivative(form, probe, v))
+            if probe in row.coefficients():
+                raise InvalidArgumentError(
+                    f"observation functional {i} is not linear in u")
+            rows.append(_compat.assemble_vector_array(_compat.form(row)))
+        return sp.csr_matrix(np.vstack(rows))
+
+    # -- the solves -------------------------------------------------------------------------
+
+    def _set_parameter(self, theta):
+        z = self._param.values(theta)
+        m = self.link(z)
+        if not np.isfinite(m).all():
+            raise ForwardSolveError("the linked parameter field is not finite")
+        self._m.x.array[:] = m
+        return z, m
+
+    def _residual_free(self, u):
+        self._u.x.array[:] = u
+        r = _compat.assemble_vector_array(self.forms.residual)[self.free_dofs]
+        return r
+
+    def _factor_at(self, u):
+        self._u.x.array[:] = u
+        return self._jacobian.factorize()
+
+    def _forward(self, theta):
+        theta = self._check_theta(theta)
+        z, m = self._set_parameter(theta)
+        if self._affine is not None:
+            return self._forward_affine(theta, z, m)
+        states, factors = [], []
+        shared = None
+        for k in range(self.num_experiments):
+            self._set_experiment(k)
+            u = self._initial[k].copy()
+            if self.linear:
+                if shared is None or not self.shared_factorization:
+                    shared = self._factor_at(u)
+                r = self._residual_free(u)
+                u[self.free_dofs] -= shared.solve(r)
+                factors.append(shared)
+                self.newton_iterations += 1
+            else:
+                u, its = newton_solve(u, self.free_dofs, self._residual_free, self._factor_at,
+                                      self.newton)
+                self.newton_iterations += its
+                factors.append(None)
+            if not np.isfinite(u).all():
+                raise ForwardSolveError("the forward solution is not finite")
+            states.append(u)
+        self.counts.forward += self.num_experiments
+        return theta, z, m, np.array(states), factors
+
+    def _forward_affine(self, theta, z, m):
+        aff, free = self._affine, self.free_dofs
+        factor = self._jacobian.factorize_values(aff.ff_values(m), aff.symmetric)
+        states = aff.starts.copy()
+        for k in range(self.num_experiments):
+            states[k, free] = -factor.solve(aff.residual(k, m))
+        if not np.isfinite(states).all():
+            raise ForwardSolveError("the forward solution is not finite")
+        self.newton_iterations += self.num_experiments
+        self.counts.forward += self.num_experiments
+        return theta, z, m, states, [factor] * self.num_experiments
+
+    def _observe(self, states):
+        return np.concatenate([self.observation_matrix @ u for u in states])
+
+    def solve_state(self, theta) -> np.ndarray:
+        """Dof values of u(θ) on the state space; shape (num_dofs,), or (K, num_dofs)."""
+        states = self._forward(theta)[3]
+        return states[0] if self.num_experiments == 1 else states
+
+    def jacobian_matrix(self, theta, experiment: int = 0):
+        """J_FF at u(θ) (free dofs) as a SciPy CSR matrix (for inspection and tests)."""
+        states = self._forward(theta)[3]
+        self._set_experiment(experiment)
+        self._u.x.array[:] = states[experiment]
+        return self._jacobian.matrix()
+
+    def __call__(self, theta):
+        return self._observe(self._forward(theta)[3])
+
+    def linearize(self, theta):
+        theta, z, m, states, factors = self._forward(theta)
+        K, free = self.num_experiments, self.free_dofs
+        y = self._observe(states)
+
+        def restore(k):
+            self._m.x.array[:] = m
+            self._set_experiment(k)
+            self._u.x.array[:] = states[k]
+
+        def factor(k):
+            if factors[k] is None:  # nonlinear: J at the converged state, made once
+                restore(k)
+                factors[k] = self._jacobian.factorize()
+            return factors[k]
+
+        aff = self._affine
+
+        def jvp(v):
+            v = self._check_tangent(v)
+            dm = self._param.push(z, v)
+            self._dm.x.array[:] = dm
+            out = []
+            for k in range(K):
+                fk = factor(k)
+                if aff is not None:
+                    t = aff.apply_derivative(k, dm, states[k, free])
+                else:
+                    restore(k)
+                    t = _compat.assemble_vector_array(self.forms.tangent)[free]
+                out.append(-(self._O_free @ fk.solve(t)))
+            self.counts.tangent += K
+            return np.concatenate(out)
+
+        def pullback(w):
+            w = self._check_output(w).reshape(K, -1)
+            grad = np.zeros(self._param.num_dofs)
+            lam = np.zeros(self.num_dofs)
+            for k in range(K):
+                fk = factor(k)
+                lam[free] = fk.solve_transpose(self._O_free_t @ w[k])
+                if aff is not None:
+                    grad -= aff.contract(k, lam[free], states[k, free])
+                    continue
+                restore(k)
+                self._lam.x.array[:] = lam
+                grad -= _compat.assemble_vector_array(self.forms.gradient)
+            self.counts.adjoint += K
+            return self._param.pull(z, grad)
+
+        return y, jvp, pullback
+
+    # -- identity -----------------------------------------------------------------------------
+
+    def fingerprint(self) -> str:
+        """A stable hash of what defines the map: the residual's UFL signature, the elements and
+        mesh, the Dirichlet dofs and data, the known coefficients and experiments, the
+        observation operator, the link, the parameter basis and the Newton options. Two maps
+        with different residuals (or data) never share a fingerprint."""
+        V, Q = self.function_space, self._param.space
+        basis = self._param.basis
+        return fingerprint(
+                type(self).__name__, self.forms.signature, repr(V.ufl_element()),
+                repr(Q.ufl_element()), self.mesh.geometry.x,
+                np.asarray(_compat.geometry_dofs(self.mesh)), self.boundary_dofs,
+                *self._initial, *[self._coef_defaults[k] for k in sorted(self._coef_defaults)],
+                repr([sorted(e) for e in self._experiments]),
+                *[e[k] for e in self._experiments for k in sorted(e)],
+                self.observation_matrix, repr(self.link), repr(self.newton),
+                "no basis" if basis is None else basis)
+
+    @property
+    def parameter_function_space(self):
+        """The dolfinx space of m."""
+        return self._param.space
+
+    @property
+    def parameter_space(self):
+        """Where θ lives, for priors, credible sets and the samplers' output: the package's P1
+        :class:`~bayesinv.fem.LagrangeSpace` when θ are P1 nodal values on a simplex
+        :class:`~bayesinv.fem.Domain`, else a :class:`DofSpace` (dof coordinates of m's
+        space). Not defined (AttributeError) when θ are coefficients of a ParameterBasis."""
+        if self._param.basis is not None:
+            raise AttributeError("θ are basis coefficients: the map has no parameter_space")
+        dom = self.domain
+        if dom is not None:
+            p1 = dom.space(1)
+            if self._param.space.ufl_element() == p1.function_space.ufl_element():
+                return p1
+        if self._dof_space is None:
+            self._dof_space = DofSpace(self._param.space)
+        return self._dof_space
+
+    def parameter_values(self, theta) -> np.ndarray:
+        """The dof values m = Φ(E θ) of the parameter field."""
+        return self.link(self._param.values(self._check_theta(theta)))
+
+
+class DofSpace:
+    """The dofs of a dolfinx space as the package's spaces show them: ``function_space``,
+    ``num_dofs``, ``coordinates`` (num_dofs, gdim), ``degree``, ``boundary_dofs``,
+    ``interior_dofs`` and UFL-assembled ``mass_matrix``/``stiffness_matrix`` (what the SPDE
+    and kernel priors need), on any cell type."""
+
+    def __init__(self, V):
+        self.function_space = V
+        gdim = V.mesh.geometry.dim
+        self.coordinates = V.tabulate_dof_coordinates()[:, :gdim].copy()
+        self.num_dofs = self.coordinates.shape[0]
+        self.degree = int(_compat.basix_element(V).degree)
+        self.cell_dofs = np.asarray(_compat.cell_dofs(V), dtype=np.int64)
+
+    def interpolate(self, fn) -> np.ndarray:
+        """Dof values of ``fn``: a constant, a callable fn(x) (x of shape (gdim, n), evaluated
+        at the dof coordinates: the nodal interpolant for Lagrange spaces, cell midpoints for
+        DG0) or an array of values."""
+        if callable(fn):
+            values = np.asarray(fn(self.coordinates.T.copy()), dtype=float)
+            values = np.broadcast_to(values, (self.num_dofs,)).copy()
+        elif np.ndim(fn) == 0:
+            values = np.full(self.num_dofs, float(fn))
+        else:
+            values = np.asarray(fn, dtype=float)
+            if values.shape != (self.num_dofs,):
+                raise InvalidArgumentError(
+                    f"values must have shape ({self.num_dofs},), got {values.shape}")
+        if not np.isfinite(values).all():
+            raise InvalidArgumentError("the interpolated function has non-finite values")
+        return values
+
+    def _matrix(self, integrand):
+        V = self.function_space
+        u, v = ufl.TrialFunction(V), ufl.TestFunction(V)
+        return _compat.assemble_matrix_csr(_compat.form(integrand(u, v) * ufl.dx))
+
+    @cached_property
+    def mass_matrix(self) -> sp.csr_matrix:
+        """M_ij = ∫ φ_i φ_j."""
+        return self._matrix(lambda u, v: u * v)
+
+    @cached_property
+    def stiffness_matrix(self) -> sp.csr_matrix:
+        """K_ij = ∫ ∇φ_i·∇φ_j."""
+        return self._matrix(lambda u, v: ufl.inner(ufl.grad(u), ufl.grad(v)))
+
+    @cached_property
+    def boundary_dofs(self) -> np.ndarray:
+        return np.asarray(_compat.locate_boundary_dofs(self.function_space, None, None),
+                          dtype=np.int64)
+
+    @cached_property
+    def interior_dofs(self) -> np.ndarray:
+        mask = np.ones(self.num_dofs, dtype=bool)
+        mask[self.boundary_dofs] = False
+        return np.flatnonzero(mask)
+
+
+def _l2_root(V):
+    """R with RᵀR = M (M the mass matrix of V, UFL-assembled), from a sparse Cholesky factor."""
+    from ..linalg import SparseCholesky
+    u, v = ufl.TrialFunction(V), ufl.TestFunction(V)
+    M = _compat.assemble_matrix_csr(_compat.form(u * v * ufl.dx))
+    chol = SparseCholesky(M, name="mass matrix")
+    inverse = np.empty_like(chol.perm)
+    inverse[chol.perm] = np.arange(chol.perm.size)
+    R = chol.L.tocsr()[inverse]         # R Rᵀ = M (R = Pᵀ L)
+    return R.T.tocsr()
