@@ -262,3 +262,29 @@ def test_interrupted_during_warmup_resumes_with_the_adaptation_state(tmp_path):
     forward.kill_at = None
     resumed = sample(post, "pcnl", checkpoint=tmp_path / "w.ckpt", **kw)
     _assert_same_draws(resumed, reference)
+
+
+class _Fingerprinted(bayesinv.LinearForwardMap):
+    """The same matrix, told apart only by its ``fingerprint()`` (as two UFL residuals are)."""
+
+    def __init__(self, matrix, tag):
+        super().__init__(matrix)
+        self.tag = tag
+
+    def fingerprint(self):
+        return f"residual {self.tag}"
+
+
+def test_maps_with_different_fingerprints_never_resume_each_others_runs(tmp_path):
+    problem = _problem()
+
+    def posterior(tag):
+        return bayesinv.Posterior(problem.prior, bayesinv.GaussianLikelihood(
+            _Fingerprinted(problem.forward.matrix, tag), problem.data, problem.noise_std))
+
+    kw = {"beta": 0.4, "draws": 50, "chains": 2, "seed": 1, "diagnostics": False,
+          "checkpoint": tmp_path / "run.ckpt"}
+    sample(posterior("a"), "pcn", **kw)
+    sample(posterior("a"), "pcn", **kw)  # the same map resumes (here: returns the run)
+    with pytest.raises(InvalidArgumentError, match="different problem"):
+        sample(posterior("b"), "pcn", **kw)

@@ -15,7 +15,8 @@ damaged, truncated, edited or foreign file (or one of another format version). W
 atomic: a temporary file in the same directory, flushed and fsync'ed, then ``os.replace``
 onto the target, so a crash or SIGKILL mid-write leaves the previous checkpoint intact.
 
-Fingerprints are SHA-256 digests of (a) the problem — data, noise level, forward-map type,
+Fingerprints are SHA-256 digests of (a) the problem — data, noise level, forward-map type and
+the map's own ``fingerprint()`` where it has one (every FEM map),
 dimensions and matrices or design points, prior type, factor and mean — and (b) the sampler
 settings that determine the draws (method, draws, warm-up, thinning, chains, seed, tuning
 arguments, initial positions, preconditioner). A checkpoint whose fingerprints differ is
@@ -86,6 +87,8 @@ def problem_fingerprint(posterior) -> str:
         if isinstance(getattr(forward, name, None), np.ndarray) or sp.issparse(
                 getattr(forward, name, None)):
             parts[f"forward.{name}"] = getattr(forward, name)
+    if callable(getattr(forward, "fingerprint", None)):  # the map's own account of itself
+        parts["forward.fingerprint"] = forward.fingerprint()
     space = getattr(forward, "parameter_space", None)
     if space is not None and hasattr(space, "coordinates"):
         parts["forward.nodes"] = np.asarray(space.coordinates)
