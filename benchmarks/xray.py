@@ -148,9 +148,11 @@ def radon_section(cfg, rounds):
     img = None
     if radon is not None:
         # image row 0 is the top (y = +1)
-        # the same pixel values, zero outside the inscribed circle (radon's circle=True)
-        inside = (mesh.points ** 2).sum(axis=1) < 1.0
-        img = np.where(inside, image_values, 0.0).reshape(P, P)[::-1].copy()
+        # the same pixel values, zero outside radon's reconstruction circle (circle=True:
+        # pixels farther than P//2 from the index P//2)
+        img = image_values.reshape(P, P)[::-1].copy()
+        idx = np.indices((P, P))
+        img[((idx - P // 2) ** 2).sum(axis=0) > (P // 2) ** 2] = 0.0
         sino = radon(img, angles, circle=True) * (2 / P)
         out["max_error_skimage"] = float(np.abs(sino - exact).max())
         out["skimage_version"] = skimage.__version__

@@ -15,8 +15,15 @@ fields (truncated L² Karhunen–Loève factors on the mesh nodes). The script
   intervals of ⟨Φ, ψ⟩ over repeated data sets at the fixed truth (``run_coverage_study``);
 * ``summary.json`` with the numbers and ``coverage.nc`` with the study.
 
-Run ``python examples/xray_nonabelian.py`` (about 10–15 minutes on 2 shared cores) or
-``--quick`` (what the tests run). Numbers of the full run are in the README.
+Run ``python examples/xray_nonabelian.py`` (about 20 minutes on 2 shared cores at load ≈ 6)
+or ``--quick`` (what the tests run).
+
+What it showed (seed 2021; 267 nodes, N = 400, K = 40, σ = 0.1, SNR 8.3): MAP relative L²
+error 0.141, the same for the ULA, MALA and pCN posterior means; ⟨Φ, ψ⟩ = 0.2957 ± 0.0041
+(Gaussian draws: skewness −0.10, excess kurtosis −0.09; the Laplace Gaussian at the MAP
+0.2957 ± 0.0041), truth 0.3018 at z = +1.49, inside the 95% interval. Over 20 data sets the
+equal-tailed intervals of ⟨Φ, ψ⟩ covered 10, 15, 18, 19 times at 0.5, 0.8, 0.9, 0.95 (z-scores
+mean −0.20, sd 1.05); the L² balls of the whole field covered 1, 4, 6, 9 times (prior bias).
 """
 
 from __future__ import annotations

@@ -166,7 +166,14 @@ class Triangulation:
         return sp.csr_matrix((weights.ravel(), (rows, nodes.ravel())),
                              shape=(x.shape[0], self.num_nodes))
 
-    def _nearest_boundary(self, x):
+    def _nearest_boundary(self, x, chunk: int = 2048):
+        """Nodes, weights and distance of the nearest boundary point, in chunks of points
+        (memory O(chunk × boundary edges))."""
+        parts = [self._nearest_boundary_block(x[i:i + chunk])
+                 for i in range(0, x.shape[0], chunk)]
+        return tuple(np.concatenate(p) for p in zip(*parts, strict=True))
+
+    def _nearest_boundary_block(self, x):
         be = self.boundary_edges
         a, b = self.points[be[:, 0]], self.points[be[:, 1]]
         d = b - a
