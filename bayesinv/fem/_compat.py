@@ -52,7 +52,7 @@ SUPPORTED = ((0, 5), (0, 10))
 
 INSTALL_HINT = (
     "FEniCSx (dolfinx) is needed for bayesinv.fem but could not be imported: "
-    "on Debian 12 or 13 install `python3-dolfinx` and use a venv made with "
+    "on Debian 12 or 13 `sudo apt-get install python3-dolfinx` and use a venv made with "
     "`/usr/bin/python3 -m venv --system-site-packages .venv` (or just run `make setup`); "
     "elsewhere `conda install -c conda-forge fenics-dolfinx` (see README)."
 )
@@ -462,6 +462,18 @@ def xdmf_file(comm, path, mode: str):
     return dolfinx.io.XDMFFile(comm, str(path), mode)
 
 
+def write_meshtags(xdmf, tags, mesh) -> None:
+    """Write mesh tags to an open XDMF file (0.7+ also takes the mesh geometry)."""
+    try:
+        params = list(inspect.signature(type(xdmf).write_meshtags).parameters)
+    except (TypeError, ValueError):  # a C++ method without a Python signature (0.5 / 0.6)
+        params = []
+    if len(params) > 2 and params[2] == "x":
+        xdmf.write_meshtags(tags, mesh.geometry)
+    else:
+        xdmf.write_meshtags(tags)
+
+
 def read_xdmf(path, comm, mesh_name: str = "mesh", cell_tags: str | None = None,
               facet_tags: str | None = None):
     """Read a mesh and optionally named cell/facet tags from an XDMF file.
@@ -525,5 +537,6 @@ __all__ = [
     "ufl",
     "unsupported_version_message",
     "vtx_writer",
+    "write_meshtags",
     "xdmf_file",
 ]
