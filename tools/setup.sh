@@ -42,8 +42,9 @@ case "$DEBIAN" in
   13)
     # Same roles; no libhdf5-dev: Debian 13's dolfinx 0.9 does not load its HDF5 with
     # RTLD_GLOBAL, so h5py's PyPI wheel works next to it (tests/test_packaging.py checks).
+    # libgl1: Debian 13's libglu1-mesa no longer pulls in libGL, which gmsh's wheel needs.
     APT_PACKAGES=(python3-dolfinx python3-venv libsuitesparse-dev
-                  libglu1-mesa libxcursor1 libxft2 libxinerama1 libgomp1
+                  libglu1-mesa libgl1 libxcursor1 libxft2 libxinerama1 libgomp1
                   openmpi-bin python3-mpi4py) ;;
   *)
     printf '[setup] error: tools/setup.sh supports Debian 12 (bookworm) and Debian 13 (trixie), but /etc/debian_version says %s; elsewhere install FEniCSx from conda-forge (fenics-dolfinx) and then `pip install -e ".[dev]"` (see README).\n' "$DEBIAN" >&2
