@@ -40,10 +40,11 @@ case "$DEBIAN" in
                   libglu1-mesa libxcursor1 libxft2 libxinerama1 libgomp1
                   openmpi-bin python3-mpi4py) ;;
   13)
-    # Same roles; no libhdf5-dev: Debian 13's dolfinx 0.9 does not load its HDF5 with
-    # RTLD_GLOBAL, so h5py's PyPI wheel works next to it (tests/test_packaging.py checks).
+    # python3-h5py instead of a source build: Debian 13's h5py is built against its HDF5
+    #   1.14, the one dolfinx 0.9 loads (RTLD_GLOBAL); the PyPI wheel's HDF5 2.x clashes with it
+    #   as on Debian 12 ("Not a datatype"), so pip is told to keep Debian's h5py (step 3).
     # libgl1: Debian 13's libglu1-mesa no longer pulls in libGL, which gmsh's wheel needs.
-    APT_PACKAGES=(python3-dolfinx python3-venv libsuitesparse-dev
+    APT_PACKAGES=(python3-dolfinx python3-venv libsuitesparse-dev python3-h5py
                   libglu1-mesa libgl1 libxcursor1 libxft2 libxinerama1 libgomp1
                   openmpi-bin python3-mpi4py) ;;
   *)
@@ -91,9 +92,13 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   if [ "$DEBIAN" = 12 ]; then
     pip_env=(PIP_NO_BINARY=h5py HDF5_DIR=/usr/lib/x86_64-linux-gnu/hdf5/serial)
   else
-    # Debian 13: pip keeps the numpy 2 that Debian's petsc4py/dolfinx were built against.
+    # Debian 13: pip keeps the numpy 2 that Debian's petsc4py/dolfinx were built against, and
+    # Debian's h5py (a venv's own copy, e.g. the PyPI wheel of an earlier set-up, is removed).
     constraints=$(cd "$VENV" && pwd)/constraints.txt
-    "$SYSTEM_PYTHON" -c "import numpy; print('numpy==' + numpy.__version__)" > "$constraints"
+    "$SYSTEM_PYTHON" -c "import numpy, h5py; print('numpy==' + numpy.__version__); print('h5py==' + h5py.__version__)" > "$constraints"
+    if "$VENV/bin/python" -c "import sys, h5py; sys.exit(not h5py.__file__.startswith(sys.prefix))" 2>/dev/null; then
+      "$VENV/bin/python" -m pip uninstall -y -q h5py
+    fi
     pip_env=(PIP_CONSTRAINT="$constraints")
   fi
   if ! env "${pip_env[@]}" \
