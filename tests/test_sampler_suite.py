@@ -45,7 +45,7 @@ def _functionals(problem, xi, cov, mean=None):
 ])
 def test_corrected_samplers_match_the_exact_posterior(problem, method, kwargs):
     idata = sample(problem.posterior, method, draws=10_000, warmup=1000, chains=8, seed=11,
-                   **kwargs)
+                   diagnostics=False, **kwargs)
     xi = idata.posterior["xi"].values
     check = check_moments(*_functionals(problem, xi, problem.cov_latent))
     assert check.converged, f"not converged: {check}"
@@ -56,7 +56,7 @@ def test_pula_matches_its_stationary_law_not_the_posterior(problem):
     P = problem.precision_latent
     step = 1.0 / (np.linalg.eigvalsh(P).max() - 1.0)
     idata = sample(problem.posterior, "pula", step_size=step, draws=10_000, warmup=500,
-                   chains=8, seed=12)
+                   chains=8, seed=12, diagnostics=False)
     xi = idata.posterior["xi"].values
     mean, S = problem.pula_stationary(step)
     np.testing.assert_allclose(mean, problem.mean_latent)  # exact mean, by construction

@@ -21,13 +21,13 @@ STAMP="$ROOT/.bayesinv-root-ready"
 log() { printf '[debian13] %s\n' "$*"; }
 die() { printf '[debian13] error: %s\n' "$*" >&2; exit 1; }
 
-[ "$(id -u)" -eq 0 ] || die "needs root (debootstrap, chroot and mount); run it as root or with sudo"
+APT_DIR=${APT_DIR:-/etc/apt}  # (tests point it at a fake apt configuration)
 
 # The Debian mirror of this machine's apt sources (deb822 *.sources or one-line *.list),
 # the first non-security entry.
 debian_mirror() {
   local f uri
-  for f in /etc/apt/sources.list.d/*.sources; do
+  for f in "$APT_DIR"/sources.list.d/*.sources; do
     [ -f "$f" ] || continue
     uri=$(awk 'BEGIN{RS=""; FS="\n"}
       { uris=""; suites=""; types="";
@@ -39,13 +39,21 @@ debian_mirror() {
         if (types ~ /deb( |$)/ && uris ~ /debian/ && suites !~ /security/) { split(uris, u, " "); print u[1]; exit } }' "$f")
     [ -n "$uri" ] && { echo "$uri"; return; }
   done
-  for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+  for f in "$APT_DIR"/sources.list "$APT_DIR"/sources.list.d/*.list; do
     [ -f "$f" ] || continue
     uri=$(awk '$1 == "deb" && $0 !~ /security/ && $0 ~ /debian/ {
       for (i = 2; i <= NF; i++) if ($i ~ /^[a-z]+:\/\//) { print $i; exit } }' "$f")
     [ -n "$uri" ] && { echo "$uri"; return; }
   done
 }
+
+if [ "${1:-}" = --print-mirror ]; then
+  mirror=$(debian_mirror)
+  [ -n "$mirror" ] || die "no Debian mirror found in $APT_DIR/sources.list*"
+  echo "$mirror"
+  exit 0
+fi
+[ "$(id -u)" -eq 0 ] || die "needs root (debootstrap, chroot and mount); run it as root or with sudo"
 
 mounted=()
 cleanup() {
@@ -88,7 +96,7 @@ copy_host_files() {
 if [ ! -f "$STAMP" ]; then
   t0=$(date +%s)
   mirror=$(debian_mirror)
-  [ -n "$mirror" ] || die "no Debian mirror found in /etc/apt/sources.list*"
+  [ -n "$mirror" ] || die "no Debian mirror found in $APT_DIR/sources.list*"
   command -v debootstrap >/dev/null || {
     log "installing debootstrap"
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null
