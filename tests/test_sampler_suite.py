@@ -41,7 +41,9 @@ def _functionals(problem, xi, cov, mean=None):
     ("mala", {"step_size": 0.5, "preconditioner": "laplace"}),
     ("pcnl", {"step_size": 0.1}),
     ("pcnl", {}),  # step adapted in warm-up, then frozen: still exact
-    ("rwm", {}),
+    # RWM mixes slowest: with thin=2 (20 000 steps a chain) R-hat stays clear of 1.01 on
+    # Debian 13's random streams too (1.011 without it)
+    ("rwm", {"thin": 2}),
 ])
 def test_corrected_samplers_match_the_exact_posterior(problem, method, kwargs):
     idata = sample(problem.posterior, method, draws=10_000, warmup=1000, chains=8, seed=11,
