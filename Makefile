@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 OUT ?= results/flagship
 
-.PHONY: setup demo demo-quick test test-fast test-sweep lint benchmarks clean
+.PHONY: setup demo demo-quick test test-fast test-sweep test-debian13 lint benchmarks clean
 
 setup:
 	@VENV=$(VENV) ./tools/setup.sh
@@ -32,6 +32,12 @@ SEEDS ?= 20
 KERNELS ?=
 test-sweep: setup
 	$(PY) tools/test_sweep.py --seeds $(SEEDS) $(if $(KERNELS),--kernels $(KERNELS))
+
+# `make test` inside a Debian 13 root (dolfinx 0.9, Python 3.13, numpy 2): debootstrap once,
+# cached in DEBIAN13_ROOT (outside the repo), then a fresh clone of HEAD. Needs root.
+DEBIAN13_ROOT ?= /var/tmp/bayesinv-debian13
+test-debian13:
+	DEBIAN13_ROOT=$(DEBIAN13_ROOT) ./tools/test-debian13.sh
 
 clean:
 	rm -rf results .pytest_cache .ruff_cache

@@ -1,4 +1,4 @@
-"""Finite-element forward maps and function-space tools, built on FEniCSx (dolfinx 0.5).
+"""Finite-element forward maps and function-space tools, built on FEniCSx (dolfinx 0.5 to 0.10).
 
 Importing this module needs dolfinx; without it, the ImportError says how to install it.
 Meshing disks and ellipses needs gmsh (``pip install gmsh``), imported only when used.

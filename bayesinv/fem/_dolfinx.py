@@ -1,12 +1,10 @@
-"""Every call into FEniCSx (dolfinx, basix, ufl, petsc4py, mpi4py) lives in this module.
+"""The FEniCSx calls of :mod:`bayesinv.fem` (dolfinx, basix, ufl, petsc4py, mpi4py).
 
-Supported: dolfinx 0.5 (Debian 12's ``python3-dolfinx`` 0.5.2, basix 0.5, ufl 2022.2).
-Everything else in :mod:`bayesinv.fem` works on the NumPy/SciPy arrays returned here, so
-moving to a newer dolfinx is a change to this file only. Known renames in dolfinx >= 0.7:
-``FunctionSpace(mesh, ("Lagrange", k))`` -> ``functionspace(mesh, ("Lagrange", k))``,
-``BoundingBoxTree(mesh, d)`` -> ``bb_tree(mesh, d)``, ``dofmap.list.array`` -> ``dofmap.list``
-(a 2-d array), ``geometry.dofmap.array`` -> ``geometry.dofmap``, ``cmap.degree`` ->
-``cmaps[0].degree``.
+Supported: dolfinx 0.5 (Debian 12's ``python3-dolfinx`` 0.5.2) through 0.10 (Debian 13's
+0.9, conda-forge). Everything that differs between those versions goes through
+:mod:`bayesinv.fem._compat` (feature detection); this module holds the package's own helpers
+on top of it, and everything else in :mod:`bayesinv.fem` works on the NumPy/SciPy arrays
+returned here.
 
 PETSc (``petsc4py``, which dolfinx needs anyway) is re-exported as ``_dolfinx.PETSc`` for the
 PETSc linear solvers of :mod:`bayesinv.fem.solvers`; gmsh (optional, from PyPI) is imported
@@ -18,36 +16,17 @@ its own serial mesh. Parallelism in bayesinv is across chains and replicates.
 
 from __future__ import annotations
 
-import contextlib
 import itertools
-import logging
 
 import numpy as np
 
 from ..errors import InvalidArgumentError, MissingDependencyError
+from . import _compat
+from ._compat import COMM, INSTALL_HINT, MPI, PETSc, basix, dolfinx, ufl  # noqa: F401
+from ._compat import quiet_jit as _quiet_jit
 
-INSTALL_HINT = (
-    "FEniCSx (dolfinx) is needed for bayesinv.fem but could not be imported. "
-    "On Debian/Ubuntu: `sudo apt-get install python3-dolfinx` and use a venv made with "
-    "`/usr/bin/python3 -m venv --system-site-packages .venv` (or just run `make setup`). "
-    "Elsewhere: `conda install -c conda-forge fenics-dolfinx` (see README)."
-)
-
-try:  # pragma: no cover - exercised by the environment, not by a test
-    import basix
-    import dolfinx
-    import dolfinx.fem
-    import dolfinx.fem.petsc
-    import dolfinx.geometry
-    import dolfinx.mesh
-    import ufl
-    from mpi4py import MPI
-    from petsc4py import PETSc
-except ImportError as exc:  # pragma: no cover
-    raise MissingDependencyError(f"{INSTALL_HINT} (import error: {exc})") from exc
-
+#: The dolfinx version string (e.g. "0.5.2"); ``_compat.DOLFINX_VERSION`` is the tuple.
 DOLFINX_VERSION = dolfinx.__version__
-COMM = MPI.COMM_SELF
 
 
 # --- meshes -------------------------------------------------------------------------------
@@ -81,12 +60,10 @@ def gmsh_ellipse_mesh(semi_axes: tuple[float, float], rotation: float,
     """A triangle mesh of the ellipse {x: ((R⁻¹(x − c))_1/a)² + ((R⁻¹(x − c))_2/b)² < 1}.
 
     Meshed by gmsh (OpenCASCADE disk, uniform target size ``mesh_size``, one thread, so the
-    mesh is reproducible) and converted with ``dolfinx.io.gmshio.model_to_mesh``. A gmsh
+    mesh is reproducible) and converted with ``_compat.model_to_mesh``. A gmsh
     session opened by the caller is left open (only our model is removed).
     """
     gmsh = _import_gmsh()
-    from dolfinx.io import gmshio
-
     owned = not gmsh.isInitialized()
     if owned:
         gmsh.initialize(interruptible=False)
@@ -106,7 +83,7 @@ def gmsh_ellipse_mesh(semi_axes: tuple[float, float], rotation: float,
         gmsh.option.setNumber("Mesh.MeshSizeMin", mesh_size)
         gmsh.option.setNumber("Mesh.MeshSizeMax", mesh_size)
         gmsh.model.mesh.generate(2)
-        mesh, _, _ = gmshio.model_to_mesh(gmsh.model, COMM, 0, gdim=2)
+        mesh, _, _ = _compat.model_to_mesh(gmsh.model, COMM, 0, gdim=2)
     finally:
         if gmsh.isInitialized():
             gmsh.model.remove()
@@ -119,7 +96,7 @@ def check_affine_simplex_mesh(mesh) -> None:
     """Require a mesh of straight-sided simplices (the element tensors assume affine cells)."""
     if not hasattr(mesh, "geometry") or not hasattr(mesh, "topology"):
         raise InvalidArgumentError(f"mesh must be a dolfinx Mesh, got {type(mesh).__name__}")
-    degree = mesh.geometry.cmap.degree
+    degree = _compat.coordinate_element_degree(mesh)
     cell = mesh.topology.cell_type
     if degree != 1 or cell not in (dolfinx.mesh.CellType.interval, dolfinx.mesh.CellType.triangle,
                                    dolfinx.mesh.CellType.tetrahedron):
@@ -130,31 +107,24 @@ def check_affine_simplex_mesh(mesh) -> None:
 
 def cell_vertex_coordinates(mesh) -> np.ndarray:
     """Vertex coordinates of every cell, shape (num_cells, tdim + 1, gdim), reference order."""
-    tdim, gdim = mesh.topology.dim, mesh.geometry.dim
-    ncells = mesh.topology.index_map(tdim).size_local
-    nodes = mesh.geometry.dofmap.array.reshape(-1, tdim + 1)[:ncells]
-    return np.ascontiguousarray(mesh.geometry.x[nodes][:, :, :gdim])
+    gdim = mesh.geometry.dim
+    nodes = _compat.geometry_dofs(mesh)
+    return np.ascontiguousarray(mesh.geometry.x[nodes][:, :, :gdim], dtype=np.float64)
 
 
 # --- function spaces ------------------------------------------------------------------------
 
 def lagrange_space(mesh, degree: int):
     """A continuous Lagrange space of the given degree."""
-    with _quiet_jit():
-        return dolfinx.fem.FunctionSpace(mesh, ("Lagrange", degree))
+    return _compat.function_space(mesh, "Lagrange", degree)
 
 
 def space_arrays(V):
     """Cell-to-dof map (num_cells, dofs_per_cell), dof coordinates and boundary dofs of ``V``."""
-    mesh = V.mesh
-    tdim, gdim = mesh.topology.dim, mesh.geometry.dim
-    ncells = mesh.topology.index_map(tdim).size_local
-    per_cell = V.dofmap.dof_layout.num_dofs
-    cell_dofs = V.dofmap.list.array.reshape(-1, per_cell)[:ncells].astype(np.int64)
-    coords = V.tabulate_dof_coordinates()[:, :gdim].copy()
-    mesh.topology.create_connectivity(tdim - 1, tdim)
-    facets = dolfinx.mesh.exterior_facet_indices(mesh.topology)
-    boundary = np.sort(dolfinx.fem.locate_dofs_topological(V, tdim - 1, facets)).astype(np.int64)
+    gdim = V.mesh.geometry.dim
+    cell_dofs = _compat.cell_dofs(V).astype(np.int64)
+    coords = np.array(V.tabulate_dof_coordinates()[:, :gdim], dtype=np.float64)
+    boundary = _compat.locate_boundary_dofs(V, None, None).astype(np.int64)
     if V.element.needs_dof_transformations:
         raise InvalidArgumentError("Lagrange degree > 2 needs dof transformations; use 1 or 2")
     return cell_dofs, coords, boundary
@@ -162,60 +132,29 @@ def space_arrays(V):
 
 def reference_element(V):
     """The basix element of ``V`` (same dof order as the dofmap)."""
-    return V.element.basix_element
+    return _compat.basix_element(V)
 
 
 def tabulate(element, points: np.ndarray, derivatives: int = 0) -> np.ndarray:
     """Basis values (and gradients) at reference points: shape (1 + tdim*deriv, npts, ndofs)."""
-    table = element.tabulate(derivatives, np.ascontiguousarray(points, dtype=float))
-    return np.asarray(table)[..., 0]
+    return _compat.tabulate(element, points, derivatives)
 
 
 def quadrature(mesh, degree: int):
     """Gauss–Jacobi quadrature on the reference cell: points (nq, tdim), weights (nq,)."""
-    cell = {1: basix.CellType.interval, 2: basix.CellType.triangle,
-            3: basix.CellType.tetrahedron}[mesh.topology.dim]
-    points, weights = basix.make_quadrature(cell, degree)
-    return np.asarray(points), np.asarray(weights)
+    cell = {1: "interval", 2: "triangle", 3: "tetrahedron"}[mesh.topology.dim]
+    return _compat.quadrature(cell, degree)
 
 
 # --- points ---------------------------------------------------------------------------------
 
 def locate_cells(mesh, points: np.ndarray) -> np.ndarray:
     """Index of a cell containing each point, or -1 for points outside the mesh."""
-    pts = np.zeros((points.shape[0], 3))
-    pts[:, : points.shape[1]] = points
-    tdim = mesh.topology.dim
-    tree = dolfinx.geometry.BoundingBoxTree(mesh, tdim)
-    candidates = dolfinx.geometry.compute_collisions(tree, pts)
-    colliding = dolfinx.geometry.compute_colliding_cells(mesh, candidates, pts)
-    cells = np.full(points.shape[0], -1, dtype=np.int64)
-    offsets, array = colliding.offsets, colliding.array
-    has = offsets[1:] > offsets[:-1]
-    cells[has] = array[offsets[:-1][has]]
-    return cells
+    tree = _compat.bounding_box_tree(mesh, mesh.topology.dim)
+    return _compat.colliding_cells(mesh, tree, points)
 
 
 # --- UFL assembly (reference implementation for tests and the naive benchmark) -------------
-
-def _drop_info(record: logging.LogRecord) -> bool:
-    return record.levelno >= logging.WARNING
-
-
-@contextlib.contextmanager
-def _quiet_jit():
-    """FFCx's first-time C compilation logs build commands at INFO level on the root logger
-    (setuptools resets the level, so filter the records instead)."""
-    root = logging.getLogger()
-    targets = [root, *root.handlers]  # records of child loggers reach the handlers directly
-    for target in targets:
-        target.addFilter(_drop_info)
-    try:
-        yield
-    finally:
-        for target in targets:
-            target.removeFilter(_drop_info)
-
 
 def function_from_values(V, values: np.ndarray):
     """A dolfinx Function of ``V`` holding the given dof values."""
@@ -231,22 +170,12 @@ def assemble_bilinear(V, kind: str, coefficient=None):
     (∫_∂O q u v ds); ``coefficient`` is a dolfinx Function q (default 1). Used to validate the
     fast path and in benchmarks.
     """
-    import scipy.sparse as sp
-
     u, v = ufl.TrialFunction(V), ufl.TestFunction(V)
     q = 1.0 if coefficient is None else coefficient
     integrand = {"mass": q * u * v * ufl.dx,
                  "stiffness": q * ufl.inner(ufl.grad(u), ufl.grad(v)) * ufl.dx,
                  "boundary_mass": q * u * v * ufl.ds}[kind]
-    with _quiet_jit():
-        form = dolfinx.fem.form(integrand)
-    mat = dolfinx.fem.petsc.assemble_matrix(form)
-    mat.assemble()
-    indptr, indices, data = mat.getValuesCSR()
-    n = V.dofmap.index_map.size_local
-    out = sp.csr_matrix((data.copy(), indices.copy(), indptr.copy()), shape=(n, n))
-    mat.destroy()
-    return out
+    return _compat.assemble_matrix_csr(_compat.form(integrand))
 
 
 def ufl_reference_solve(space, *, kind: str, coefficient, base_stiffness: float,
@@ -267,12 +196,12 @@ def ufl_reference_solve(space, *, kind: str, coefficient, base_stiffness: float,
         term = term + base_stiffness * ufl.inner(ufl.grad(u), ufl.grad(v))
     a = term * ufl.dx
     rhs = source_scale * s * v * ufl.dx
-    bc = dolfinx.fem.dirichletbc(g, space.boundary_dofs.astype(np.int32))
+    bc = _compat.dirichlet_bc(g, space.boundary_dofs)
+    problem = _compat.linear_problem(a, rhs, bcs=[bc],
+                                     petsc_options={"ksp_type": "preonly", "pc_type": "lu"})
     with _quiet_jit():
-        problem = dolfinx.fem.petsc.LinearProblem(
-            a, rhs, bcs=[bc], petsc_options={"ksp_type": "preonly", "pc_type": "lu"})
         uh = problem.solve()
-    return uh.x.array.copy()
+    return np.array(uh.x.array, dtype=np.float64)
 
 
 def ufl_reference_heat(space, *, coefficient, time_step: float, theta_scheme: float,
@@ -290,12 +219,11 @@ def ufl_reference_heat(space, *, coefficient, time_step: float, theta_scheme: fl
     u, v = ufl.TrialFunction(V), ufl.TestFunction(V)
     dt, th = float(time_step), float(theta_scheme)
     grad_dot = ufl.inner(ufl.grad(u), ufl.grad(v))
-    with _quiet_jit():
-        a = dolfinx.fem.form((u * v / dt + th * f * grad_dot) * ufl.dx)
-        rhs = dolfinx.fem.form(
-            (u_prev * v / dt - (1 - th) * f * ufl.inner(ufl.grad(u_prev), ufl.grad(v))
-             + (th * s_new + (1 - th) * s_old) * v) * ufl.dx)
-    bc = dolfinx.fem.dirichletbc(g, space.boundary_dofs.astype(np.int32))
+    a = _compat.form((u * v / dt + th * f * grad_dot) * ufl.dx)
+    rhs = _compat.form(
+        (u_prev * v / dt - (1 - th) * f * ufl.inner(ufl.grad(u_prev), ufl.grad(v))
+         + (th * s_new + (1 - th) * s_old) * v) * ufl.dx)
+    bc = _compat.dirichlet_bc(g, space.boundary_dofs)
     A = dolfinx.fem.petsc.assemble_matrix(a, bcs=[bc])
     A.assemble()
     ksp = PETSc.KSP().create(COMM)
@@ -313,7 +241,7 @@ def ufl_reference_heat(space, *, coefficient, time_step: float, theta_scheme: fl
         dolfinx.fem.petsc.apply_lifting(b, [a], bcs=[[bc]])
         b.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
         dolfinx.fem.petsc.set_bc(b, [bc])
-        ksp.solve(b, uh.vector)
+        ksp.solve(b, _compat.petsc_vector(uh))
         out[n] = uh.x.array
         b.destroy()
     ksp.destroy()
@@ -348,13 +276,12 @@ class NaiveUFLGradient:
         integrand = self._f * t(u, v)
         if base_stiffness:
             integrand = integrand + base_stiffness * ufl.inner(ufl.grad(u), ufl.grad(v))
-        with _quiet_jit():
-            self._a = dolfinx.fem.form(integrand * ufl.dx)
-            self._L = dolfinx.fem.form(source_scale * s * v * ufl.dx)
-            self._dform = dolfinx.fem.form(-psi * t(self._u, self._lam) * ufl.dx)
-        self._bc = dolfinx.fem.dirichletbc(g, space.boundary_dofs.astype(np.int32))
+        self._a = _compat.form(integrand * ufl.dx)
+        self._L = _compat.form(source_scale * s * v * ufl.dx)
+        self._dform = _compat.form(-psi * t(self._u, self._lam) * ufl.dx)
+        self._bc = _compat.dirichlet_bc(g, space.boundary_dofs)
         self._A = dolfinx.fem.petsc.create_matrix(self._a)
-        self._b = dolfinx.fem.petsc.create_vector(self._L)
+        self._b = _compat.create_petsc_vector(self._L)
         self._ksp = PETSc.KSP().create(COMM)
         self._ksp.setType("preonly")
         self._ksp.getPC().setType("lu")
@@ -374,13 +301,10 @@ class NaiveUFLGradient:
         b.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
         dolfinx.fem.petsc.set_bc(b, [self._bc])
         self._ksp.setOperators(A)
-        self._ksp.solve(b, self._u.vector)
+        self._ksp.solve(b, _compat.petsc_vector(self._u))
         y = self._O @ self._u.x.array
         rhs = self._Ot @ w
         rhs[self._boundary] = 0.0
         b.array[:] = rhs
-        self._ksp.solve(b, self._lam.vector)
-        grad = dolfinx.fem.petsc.assemble_vector(self._dform)
-        out = self._link.derivative(theta) * grad.array
-        grad.destroy()
-        return y, out
+        self._ksp.solve(b, _compat.petsc_vector(self._lam))
+        return y, self._link.derivative(theta) * _compat.assemble_vector_array(self._dform)
