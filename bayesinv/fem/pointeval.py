@@ -74,17 +74,17 @@ def locate(mesh, points, name: str = "points"):
 def reference_coordinates(mesh, points: np.ndarray, cells: np.ndarray,
                           max_iterations: int = 30) -> np.ndarray:
     """X with F_c(X) = x for each point x in cell c (Newton on the coordinate map)."""
-    cmap = coordinate_element(mesh)
+    element = coordinate_element(mesh)
     tdim, gdim = mesh.topology.dim, mesh.geometry.dim
     if tdim != gdim:
         raise InvalidArgumentError(
             f"point evaluation needs a mesh whose geometric dimension equals its topological "
             f"dimension, got gdim={gdim}, tdim={tdim} (read 2-d meshes with gdim=2)")
     nodes = mesh.geometry.x[_compat.geometry_dofs(mesh)[cells]][:, :, :gdim]  # (n, a, g)
-    ref = np.asarray(cmap.points)
+    ref = np.asarray(element.points)
     X = np.repeat(ref.mean(axis=0, keepdims=True), points.shape[0], axis=0)
     for _ in range(max_iterations):
-        tab = _compat.tabulate(cmap, X, 1)                                  # (1+t, n, a)
+        tab = _compat.tabulate(element, X, 1)                                  # (1+t, n, a)
         x = np.einsum("na,nag->ng", tab[0], nodes)
         jac = np.einsum("tna,nag->ngt", tab[1:], nodes)                     # (n, g, t)
         dX = np.linalg.solve(jac, (points - x)[..., None])[..., 0]
