@@ -163,14 +163,11 @@ class LaplaceApproximation:
                    "inference_library": "bayesinv", "inference_library_version": __version__})
 
     def packed(self) -> np.ndarray:
-        """The (k + 1, r + 1) array the low-rank sampler kernels take: V in [:k, :r], ξ* in
-        [:k, r], λ in [k, :r] (see :mod:`bayesinv.samplers.kernels._lowrank`)."""
-        k, r = self.dim, self.rank
-        out = np.zeros((k + 1, r + 1))
-        out[:k, :r] = self.vectors
-        out[:k, r] = self.mean
-        out[k, :r] = self.values
-        return out
+        """The (r + 1, k + 1) array the low-rank sampler kernels take: row j < r is
+        (v_j, λ_j), row r is (ξ*, 0) (see :mod:`bayesinv.samplers.kernels._lowrank`)."""
+        from .samplers.kernels._lowrank import pack
+
+        return pack(self.vectors, self.values, self.mean)
 
     def fingerprint(self) -> dict:
         """What identifies the approximation (for checkpoint settings digests)."""

@@ -73,21 +73,60 @@ def initial_positions(init, posterior: Posterior, chains: int, rngs,
 
 
 def sqrt_preconditioner(preconditioner, posterior: Posterior, map_cache: MAPCache):
-    """R with R Rᵀ = C for the requested constant preconditioner C (None: identity)."""
+    """The preconditioner in the form the kernels take, and its kind.
+
+    None: identity (None, "identity"); "laplace": R with R Rᵀ = H⁻¹ for the dense
+    Gauss–Newton Hessian H at the MAP (k tangent solves, O(k²) memory); a (k, k) symmetric
+    positive definite matrix C: its Cholesky factor ("user"); a
+    :class:`~bayesinv.laplace.LaplaceApproximation` or "laplace_lowrank" (built at the MAP by
+    :func:`bayesinv.laplace`): the packed low-rank form of :mod:`.kernels._lowrank`
+    ("laplace_lowrank", O(k r)).
+    """
+    from ..laplace import LaplaceApproximation, laplace
+
     if preconditioner is None:
         return None, "identity"
+    k = posterior.whitened.dim
+    if isinstance(preconditioner, LaplaceApproximation):
+        if preconditioner.dim != k:
+            raise InvalidArgumentError(
+                f"the Laplace approximation has dimension {preconditioner.dim}, the posterior "
+                f"{k}: was it built for another posterior?")
+        return preconditioner.packed(), "laplace_lowrank"
     if isinstance(preconditioner, str):
+        if preconditioner == "laplace_lowrank":
+            return laplace(posterior, map=map_cache.position).packed(), "laplace_lowrank"
         if preconditioner != "laplace":
             raise InvalidArgumentError(
-                f"preconditioner must be None, 'laplace' or a (k, k) SPD matrix, "
-                f"got {preconditioner!r}")
+                f"preconditioner must be None, 'laplace', 'laplace_lowrank', a "
+                f"LaplaceApproximation or a (k, k) SPD matrix, got {preconditioner!r}")
         H = gauss_newton_hessian(posterior, map_cache.position)
         return sqrt_inverse(H), "laplace"
-    k = posterior.whitened.dim
+    return user_preconditioner_root(preconditioner, k), "user"
+
+
+def user_preconditioner_root(preconditioner, k: int) -> np.ndarray:
+    """The Cholesky factor of a user's (k, k) preconditioner, which must be finite, symmetric
+    (to round-off) and positive definite; otherwise an InvalidArgumentError saying which."""
     C = np.asarray(preconditioner, dtype=float)
     if C.shape != (k, k):
         raise InvalidArgumentError(f"preconditioner must have shape ({k}, {k}), got {C.shape}")
+    if not np.isfinite(C).all():
+        bad = np.argwhere(~np.isfinite(C))[0]
+        raise InvalidArgumentError(
+            f"preconditioner has non-finite entries (e.g. C[{bad[0]}, {bad[1]}] = "
+            f"{C[tuple(bad)]}); it must be a finite symmetric positive definite matrix")
+    asym = float(np.abs(C - C.T).max())
+    scale = float(np.abs(C).max())
+    if asym > 1e-10 * scale:
+        i, j = np.unravel_index(np.argmax(np.abs(C - C.T)), C.shape)
+        raise InvalidArgumentError(
+            f"preconditioner is not symmetric (C[{i}, {j}] = {C[i, j]:.6g} but C[{j}, {i}] = "
+            f"{C[j, i]:.6g}); a Langevin preconditioner must be symmetric positive definite "
+            f"(symmetrise it with (C + C.T) / 2 if that is what you meant)")
     try:
-        return np.linalg.cholesky(C), "user"
+        return np.linalg.cholesky(C)
     except np.linalg.LinAlgError as exc:
-        raise InvalidArgumentError("preconditioner must be symmetric positive definite") from exc
+        raise InvalidArgumentError(
+            f"preconditioner is symmetric but not positive definite (smallest eigenvalue "
+            f"{np.linalg.eigvalsh(C)[0]:.3g})") from exc
