@@ -191,7 +191,7 @@ def laplace(posterior: Posterior, map=None, *, rank: int | None = None,
         Its forward map needs a tangent-linear map (``linearize``).
     map : MAPResult or array_like, optional
         The MAP estimate (a :func:`bayesinv.find_map` result or a whitened position ξ*);
-        computed by :func:`~bayesinv.find_map` when not given.
+        computed by :func:`~bayesinv.find_map` (``method="newton-cg"``) when not given.
     rank : int, optional
         A fixed rank 1 ≤ r ≤ k; otherwise adaptive: eigenvalues ≥ ``threshold`` are kept.
     threshold, oversampling, initial_rank, max_rank, seed
@@ -209,7 +209,7 @@ def laplace(posterior: Posterior, map=None, *, rank: int | None = None,
     before = sum(counts.as_dict().values())
     start = time.perf_counter()
     if map is None:
-        xi_map = find_map(posterior).position
+        xi_map = find_map(posterior, method="newton-cg").position
     elif isinstance(map, MAPResult):
         xi_map = map.position
     else:

@@ -138,8 +138,8 @@ def test_laplace_is_exact_on_the_linear_gaussian_problem(problem, exact_laplace)
 
 
 def test_laplace_from_find_map_has_the_exact_mean(problem):
-    approx = laplace(problem.posterior, threshold=1e-10)
-    np.testing.assert_allclose(approx.mean, problem.mean_latent, atol=1e-5)
+    approx = laplace(problem.posterior, threshold=1e-10)  # Gauss–Newton–CG MAP
+    np.testing.assert_allclose(approx.mean, problem.mean_latent, atol=1e-8)
     assert approx.setup_solves > 0 and approx.setup_time > 0
 
 
@@ -176,3 +176,13 @@ def test_laplace_bad_input(problem):
     eig = low_rank_hessian(problem.posterior, np.zeros(30), rank=2)
     with pytest.raises(InvalidArgumentError, match="finite"):
         LaplaceApproximation(problem.posterior, np.full(30, np.nan), eig)
+
+
+def test_newton_cg_map_matches_lbfgs_and_is_exact_for_linear_models(problem):
+    newton = bayesinv.find_map(problem.posterior, method="newton-cg")
+    assert newton.success
+    np.testing.assert_allclose(newton.position, problem.mean_latent, atol=1e-8)
+    lbfgs = bayesinv.find_map(problem.posterior)
+    np.testing.assert_allclose(lbfgs.position, newton.position, atol=1e-5)
+    with pytest.raises(InvalidArgumentError, match="method"):
+        bayesinv.find_map(problem.posterior, method="bfgs")

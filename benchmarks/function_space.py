@@ -1,0 +1,256 @@
+"""Function-space-scale sampling: low-rank Laplace samplers across meshes, measured in one run.
+
+Problem (the issue's): Schrödinger ½Δu − e^θ u = 0 on the unit square, u = 1 on ∂O, P1 meshes
+32² and 64² (128² with ``--fine``), N = 200 uniform design points, σ with signal-to-noise
+‖G(θ₀) − 1‖∞/σ = 60, the nodal BiLaplacian prior ``WhittleMaternPrior.from_hippylib`` (β = 1,
+Robin boundary, hIPPYlib's usual γ = 0.1, δ = 0.5), the three-bump
+truth of experiment E1. Every chain starts at the MAP.
+
+Set-up, reported separately: the MAP (inexact Gauss–Newton–CG in whitened coordinates) and
+the low-rank Gauss–Newton Hessian at the MAP (randomized double pass, eigenvalues ≥ 0.1
+kept), with time and PDE solves. Samplers (``bayesinv.sample``, interpreted loop, 2 chains):
+gpCN and gpCN-Langevin with the Laplace reference, MALA and ULA preconditioned by the low-
+rank Laplace covariance, and the unpreconditioned pCN and pCN-Langevin as baselines.
+Reported: acceptance, adapted scale, min/median bulk ESS over the k whitened coordinates ξ,
+max R-hat, ms per step, min ESS per second and per 1000 PDE solves, ESS per step; and the
+cost of one step against the limit "one numeric factorisation + 2 triangular-solve pairs" of
+the same operator.
+
+Run: ``python benchmarks/function_space.py`` (about 10 minutes on 2 cores; ``--fine`` adds
+128²; ``--quick`` is a smoke run). Writes ``benchmarks/results/function_space.json`` and
+``function_space.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import time
+from pathlib import Path
+
+import numba
+import numpy as np
+
+import bayesinv
+from bayesinv.diagnostics import convergence_diagnostics
+from bayesinv.errors import SamplerDivergenceError
+from bayesinv.experiments.schrodinger_e1 import truth as true_theta
+
+HERE = Path(__file__).resolve().parent
+
+FULL = {"meshes": [32, 64], "N": 200, "snr": 60.0, "warmup": 500, "draws": 2000,
+        "chains": 2, "baseline_meshes": [32, 64]}
+QUICK = {"meshes": [8, 12], "N": 50, "snr": 60.0, "warmup": 50, "draws": 100, "chains": 2,
+         "baseline_meshes": [8]}
+#: hIPPYlib's usual BiLaplacian coefficients (its tutorials' γ = 0.1, δ = 0.5): κ = √5,
+#: practical range √8/κ ≈ 1.26, marginal variance 1/(4πγ²κ²) ≈ 1.6
+GAMMA, DELTA = 0.1, 0.5
+THRESHOLD = 0.1
+
+# (label, method, sample() keyword arguments, uses the Laplace approximation)
+RUNS = [
+    ("gpCN (Laplace reference)", "gpcn", {}, True),
+    ("gpCN-Langevin (Laplace reference)", "gpcnl", {}, True),
+    ("MALA + low-rank Laplace", "mala", {}, True),
+    ("ULA + low-rank Laplace (δ = 0.1, biased)", "ula", {"step_size": 0.1}, True),
+    ("pCN (baseline)", "pcn", {}, False),
+    ("pCN-Langevin (baseline)", "pcnl", {}, False),
+]
+
+
+def problem(n, cfg):
+    from bayesinv import fem
+
+    seeds = np.random.SeedSequence(2025).spawn(2)
+    domain = fem.unit_square(n)
+    design = fem.uniform_design(domain, cfg["N"], seed=seeds[0])
+    forward = fem.SchrodingerMap(domain, design, boundary_value=1.0, link="exp")
+    theta0 = domain.parameter_space.interpolate(true_theta)
+    clean = forward(theta0)
+    sigma = float(np.max(np.abs(clean - 1.0)) / cfg["snr"])
+    data = bayesinv.simulate(forward, theta0, sigma, seed=seeds[1])
+    gamma, delta = GAMMA, DELTA
+    prior = bayesinv.WhittleMaternPrior.from_hippylib(domain, gamma=gamma, delta=delta)
+    post = bayesinv.Posterior(prior, bayesinv.GaussianLikelihood(forward, data, sigma))
+    forward.counts.reset()
+    return post, {"gamma": gamma, "delta": delta, "sigma": sigma,
+                  "snr": bayesinv.signal_to_noise(clean, sigma, 1.0), "k": prior.latent_dim}
+
+
+def _solves(counts):
+    return sum(counts.as_dict().values())
+
+
+def setup(post):
+    counts = post.likelihood.forward.counts
+    t0, c0 = time.perf_counter(), _solves(counts)
+    map_est = bayesinv.find_map(post, method="newton-cg")
+    map_s, map_solves = time.perf_counter() - t0, _solves(counts) - c0
+    t0, c0 = time.perf_counter(), _solves(counts)
+    approx = bayesinv.laplace(post, map=map_est, threshold=THRESHOLD)
+    lap_s, lap_solves = time.perf_counter() - t0, _solves(counts) - c0
+    return map_est, approx, {
+        "map_seconds": map_s, "map_solves": map_solves, "map_iterations": map_est.iterations,
+        "map_success": map_est.success, "laplace_seconds": lap_s, "laplace_solves": lap_solves,
+        "rank": approx.rank, "hessian_actions": approx.eigen.num_actions,
+        "basis_size": approx.eigen.basis_size, "lambda_max": float(approx.values[0]),
+        "lambda_min_kept": float(approx.values[-1]), "converged": approx.eigen.converged,
+        "setup_seconds": map_s + lap_s, "setup_solves": map_solves + lap_solves}
+
+
+def step_limit(post, theta, rounds=7):
+    """Median seconds of one numeric factorisation + 2 triangular-solve pairs of A(Φ(θ))."""
+    G = post.likelihood.forward
+    factor = G._factorize(G.link(theta))
+    rhs = np.ones(G._split.num_free)
+
+    def limit():
+        G._factorizer._refactor(factor)
+        factor(rhs)
+        factor(rhs)
+
+    limit()
+    reps = max(3, int(0.2 / max(_time(limit), 1e-6)))
+    return float(np.median([_time(limit, reps) for _ in range(rounds)]))
+
+
+def _time(fn, reps=1):
+    t0 = time.perf_counter()
+    for _ in range(reps):
+        fn()
+    return (time.perf_counter() - t0) / reps
+
+
+def run_sampler(post, map_est, approx, method, kw, use_laplace, cfg):
+    if use_laplace:
+        kw = {**kw, "preconditioner": approx}
+    idata = bayesinv.sample(post, method, draws=cfg["draws"], warmup=cfg["warmup"],
+                            chains=cfg["chains"], seed=7, init=map_est, store_theta=False,
+                            diagnostics=False, progress=False, **kw)
+    diag = convergence_diagnostics(idata, "xi")
+    seconds = idata.attrs["sampling_time"]
+    solves = idata.attrs["num_forward_solves"] + idata.attrs["num_adjoint_solves"]
+    steps = cfg["chains"] * (cfg["warmup"] + cfg["draws"])
+    ess_min = float(np.nanmin(diag["ess_bulk"]))
+    return {
+        "step_size": np.atleast_1d(idata.attrs["step_size"]).tolist(),
+        "acceptance_rate": float(idata.sample_stats["acceptance_rate"].mean()),
+        "divergences": int(idata.attrs["num_divergent"]),
+        "seconds": seconds, "pde_solves": int(solves),
+        "ms_per_step": 1e3 * seconds / steps,
+        "ess_bulk_min": ess_min, "ess_bulk_median": float(np.nanmedian(diag["ess_bulk"])),
+        "ess_tail_min": float(np.nanmin(diag["ess_tail"])),
+        "rhat_max": float(np.nanmax(diag["rhat"])),
+        "min_ess_per_second": ess_min / seconds,
+        "min_ess_per_1000_solves": 1e3 * ess_min / solves,
+        "min_ess_per_step": ess_min / (cfg["chains"] * cfg["draws"]),
+    }
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--fine", action="store_true", help="also run 128²")
+    parser.add_argument("--output", default=str(HERE / "results"))
+    args = parser.parse_args(argv)
+    cfg = dict(QUICK if args.quick else FULL)
+    if args.fine and not args.quick:
+        cfg["meshes"] = [*cfg["meshes"], 128]
+    out = Path(args.output)
+    out.mkdir(parents=True, exist_ok=True)
+    meshes = []
+    for n in cfg["meshes"]:
+        post, info = problem(n, cfg)
+        map_est, approx, su = setup(post)
+        limit = step_limit(post, map_est.theta)
+        print(f"[{n}²] k = {info['k']}, SNR {info['snr']:.0f}: MAP {su['map_seconds']:.1f} s "
+              f"({su['map_solves']} solves, {su['map_iterations']} it.), low-rank Hessian "
+              f"{su['laplace_seconds']:.1f} s (rank {su['rank']}, {su['laplace_solves']} "
+              f"solves, λ_max {su['lambda_max']:.3g}); limit {limit * 1e3:.2f} ms", flush=True)
+        rows = []
+        for label, method, kw, use_laplace in RUNS:
+            if not use_laplace and n not in cfg["baseline_meshes"]:
+                continue
+            try:
+                row = {"sampler": label, "method": method,
+                       **run_sampler(post, map_est, approx, method, kw, use_laplace, cfg)}
+            except SamplerDivergenceError as exc:
+                print(f"[{n}²] {label}: diverged ({str(exc)[:80]}...)", flush=True)
+                rows.append({"sampler": label, "method": method, "diverged": True})
+                continue
+            row["step_over_limit"] = row["ms_per_step"] / (1e3 * limit)
+            rows.append(row)
+            print(f"[{n}²] {label:42s} acc {row['acceptance_rate']:.2f} step "
+                  f"{np.mean(row['step_size']):.3g}  min ESS {row['ess_bulk_min']:7.1f} "
+                  f"R-hat {row['rhat_max']:.3f}  {row['min_ess_per_second']:.3g} ESS/s  "
+                  f"{row['min_ess_per_1000_solves']:.3g}/1000 solves  "
+                  f"{row['ms_per_step']:.2f} ms/step ({row['step_over_limit']:.2f}× limit)",
+                  flush=True)
+        meshes.append({"mesh": n, **info, "setup": su, "limit_ms": 1e3 * limit, "rows": rows})
+    report = {
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}, "
+                   f"numba {numba.__version__}, numpy {np.__version__}",
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "load_average": os.getloadavg()[0], "quick": args.quick, "config": cfg,
+        "prior": {"gamma": GAMMA, "delta": DELTA}, "threshold": THRESHOLD,
+        "meshes": meshes, "hippylib": hippylib_note(),
+    }
+    stem = "function_space_quick" if args.quick else "function_space"
+    (out / f"{stem}.json").write_text(json.dumps(report, indent=2))
+    (out / f"{stem}.md").write_text(markdown(report))
+    print(f"wrote {out / (stem + '.json')} and {stem}.md")
+    return report
+
+
+def hippylib_note() -> str:
+    return ("not run: see the results file for the state of the peer comparison")
+
+
+def markdown(report) -> str:
+    cfg = report["config"]
+    lines = [
+        "# Function-space sampling: low-rank Laplace samplers", "",
+        f"Machine: {report['machine']}; measured in one run ({report['date']}, load average "
+        f"{report['load_average']:.1f}). Timings on a shared 2-core machine are noisy; compare "
+        "ratios within one table.", "",
+        f"Schrödinger ½Δu − e^θ u = 0, u = 1 on ∂(0,1)², N = {cfg['N']}, SNR "
+        f"{cfg['snr']:.0f}, `WhittleMaternPrior.from_hippylib` (β = 1, Robin, γ = "
+        f"{report['prior']['gamma']}, δ = {report['prior']['delta']}), every "
+        f"chain from the MAP; {cfg['chains']} chains × ({cfg['warmup']} warm-up + "
+        f"{cfg['draws']}) steps; ESS over the k whitened coordinates ξ. Low-rank Hessian: "
+        f"eigenvalues ≥ {report['threshold']} kept.", "",
+        "## Set-up (once per mesh, shared by the samplers)", "",
+        "| mesh | k | MAP s | MAP solves | low-rank Hessian s | solves | rank | λ_max | "
+        "set-up s | limit ms |", "|---|---|---|---|---|---|---|---|---|---|"]
+    for m in report["meshes"]:
+        s = m["setup"]
+        lines.append(
+            f"| {m['mesh']}² | {m['k']} | {s['map_seconds']:.1f} | {s['map_solves']} | "
+            f"{s['laplace_seconds']:.1f} | {s['laplace_solves']} | {s['rank']} | "
+            f"{s['lambda_max']:.3g} | {s['setup_seconds']:.1f} | {m['limit_ms']:.2f} |")
+    lines += ["", "\"limit\": one numeric factorisation + 2 triangular-solve pairs of the "
+              "operator at the MAP (the forward map's own factoriser).", "",
+              "## Samplers", "",
+              "| mesh | sampler | scale | acc. | min ESS | median ESS | max R-hat | ms/step | "
+              "step / limit | min ESS/s | min ESS / 1000 solves | min ESS / step |",
+              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for m in report["meshes"]:
+        for r in m["rows"]:
+            if r.get("diverged"):
+                lines.append(f"| {m['mesh']}² | {r['sampler']} | diverged (too many "
+                             f"non-finite steps) |" + " |" * 9)
+                continue
+            lines.append(
+                f"| {m['mesh']}² | {r['sampler']} | {np.mean(r['step_size']):.3g} | "
+                f"{r['acceptance_rate']:.2f} | {r['ess_bulk_min']:.0f} | "
+                f"{r['ess_bulk_median']:.0f} | {r['rhat_max']:.3f} | {r['ms_per_step']:.2f} | "
+                f"{r['step_over_limit']:.2f} | {r['min_ess_per_second']:.3g} | "
+                f"{r['min_ess_per_1000_solves']:.3g} | {r['min_ess_per_step']:.3f} |")
+    lines += ["", "## hIPPYlib", "", report["hippylib"], ""]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()
