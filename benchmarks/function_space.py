@@ -27,6 +27,7 @@ import argparse
 import json
 import os
 import platform
+import tempfile
 import time
 from pathlib import Path
 
@@ -41,9 +42,11 @@ from bayesinv.experiments.schrodinger_e1 import truth as true_theta
 HERE = Path(__file__).resolve().parent
 
 FULL = {"meshes": [32, 64], "N": 200, "snr": 60.0, "warmup": 500, "draws": 2000,
-        "chains": 2, "baseline_meshes": [32, 64]}
+        "chains": 2, "baseline_meshes": [32, 64], "peer_meshes": [32, 64],
+        "peer_baseline_meshes": [32], "pilot_steps": 100}
 QUICK = {"meshes": [8, 12], "N": 50, "snr": 60.0, "warmup": 50, "draws": 100, "chains": 2,
-         "baseline_meshes": [8]}
+         "baseline_meshes": [8], "peer_meshes": [8], "peer_baseline_meshes": [8],
+         "pilot_steps": 20}
 #: hIPPYlib's usual BiLaplacian coefficients (its tutorials' γ = 0.1, δ = 0.5): κ = √5,
 #: practical range √8/κ ≈ 1.26, marginal variance 1/(4πγ²κ²) ≈ 1.6
 GAMMA, DELTA = 0.1, 0.5
@@ -77,6 +80,34 @@ def problem(n, cfg):
     forward.counts.reset()
     return post, {"gamma": gamma, "delta": delta, "sigma": sigma,
                   "snr": bayesinv.signal_to_noise(clean, sigma, 1.0), "k": prior.latent_dim}
+
+
+GRID = np.array([(i / 16, j / 16) for i in range(1, 16) for j in range(1, 16)])
+
+
+def grid_nodes(post):
+    """Indices of the parameter nodes at the 15 × 15 interior grid points (mesh vertices)."""
+    coords = post.likelihood.forward.parameter_space.coordinates[:, :2]
+    return np.array([int(np.argmin(((coords - p) ** 2).sum(axis=1))) for p in GRID])
+
+
+def theta_at_grid(post, xi, nodes, block=500):
+    """θ = T(ξ) at the grid nodes for draws ξ of shape (chain, draw, k), in blocks."""
+    out = np.empty((*xi.shape[:2], nodes.size))
+    for c in range(xi.shape[0]):
+        for start in range(0, xi.shape[1], block):
+            out[c, start:start + block] = post.prior.to_physical(
+                xi[c, start:start + block])[:, nodes]
+    return out
+
+
+def grid_ess(values):
+    """(min, median) bulk ESS and max R-hat over the grid values (chain, draw, point)."""
+    from bayesinv.diagnostics.arviz_io import dataset_from_draws, ess, rhat
+
+    data = dataset_from_draws({"t": values})
+    e = ess(data, method="bulk")["t"].values
+    return float(np.min(e)), float(np.median(e)), float(np.max(rhat(data)["t"].values))
 
 
 def _solves(counts):
@@ -130,6 +161,8 @@ def run_sampler(post, map_est, approx, method, kw, use_laplace, cfg):
                             chains=cfg["chains"], seed=7, init=map_est, store_theta=False,
                             diagnostics=False, progress=False, **kw)
     diag = convergence_diagnostics(idata, "xi")
+    grid_min, grid_med, grid_rhat = grid_ess(theta_at_grid(
+        post, idata.posterior["xi"].values, grid_nodes(post)))
     seconds = idata.attrs["sampling_time"]
     solves = idata.attrs["num_forward_solves"] + idata.attrs["num_adjoint_solves"]
     steps = cfg["chains"] * (cfg["warmup"] + cfg["draws"])
@@ -146,6 +179,9 @@ def run_sampler(post, map_est, approx, method, kw, use_laplace, cfg):
         "min_ess_per_second": ess_min / seconds,
         "min_ess_per_1000_solves": 1e3 * ess_min / solves,
         "min_ess_per_step": ess_min / (cfg["chains"] * cfg["draws"]),
+        "grid_ess_min": grid_min, "grid_ess_median": grid_med, "grid_rhat_max": grid_rhat,
+        "grid_ess_per_second": grid_min / seconds,
+        "grid_ess_per_1000_solves": 1e3 * grid_min / solves,
     }
 
 
@@ -154,12 +190,30 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--fine", action="store_true", help="also run 128²")
     parser.add_argument("--output", default=str(HERE / "results"))
+    parser.add_argument("--hippylib-python", default=str(DEFAULT_PEER),
+                        help="an interpreter with legacy FEniCS and hippylib")
+    parser.add_argument("--meshes", type=int, nargs="*", help="mesh sizes (default 32 64)")
+    parser.add_argument("--merge", nargs="*", type=Path,
+                        help="only merge the meshes of these JSON reports into one report")
     args = parser.parse_args(argv)
     cfg = dict(QUICK if args.quick else FULL)
     if args.fine and not args.quick:
         cfg["meshes"] = [*cfg["meshes"], 128]
+    if args.meshes:
+        cfg["meshes"] = args.meshes
     out = Path(args.output)
     out.mkdir(parents=True, exist_ok=True)
+    stem = "function_space_quick" if args.quick else "function_space"
+    if args.merge:
+        parts = [json.loads(p.read_text()) for p in args.merge]
+        report = {**parts[0], "meshes": sorted((m for p in parts for m in p["meshes"]),
+                                               key=lambda m: m["mesh"]),
+                  "runs": [{"date": p["date"], "load_average": p["load_average"],
+                            "meshes": [m["mesh"] for m in p["meshes"]]} for p in parts]}
+        (out / f"{stem}.json").write_text(json.dumps(report, indent=2))
+        (out / f"{stem}.md").write_text(markdown(report))
+        print(f"wrote {out / (stem + '.json')} and {stem}.md")
+        return report
     meshes = []
     for n in cfg["meshes"]:
         post, info = problem(n, cfg)
@@ -188,24 +242,78 @@ def main(argv=None):
                   f"{row['min_ess_per_1000_solves']:.3g}/1000 solves  "
                   f"{row['ms_per_step']:.2f} ms/step ({row['step_over_limit']:.2f}× limit)",
                   flush=True)
-        meshes.append({"mesh": n, **info, "setup": su, "limit_ms": 1e3 * limit, "rows": rows})
-    report = {
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}, "
-                   f"numba {numba.__version__}, numpy {np.__version__}",
-        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-        "load_average": os.getloadavg()[0], "quick": args.quick, "config": cfg,
-        "prior": {"gamma": GAMMA, "delta": DELTA}, "threshold": THRESHOLD,
-        "meshes": meshes, "hippylib": hippylib_note(),
-    }
-    stem = "function_space_quick" if args.quick else "function_space"
+        entry = {"mesh": n, **info, "setup": su, "limit_ms": 1e3 * limit, "rows": rows}
+        peer = Path(args.hippylib_python)
+        if peer.exists() and n in cfg["peer_meshes"]:
+            samplers = [m for m in ("gpcn", "mala", "pcn") if m == "gpcn" or
+                        n in cfg["peer_baseline_meshes"]]
+            try:
+                with tempfile.TemporaryDirectory() as tmp:
+                    entry["hippylib"] = run_hippylib(peer, post, info, approx, n, cfg,
+                                                     samplers, Path(tmp))
+            except Exception as exc:  # the peer is optional: record why it failed
+                print(f"[{n}²] hIPPYlib failed: {exc}", flush=True)
+                entry["hippylib_error"] = str(exc)[:500]
+        elif not peer.exists():
+            entry["hippylib_error"] = f"no hIPPYlib interpreter at {peer}"
+        meshes.append(entry)
+        report = _report(args, cfg, meshes)
+        (out / f"{stem}.json").write_text(json.dumps(report, indent=2))
+    report = _report(args, cfg, meshes)
     (out / f"{stem}.json").write_text(json.dumps(report, indent=2))
     (out / f"{stem}.md").write_text(markdown(report))
     print(f"wrote {out / (stem + '.json')} and {stem}.md")
     return report
 
 
-def hippylib_note() -> str:
-    return ("not run: see the results file for the state of the peer comparison")
+def _report(args, cfg, meshes):
+    return {
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}, "
+                   f"numba {numba.__version__}, numpy {np.__version__}",
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "load_average": os.getloadavg()[0], "quick": args.quick, "config": cfg,
+        "prior": {"gamma": GAMMA, "delta": DELTA}, "threshold": THRESHOLD,
+        "meshes": meshes,
+    }
+
+
+DEFAULT_PEER = Path("/work/peers/hippylib-venv/bin/python")
+PEER_SAMPLERS = {"gpcn": "gpCN (hIPPYlib)", "mala": "∞-MALA (hIPPYlib)", "pcn": "pCN (hIPPYlib)"}
+
+
+def run_hippylib(python, post, info, approx, n, cfg, samplers, tmp):
+    """The same posterior in hIPPYlib (own interpreter): set-up and θ-grid ESS per sampler."""
+    import subprocess
+
+    like = post.likelihood
+    settings = {"rank": approx.rank, "oversampling": 10, "samplers": samplers,
+                "chains": cfg["chains"], "warmup": cfg["warmup"], "draws": cfg["draws"],
+                "pilot_steps": cfg["pilot_steps"]}
+    problem_file, out_file = tmp / f"hippylib_{n}.npz", tmp / f"hippylib_{n}_out.npz"
+    np.savez(problem_file, mesh=n, design=like.forward.design, data=like.data,
+             sigma=like.noise_std, gamma=info["gamma"], delta=info["delta"], grid=GRID,
+             settings=json.dumps(settings))
+    script = HERE / "_hippylib_schrodinger.py"
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    subprocess.run([str(python), str(script), str(problem_file), str(out_file)], check=True,
+                   timeout=3600, env={**env, "OMP_NUM_THREADS": "1"})
+    res = dict(np.load(out_file, allow_pickle=False))
+    rows = []
+    for name in samplers:
+        meta = json.loads(str(res[f"{name}.info"]))
+        g_min, g_med, g_rhat = grid_ess(res[f"{name}.theta"])
+        steps = cfg["chains"] * (cfg["warmup"] + cfg["draws"])
+        rows.append({"sampler": PEER_SAMPLERS[name], "method": name, **meta,
+                     "acceptance_rate": float(np.mean(meta["acceptance_rate"])),
+                     "ms_per_step": 1e3 * meta["seconds"] / steps,
+                     "grid_ess_min": g_min, "grid_ess_median": g_med, "grid_rhat_max": g_rhat,
+                     "grid_ess_per_second": g_min / meta["seconds"],
+                     "grid_ess_per_1000_solves": 1e3 * g_min / max(meta["pde_solves"], 1)})
+        print(f"[{n}²] {PEER_SAMPLERS[name]:42s} acc {rows[-1]['acceptance_rate']:.2f}  "
+              f"θ-grid min ESS {g_min:7.1f} R-hat {g_rhat:.3f}  "
+              f"{rows[-1]['grid_ess_per_second']:.3g} ESS/s  "
+              f"{rows[-1]['ms_per_step']:.2f} ms/step", flush=True)
+    return {"setup": json.loads(str(res["setup"])), "rows": rows}
 
 
 def markdown(report) -> str:
@@ -248,7 +356,43 @@ def markdown(report) -> str:
                 f"{r['ess_bulk_median']:.0f} | {r['rhat_max']:.3f} | {r['ms_per_step']:.2f} | "
                 f"{r['step_over_limit']:.2f} | {r['min_ess_per_second']:.3g} | "
                 f"{r['min_ess_per_1000_solves']:.3g} | {r['min_ess_per_step']:.3f} |")
-    lines += ["", "## hIPPYlib", "", report["hippylib"], ""]
+    lines += ["", "## Side by side with hIPPYlib (same posterior, θ at a 15 × 15 interior grid)",
+              "", "hIPPYlib 3.2.0 on legacy FEniCS 2019.2 (Debian's `python3-dolfin`, own "
+              "venv), same mesh, design, data, σ and BiLaplacian prior; MAP by its inexact "
+              "Newton–CG (Gauss–Newton), low-rank Hessian by `doublePassG` with bayesinv's "
+              "rank; its step sizes (not adapted by hIPPYlib) from pilot runs on a grid "
+              "(pilot time excluded). ESS over θ at the 225 grid nodes, for both libraries.", ""]
+    for m in report["meshes"]:
+        if "hippylib" not in m:
+            if "hippylib_error" in m:
+                lines += [f"{m['mesh']}²: hIPPYlib not run ({m['hippylib_error']}).", ""]
+            continue
+        h = m["hippylib"]
+        hs = h["setup"]
+        lines += [f"### {m['mesh']}²", "",
+                  f"Set-up: bayesinv {m['setup']['setup_seconds']:.1f} s "
+                  f"({m['setup']['setup_solves']} solves), hIPPYlib "
+                  f"{hs['map_seconds'] + hs['laplace_seconds']:.1f} s "
+                  f"({hs['map_solves'] + hs['laplace_solves']} solves; MAP "
+                  f"{hs['map_seconds']:.1f} s, Hessian {hs['laplace_seconds']:.1f} s, rank "
+                  f"{hs['rank']}, λ_max {hs['lambda_max']:.3g}).", "",
+                  "| library | sampler | scale | acc. | θ-grid min ESS | max R-hat | ms/step | "
+                  "min ESS/s | min ESS / 1000 solves |", "|---|---|---|---|---|---|---|---|---|"]
+        for r in m["rows"]:
+            if r.get("diverged"):
+                continue
+            lines.append(
+                f"| bayesinv | {r['sampler']} | {np.mean(r['step_size']):.3g} | "
+                f"{r['acceptance_rate']:.2f} | {r['grid_ess_min']:.0f} | "
+                f"{r['grid_rhat_max']:.3f} | {r['ms_per_step']:.2f} | "
+                f"{r['grid_ess_per_second']:.3g} | {r['grid_ess_per_1000_solves']:.3g} |")
+        for r in h["rows"]:
+            lines.append(
+                f"| hIPPYlib | {r['sampler']} | {r['parameter']:.3g} | "
+                f"{r['acceptance_rate']:.2f} | {r['grid_ess_min']:.0f} | "
+                f"{r['grid_rhat_max']:.3f} | {r['ms_per_step']:.2f} | "
+                f"{r['grid_ess_per_second']:.3g} | {r['grid_ess_per_1000_solves']:.3g} |")
+        lines.append("")
     return "\n".join(lines)
 
 
