@@ -193,6 +193,8 @@ def main(argv=None):
     parser.add_argument("--hippylib-python", default=str(DEFAULT_PEER),
                         help="an interpreter with legacy FEniCS and hippylib")
     parser.add_argument("--meshes", type=int, nargs="*", help="mesh sizes (default 32 64)")
+    parser.add_argument("--draws", type=int, help="kept draws per chain (default 2000)")
+    parser.add_argument("--warmup", type=int, help="warm-up steps per chain (default 500)")
     parser.add_argument("--merge", nargs="*", type=Path,
                         help="only merge the meshes of these JSON reports into one report")
     args = parser.parse_args(argv)
@@ -201,11 +203,18 @@ def main(argv=None):
         cfg["meshes"] = [*cfg["meshes"], 128]
     if args.meshes:
         cfg["meshes"] = args.meshes
+    for key in ("draws", "warmup"):
+        if getattr(args, key) is not None:
+            cfg[key] = getattr(args, key)
     out = Path(args.output)
     out.mkdir(parents=True, exist_ok=True)
     stem = "function_space_quick" if args.quick else "function_space"
     if args.merge:
         parts = [json.loads(p.read_text()) for p in args.merge]
+        for part in parts:
+            for m in part["meshes"]:
+                m.setdefault("warmup", part["config"]["warmup"])
+                m.setdefault("draws", part["config"]["draws"])
         report = {**parts[0], "meshes": sorted((m for p in parts for m in p["meshes"]),
                                                key=lambda m: m["mesh"]),
                   "runs": [{"date": p["date"], "load_average": p["load_average"],
@@ -242,7 +251,8 @@ def main(argv=None):
                   f"{row['min_ess_per_1000_solves']:.3g}/1000 solves  "
                   f"{row['ms_per_step']:.2f} ms/step ({row['step_over_limit']:.2f}× limit)",
                   flush=True)
-        entry = {"mesh": n, **info, "setup": su, "limit_ms": 1e3 * limit, "rows": rows}
+        entry = {"mesh": n, **info, "setup": su, "limit_ms": 1e3 * limit, "rows": rows,
+                 "warmup": cfg["warmup"], "draws": cfg["draws"]}
         peer = Path(args.hippylib_python)
         if peer.exists() and n in cfg["peer_meshes"]:
             samplers = [m for m in ("gpcn", "mala", "pcn") if m == "gpcn" or
@@ -326,8 +336,10 @@ def markdown(report) -> str:
         f"Schrödinger ½Δu − e^θ u = 0, u = 1 on ∂(0,1)², N = {cfg['N']}, SNR "
         f"{cfg['snr']:.0f}, `WhittleMaternPrior.from_hippylib` (β = 1, Robin, γ = "
         f"{report['prior']['gamma']}, δ = {report['prior']['delta']}), every "
-        f"chain from the MAP; {cfg['chains']} chains × ({cfg['warmup']} warm-up + "
-        f"{cfg['draws']}) steps; ESS over the k whitened coordinates ξ. Low-rank Hessian: "
+        f"chain from the MAP; {cfg['chains']} chains × (warm-up + draws) steps, per mesh: "
+        + ", ".join(f"{m['mesh']}²: {m.get('warmup', cfg['warmup'])} + "
+                    f"{m.get('draws', cfg['draws'])}" for m in report["meshes"])
+        + "; ESS over the k whitened coordinates ξ. Low-rank Hessian: "
         f"eigenvalues ≥ {report['threshold']} kept.", "",
         "## Set-up (once per mesh, shared by the samplers)", "",
         "| mesh | k | MAP s | MAP solves | low-rank Hessian s | solves | rank | λ_max | "
