@@ -186,3 +186,21 @@ def test_newton_cg_map_matches_lbfgs_and_is_exact_for_linear_models(problem):
     np.testing.assert_allclose(lbfgs.position, newton.position, atol=1e-5)
     with pytest.raises(InvalidArgumentError, match="method"):
         bayesinv.find_map(problem.posterior, method="bfgs")
+
+
+@pytest.mark.fem
+def test_laplace_pointwise_variance_with_an_spde_prior_matches_dense_algebra():
+    from bayesinv import fem
+
+    domain = fem.unit_square(6)
+    forward = fem.SchrodingerMap(domain, fem.uniform_design(domain, 20, seed=1),
+                                 boundary_value=1.0)
+    prior = bayesinv.WhittleMaternPrior.from_hippylib(domain, gamma=0.1, delta=0.5)
+    data = bayesinv.simulate(forward, prior.sample(np.random.default_rng(2)), 1e-2, seed=3)
+    post = bayesinv.Posterior(prior, bayesinv.GaussianLikelihood(forward, data, 1e-2))
+    xi = 0.2 * np.random.default_rng(4).standard_normal(prior.latent_dim)
+    approx = laplace(post, map=xi, threshold=1e-12)
+    T = prior.dense_factor()
+    Gamma = np.linalg.inv(gauss_newton_hessian(post, xi))
+    np.testing.assert_allclose(approx.pointwise_variance(), np.diag(T @ Gamma @ T.T),
+                               rtol=1e-8)
