@@ -195,6 +195,9 @@ def main(argv=None):
     parser.add_argument("--meshes", type=int, nargs="*", help="mesh sizes (default 32 64)")
     parser.add_argument("--draws", type=int, help="kept draws per chain (default 2000)")
     parser.add_argument("--warmup", type=int, help="warm-up steps per chain (default 500)")
+    parser.add_argument("--peer-samplers", nargs="*", choices=sorted(PEER_SAMPLERS),
+                        help="hIPPYlib samplers to run (default: gpCN; all three on the "
+                             "baseline meshes)")
     parser.add_argument("--merge", nargs="*", type=Path,
                         help="only merge the meshes of these JSON reports into one report")
     args = parser.parse_args(argv)
@@ -255,8 +258,9 @@ def main(argv=None):
                  "warmup": cfg["warmup"], "draws": cfg["draws"]}
         peer = Path(args.hippylib_python)
         if peer.exists() and n in cfg["peer_meshes"]:
-            samplers = [m for m in ("gpcn", "mala", "pcn") if m == "gpcn" or
-                        n in cfg["peer_baseline_meshes"]]
+            samplers = args.peer_samplers or [
+                m for m in ("gpcn", "mala", "pcn") if m == "gpcn" or
+                n in cfg["peer_baseline_meshes"]]
             try:
                 with tempfile.TemporaryDirectory() as tmp:
                     entry["hippylib"] = run_hippylib(peer, post, info, approx, n, cfg,
@@ -330,9 +334,13 @@ def markdown(report) -> str:
     cfg = report["config"]
     lines = [
         "# Function-space sampling: low-rank Laplace samplers", "",
-        f"Machine: {report['machine']}; measured in one run ({report['date']}, load average "
-        f"{report['load_average']:.1f}). Timings on a shared 2-core machine are noisy; compare "
-        "ratios within one table.", "",
+        f"Machine: {report['machine']}; "
+        + ("; ".join(f"meshes {', '.join(f'{n}²' for n in r['meshes'])} measured in one run "
+                     f"({r['date']}, load average {r['load_average']:.1f})"
+                     for r in report.get("runs", []))
+           or f"measured in one run ({report['date']}, load average "
+              f"{report['load_average']:.1f})")
+        + ". Timings on a shared 2-core machine are noisy; compare ratios within one mesh.", "",
         f"Schrödinger ½Δu − e^θ u = 0, u = 1 on ∂(0,1)², N = {cfg['N']}, SNR "
         f"{cfg['snr']:.0f}, `WhittleMaternPrior.from_hippylib` (β = 1, Robin, γ = "
         f"{report['prior']['gamma']}, δ = {report['prior']['delta']}), every "
@@ -377,7 +385,8 @@ def markdown(report) -> str:
     for m in report["meshes"]:
         if "hippylib" not in m:
             if "hippylib_error" in m:
-                lines += [f"{m['mesh']}²: hIPPYlib not run ({m['hippylib_error']}).", ""]
+                lines += [f"{m['mesh']}²: hIPPYlib not run in this report "
+                          f"({m['hippylib_error']}).", ""]
             continue
         h = m["hippylib"]
         hs = h["setup"]
