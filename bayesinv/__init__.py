@@ -32,6 +32,7 @@ from .errors import (
     SamplingInterrupted,
 )
 from .forward import ForwardMap, LinearForwardMap
+from .laplace import LaplaceApproximation, laplace
 from .likelihood import GaussianLikelihood, signal_to_noise, simulate
 from .links import ExpLink, Link, RegularLink
 from .optimize import MAPResult, find_map
@@ -65,6 +66,7 @@ __all__ = [
     "InterpolatedPrior",
     "InvalidArgumentError",
     "KernelPrior",
+    "LaplaceApproximation",
     "LinearForwardMap",
     "Link",
     "MAPResult",
@@ -85,6 +87,7 @@ __all__ = [
     "find_map",
     "functional_interval",
     "l2_ball",
+    "laplace",
     "point_value_interval",
     "pointwise_intervals",
     "run_coverage_study",

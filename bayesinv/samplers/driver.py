@@ -50,6 +50,7 @@ from ..errors import (
     BayesinvWarning,
     InvalidArgumentError,
 )
+from ..laplace import LaplaceApproximation
 from ..optimize import MAPResult
 from ..posterior import Posterior
 from . import adaptation
@@ -59,7 +60,7 @@ from .chains import (
     RunSettings,
 )
 from .compiled import CompiledTarget, InterpretedAdapter, compiled_target
-from .methods import METHODS, method_class
+from .methods import low_rank_variant, method_class
 from .runner import Accounting, ChainRunner
 from .storage import DrawStream
 from .tuning import initial_parameter
@@ -147,6 +148,43 @@ def _choose_loop(posterior, compiled, loop):
     return target, target is not None and loop != "interpreted"
 
 
+_LOW_RANK_ONLY = ("gpcn", "gpcnl")
+
+
+def _method_for_preconditioner(cls, preconditioner):
+    """The method class for this preconditioner: the low-rank variant for a low-rank Laplace
+    approximation (which gpCN and gpCN-Langevin always use), with clear errors otherwise."""
+    low_rank = isinstance(preconditioner, LaplaceApproximation) or (
+        isinstance(preconditioner, str) and preconditioner == "laplace_lowrank")
+    if cls.name in _LOW_RANK_ONLY:
+        if preconditioner is not None and not low_rank:
+            raise InvalidArgumentError(
+                f"method={cls.name!r} takes its reference Gaussian from a low-rank Laplace "
+                f"approximation: preconditioner=None (built at the MAP), 'laplace_lowrank' or "
+                f"bayesinv.laplace(posterior), not {preconditioner!r}")
+        return low_rank_variant(cls)
+    if low_rank:
+        return low_rank_variant(cls)
+    if preconditioner is not None and not cls.preconditionable:
+        raise InvalidArgumentError(
+            f"preconditioner applies to method='ula' or 'mala' only (and a low-rank Laplace "
+            f"approximation also to 'gpcn', 'gpcnl'), not {cls.name!r}")
+    return cls
+
+
+def _map_of(preconditioner, posterior):
+    """A Laplace approximation's mean as the MAP (so init='map' does not recompute it)."""
+    if not isinstance(preconditioner, LaplaceApproximation):
+        return None
+    if preconditioner.dim != posterior.whitened.dim:
+        raise InvalidArgumentError(
+            f"the Laplace approximation has dimension {preconditioner.dim}, the posterior "
+            f"{posterior.whitened.dim}: was it built for another posterior?")
+    mean = preconditioner.mean
+    return MAPResult(mean, posterior.prior.to_physical(mean), float("nan"), True,
+                     "the Laplace approximation's mean", 0)
+
+
 #: the values of ``sample(loop=...)``
 LOOPS = ("auto", "interpreted", "compiled")
 
@@ -173,11 +211,7 @@ def check_settings(method: str = "pcn", *, draws: int = 1000, warmup: int = 0,
     loop = one_of("loop", loop, LOOPS)
     safety_factor = positive_float("safety_factor", safety_factor)
     curvature_iterations = integer_at_least("curvature_iterations", curvature_iterations, 1)
-    if preconditioner is not None and not cls.preconditionable:
-        able = [name for name, c in METHODS.items() if c.preconditionable]
-        raise InvalidArgumentError(
-            f"preconditioner applies to method={' or '.join(map(repr, able))} only, not "
-            f"{method!r}")
+    cls = _method_for_preconditioner(cls, preconditioner)
     given, adapt, target_accept = _tuning_options(cls, step_size, beta, adapt, warmup,
                                                   target_accept)
     if max_divergences is None:
@@ -202,11 +236,14 @@ def sample(posterior: Posterior, method: str = "pcn", *, draws: int = 1000, warm
     Parameters
     ----------
     posterior : Posterior
-    method : {"pcn", "pcnl", "mala", "ula", "pula", "rwm"}
+    method : {"pcn", "pcnl", "mala", "ula", "pula", "rwm", "gpcn", "gpcnl"}
         In the prior-whitened coordinates ξ: pCN (Cotter et al. 2013; scale ``beta``),
         pCN-Langevin / ∞-MALA (``step_size`` δ), MALA (δ), the unadjusted Langevin algorithm
         (δ), prior-preconditioned Crank–Nicolson ULA (δ), random-walk Metropolis (proposal
-        sd ``step_size``). See :mod:`bayesinv.samplers.kernels`.
+        sd ``step_size``), generalised pCN (``beta``) and generalised pCN-Langevin (δ ≤ 2)
+        with the low-rank Laplace approximation as reference Gaussian (Pinski et al. 2015;
+        built at the MAP unless ``preconditioner`` gives one). See
+        :mod:`bayesinv.samplers.kernels`.
     draws : int
         Draws kept per chain (after warm-up and thinning); >= 1.
     warmup : int
@@ -229,10 +266,15 @@ def sample(posterior: Posterior, method: str = "pcn", *, draws: int = 1000, warm
         shape (k,) or (chains, k).
     thin : int
         Keep every ``thin``-th step after warm-up (so ``warmup + draws*thin`` steps in all).
-    preconditioner : None, "laplace" or array, shape (k, k)
+    preconditioner : None, "laplace", "laplace_lowrank", LaplaceApproximation or array (k, k)
         ULA and MALA: a constant preconditioner C (the proposal becomes ξ + δ C ∇log π +
-        √(2δ) C^½ η). "laplace" uses the inverse Gauss–Newton Hessian at the MAP estimate (k
-        tangent solves), which makes δ ≈ 0.1 appropriate however informative the data.
+        √(2δ) C^½ η). "laplace" uses the inverse Gauss–Newton Hessian at the MAP estimate,
+        dense (k tangent solves, O(k²) per step), which makes δ ≈ 0.1 appropriate however
+        informative the data. A :class:`~bayesinv.laplace.LaplaceApproximation`
+        (:func:`bayesinv.laplace`) or "laplace_lowrank" (one built at the MAP with the
+        default threshold) is its low-rank form C = I − V D Vᵀ, applied in O(k r) per step;
+        it is also the reference Gaussian of "gpcn" and "gpcnl". A user matrix must be
+        finite, symmetric and positive definite.
     max_divergences : int, optional
         ULA/pULA stop with :class:`SamplerDivergenceError` when a chain has more diverging
         steps than this (default: 5% of its steps, at least 10). Methods with an accept step
@@ -298,7 +340,8 @@ def sample(posterior: Posterior, method: str = "pcn", *, draws: int = 1000, warm
     checkpoint_interval = positive_float("checkpoint_interval", checkpoint_interval)
     stream_every = integer_at_least("stream_every", stream_every, 1)
     ctarget, use_compiled = _choose_loop(posterior, compiled, loop)
-    if preconditioner is not None and not isinstance(preconditioner, str):
+    if preconditioner is not None and not isinstance(preconditioner,
+                                                     (str, LaplaceApproximation)):
         preconditioner = spd_matrix("preconditioner", preconditioner, posterior.whitened.dim)
 
     settings = {
@@ -308,7 +351,8 @@ def sample(posterior: Posterior, method: str = "pcn", *, draws: int = 1000, warm
         "curvature_iterations": curvature_iterations,
         "init": init if isinstance(init, str) else real_array(
             "init", init.position if isinstance(init, MAPResult) else init),
-        "preconditioner": preconditioner,
+        "preconditioner": preconditioner.fingerprint() if isinstance(
+            preconditioner, LaplaceApproximation) else preconditioner,
         "max_divergences": max_divergences, "store_theta": store_theta,
     }
     problem_digest = ckpt.problem_fingerprint(posterior)
@@ -328,16 +372,23 @@ def sample(posterior: Posterior, method: str = "pcn", *, draws: int = 1000, warm
     start_time = time.perf_counter()
     tuning_attrs: dict = {}
     if resume is None:
-        map_cache = MAPCache(posterior, init if isinstance(init, MAPResult) else None)
+        map_cache = MAPCache(posterior, init if isinstance(init, MAPResult) else
+                             _map_of(preconditioner, posterior))
         rngs = [np.random.default_rng(s) for s in seed_seq.spawn(chains)]
         positions, init_kind = initial_positions(init, posterior, chains, rngs, map_cache)
-        sqrt_precond, precond_kind = sqrt_preconditioner(preconditioner, posterior,
-                                                          map_cache)
+        precond_start = time.perf_counter()
+        sqrt_precond, precond_kind = sqrt_preconditioner(
+            "laplace_lowrank" if preconditioner is None and getattr(cls, "low_rank", False)
+            else preconditioner, posterior, map_cache)
+        sampler = cls(py_target, sqrt_precond=sqrt_precond)
+        low_rank = getattr(cls, "low_rank", False)
         value, tuning_attrs = initial_parameter(
             cls, given, adapt=adapt, warmup=warmup, posterior=posterior,
-            positions=positions, sqrt_precond=sqrt_precond, safety_factor=safety_factor,
-            curvature_iterations=curvature_iterations)
-        sampler = cls(py_target, sqrt_precond=sqrt_precond)
+            positions=positions, sqrt_precond=sampler.sqrt_apply if low_rank else sqrt_precond,
+            safety_factor=safety_factor, curvature_iterations=curvature_iterations)
+        if low_rank:
+            tuning_attrs["laplace_rank"] = int(sqrt_precond.shape[0] - 1)
+            tuning_attrs["preconditioner_time"] = time.perf_counter() - precond_start
         after_setup = counts.as_dict()
         tuning_attrs["setup_time"] = time.perf_counter() - start_time
         tuning_attrs["num_setup_solves"] = sum(after_setup.values()) - sum(before.values())

@@ -229,7 +229,20 @@ class RWM(_Metropolis):
         state, info = rwm.accept(state, proposal, ev.logdensity, rng)
         return state, self._stats(state, info), ev.prediction if info.is_accepted else None
 
-METHODS = {cls.name: cls for cls in (ULA, PULA, MALA, PCN, PCNL, RWM)}
+
+from .lowrank_methods import GPCN, GPCNL, LOW_RANK_VARIANTS  # noqa: E402 (they subclass these)
+
+METHODS = {cls.name: cls for cls in (ULA, PULA, MALA, PCN, PCNL, RWM, GPCN, GPCNL)}
+
+
+def low_rank_variant(cls: type[Method]) -> type[Method]:
+    """The variant of a method that takes a low-rank Laplace approximation (clear error for
+    methods without one)."""
+    if cls.name not in LOW_RANK_VARIANTS:
+        raise InvalidArgumentError(
+            f"a low-rank Laplace preconditioner applies to method={sorted(LOW_RANK_VARIANTS)}, "
+            f"not {cls.name!r}")
+    return LOW_RANK_VARIANTS[cls.name]
 
 
 def method_class(name) -> type[Method]:

@@ -20,49 +20,34 @@ import numpy as np
 
 from .._validation import float_in_interval, integer_at_least, positive_float
 from ..errors import InvalidArgumentError
+from ..lowrank import WhitenedLinearization as _WhitenedLinearization
 from ..posterior import Posterior
-
-
-class _WhitenedLinearization:
-    """v ↦ B v and w ↦ Bᵀ w at ξ, with B = J(T(ξ)) J_T(ξ); one forward solve to set up."""
-
-    def __init__(self, posterior: Posterior, xi):
-        prior, like = posterior.prior, posterior.likelihood
-        if not like.forward.has_jvp:
-            raise InvalidArgumentError(
-                "Gauss–Newton curvature needs a forward map with a tangent-linear map "
-                f"(linearize); {type(like.forward).__name__} has none")
-        self.xi = prior.check_latent(xi)
-        self.prior = prior
-        _, self._jvp, self._pullback = like.forward.linearize(prior.to_physical(self.xi))
-        self.sigma2 = like.noise_std**2
-
-    def matvec(self, v):
-        return self._jvp(self.prior.to_physical_jvp(self.xi, v))
-
-    def rmatvec(self, w):
-        return self.prior.to_physical_vjp(self.xi, self._pullback(w))
 
 
 def gauss_newton_max_eigenvalue(posterior: Posterior, xi, *, iterations: int = 20,
                                 seed=0, sqrt_precond=None) -> float:
     """λ_max of the Gauss–Newton Hessian at ξ, by power iteration (2 solves per iteration).
 
-    With ``sqrt_precond`` R (a constant preconditioner C = R Rᵀ) it is λ_max(Rᵀ H R), the
+    With ``sqrt_precond`` R (a constant preconditioner C = R Rᵀ, as an array or, when R is
+    symmetric, as a callable v ↦ R v) it is λ_max(Rᵀ H R), the
     curvature ULA sees in the coordinates ζ = R⁻¹ξ. The Rayleigh quotient of the last iterate
     is returned: a lower bound that converges to λ_max (a few iterations give its order of
     magnitude, which is what a step-size rule needs).
     """
     iterations = integer_at_least("iterations", iterations, 1)
     B = _WhitenedLinearization(posterior, xi)
-    R = None if sqrt_precond is None else np.asarray(sqrt_precond, dtype=float)
+    if sqrt_precond is None or callable(sqrt_precond):
+        R = Rt = sqrt_precond  # a callable applies a symmetric root (low-rank preconditioners)
+    else:
+        R = np.asarray(sqrt_precond, dtype=float)
+        R, Rt = R.__matmul__, R.T.__matmul__
     v = np.random.default_rng(seed).standard_normal(B.xi.shape)
     lam = 0.0
     for _ in range(iterations):
         v /= np.linalg.norm(v)
-        u = v if R is None else R @ v
+        u = v if R is None else R(v)
         hu = u + B.rmatvec(B.matvec(u)) / B.sigma2
-        hv = hu if R is None else R.T @ hu
+        hv = hu if R is None else Rt(hu)
         lam = float(v @ hv)
         v = hv
     return lam

@@ -74,15 +74,34 @@ def initial_positions(init, posterior: Posterior, chains: int, rngs,
 
 
 def sqrt_preconditioner(preconditioner, posterior: Posterior, map_cache: MAPCache):
-    """R with R Rᵀ = C for the requested constant preconditioner C (None: identity)."""
+    """The preconditioner in the form the kernels take, and its kind.
+
+    None: identity (None, "identity"); "laplace": R with R Rᵀ = H⁻¹ for the dense
+    Gauss–Newton Hessian H at the MAP (k tangent solves, O(k²) memory); a (k, k) symmetric
+    positive definite matrix C: its Cholesky factor ("user"); a
+    :class:`~bayesinv.laplace.LaplaceApproximation` or "laplace_lowrank" (built at the MAP by
+    :func:`bayesinv.laplace`): the packed low-rank form of :mod:`.kernels._lowrank`
+    ("laplace_lowrank", O(k r)).
+    """
+    from ..laplace import LaplaceApproximation, laplace
+
     if preconditioner is None:
         return None, "identity"
+    k = posterior.whitened.dim
+    if isinstance(preconditioner, LaplaceApproximation):
+        if preconditioner.dim != k:
+            raise InvalidArgumentError(
+                f"the Laplace approximation has dimension {preconditioner.dim}, the posterior "
+                f"{k}: was it built for another posterior?")
+        return preconditioner.packed(), "laplace_lowrank"
     if isinstance(preconditioner, str):
+        if preconditioner == "laplace_lowrank":
+            return laplace(posterior, map=map_cache.position).packed(), "laplace_lowrank"
         if preconditioner != "laplace":
             raise InvalidArgumentError(
-                f"preconditioner must be None, 'laplace' or a (k, k) SPD matrix, "
-                f"got {preconditioner!r}")
+                f"preconditioner must be None, 'laplace', 'laplace_lowrank', a "
+                f"LaplaceApproximation or a (k, k) SPD matrix, got {preconditioner!r}")
         H = gauss_newton_hessian(posterior, map_cache.position)
         return sqrt_inverse(H), "laplace"
-    C = spd_matrix("preconditioner", preconditioner, posterior.whitened.dim)
+    C = spd_matrix("preconditioner", preconditioner, k)
     return np.linalg.cholesky(C), "user"

@@ -9,13 +9,18 @@ densities, the Metropolis test, shared states) live in ``_common``.
 * :mod:`.mala` — Metropolis-adjusted Langevin;
 * :mod:`.pcn` — preconditioned Crank–Nicolson;
 * :mod:`.pcnl` — pCN-Langevin (∞-MALA);
-* :mod:`.rwm` — random-walk Metropolis (the mesh-dependence baseline).
+* :mod:`.rwm` — random-walk Metropolis (the mesh-dependence baseline);
+* :mod:`.lrmala`, :mod:`.lrula` — MALA and ULA preconditioned by a low-rank Laplace
+  covariance (:mod:`._lowrank`, O(k r) per step);
+* :mod:`.gpcn`, :mod:`.gpcnl` — generalised pCN and pCN-Langevin with the low-rank Laplace
+  approximation as reference Gaussian.
 
 Each module has ``init``, ``propose`` and ``accept``/``update`` for the interpreted loop (the
 target evaluated in Python between them) and ``step(state, parameter, R, R⁻¹, rng,
 logdensity_and_grad, args)`` for the compiled loop.
 """
 
-from . import mala, pcn, pcnl, pula, rwm, ula
+from . import gpcn, gpcnl, lrmala, lrula, mala, pcn, pcnl, pula, rwm, ula
 
-__all__ = ["mala", "pcn", "pcnl", "pula", "rwm", "ula"]
+__all__ = ["gpcn", "gpcnl", "lrmala", "lrula", "mala", "pcn", "pcnl", "pula", "rwm",
+           "ula"]

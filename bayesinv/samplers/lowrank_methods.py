@@ -1,0 +1,129 @@
+"""Methods built on the low-rank Laplace approximation (:mod:`bayesinv.laplace`).
+
+* ``"ula"`` / ``"mala"`` with a low-rank preconditioner (``preconditioner=bayesinv.laplace(...)``
+  or ``"laplace_lowrank"``): :class:`LowRankULA`, :class:`LowRankMALA`;
+* ``"gpcn"``: generalised pCN with the Laplace Gaussian as reference (:class:`GPCN`);
+* ``"gpcnl"``: generalised pCN-Langevin (:class:`GPCNL`).
+
+Each keeps the packed approximation P (:mod:`.kernels._lowrank`) in ``sqrt_precond`` (and
+``inv_sqrt_precond``), which is what the compiled loop hands to the kernels' ``step`` and what
+checkpoints save, so both work unchanged. Per step: one PDE solve (+ one adjoint solve for
+gradient methods) and O(k r) arithmetic.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import InvalidArgumentError
+from .kernels import _lowrank as lr
+from .kernels import gpcn, gpcnl, lrmala, lrula
+from .methods import MALA, ULA, StepStats, _grad_or_nan, _initial_evaluation, _Metropolis
+
+
+class _LowRank:
+    """Mixin: the packed Laplace approximation P instead of a dense square root."""
+
+    low_rank = True
+    preconditionable = True
+
+    def __init__(self, target, sqrt_precond=None):
+        self.target = target
+        k = getattr(target, "dim", None)
+        if k is None and isinstance(sqrt_precond, np.ndarray) and sqrt_precond.ndim == 2:
+            k = sqrt_precond.shape[1] - 1  # a compiled target evaluated from Python
+        if not lr.is_packed(sqrt_precond, k):
+            raise InvalidArgumentError(
+                f"method={self.name!r} needs a low-rank Laplace approximation "
+                f"(preconditioner=bayesinv.laplace(posterior) or 'laplace_lowrank')")
+        self.packed = np.ascontiguousarray(sqrt_precond, dtype=float)
+        self.sqrt_precond = self.inv_sqrt_precond = self.packed
+
+    def sqrt_apply(self, v):
+        """Γ^{1/2} v (for the curvature-based step rules)."""
+        return lr.sqrt_apply(self.packed, np.ascontiguousarray(v, dtype=float))
+
+
+class LowRankULA(_LowRank, ULA):
+    """ULA with the low-rank Laplace preconditioner (:mod:`.kernels.lrula`)."""
+
+    kernel = lrula
+
+    def _propose(self, state, step_size, rng):
+        return lrula.propose(state, step_size, self.packed, rng)
+
+
+class LowRankMALA(_LowRank, MALA):
+    """MALA with the low-rank Laplace preconditioner (:mod:`.kernels.lrmala`)."""
+
+    kernel = lrmala
+
+    def step(self, state, step_size, rng):
+        P = self.packed
+        proposal = lrmala.propose(state, step_size, P, rng)
+        ev = self.target.evaluate(proposal, grad=True)
+        state, info = lrmala.accept(state, proposal, ev.logdensity,
+                                    _grad_or_nan(ev, proposal), step_size, P, rng)
+        return state, self._stats(state, info), ev.prediction if info.is_accepted else None
+
+
+class GPCN(_LowRank, _Metropolis):
+    """Generalised pCN with the Laplace reference (:mod:`.kernels.gpcn`); scale ``beta``.
+
+    A failed forward solve is a rejected proposal, counted in ``diverging``.
+    """
+
+    name = "gpcn"
+    kernel = gpcn
+    parameter = "beta"
+    uses_gradient = False
+    target_accept = 0.25
+    max_parameter = 1.0
+
+    def init(self, position):
+        ev = _initial_evaluation(self.target, position, grad=False)
+        return gpcn.init(position, ev.loglik, self.packed), ev.prediction
+
+    def _state_from(self, position, logdensity, grad=None):
+        loglik = float(position @ position) * 0.5 + logdensity
+        return gpcn.init(position, loglik, self.packed)
+
+    def state_from_arrays(self, arrays: dict):
+        return gpcn.init(np.asarray(arrays["position"], float), float(arrays["loglik"]),
+                         self.packed)
+
+    def step(self, state, beta, rng):
+        proposal = gpcn.propose(state, beta, self.packed, rng)
+        ev = self.target.evaluate(proposal)
+        state, info = gpcn.accept(state, proposal, ev.loglik, self.packed, rng)
+        return state, self._stats(state, info), ev.prediction if info.is_accepted else None
+
+
+class GPCNL(_LowRank, _Metropolis):
+    """Generalised pCN-Langevin with the Laplace reference (:mod:`.kernels.gpcnl`).
+
+    A failed forward solve is a rejected proposal, counted in ``diverging``.
+    """
+
+    name = "gpcnl"
+    kernel = gpcnl
+    target_accept = 0.574
+    implicit_prior = True
+    max_parameter = 2.0
+
+    def _state_from(self, position, logdensity, grad, **derived):
+        return gpcnl.init(position, float(logdensity), np.asarray(grad, float), self.packed)
+
+    def step(self, state, step_size, rng):
+        P = self.packed
+        proposal = gpcnl.propose(state, step_size, P, rng)
+        ev = self.target.evaluate(proposal, grad=True)
+        state, info = gpcnl.accept(state, proposal, ev.logdensity, _grad_or_nan(ev, proposal),
+                                   step_size, P, rng)
+        return state, self._stats(state, info), ev.prediction if info.is_accepted else None
+
+
+#: method name → its variant with a low-rank Laplace preconditioner
+LOW_RANK_VARIANTS = {"ula": LowRankULA, "mala": LowRankMALA, "gpcn": GPCN, "gpcnl": GPCNL}
+
+__all__ = ["GPCN", "GPCNL", "LOW_RANK_VARIANTS", "LowRankMALA", "LowRankULA", "StepStats"]
