@@ -220,14 +220,7 @@ class Domain:
 
     def uniform_points(self, n: int, seed=None) -> np.ndarray:
         """n points drawn uniformly on O (rejection from the bounding box), reproducibly."""
-        n = integer_at_least("n", n, 1)
-        rng = np.random.default_rng(seed)
-        lo, hi = self.bounding_box
-        out = np.empty((0, self.dim))
-        while out.shape[0] < n:
-            cand = lo + (hi - lo) * rng.random((2 * (n - out.shape[0]) + 8, self.dim))
-            out = np.vstack([out, cand[self.contains(cand)]])
-        return out[:n]
+        return uniform_by_rejection(self.contains, self.bounding_box, n, seed)
 
 
 def unit_square(n: int, diagonal: str = "right") -> Domain:
@@ -295,3 +288,16 @@ def disk_of_area(area: float = 1.0, mesh_size: float = 0.05) -> Domain:
 def uniform_design(domain: Domain, n: int, seed=None) -> np.ndarray:
     """Design points X_1..X_n drawn iid uniformly on the domain, shape (n, dim)."""
     return domain.uniform_points(n, seed)
+
+
+def uniform_by_rejection(contains, bounding_box, n: int, seed=None) -> np.ndarray:
+    """n points uniform on {x : contains(x)}, by rejection from the box (lo, hi), reproducibly
+    for a given seed."""
+    n = integer_at_least("n", n, 1)
+    rng = np.random.default_rng(seed)
+    lo, hi = (np.asarray(b, dtype=float) for b in bounding_box)
+    out = np.empty((0, lo.shape[0]))
+    while out.shape[0] < n:
+        cand = lo + (hi - lo) * rng.random((2 * (n - out.shape[0]) + 8, lo.shape[0]))
+        out = np.vstack([out, cand[contains(cand)]])
+    return out[:n]

@@ -17,8 +17,8 @@ from functools import cached_property
 import numpy as np
 import ufl
 
-from .._validation import integer_at_least
 from . import _compat
+from .domain import uniform_by_rejection
 from .pointeval import check_points
 
 
@@ -71,11 +71,4 @@ class MeshDomain:
 
     def uniform_points(self, n: int, seed=None) -> np.ndarray:
         """n points drawn uniformly on the mesh (rejection from the bounding box)."""
-        n = integer_at_least("n", n, 1)
-        rng = np.random.default_rng(seed)
-        lo, hi = self.bounding_box
-        out = np.empty((0, self.dim))
-        while out.shape[0] < n:
-            cand = lo + (hi - lo) * rng.random((2 * (n - out.shape[0]) + 8, self.dim))
-            out = np.vstack([out, cand[self.contains(cand)]])
-        return out[:n]
+        return uniform_by_rejection(self.contains, self.bounding_box, n, seed)
