@@ -332,3 +332,17 @@ def test_missing_names_raise_nothing_at_import():
                  "exterior_facets", "mesh_cell_type_name"):
         assert hasattr(c, name), name
     assert issubclass(MissingDependencyError, ImportError)
+
+
+@pytest.mark.parametrize(("signame", "returncode"), [("SIGPIPE", 0), ("SIGTERM", -15)])
+def test_petsc_signal_handlers_do_not_replace_pythons(signame, returncode):
+    """After importing the FEM layer a SIGPIPE (a socket closed by its peer) is still ignored
+    and a SIGTERM still terminates normally, instead of PETSc's handler calling MPI_ABORT
+    (exit 59), which killed the suite on Debian 13 once a Dask test's client hung up."""
+    code = ("import os, signal, bayesinv.fem._compat\n"
+            f"os.kill(os.getpid(), signal.{signame})\n"
+            "import time; time.sleep(0.5)\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120, cwd=ROOT)
+    assert proc.returncode == returncode, proc.stderr[-2000:]
+    assert "PETSC ERROR" not in proc.stderr

@@ -109,7 +109,29 @@ def _import_fenicsx():
     return MPI, PETSc, dolfinx
 
 
+def _restore_python_signal_handling() -> None:
+    """Undo PETSc's signal handlers, installed when petsc4py initialises PETSc.
+
+    PETSc traps SIGPIPE, SIGTERM, SIGINT, ... and answers with MPI_ABORT (exit 59): a client
+    closing a socket early (SIGPIPE, which Python ignores) or a SIGTERM that the samplers turn
+    into a checkpoint would kill the process. Python's own dispositions are put back (they are
+    what ``signal.getsignal`` still reports); only possible from the main thread.
+    """
+    import signal
+    import threading
+
+    PETSc.Sys.popSignalHandler()
+    if threading.current_thread() is not threading.main_thread():
+        return
+    for name in ("SIGPIPE", "SIGTERM", "SIGINT", "SIGHUP", "SIGUSR1", "SIGUSR2", "SIGQUIT"):
+        sig = getattr(signal, name, None)
+        handler = signal.getsignal(sig) if sig is not None else None
+        if handler is not None:
+            signal.signal(sig, handler)
+
+
 MPI, PETSc, dolfinx = _import_fenicsx()
+_restore_python_signal_handling()
 import basix  # noqa: E402  (imported by dolfinx above; after the checked imports on purpose)
 import ufl  # noqa: E402
 
