@@ -39,6 +39,7 @@ def _check_tree(path, idata, groups):
         tree.close()
 
 
+@pytest.mark.slow
 @needs_datatree
 def test_sampler_output_opens_with_xarray_open_datatree(tmp_path):
     problem = linear_gaussian(dim=4, num_observations=3, seed=3)

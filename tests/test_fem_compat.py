@@ -63,6 +63,7 @@ def test_unsupported_versions_get_one_sentence_naming_the_range(version):
     assert ".".join(map(str, version)) in message
 
 
+@pytest.mark.slow
 def test_unsupported_dolfinx_is_refused_at_import():
     proc = run_python(
         "import dolfinx; dolfinx.__version__ = '0.4.1'\n"
@@ -73,6 +74,7 @@ def test_unsupported_dolfinx_is_refused_at_import():
     assert "0.4.1 is installed" in proc.stdout
 
 
+@pytest.mark.slow
 def test_missing_mpi4py_says_what_to_install():
     proc = run_python(
         "import sys; sys.modules['mpi4py'] = None\n"
@@ -84,6 +86,7 @@ def test_missing_mpi4py_says_what_to_install():
     assert proc.stdout.count("\n") == 1
 
 
+@pytest.mark.slow
 def test_numpy_abi_mismatch_says_which_numpy_to_install(tmp_path):
     # A petsc4py that fails as one built for another numpy does.
     fake = tmp_path / "petsc4py"
@@ -334,6 +337,7 @@ def test_missing_names_raise_nothing_at_import():
     assert issubclass(MissingDependencyError, ImportError)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("signame", "returncode"), [("SIGPIPE", 0), ("SIGTERM", -15)])
 def test_petsc_signal_handlers_do_not_replace_pythons(signame, returncode):
     """After importing the FEM layer a SIGPIPE (a socket closed by its peer) is still ignored

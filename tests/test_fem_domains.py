@@ -81,6 +81,7 @@ def test_other_bad_domain_arguments():
         fem.disk_of_area(0.0)
 
 
+@pytest.mark.slow
 def test_darcy_on_the_unit_disk_converges_to_the_radial_solution():
     """Δu = 1 in the unit disk, u = 0 on the circle: u = (|x|² − 1)/4. P1 on polygonal
     approximations of the disk: L² error O(h²)."""

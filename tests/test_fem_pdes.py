@@ -120,6 +120,7 @@ def test_darcy_manufactured_solution_l2_rate(degree, rate):
     _assert_rate(_rates(errors), rate)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("scheme", ["backward_euler", "crank_nicolson"])
 @pytest.mark.parametrize(("degree", "rate"), [(1, 2.0), (2, 3.0)])
 def test_heat_manufactured_solution_l2_rate_in_space(degree, rate, scheme):

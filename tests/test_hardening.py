@@ -41,6 +41,7 @@ def _tls_handshake_without_certificate(ip, port) -> str:
         return "closed" if not data else f"answered {data!r}"
 
 
+@pytest.mark.slow
 @pytest.mark.dask
 def test_local_dask_cluster_refuses_clients_without_the_runs_credentials():
     """A client with no certificate, or with another self-signed one, cannot submit work to
@@ -278,6 +279,7 @@ def test_each_failure_has_its_exit_code_and_a_one_line_message(tmp_path, capsys,
     assert "Traceback" not in err
 
 
+@pytest.mark.slow
 def test_permission_denied_is_exit_3_before_anything_is_computed(tmp_path):
     """Run as user nobody (we are root in CI, for whom permissions do not apply)."""
     if os.geteuid() != 0:
@@ -769,6 +771,7 @@ def test_a_foreign_eigenpair_cache_file_is_recomputed_not_used(tmp_path):
 
 # -- 9. Open MPI stays off the network in serial runs -------------------------------------------
 
+@pytest.mark.slow
 @pytest.mark.fem
 def test_a_serial_run_with_fenicsx_opens_no_listening_socket():
     import subprocess

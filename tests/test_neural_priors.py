@@ -192,6 +192,7 @@ def test_one_hidden_layer_approaches_the_nngp_limit(activation, stat_seed):
     assert abs(kappa[4096][0]) < abs(kappa[16][0])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("activation", ["erf", "relu", "sine"])
 @pytest.mark.statistical(alpha=1e-3)
 def test_deep_nngp_recursion_matches_a_wide_network(activation, stat_seed):
@@ -221,6 +222,7 @@ def test_fourier_features_make_the_first_layer_stationary():
     np.testing.assert_allclose(gram, 0.5 * np.exp(-2 * np.pi**2 * 0.8**2 * d2), atol=0.02)
 
 
+@pytest.mark.slow
 @pytest.mark.statistical(alpha=1e-3)
 def test_pcn_with_constant_likelihood_keeps_the_weight_prior(stat_seed):
     """A zero forward map makes ℓ constant: pCN accepts every proposal and ξ stays N(0, I), so
