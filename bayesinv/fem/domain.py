@@ -84,20 +84,7 @@ class LagrangeSpace:
 
     def interpolate(self, fn) -> np.ndarray:
         """Nodal interpolant of ``fn``: a constant, a callable ``fn(x)`` or an array of values."""
-        if callable(fn):
-            values = np.asarray(fn(self.coordinates.T.copy()), dtype=float)
-            values = np.broadcast_to(values, (self.num_dofs,)).copy()
-        elif np.ndim(fn) == 0:
-            values = np.full(self.num_dofs, float(fn))
-        else:
-            values = np.asarray(fn, dtype=float)
-            if values.shape != (self.num_dofs,):
-                raise InvalidArgumentError(
-                    f"values must have shape ({self.num_dofs},) for this P{self.degree} space, "
-                    f"got {values.shape}")
-        if not np.isfinite(values).all():
-            raise InvalidArgumentError("the interpolated function has non-finite values")
-        return values
+        return dof_values(fn, self.coordinates, f" for this P{self.degree} space")
 
     def evaluation_matrix(self, points) -> sp.csr_matrix:
         """Sparse operator O with (O u)_i = u_h(x_i) for the FE function with dofs u.
@@ -301,3 +288,23 @@ def uniform_by_rejection(contains, bounding_box, n: int, seed=None) -> np.ndarra
         cand = lo + (hi - lo) * rng.random((2 * (n - out.shape[0]) + 8, lo.shape[0]))
         out = np.vstack([out, cand[contains(cand)]])
     return out[:n]
+
+
+def dof_values(fn, coordinates: np.ndarray, space: str = "") -> np.ndarray:
+    """Dof values of ``fn`` on a space with dof coordinates ``coordinates`` (num_dofs, gdim):
+    a constant, a callable fn(x) with x of shape (gdim, num_dofs), or an array of values.
+    ``space`` completes the shape error (e.g. " for this P1 space")."""
+    num_dofs = coordinates.shape[0]
+    if callable(fn):
+        values = np.asarray(fn(coordinates.T.copy()), dtype=float)
+        values = np.broadcast_to(values, (num_dofs,)).copy()
+    elif np.ndim(fn) == 0:
+        values = np.full(num_dofs, float(fn))
+    else:
+        values = np.asarray(fn, dtype=float)
+        if values.shape != (num_dofs,):
+            raise InvalidArgumentError(
+                f"values must have shape ({num_dofs},){space}, got {values.shape}")
+    if not np.isfinite(values).all():
+        raise InvalidArgumentError("the interpolated function has non-finite values")
+    return values

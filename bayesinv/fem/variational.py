@@ -573,19 +573,9 @@ class DofSpace:
         """Dof values of ``fn``: a constant, a callable fn(x) (x of shape (gdim, n), evaluated
         at the dof coordinates: the nodal interpolant for Lagrange spaces, cell midpoints for
         DG0) or an array of values."""
-        if callable(fn):
-            values = np.asarray(fn(self.coordinates.T.copy()), dtype=float)
-            values = np.broadcast_to(values, (self.num_dofs,)).copy()
-        elif np.ndim(fn) == 0:
-            values = np.full(self.num_dofs, float(fn))
-        else:
-            values = np.asarray(fn, dtype=float)
-            if values.shape != (self.num_dofs,):
-                raise InvalidArgumentError(
-                    f"values must have shape ({self.num_dofs},), got {values.shape}")
-        if not np.isfinite(values).all():
-            raise InvalidArgumentError("the interpolated function has non-finite values")
-        return values
+        from .domain import dof_values
+
+        return dof_values(fn, self.coordinates)
 
     def _matrix(self, integrand):
         V = self.function_space
