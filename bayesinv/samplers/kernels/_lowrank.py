@@ -102,12 +102,7 @@ def precision_apply(P, x):
 
 
 @numba.njit(cache=True)
-def reference_potential(P, x, loglik):
-    r"""w(x) = ℓ(x) − ⟨x, m⟩ + ½ Σ_j λ_j ⟨v_j, x − m⟩²: log π(x) − log N(x; m, Γ) up to a
-    constant (π ∝ e^ℓ N(0, I)). Finite on the infinite-dimensional limit (no ½|x|² terms)."""
-    m = mean(P)
-    d = x - m
-    c = project(P, d)
+def _potential(P, x, m, loglik, c):
     k = P.shape[1] - 1
     s = 0.0
     for j in range(c.shape[0]):
@@ -116,8 +111,16 @@ def reference_potential(P, x, loglik):
 
 
 @numba.njit(cache=True)
-def reference_gradient(P, x, grad_loglik):
-    """∇w(x) = ∇ℓ(x) − m + V Λ Vᵀ (x − m)."""
+def reference_potential(P, x, loglik):
+    r"""w(x) = ℓ(x) − ⟨x, m⟩ + ½ Σ_j λ_j ⟨v_j, x − m⟩²: log π(x) − log N(x; m, Γ) up to a
+    constant (π ∝ e^ℓ N(0, I)). Finite on the infinite-dimensional limit (no ½|x|² terms)."""
     m = mean(P)
-    return _update(P, grad_loglik - m, project(P, x - m), 3)
+    return _potential(P, x, m, loglik, project(P, x - m))
 
+
+@numba.njit(cache=True)
+def reference_potential_and_gradient(P, x, loglik, grad_loglik):
+    """(w(x), ∇w(x)), ∇w(x) = ∇ℓ(x) − m + V Λ Vᵀ (x − m), from one projection Vᵀ(x − m)."""
+    m = mean(P)
+    c = project(P, x - m)
+    return _potential(P, x, m, loglik, c), _update(P, grad_loglik - m, c, 3)

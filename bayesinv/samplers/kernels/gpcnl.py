@@ -35,20 +35,24 @@ from ._common import (
 
 
 class GPCNLState(NamedTuple):
-    """position x; logdensity log π(x); grad ∇log π(x); potential w(x); ref_grad ∇w(x)."""
+    """position x; logdensity log π(x); grad ∇log π(x); potential w(x); ref_grad g = ∇w(x);
+    cov_ref_grad Γ g (used by the proposal from x and by both ρ terms of the ratio)."""
 
     position: np.ndarray
     logdensity: float
     grad: np.ndarray
     potential: float
     ref_grad: np.ndarray
+    cov_ref_grad: np.ndarray
 
 
 @numba.njit(cache=True)
 def init(position, logdensity, grad, P):
-    w = lr.reference_potential(P, position, loglik_from_logdensity(logdensity, position))
-    g = lr.reference_gradient(P, position, grad + position)
-    return GPCNLState(position, logdensity, grad, w, g)
+    """The state at x: w(x) and g(x) from one projection Vᵀ(x − m), and Γ g(x) once — each
+    step costs 6 passes over the k × r eigenvectors (one state and the proposal's noise)."""
+    w, g = lr.reference_potential_and_gradient(
+        P, position, loglik_from_logdensity(logdensity, position), grad + position)
+    return GPCNLState(position, logdensity, grad, w, g, lr.cov_apply(P, g))
 
 
 @numba.njit(cache=True)
@@ -61,22 +65,22 @@ def propose(state, step_size, P, rng):
     a, b, c = crank_nicolson_coefficients(step_size)
     noise = rng.standard_normal(state.position.shape[0])
     m = lr.mean(P)
-    return (m + a * (state.position - m) + b * lr.cov_apply(P, state.ref_grad)
+    return (m + a * (state.position - m) + b * state.cov_ref_grad
             + c * lr.sqrt_apply(P, noise))
 
 
 @numba.njit(cache=True)
-def _rho(x, w_x, g_x, y, m, step_size, P):
+def _rho(x, w_x, g_x, cov_g_x, y, m, step_size):
     return (-w_x - 0.5 * ((y - x) @ g_x) - 0.25 * step_size * ((x + y - 2.0 * m) @ g_x)
-            + 0.25 * step_size * (g_x @ lr.cov_apply(P, g_x)))
+            + 0.25 * step_size * (g_x @ cov_g_x))
 
 
 @numba.njit(cache=True)
 def log_acceptance_ratio(state, new, step_size, P):
     m = lr.mean(P)
     x, y = state.position, new.position
-    return (_rho(x, state.potential, state.ref_grad, y, m, step_size, P)
-            - _rho(y, new.potential, new.ref_grad, x, m, step_size, P))
+    return (_rho(x, state.potential, state.ref_grad, state.cov_ref_grad, y, m, step_size)
+            - _rho(y, new.potential, new.ref_grad, new.cov_ref_grad, x, m, step_size))
 
 
 @numba.njit(cache=True)
@@ -87,7 +91,7 @@ def accept(state, proposal, logdensity, grad, step_size, P, rng):
         new = init(proposal, logdensity, grad, P)
         log_ratio = log_acceptance_ratio(state, new, step_size, P)
     else:
-        new = GPCNLState(proposal, logdensity, grad, -np.inf, grad)
+        new = GPCNLState(proposal, logdensity, grad, -np.inf, grad, grad)
         log_ratio = -np.inf
     return metropolis_update(state, new, log_ratio, ok, rng)
 
