@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 OUT ?= results/flagship
 
-.PHONY: setup demo demo-quick test test-fast test-sweep test-debian13 lint benchmarks clean
+.PHONY: setup demo demo-quick test test-fast test-sweep test-debian13 lint peers benchmark-function-space clean
 
 setup:
 	@VENV=$(VENV) ./tools/setup.sh
@@ -38,6 +38,15 @@ test-sweep: setup
 DEBIAN13_ROOT ?= /var/tmp/bayesinv-debian13
 test-debian13:
 	DEBIAN13_ROOT=$(DEBIAN13_ROOT) ./tools/test-debian13.sh
+
+# the peers that benchmarks/function_space.py compares against: legacy FEniCS (Debian 12's
+# python3-dolfin) and hIPPYlib in their own venv (PEERS_VENV, default /work/peers/hippylib-venv)
+peers:
+	./tools/install-peers.sh
+
+# low-rank Laplace samplers at 32², 64², 128² side by side with hIPPYlib (long: about an hour)
+benchmark-function-space: setup peers
+	$(PY) benchmarks/function_space.py --fine --peer-meshes 32 64 128
 
 clean:
 	rm -rf results .pytest_cache .ruff_cache
