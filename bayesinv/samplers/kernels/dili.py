@@ -36,7 +36,7 @@ import numpy as np
 from . import _lowrank as lr
 from ._common import all_finite, loglik_from_logdensity, metropolis_update
 from .gpcnl import GPCNLState as DILIState
-from .gpcnl import log_acceptance_ratio, propose  # noqa: F401 (part of this kernel's API)
+from .gpcnl import log_acceptance_ratio, propose
 
 #: value of the unused slot P[r, k] marking a reference whose mean is already projected
 _LIS_MARK = 1.0
