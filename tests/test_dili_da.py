@@ -53,8 +53,7 @@ def wrong_surrogate(problem, scale=1.3, noise_factor=0.7):
     """The same prior and data with the forward matrix scaled and σ shrunk: a surrogate whose
     posterior is clearly not the true one."""
     forward = LinearForwardMap(scale * problem.forward.matrix)
-    like = bayesinv.likelihood.GaussianLikelihood(forward, problem.data,
-                                                  noise_factor * problem.noise_std)
+    like = bayesinv.GaussianLikelihood(forward, problem.data, noise_factor * problem.noise_std)
     return bayesinv.Posterior(problem.prior, like)
 
 

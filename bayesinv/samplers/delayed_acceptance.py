@@ -74,10 +74,10 @@ class DelayedAcceptance(_Metropolis):
 
     def __init__(self, target, sqrt_precond=None):
         self.target = target
-        k = target.dim
+        k = getattr(target, "dim", None)  # (None: a compiled target evaluated from Python)
         if self.surrogate is not None:
             kk = self.surrogate.whitened.dim
-            if kk != k:
+            if k is not None and kk != k:
                 raise InvalidArgumentError(
                     f"surrogate has latent dimension {kk}, the posterior {k}: a surrogate "
                     f"must live on the same whitened space (the same prior coefficients)")
@@ -86,7 +86,8 @@ class DelayedAcceptance(_Metropolis):
             self._surrogate_target = self.surrogate.whitened
             return
         A = sqrt_precond
-        if not (isinstance(A, np.ndarray) and A.ndim == 2 and A.shape[1] == k + 1):
+        if not (isinstance(A, np.ndarray) and A.ndim == 2
+                and (k is None or A.shape[1] == k + 1)):
             raise InvalidArgumentError(
                 "method='da' without a surrogate needs the linearised map "
                 "(linearized_surrogate(posterior, map)) in its sqrt_precond slot")
