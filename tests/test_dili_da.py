@@ -215,13 +215,14 @@ def test_delayed_acceptance_with_a_wrong_surrogate_hits_the_exact_posterior(weak
     stage — are far off (the test can fail), and DA made fewer full solves than steps."""
     surrogate = wrong_surrogate(weak)
     sd = np.sqrt(np.diag(weak.cov_latent))
-    kw = {"warmup": 500, "draws": 4000, "chains": 16, "init": "map", "diagnostics": False}
+    kw = {"warmup": 500, "draws": 4000, "thin": 2, "chains": 16, "init": "map",
+          "diagnostics": False}
     idata = bayesinv.sample(weak.posterior, "da", surrogate=surrogate,
                             seed=31 + 1000 * stat_seed, **kw)
     check = check_moments(idata.posterior["xi"].values, weak.mean_latent, sd)
     assert check.converged, str(check)
     assert check.passed, str(check)
-    steps = 16 * (500 + 4000)
+    steps = 16 * (500 + 8000)
     assert idata.attrs["num_surrogate_solves"] == steps + 16
     assert idata.attrs["num_full_solves"] == idata.attrs["num_forward_solves"] < 0.8 * steps
     stage1 = bayesinv.sample(surrogate, "pcn", loop="interpreted", seed=32 + 1000 * stat_seed,
@@ -235,7 +236,7 @@ def test_delayed_acceptance_with_a_wrong_surrogate_hits_the_exact_posterior(weak
 def test_delayed_acceptance_with_the_linearised_map_hits_the_exact_posterior(weak, stat_seed):
     """The default surrogate (the map linearised at the MAP: exact for a linear map, so every
     stage-2 test passes): t-tests across 16 chains + R-hat gate, family-wise level 1e-3."""
-    idata = bayesinv.sample(weak.posterior, "da", warmup=500, draws=4000, chains=16,
+    idata = bayesinv.sample(weak.posterior, "da", warmup=500, draws=4000, thin=2, chains=16,
                             seed=41 + 1000 * stat_seed, diagnostics=False)
     assert idata.attrs["preconditioner"] == "linearized_map"
     check = check_moments(idata.posterior["xi"].values, weak.mean_latent,
