@@ -19,7 +19,8 @@ Cui et al.'s "LI-Langevin" proposal with the LIS computed once at the MAP (their
 variant; they also adapt the LIS from posterior samples, which this kernel does not). The
 Metropolis–Hastings ratio is pCN-Langevin's with ∇_u w replaced by the drift P_r ∇_u w (its
 derivation uses only the Gaussian form of the proposal), which transformed back is
-:func:`.gpcnl.log_acceptance_ratio` with the cached reference gradient g replaced by h. It is
+:func:`.gpcnl.log_acceptance_ratio` with the cached g and Γg replaced by h and Γh (so the
+state is gpCN-Langevin's, and so are :func:`propose` and :func:`log_acceptance_ratio`). It is
 free of ½|ξ|² terms, so it is well defined in function space.
 
 The packed reference P (:mod:`._lowrank`) carries V, λ and m = P_r ξ*; :func:`lis_reference`
@@ -69,10 +70,12 @@ def project_lis(P, g):
 
 @numba.njit(cache=True)
 def init(position, logdensity, grad, P):
-    """State at x: log π, ∇log π, w(x) and the projected reference gradient h(x) = P_r ∇w(x)."""
-    w = lr.reference_potential(P, position, loglik_from_logdensity(logdensity, position))
-    h = project_lis(P, lr.reference_gradient(P, position, grad + position))
-    return DILIState(position, logdensity, grad, w, h)
+    """State at x: log π, ∇log π, w(x), the projected reference gradient h(x) = P_r ∇w(x) (in
+    the ``ref_grad`` field) and Γ h(x) (in ``cov_ref_grad``)."""
+    w, g = lr.reference_potential_and_gradient(
+        P, position, loglik_from_logdensity(logdensity, position), grad + position)
+    h = project_lis(P, g)
+    return DILIState(position, logdensity, grad, w, h, lr.cov_apply(P, h))
 
 
 @numba.njit(cache=True)
@@ -88,7 +91,7 @@ def accept(state, proposal, logdensity, grad, step_size, P, rng):
         new = init(proposal, logdensity, grad, P)
         log_ratio = log_acceptance_ratio(state, new, step_size, P)
     else:
-        new = DILIState(proposal, logdensity, grad, -np.inf, grad)
+        new = DILIState(proposal, logdensity, grad, -np.inf, grad, grad)
         log_ratio = -np.inf
     return metropolis_update(state, new, log_ratio, ok, rng)
 
