@@ -432,3 +432,10 @@ def test_dili_and_delayed_acceptance_agree_with_gpcnl_on_a_nonlinear_posterior(s
         draws=2000, chains=16, seed=54 + base)
     t, limit = _two_sample_check(stage1.posterior["xi"].values, xr)
     assert t > limit, f"the Laplace approximation is not distinguishable: {t:.2f}"
+
+
+def test_da_proposal_is_pcns(rng):
+    x = rng.standard_normal(7)
+    y = da.propose(da.init(x, 0.0, 0.0), 0.4, np.random.default_rng(3))
+    np.testing.assert_array_equal(y, pcn.propose(pcn.init(x, 0.0), 0.4,
+                                                 np.random.default_rng(3)))

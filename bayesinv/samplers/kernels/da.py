@@ -31,7 +31,6 @@ import numba
 import numpy as np
 
 from ._common import MetropolisInfo, metropolis_accept, metropolis_update
-from .pcn import propose  # noqa: F401 (the stage-1 proposal; part of this kernel's API)
 
 
 class DAState(NamedTuple):
@@ -54,6 +53,14 @@ def init(position, loglik, surrogate_loglik, full_solves=1.0, surrogate_solves=1
 def logdensity(state):
     """log π(ξ) = ℓ − ½|ξ|² (the ``lp`` statistic)."""
     return state.loglik - 0.5 * (state.position @ state.position)
+
+
+@numba.njit(cache=True)
+def propose(state, beta, rng):
+    """pCN's proposal √(1 − β²) x + β η (:func:`.pcn.propose`, compiled for this state type
+    here so that pCN's dispatcher keeps one signature)."""
+    noise = rng.standard_normal(state.position.shape[0])
+    return np.sqrt(1.0 - beta * beta) * state.position + beta * noise
 
 
 @numba.njit(cache=True)
