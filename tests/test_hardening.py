@@ -160,7 +160,8 @@ CONFIG_PROBES = [
      "step_size"),
     ({"extra": 'beta = 0.8\npreconditioner = "laplace"'},
      "inference.settings (method = 'pcn'): preconditioner applies to method='ula' or 'mala' "
-     "only (and a low-rank Laplace approximation also to 'gpcn', 'gpcnl'), not 'pcn'"),
+     "only (and a low-rank Laplace approximation also to 'gpcn', 'gpcnl', "
+     "'dili'), not 'pcn'"),
     ({"method": "ula", "extra": "adapt = true\nwarmup = 10"},
      "inference.settings (method = 'ula'): adapt=True: method='ula' has no accept step, hence "
      "no acceptance rate to adapt to; leave step_size=None for the curvature rule or give it"),

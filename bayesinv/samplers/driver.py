@@ -60,6 +60,7 @@ from .chains import (
     RunSettings,
 )
 from .compiled import CompiledTarget, InterpretedAdapter, compiled_target
+from .delayed_acceptance import with_surrogate
 from .methods import low_rank_variant, method_class
 from .runner import Accounting, ChainRunner
 from .storage import DrawStream
@@ -148,7 +149,7 @@ def _choose_loop(posterior, compiled, loop):
     return target, target is not None and loop != "interpreted"
 
 
-_LOW_RANK_ONLY = ("gpcn", "gpcnl")
+_LOW_RANK_ONLY = ("gpcn", "gpcnl", "dili")
 
 
 def _method_for_preconditioner(cls, preconditioner):
@@ -168,7 +169,7 @@ def _method_for_preconditioner(cls, preconditioner):
     if preconditioner is not None and not cls.preconditionable:
         raise InvalidArgumentError(
             f"preconditioner applies to method='ula' or 'mala' only (and a low-rank Laplace "
-            f"approximation also to 'gpcn', 'gpcnl'), not {cls.name!r}")
+            f"approximation also to 'gpcn', 'gpcnl', 'dili'), not {cls.name!r}")
     return cls
 
 
@@ -194,7 +195,7 @@ def check_settings(method: str = "pcn", *, draws: int = 1000, warmup: int = 0,
                    preconditioner=None, max_divergences: int | None = None,
                    adapt: bool | None = None, target_accept: float | None = None,
                    safety_factor: float = 0.1, curvature_iterations: int = 20,
-                   loop: str = "auto") -> dict:
+                   loop: str = "auto", surrogate=None) -> dict:
     """Validate the sampler settings of :func:`sample` that need no posterior — the same
     checks ``sample`` makes, so that a batch config can be refused before any run.
 
@@ -211,7 +212,10 @@ def check_settings(method: str = "pcn", *, draws: int = 1000, warmup: int = 0,
     loop = one_of("loop", loop, LOOPS)
     safety_factor = positive_float("safety_factor", safety_factor)
     curvature_iterations = integer_at_least("curvature_iterations", curvature_iterations, 1)
-    cls = _method_for_preconditioner(cls, preconditioner)
+    cls = with_surrogate(_method_for_preconditioner(cls, preconditioner), surrogate)
+    if loop == "compiled" and not getattr(cls, "compiled_loop", True):
+        raise InvalidArgumentError(f"method={cls.name!r} runs in the interpreted loop only; "
+                                   f"use loop='auto' or 'interpreted'")
     given, adapt, target_accept = _tuning_options(cls, step_size, beta, adapt, warmup,
                                                   target_accept)
     if max_divergences is None:
@@ -230,20 +234,23 @@ def sample(posterior: Posterior, method: str = "pcn", *, draws: int = 1000, warm
            safety_factor: float = 0.1, curvature_iterations: int = 20, loop: str = "auto",
            compiled: CompiledTarget | None = None, checkpoint=None,
            checkpoint_interval: float = 60.0, stream=None, stream_every: int = 1000,
-           diagnostics: bool = True):
+           diagnostics: bool = True, surrogate=None):
     """Draw from the posterior with a numba-kernel MCMC sampler.
 
     Parameters
     ----------
     posterior : Posterior
-    method : {"pcn", "pcnl", "mala", "ula", "pula", "rwm", "gpcn", "gpcnl"}
+    method : {"pcn", "pcnl", "mala", "ula", "pula", "rwm", "gpcn", "gpcnl", "dili", "da"}
         In the prior-whitened coordinates ξ: pCN (Cotter et al. 2013; scale ``beta``),
         pCN-Langevin / ∞-MALA (``step_size`` δ), MALA (δ), the unadjusted Langevin algorithm
         (δ), prior-preconditioned Crank–Nicolson ULA (δ), random-walk Metropolis (proposal
         sd ``step_size``), generalised pCN (``beta``) and generalised pCN-Langevin (δ ≤ 2)
         with the low-rank Laplace approximation as reference Gaussian (Pinski et al. 2015;
-        built at the MAP unless ``preconditioner`` gives one). See
-        :mod:`bayesinv.samplers.kernels`.
+        built at the MAP unless ``preconditioner`` gives one), DILI (δ ≤ 2: Langevin on the
+        likelihood-informed subspace of that Laplace approximation, pCN on its complement;
+        :mod:`bayesinv.samplers.dili`) and two-stage delayed acceptance with pCN (``beta``;
+        a cheap ``surrogate`` screens proposals, the full posterior corrects them;
+        :mod:`bayesinv.samplers.delayed_acceptance`). See :mod:`bayesinv.samplers.kernels`.
     draws : int
         Draws kept per chain (after warm-up and thinning); >= 1.
     warmup : int
@@ -309,6 +316,9 @@ def sample(posterior: Posterior, method: str = "pcn", *, draws: int = 1000, warm
         A directory to which kept draws are written as netCDF parts while the run goes on
         (every ``stream_every`` draws and at checkpoints; see :mod:`.storage`); draws are not
         kept in memory, and the result is read back from the parts at the end.
+    surrogate : Posterior, optional
+        ``method="da"`` only: a cheaper posterior on the same whitened space (e.g. a coarser
+        mesh) for the first stage; None (default) uses the forward map linearised at the MAP.
     diagnostics : bool
         Compute R-hat, bulk/tail ESS and MCSE of ξ (stored in the attributes) and warn
         (:class:`BayesinvWarning`) naming the worst coordinates when R-hat > 1.01 or ESS <
@@ -330,7 +340,8 @@ def sample(posterior: Posterior, method: str = "pcn", *, draws: int = 1000, warm
                              step_size=step_size, beta=beta, preconditioner=preconditioner,
                              max_divergences=max_divergences, adapt=adapt,
                              target_accept=target_accept, safety_factor=safety_factor,
-                             curvature_iterations=curvature_iterations, loop=loop)
+                             curvature_iterations=curvature_iterations, loop=loop,
+                             surrogate=surrogate)
     cls, given = checked["cls"], checked["given"]
     draws, warmup, chains, thin = (checked[k] for k in ("draws", "warmup", "chains", "thin"))
     adapt, target_accept, loop = checked["adapt"], checked["target_accept"], checked["loop"]
@@ -340,6 +351,7 @@ def sample(posterior: Posterior, method: str = "pcn", *, draws: int = 1000, warm
     checkpoint_interval = positive_float("checkpoint_interval", checkpoint_interval)
     stream_every = integer_at_least("stream_every", stream_every, 1)
     ctarget, use_compiled = _choose_loop(posterior, compiled, loop)
+    use_compiled = use_compiled and getattr(cls, "compiled_loop", True)
     if preconditioner is not None and not isinstance(preconditioner,
                                                      (str, LaplaceApproximation)):
         preconditioner = spd_matrix("preconditioner", preconditioner, posterior.whitened.dim)
@@ -354,6 +366,7 @@ def sample(posterior: Posterior, method: str = "pcn", *, draws: int = 1000, warm
         "preconditioner": preconditioner.fingerprint() if isinstance(
             preconditioner, LaplaceApproximation) else preconditioner,
         "max_divergences": max_divergences, "store_theta": store_theta,
+        **({} if surrogate is None else {"surrogate": ckpt.problem_fingerprint(surrogate)}),
     }
     problem_digest = ckpt.problem_fingerprint(posterior)
     settings_digest = ckpt.digest(settings)
@@ -377,9 +390,12 @@ def sample(posterior: Posterior, method: str = "pcn", *, draws: int = 1000, warm
         rngs = [np.random.default_rng(s) for s in seed_seq.spawn(chains)]
         positions, init_kind = initial_positions(init, posterior, chains, rngs, map_cache)
         precond_start = time.perf_counter()
-        sqrt_precond, precond_kind = sqrt_preconditioner(
-            "laplace_lowrank" if preconditioner is None and getattr(cls, "low_rank", False)
-            else preconditioner, posterior, map_cache)
+        if hasattr(cls, "setup_reference"):  # delayed acceptance: its surrogate
+            sqrt_precond, precond_kind = cls.setup_reference(posterior, map_cache)
+        else:
+            sqrt_precond, precond_kind = sqrt_preconditioner(
+                "laplace_lowrank" if preconditioner is None and getattr(cls, "low_rank", False)
+                else preconditioner, posterior, map_cache)
         sampler = cls(py_target, sqrt_precond=sqrt_precond)
         low_rank = getattr(cls, "low_rank", False)
         value, tuning_attrs = initial_parameter(
@@ -446,6 +462,8 @@ def sample(posterior: Posterior, method: str = "pcn", *, draws: int = 1000, warm
                          base_meta=base_meta)
     runner.run_blocks(progress, checkpoint_interval)
     idata = runner.result()
+    if hasattr(cls, "result_attrs"):  # e.g. delayed acceptance's full and surrogate solves
+        idata.attrs.update(cls.result_attrs(chain_list))
     if diagnostics:
         idata.attrs.update(_warn_if_not_converged(idata, chains))
     return idata

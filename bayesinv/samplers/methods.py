@@ -230,9 +230,15 @@ class RWM(_Metropolis):
         return state, self._stats(state, info), ev.prediction if info.is_accepted else None
 
 
-from .lowrank_methods import GPCN, GPCNL, LOW_RANK_VARIANTS  # noqa: E402 (they subclass these)
+# (these subclass the classes above)
+from .delayed_acceptance import DelayedAcceptance  # noqa: E402
+from .dili import DILI  # noqa: E402
+from .lowrank_methods import GPCN, GPCNL  # noqa: E402
+from .lowrank_methods import LOW_RANK_VARIANTS as _LOW_RANK  # noqa: E402
 
-METHODS = {cls.name: cls for cls in (ULA, PULA, MALA, PCN, PCNL, RWM, GPCN, GPCNL)}
+LOW_RANK_VARIANTS = {**_LOW_RANK, DILI.name: DILI}
+METHODS = {cls.name: cls for cls in (ULA, PULA, MALA, PCN, PCNL, RWM, GPCN, GPCNL, DILI,
+                                     DelayedAcceptance)}
 
 
 def low_rank_variant(cls: type[Method]) -> type[Method]:
