@@ -177,13 +177,10 @@ class ChainProcesses:
             if exc_type is None:
                 with contextlib.suppress(OSError):
                     conn.send(None)
-            else:
-                process.terminate()
-        for conn, process in zip(self.conns, self.workers, strict=True):
-            process.join(timeout=None if exc_type is None else 5)
-            if process.is_alive():
+            else:  # workers ignore SIGTERM and hold nothing the parent lacks: kill them
                 process.kill()
-                process.join()
+        for conn, process in zip(self.conns, self.workers, strict=True):
+            process.join()
             conn.close()
         return False
 
@@ -206,17 +203,13 @@ class ChainProcesses:
             ready = wait(list(pending.values()) + [self.workers[w].sentinel for w in pending])
             for w in list(pending):
                 conn = pending[w]
-                if conn in ready or conn.poll():
+                if conn in ready or self.workers[w].sentinel in ready:
                     try:
-                        reply = conn.recv()
-                    except EOFError:
-                        reply = None
-                    if reply is not None:
-                        del pending[w]
-                        self._merge(reply, chain_list, buffers, w)
-                        continue
-                if self.workers[w].sentinel in ready and not conn.poll():
-                    self._crashed(w)
+                        reply = conn.recv()  # a reply sent before the worker ended counts
+                    except (EOFError, OSError):  # the pipe closed: the worker died
+                        self._crashed(w)
+                    del pending[w]
+                    self._merge(reply, chain_list, buffers, w)
 
     def _merge(self, reply, chain_list, buffers, w) -> None:
         if reply[0] == "error":
