@@ -23,10 +23,11 @@ need the user's construction code. A ``fork``-started worker inherits the parent
 posterior and PETSc state included, copy-on-write, and is started *after* the warm start and
 the chains' initial evaluations, right before the first block. Verified here (dolfinx 0.5.2,
 PETSc 3.18, Open MPI, one MPI rank): the child's solves use its own copy of the factorisation
-and matrices and reproduce the parent's bit for bit. A worker never calls MPI (the state
-space lives on ``COMM_SELF``-sized communicators and a forked child leaves through
-``os._exit``, so MPI_Finalize runs only in the parent). Fork needs a POSIX system; elsewhere
-``cores > 1`` with the interpreted loop is refused.
+and matrices and reproduce the parent's bit for bit. With one rank every communicator has size 1,
+so the collectives inside assembly are local and never reach the network; a forked child
+leaves through ``os._exit``, so MPI_Finalize runs only in the parent. Not tested: ``cores > 1``
+inside an MPI job of several ranks (each rank would fork its own workers). Fork needs a POSIX
+system; elsewhere ``cores > 1`` with the interpreted loop is refused.
 
 Workers talk to the parent over anonymous pipes (``multiprocessing.Pipe``, no sockets), run
 BLAS single-threaded (the limit set in the parent is inherited and set again), ignore SIGINT
