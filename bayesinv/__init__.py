@@ -24,6 +24,7 @@ from .diagnostics import (
 from .errors import (
     BayesinvError,
     BayesinvWarning,
+    ChainWorkerError,
     ConfigError,
     ForwardSolveError,
     InvalidArgumentError,
@@ -54,6 +55,7 @@ from .samplers import sample
 __all__ = [
     "BayesinvError",
     "BayesinvWarning",
+    "ChainWorkerError",
     "ConfigError",
     "ConvergenceCriteria",
     "ExpLink",

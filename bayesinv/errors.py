@@ -67,6 +67,11 @@ class SamplingInterrupted(BayesinvError):
         self.iteration = iteration
 
 
+class ChainWorkerError(BayesinvError):
+    """A worker process running chains of ``sample(..., cores=N)`` died (or failed); the
+    message names the worker, its chains and how it ended."""
+
+
 class ConfigError(BayesinvError, ValueError):
     """An experiment configuration is invalid; the message names the key and the value."""
 

@@ -62,6 +62,7 @@ from .chains import (
 from .compiled import CompiledTarget, InterpretedAdapter, compiled_target
 from .delayed_acceptance import with_surrogate
 from .methods import low_rank_variant, method_class
+from .parallel import check_cores
 from .runner import Accounting, ChainRunner
 from .storage import DrawStream
 from .tuning import initial_parameter
@@ -234,7 +235,7 @@ def sample(posterior: Posterior, method: str = "pcn", *, draws: int = 1000, warm
            safety_factor: float = 0.1, curvature_iterations: int = 20, loop: str = "auto",
            compiled: CompiledTarget | None = None, checkpoint=None,
            checkpoint_interval: float = 60.0, stream=None, stream_every: int = 1000,
-           diagnostics: bool = True, surrogate=None):
+           diagnostics: bool = True, surrogate=None, cores: int | None = None):
     """Draw from the posterior with a numba-kernel MCMC sampler.
 
     Parameters
@@ -323,6 +324,12 @@ def sample(posterior: Posterior, method: str = "pcn", *, draws: int = 1000, warm
         Compute R-hat, bulk/tail ESS and MCSE of ξ (stored in the attributes) and warn
         (:class:`BayesinvWarning`) naming the worst coordinates when R-hat > 1.01 or ESS <
         100 per chain.
+    cores : int, optional
+        Cores the chains run on, 1 <= cores <= the cores this process may use. Interpreted
+        loop (PDE targets): chains run in ``cores`` fork-started worker processes
+        (:mod:`.parallel`), default 1 (this process); draws, checkpoints and streams are
+        bit-identical to ``cores=1`` and solve counts are summed. Compiled loop: threads,
+        default one per chain up to the cores available.
 
     Returns
     -------
@@ -350,6 +357,7 @@ def sample(posterior: Posterior, method: str = "pcn", *, draws: int = 1000, warm
     seed_seq = seed_sequence(seed)
     checkpoint_interval = positive_float("checkpoint_interval", checkpoint_interval)
     stream_every = integer_at_least("stream_every", stream_every, 1)
+    cores = check_cores(cores)
     ctarget, use_compiled = _choose_loop(posterior, compiled, loop)
     use_compiled = use_compiled and getattr(cls, "compiled_loop", True)
     if preconditioner is not None and not isinstance(preconditioner,
@@ -459,7 +467,7 @@ def sample(posterior: Posterior, method: str = "pcn", *, draws: int = 1000, warm
     runner = ChainRunner(posterior, cls, chain_list, run, attrs, accounting,
                          resumed=resume is not None, store_theta=store_theta, stream=stream,
                          streamed=streamed, stream_every=stream_every, checkpoint=checkpoint,
-                         base_meta=base_meta)
+                         base_meta=base_meta, cores=cores)
     runner.run_blocks(progress, checkpoint_interval)
     idata = runner.result()
     if hasattr(cls, "result_attrs"):  # e.g. delayed acceptance's full and surrogate solves

@@ -10,7 +10,7 @@ over all resumes of a run, and turns the draws into InferenceData.
 
 from __future__ import annotations
 
-import os
+import contextlib
 import signal
 import sys
 import threading
@@ -26,6 +26,7 @@ from ..diagnostics.arviz_io import build_inference_data
 from ..errors import SamplerDivergenceError, SamplingInterrupted
 from . import checkpoint as ckpt
 from .chains import DRAW_KEYS, advance_compiled, advance_interpreted, stack_draws
+from .parallel import ChainProcesses, thread_count
 from .storage import DrawStream
 
 _BLOCK_SECONDS = 0.5
@@ -105,6 +106,9 @@ class ChainRunner:
         then).
     store_theta, stream, streamed, stream_every, checkpoint, base_meta
         Draw storage and checkpointing (see :func:`~bayesinv.samplers.driver.sample`).
+    cores : int or None
+        Interpreted loop: worker processes (:mod:`.parallel`; None or 1: this process);
+        compiled loop: threads (None: one per chain up to the cores available).
     """
 
     #: Steps per block. None: adapted so that a block takes about ``_BLOCK_SECONDS``. A fixed
@@ -115,12 +119,13 @@ class ChainRunner:
 
     def __init__(self, posterior, cls, chain_list, run, attrs, accounting: Accounting, *,
                  resumed: bool, store_theta: bool, stream, streamed: int, stream_every: int,
-                 checkpoint, base_meta: dict):
+                 checkpoint, base_meta: dict, cores: int | None = None):
         self.posterior, self.cls, self.chain_list, self.run = posterior, cls, chain_list, run
         self.attrs, self.accounting, self.resumed = attrs, accounting, resumed
         self.store_theta, self.stream, self.streamed = store_theta, stream, streamed
         self.stream_every, self.checkpoint, self.base_meta = stream_every, checkpoint, base_meta
         self.use_compiled = run.compiled is not None
+        self.cores = cores
         self.first_iteration = min(ch.iteration for ch in chain_list)
 
     # -- bookkeeping ------------------------------------------------------------------------
@@ -194,9 +199,13 @@ class ChainRunner:
             old_handler = signal.signal(signal.SIGTERM, stop_request)
         show = progress if progress is not None else sys.stderr.isatty()
         done = min(ch.iteration for ch in chain_list)
-        workers = min(chains, os.cpu_count() or 1)
+        workers = thread_count(self.cores, chains) if self.use_compiled else 1
+        processes = (ChainProcesses(run, self.posterior.likelihood.forward.counts, self.cores,
+                                    chains)
+                     if not self.use_compiled and (self.cores or 1) > 1 and chains > 1
+                     else contextlib.nullcontext())
         try:
-            with threadpool_limits(limits=1, user_api="blas"), \
+            with threadpool_limits(limits=1, user_api="blas"), processes, \
                     tqdm(total=run.total * chains, initial=done * chains, disable=not show,
                          desc=f"{self.cls.name} ({chains} chains)", leave=False,
                          mininterval=0.5) as bar, \
@@ -208,6 +217,8 @@ class ChainRunner:
                     if self.use_compiled and workers > 1:
                         list(pool.map(lambda ch, s=stop: advance_compiled(run, ch, s),
                                       chain_list))
+                    elif isinstance(processes, ChainProcesses):
+                        processes.advance(chain_list, stop)
                     else:
                         advance = advance_compiled if self.use_compiled else advance_interpreted
                         for ch in chain_list:
