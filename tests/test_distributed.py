@@ -95,6 +95,24 @@ def test_taylor_and_dot_product():
     assert report.dot_product_error < 1e-10
 
 
+def test_fingerprint_tells_problems_apart():
+    import dolfinx.mesh
+    from mpi4py import MPI
+
+    from bayesinv import fem
+
+    mesh = dolfinx.mesh.create_unit_square(MPI.COMM_SELF, 4, 4)
+
+    def make(value, points=POINTS, res=residual):
+        return fem.DistributedVariationalMap(res, mesh, points, bcs=[fem.DirichletBC(value)])
+
+    base = make(1.0).fingerprint()
+    assert make(1.0).fingerprint() == base
+    assert make(2.0).fingerprint() != base
+    assert make(1.0, POINTS[:-1]).fingerprint() != base
+    assert make(1.0, res=advection_residual).fingerprint() != base
+
+
 def test_input_ordering_is_the_mesh_input_order():
     """θ is ordered by the input node indices: the coordinates are those of the unit-square
     generator's node list, and from/to_input_order are inverse permutations."""
@@ -161,7 +179,7 @@ def test_bad_input_says_what_is_wrong():
         geometry, topology = mesh.geometry, mesh.topology
         comm = TwoRanks
 
-    with pytest.raises(InvalidArgumentError, match="Domain .* is serial .* 2 ranks"):
+    with pytest.raises(InvalidArgumentError, match=r"Domain .* is serial .* 2 ranks"):
         fem.Domain(Distributed())
 
 
@@ -190,6 +208,7 @@ w = np.cos(np.arange(G.output_dim))
 h = np.sin(np.arange(G.input_dim))
 out = np.concatenate([y, pullback(w), jvp(h)])
 everyone = comm.gather(out, root=0)
+fingerprint = G.fingerprint()
 try:
     fem.DistributedVariationalMap(advection_residual, mesh, [[0.5, 0.5], [2.0, 2.0]])
     message = None
@@ -205,7 +224,8 @@ if comm.rank == 0:
     np.save({out!r}, out)
     json.dump({{"identical": all(np.array_equal(out, o) for o in everyone),
                "owners": np.bincount(G.point_owner, minlength=comm.size).tolist(),
-               "messages": messages, "domain_error": domain_error}}, open({report!r}, "w"))
+               "messages": messages, "domain_error": domain_error,
+               "fingerprint": fingerprint}}, open({report!r}, "w"))
 """
 
 
@@ -247,6 +267,7 @@ def test_map_on_two_ranks_equals_one_rank(tmp_path):
     assert len(set(rb["messages"])) == 1 and "indices [1]" in rb["messages"][0]
     assert ra["domain_error"] is None
     assert "distributed over 2 ranks" in rb["domain_error"]
+    assert ra["fingerprint"] == rb["fingerprint"]
 
 
 @pytest.mark.mpi
@@ -264,3 +285,62 @@ def test_example_two_ranks_equals_one_rank(tmp_path):
     np.testing.assert_allclose(draws[2]["xi"], draws[1]["xi"], rtol=0, atol=1e-8)
     np.testing.assert_allclose(draws[2]["theta"], draws[1]["theta"], rtol=0, atol=1e-8)
     assert 0.2 < summary["acceptance_rate"] < 0.95
+
+
+CHECKPOINT_WORKER = """
+import importlib.util, json, os, signal, sys
+from mpi4py import MPI
+from bayesinv.errors import SamplingInterrupted
+from bayesinv.samplers import checkpoint as ckpt
+from bayesinv.samplers import runner
+
+spec = importlib.util.spec_from_file_location("example", {example!r})
+example = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(example)
+runner.ChainRunner.block_steps = 10
+if {interrupt} and MPI.COMM_WORLD.rank == 0:  # SIGTERM to rank 0 only, after its 1st save
+    original = ckpt.save_chains
+
+    def save_then_signal(*args, **kwargs):
+        original(*args, **kwargs)
+        ckpt.save_chains = original
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    ckpt.save_chains = save_then_signal
+try:
+    example.main(["--quick", "--output", {out!r}, "--checkpoint", {ckpt!r},
+                  "--checkpoint-interval", "1e-6"])
+    status = "complete"
+except SamplingInterrupted as exc:
+    status = exc.iteration
+statuses = MPI.COMM_WORLD.gather(status, root=0)
+if MPI.COMM_WORLD.rank == 0:
+    json.dump(statuses, open({status_file!r}, "w"))
+"""
+
+
+@pytest.mark.mpi
+@pytest.mark.slow
+def test_checkpoint_written_under_two_ranks_resumes_under_one(tmp_path):
+    """A SIGTERM that reaches rank 0 only stops both ranks at the same step (20: the block
+    after the signal); the checkpoint rank 0 wrote resumes under ``mpirun -n 1`` and the draws
+    equal an uninterrupted one-rank run (bound 1e-8, see the module docstring)."""
+    ckpt = tmp_path / "run.ckpt.npz"
+
+    def worker(ranks, interrupt, name):
+        script = tmp_path / f"{name}.py"
+        status = tmp_path / f"{name}.json"
+        script.write_text(CHECKPOINT_WORKER.format(
+            example=str(ROOT / "examples" / "distributed_schrodinger.py"),
+            interrupt=interrupt, out=str(tmp_path / name), ckpt=str(ckpt),
+            status_file=str(status)))
+        mpirun(ranks, script)
+        return json.loads(status.read_text())
+
+    assert worker(2, True, "interrupted") == [20, 20]
+    assert ckpt.exists()
+    assert worker(1, False, "resumed") == ["complete"]
+    mpirun(1, "examples/distributed_schrodinger.py", "--quick", "--output", tmp_path / "plain")
+    resumed = np.load(tmp_path / "resumed" / "draws.npz")
+    plain = np.load(tmp_path / "plain" / "draws.npz")
+    np.testing.assert_allclose(resumed["xi"], plain["xi"], rtol=0, atol=1e-8)

@@ -53,6 +53,7 @@ import ufl
 
 from ..errors import ForwardSolveError, InvalidArgumentError
 from ..forward.base import ForwardMap
+from ..forward.fingerprint import fingerprint
 from ..links import get_link
 from . import _compat
 from .dirichlet import DirichletBC, boundary_dofs
@@ -251,6 +252,7 @@ class DistributedVariationalMap(ForwardMap):
             fn = dolfinx.fem.Function(V, name=str(name))
             _fill(fn, value, f"coefficient {name!r}")
             coef[name] = fn
+        self._coef = coef
         self.forms = ResidualForms(residual(self._u, self._m, v, **coef), self._u, self._m, v,
                                    self._lam, self._dm)
         if not self.forms.linear:
@@ -432,6 +434,30 @@ class DistributedVariationalMap(ForwardMap):
             return ordering.gather(grad_m)
 
         return y, jvp, pullback
+
+    # -- identity ------------------------------------------------------------------------------
+
+    def _by_coordinates(self, V, values) -> np.ndarray:
+        """The owned dof values of a function on ``V``, gathered from all ranks and sorted by
+        dof coordinates: the same array whatever the number of ranks."""
+        owned = V.dofmap.index_map.size_local
+        x = np.round(V.tabulate_dof_coordinates()[:owned], 12)
+        parts = self.comm.allgather((x, np.asarray(values)[:owned]))
+        xs = np.concatenate([p[0] for p in parts])
+        order = np.lexsort(xs.T[::-1])
+        return np.concatenate([p[1] for p in parts])[order]
+
+    def fingerprint(self) -> str:
+        """A hash of what defines the map — residual signature, elements, nodes in θ order,
+        design points, Dirichlet data, known coefficients, link — independent of the number
+        of ranks (so a checkpoint written under ``mpirun -n 2`` resumes under ``-n 1``)."""
+        coef = [self._by_coordinates(fn.function_space, fn.x.array)
+                for _, fn in sorted(self._coef.items())]
+        return fingerprint(
+            type(self).__name__, self.forms.signature, repr(self.function_space.ufl_element()),
+            repr(self.parameter_function_space.ufl_element()), self.parameter_coordinates,
+            self.design, self._by_coordinates(self.function_space, self._u0), *coef,
+            repr(self.link))
 
     # -- serial comparisons --------------------------------------------------------------------
 

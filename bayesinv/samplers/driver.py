@@ -61,7 +61,7 @@ from .chains import (
 )
 from .compiled import CompiledTarget, InterpretedAdapter, compiled_target
 from .methods import low_rank_variant, method_class
-from .runner import Accounting, ChainRunner
+from .runner import Accounting, ChainRunner, communicator
 from .storage import DrawStream
 from .tuning import initial_parameter
 from .warmstart import MAPCache, initial_positions, seed_sequence, sqrt_preconditioner
@@ -339,6 +339,12 @@ def sample(posterior: Posterior, method: str = "pcn", *, draws: int = 1000, warm
     seed_seq = seed_sequence(seed)
     checkpoint_interval = positive_float("checkpoint_interval", checkpoint_interval)
     stream_every = integer_at_least("stream_every", stream_every, 1)
+    comm = communicator(posterior)
+    if stream is not None and comm is not None:
+        raise InvalidArgumentError(
+            f"stream={str(stream)!r} writes draws from one process, but the forward map is "
+            f"distributed over {comm.size} MPI ranks: use checkpoint= (written by rank 0) and "
+            f"save the returned draws on rank 0")
     ctarget, use_compiled = _choose_loop(posterior, compiled, loop)
     if preconditioner is not None and not isinstance(preconditioner,
                                                      (str, LaplaceApproximation)):
