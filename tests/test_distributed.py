@@ -272,19 +272,38 @@ def test_map_on_two_ranks_equals_one_rank(tmp_path):
 
 @pytest.mark.mpi
 @pytest.mark.slow
-def test_example_two_ranks_equals_one_rank(tmp_path):
-    """``mpirun -n 2 python examples/distributed_schrodinger.py --quick`` draws what ``-n 1``
-    draws (bound 1e-8, see the module docstring), identically on both ranks."""
+def test_example_same_chains_under_every_layout(tmp_path):
+    """``examples/distributed_schrodinger.py --chains 2`` draws the same two chains (bound 1e-8,
+    see the module docstring) on 1 rank, on 2 ranks per chain (one distributed mesh), and as
+    2 chains × 1 rank (GroupExecutor) from one ``mpirun -n 2``; every rank of a chain holds the
+    same draws."""
     draws = {}
-    for ranks in (1, 2):
-        out = tmp_path / f"n{ranks}"
-        mpirun(ranks, "examples/distributed_schrodinger.py", "--quick", "--output", out)
+    for ranks, per_chain in ((1, 1), (2, 2), (2, 1)):
+        out = tmp_path / f"n{ranks}x{per_chain}"
+        mpirun(ranks, "examples/distributed_schrodinger.py", "--quick", "--chains", 2,
+               "--ranks-per-chain", per_chain, "--output", out)
         summary = json.loads((out / "summary.json").read_text())
         assert summary["ranks"] == ranks and summary["ranks_identical"]
-        draws[ranks] = np.load(out / "draws.npz")
-    np.testing.assert_allclose(draws[2]["xi"], draws[1]["xi"], rtol=0, atol=1e-8)
-    np.testing.assert_allclose(draws[2]["theta"], draws[1]["theta"], rtol=0, atol=1e-8)
-    assert 0.2 < summary["acceptance_rate"] < 0.95
+        assert summary["ranks_per_chain"] == per_chain and summary["chains"] == 2
+        assert 0.2 < summary["acceptance_rate"] < 0.95
+        draws[ranks, per_chain] = np.load(out / "draws.npz")["xi"]
+    reference = draws[1, 1]
+    assert reference.shape[0] == 2 and not np.allclose(reference[0], reference[1])
+    for layout in ((2, 2), (2, 1)):
+        np.testing.assert_allclose(draws[layout], reference, rtol=0, atol=1e-8)
+
+
+def test_group_executor_layout():
+    from mpi4py import MPI
+
+    from bayesinv.errors import InvalidArgumentError
+    from bayesinv.hpc.groups import GroupExecutor
+
+    with pytest.raises(InvalidArgumentError, match="must divide the number of MPI ranks"):
+        GroupExecutor(2, MPI.COMM_SELF)
+    with GroupExecutor(1, MPI.COMM_SELF) as groups:
+        assert (groups.group, groups.groups, groups.is_root) == (0, 1, True)
+        assert groups.map(lambda t, comm: (t, comm.size), range(3)) == [(0, 1), (1, 1), (2, 1)]
 
 
 CHECKPOINT_WORKER = """
@@ -338,7 +357,7 @@ def test_checkpoint_written_under_two_ranks_resumes_under_one(tmp_path):
         return json.loads(status.read_text())
 
     assert worker(2, True, "interrupted") == [20, 20]
-    assert ckpt.exists()
+    assert (tmp_path / "run.ckpt.chain0.npz").exists()
     assert worker(1, False, "resumed") == ["complete"]
     mpirun(1, "examples/distributed_schrodinger.py", "--quick", "--output", tmp_path / "plain")
     resumed = np.load(tmp_path / "resumed" / "draws.npz")

@@ -438,19 +438,24 @@ class DistributedVariationalMap(ForwardMap):
     # -- identity ------------------------------------------------------------------------------
 
     def _by_coordinates(self, V, values) -> np.ndarray:
-        """The owned dof values of a function on ``V``, gathered from all ranks and sorted by
-        dof coordinates: the same array whatever the number of ranks."""
+        """The owned dof values of a function on ``V``, gathered from all ranks, sorted by dof
+        coordinates and rounded to single precision: interpolated data (a callable boundary
+        value) differs by an ulp between partitions (the cell a dof is computed from), so
+        only the float32 values are the same on any number of ranks (a float64 value within
+        an ulp of a float32 rounding boundary, probability ~2⁻²⁹ per value, would still
+        differ)."""
         owned = V.dofmap.index_map.size_local
         x = np.round(V.tabulate_dof_coordinates()[:owned], 12)
         parts = self.comm.allgather((x, np.asarray(values)[:owned]))
         xs = np.concatenate([p[0] for p in parts])
         order = np.lexsort(xs.T[::-1])
-        return np.concatenate([p[1] for p in parts])[order]
+        return np.concatenate([p[1] for p in parts])[order].astype(np.float32)
 
     def fingerprint(self) -> str:
         """A hash of what defines the map — residual signature, elements, nodes in θ order,
-        design points, Dirichlet data, known coefficients, link — independent of the number
-        of ranks (so a checkpoint written under ``mpirun -n 2`` resumes under ``-n 1``)."""
+        design points, Dirichlet data and known coefficients (in single precision, see
+        ``_by_coordinates``), link — independent of the number of ranks (so a checkpoint
+        written under ``mpirun -n 2`` resumes under ``-n 1``)."""
         coef = [self._by_coordinates(fn.function_space, fn.x.array)
                 for _, fn in sorted(self._coef.items())]
         return fingerprint(
