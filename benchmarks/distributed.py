@@ -9,7 +9,9 @@ gathered outputs, and one pullback (adjoint solve + gradient assembly + gather):
 Langevin sampler pays per step. Reported: the median over repeats of the slowest rank's time,
 the set-up time, and the peak resident memory of each rank (``ru_maxrss``); and, for comparison,
 the serial fast affine path (:class:`bayesinv.fem.SchrodingerMap`, precomputed coefficient
-tensor, PETSc Cholesky) on the same mesh in this process.
+tensor, PETSc Cholesky) on the same mesh in this process. The ranks run one BLAS/OpenMP thread
+each, and Open MPI's waiting ranks yield the core (``mpi_yield_when_idle``), which matters on
+a machine with as many busy processes as cores.
 
 The machine is shared (2 cores, other jobs running): the load average before and after is
 recorded next to the timings, which are only comparable within one run.
@@ -80,7 +82,9 @@ def run_ranks(ranks: int, n: int, num_points: int, solver: str, repeats: int) ->
     root = str(HERE.parent)
     env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
     env.update(OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
-               OMPI_MCA_rmaps_base_oversubscribe="1", OMPI_MCA_btl="self,vader")
+               OMPI_MCA_rmaps_base_oversubscribe="1", OMPI_MCA_btl="self,vader",
+               OMPI_MCA_mpi_yield_when_idle="1",  # waiting ranks yield the core
+               OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")  # one thread per rank
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "report.json"
         cmd = ["mpirun", "-n", str(ranks), "--allow-run-as-root", "-x", "PYTHONPATH", "-x",
