@@ -421,9 +421,10 @@ def assemble_petsc_vector(vector, compiled_form) -> None:
     vector.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
 
 
-def set_bc_values(vector, bcs, scale: float = 1.0) -> None:
-    """Set the owned Dirichlet entries of a PETSc ``vector`` to ``scale`` × the bc values."""
-    dolfinx.fem.petsc.set_bc(vector, list(bcs), scale=scale)
+def set_bc_values(vector, bcs) -> None:
+    """Set the owned Dirichlet entries of a PETSc ``vector`` to the bc values (the scale
+    keyword is ``scale`` up to 0.9 and ``alpha`` from 0.10: not passed)."""
+    dolfinx.fem.petsc.set_bc(vector, list(bcs))
 
 
 def create_petsc_vector(compiled_form):
