@@ -254,6 +254,8 @@ class ChainRunner:
                         if writer:
                             self.save()
                         last_save = time.perf_counter()
+                    if comm is None:  # a signal that came during the save stops here too
+                        signalled = stop_request.signal is not None
                     if signalled:
                         if comm is not None:
                             comm.Barrier()  # the checkpoint is on disk before any rank exits
