@@ -95,6 +95,19 @@ def test_taylor_and_dot_product():
     assert report.dot_product_error < 1e-10
 
 
+def test_failed_solve_is_a_forward_solve_error():
+    """An operator with e^θ = inf is a ForwardSolveError (a rejection in a chain),
+    decided on all ranks together."""
+    from bayesinv import fem
+    from bayesinv.errors import ForwardSolveError
+
+    G, _ = _maps(residual, n=4)
+    with pytest.raises(ForwardSolveError):  # a singular (inf) operator: the LU fails
+        G(np.full(G.input_dim, 1000.0))
+    assert np.isfinite(G(np.zeros(G.input_dim))).all()  # and the map still works
+    assert isinstance(G, fem.DistributedVariationalMap)
+
+
 def test_fingerprint_tells_problems_apart():
     import dolfinx.mesh
     from mpi4py import MPI

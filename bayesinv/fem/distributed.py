@@ -356,7 +356,7 @@ class DistributedVariationalMap(ForwardMap):
         theta = self._check_theta(theta)
         z = self.ordering.local(theta)
         m = self.link(z)
-        if not np.isfinite(m).all():
+        if not self._everywhere(np.isfinite(m).all()):
             raise ForwardSolveError("the linked parameter field is not finite")
         self._m.x.array[:] = m
         self._u.x.array[:] = self._u0
@@ -372,10 +372,15 @@ class DistributedVariationalMap(ForwardMap):
         self._solver.solve(b, self._x)
         with self._x.localForm() as dx:
             u = self._u0 + dx.array
-        if not np.isfinite(u).all():
+        if not self._everywhere(np.isfinite(u).all()):
             raise ForwardSolveError("the forward solution is not finite")
         self._u.x.array[:] = u
         return u
+
+    def _everywhere(self, flag) -> bool:
+        """Whether ``flag`` holds on every rank: a failure seen by one rank is raised by all,
+        so that a rejected proposal leaves no rank waiting in a collective call."""
+        return bool(self.comm.allreduce(int(bool(flag)), op=_compat.MPI.MIN))
 
     def _observe(self, u) -> np.ndarray:
         return allreduce_exact(self.comm, np.asarray(self._O @ u))
