@@ -143,11 +143,19 @@ def _solver_config(solver, comm) -> PETScSolver:
 
 
 class _ParallelSolver:
-    """A PETSc KSP on the distributed Jacobian, re-factorised when the matrix changes."""
+    """A PETSc KSP on the distributed Jacobian, re-factorised when the matrix changes; made
+    anew after a failure (a MUMPS factorisation that failed once fails every later solve)."""
 
     def __init__(self, config: PETScSolver, matrix, comm, prefix: str):
+        self.config, self._args = config, (matrix, comm, prefix)
+        self.ksp = None
+        self._create()
+
+    def _create(self) -> None:
         PETSc = _compat.PETSc
-        self.config = config
+        config, (matrix, comm, prefix) = self.config, self._args
+        if self.ksp is not None:
+            self.ksp.destroy()
         ksp = self.ksp = PETSc.KSP().create(comm)
         ksp.setOperators(matrix)
         ksp.setType(config.ksp_type)
@@ -171,12 +179,13 @@ class _ParallelSolver:
         try:
             (self.ksp.solveTranspose if transpose else self.ksp.solve)(b, x)
         except PETSc.Error as exc:
+            self._create()
             raise ForwardSolveError(f"PETSc solve failed (error {exc.ierr})") from exc
         reason = self.ksp.getConvergedReason()
         if reason < 0:
+            self._create()
             what = ("the factorisation failed (zero pivot: singular operator)"
-                    if reason == _PC_FAILED
-                    else f"after {self.ksp.getIterationNumber()} iterations")
+                    if reason == _PC_FAILED else "the iteration did not converge")
             raise ForwardSolveError(
                 f"PETSc {self.config.ksp_type}/{self.config.pc_type} solve failed: "
                 f"{_REASONS.get(reason, reason)}, {what}")
