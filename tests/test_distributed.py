@@ -222,6 +222,14 @@ h = np.sin(np.arange(G.input_dim))
 out = np.concatenate([y, pullback(w), jvp(h)])
 everyone = comm.gather(out, root=0)
 fingerprint = G.fingerprint()
+from bayesinv.errors import ForwardSolveError
+try:  # a failed solve is raised on every rank, and the map recovers
+    G(np.full(G.input_dim, 1000.0))
+    failed = False
+except ForwardSolveError:
+    failed = True
+recovered = bool(np.array_equal(G(theta), y))
+failures = comm.gather((failed, recovered), root=0)
 try:
     fem.DistributedVariationalMap(advection_residual, mesh, [[0.5, 0.5], [2.0, 2.0]])
     message = None
@@ -238,7 +246,7 @@ if comm.rank == 0:
     json.dump({{"identical": all(np.array_equal(out, o) for o in everyone),
                "owners": np.bincount(G.point_owner, minlength=comm.size).tolist(),
                "messages": messages, "domain_error": domain_error,
-               "fingerprint": fingerprint}}, open({report!r}, "w"))
+               "fingerprint": fingerprint, "failures": failures}}, open({report!r}, "w"))
 """
 
 
@@ -264,7 +272,9 @@ def mpirun(ranks: int, *args, timeout=600) -> subprocess.CompletedProcess:
 def test_map_on_two_ranks_equals_one_rank(tmp_path):
     """Outputs, gradients and tangents under mpirun -n 2 equal -n 1 to round-off, are the same
     bits on both ranks, each point has one owner, and an outside point is reported with the
-    same global index by every rank; Domain refuses the distributed mesh."""
+    same global index by every rank; Domain refuses the distributed mesh; the fingerprint does
+    not depend on the rank count; a failed solve is raised on both ranks and the next solve
+    gives the same bits as before."""
     results = {}
     for ranks in (1, 2):
         out, report = tmp_path / f"out{ranks}.npy", tmp_path / f"report{ranks}.json"
@@ -281,6 +291,7 @@ def test_map_on_two_ranks_equals_one_rank(tmp_path):
     assert ra["domain_error"] is None
     assert "distributed over 2 ranks" in rb["domain_error"]
     assert ra["fingerprint"] == rb["fingerprint"]
+    assert rb["failures"] == [[True, True], [True, True]]
 
 
 @pytest.mark.mpi
