@@ -7,6 +7,7 @@ Meshing disks and ellipses needs gmsh (``pip install gmsh``), imported only when
 from ._dolfinx import DOLFINX_VERSION
 from .darcy import DarcyMap
 from .dirichlet import DirichletBC
+from .distributed import DistributedVariationalMap
 from .domain import (
     Domain,
     LagrangeSpace,
@@ -34,6 +35,7 @@ __all__ = [
     "DOLFINX_VERSION",
     "DarcyMap",
     "DirichletBC",
+    "DistributedVariationalMap",
     "Domain",
     "EllipticForwardMap",
     "Experiment",

@@ -29,8 +29,9 @@ dolfinx missing, mpi4py missing, and a numpy whose binary interface differs from
 petsc4py/dolfinx were built against ("numpy.dtype size changed"). A dolfinx outside
 :data:`SUPPORTED` is refused by :func:`check_supported`, called at import.
 
-Everything here is serial: meshes live on ``MPI.COMM_SELF`` (one chain or replicate per
-process); the assembly helpers return the process's own rows.
+Most of the package is serial (meshes on ``MPI.COMM_SELF``, one chain or replicate per process;
+the CSR/array assembly helpers return the process's own rows); the PETSc matrix/vector helpers
+and the all-cell maps also serve distributed meshes (:mod:`bayesinv.fem.distributed`).
 """
 
 from __future__ import annotations
@@ -227,6 +228,23 @@ def _rows(adjacency, ncells: int) -> np.ndarray:
     return np.ascontiguousarray(table[:ncells], dtype=np.int32)
 
 
+def all_cell_dofs(V) -> np.ndarray:
+    """Cell-to-dof map of ``V`` over owned *and ghost* cells (distributed meshes), int32."""
+    imap = V.mesh.topology.index_map(V.mesh.topology.dim)
+    return _rows(V.dofmap.list, imap.size_local + imap.num_ghosts)
+
+
+def all_geometry_dofs(mesh) -> np.ndarray:
+    """Cell-to-geometry-node map over owned and ghost cells, int32."""
+    imap = mesh.topology.index_map(mesh.topology.dim)
+    return _rows(mesh.geometry.dofmap, imap.size_local + imap.num_ghosts)
+
+
+def input_global_indices(mesh) -> np.ndarray:
+    """For each local geometry node, its index in the mesh's input (serial) node list."""
+    return np.asarray(mesh.geometry.input_global_indices, dtype=np.int64)
+
+
 def cell_dofs(V) -> np.ndarray:
     """Cell-to-dof map of ``V``, shape (num_local_cells, dofs_per_cell), int32 (block indices)."""
     return _rows(V.dofmap.list, _local_cells(V.mesh))
@@ -303,10 +321,12 @@ def bounding_box_tree(mesh, dim: int):
     return geometry.BoundingBoxTree(mesh, int(dim))
 
 
-def colliding_cells(mesh, tree, points) -> np.ndarray:
+def colliding_cells(mesh, tree, points, owned: int | None = None) -> np.ndarray:
     """One cell containing each point (first found), -1 where no cell does.
 
     ``points`` has shape (n, 3) (or (n, gdim), padded with zeros); returns int64 of shape (n,).
+    With ``owned`` (the number of cells this process owns) only cells with a local index below
+    it count: on a distributed mesh the ghost cells are left to the rank that owns them.
     """
     points = np.asarray(points, dtype=np.float64)
     pts = np.zeros((points.shape[0], 3), dtype=mesh.geometry.x.dtype)
@@ -319,6 +339,12 @@ def colliding_cells(mesh, tree, points) -> np.ndarray:
     colliding = geometry.compute_colliding_cells(mesh, candidates, pts)
     offsets, array = np.asarray(colliding.offsets), np.asarray(colliding.array)
     cells = np.full(points.shape[0], -1, dtype=np.int64)
+    if owned is not None:  # the first colliding cell that this process owns
+        pos = np.flatnonzero(array < owned)
+        point = np.searchsorted(offsets, pos, side="right") - 1
+        hit, first = np.unique(point, return_index=True)
+        cells[hit] = array[pos[first]]
+        return cells
     has = offsets[1:] > offsets[:-1]
     cells[has] = array[offsets[:-1][has]]
     return cells
@@ -372,6 +398,33 @@ def assemble_vector_array(compiled_form) -> np.ndarray:
     vec = dolfinx.fem.assemble_vector(compiled_form)
     (n,) = _shape_of(compiled_form)
     return np.array(vec.array[:n], dtype=np.float64)
+
+
+def create_petsc_matrix(compiled_form):
+    """A (distributed) PETSc matrix with the sparsity of the bilinear form ``compiled_form``."""
+    return dolfinx.fem.petsc.create_matrix(compiled_form)
+
+
+def assemble_petsc_matrix(matrix, compiled_form, bcs=()) -> None:
+    """Zero ``matrix`` and assemble ``compiled_form`` into it (unit diagonal on ``bcs`` rows)."""
+    matrix.zeroEntries()
+    dolfinx.fem.petsc.assemble_matrix(matrix, compiled_form, bcs=list(bcs))
+    matrix.assemble()
+
+
+def assemble_petsc_vector(vector, compiled_form) -> None:
+    """Zero ``vector``, assemble ``compiled_form`` into it and add the ghost contributions to
+    their owners (the owned entries are then complete)."""
+    with vector.localForm() as local:
+        local.set(0.0)
+    dolfinx.fem.petsc.assemble_vector(vector, compiled_form)
+    vector.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
+
+
+def set_bc_values(vector, bcs) -> None:
+    """Set the owned Dirichlet entries of a PETSc ``vector`` to the bc values (the scale
+    keyword is ``scale`` up to 0.9 and ``alpha`` from 0.10: not passed)."""
+    dolfinx.fem.petsc.set_bc(vector, list(bcs))
 
 
 def create_petsc_vector(compiled_form):
@@ -529,7 +582,11 @@ __all__ = [
     "MPI",
     "SUPPORTED",
     "PETSc",
+    "all_cell_dofs",
+    "all_geometry_dofs",
     "assemble_matrix_csr",
+    "assemble_petsc_matrix",
+    "assemble_petsc_vector",
     "assemble_vector_array",
     "basix",
     "basix_element",
@@ -538,6 +595,7 @@ __all__ = [
     "check_supported",
     "colliding_cells",
     "coordinate_element_degree",
+    "create_petsc_matrix",
     "create_petsc_vector",
     "dirichlet_bc",
     "dolfinx",
@@ -545,6 +603,7 @@ __all__ = [
     "form",
     "function_space",
     "geometry_dofs",
+    "input_global_indices",
     "interpolation_points",
     "linear_problem",
     "locate_boundary_dofs",
@@ -555,6 +614,7 @@ __all__ = [
     "quiet_jit",
     "read_gmsh",
     "read_xdmf",
+    "set_bc_values",
     "tabulate",
     "ufl",
     "unsupported_version_message",

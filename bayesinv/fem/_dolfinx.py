@@ -92,6 +92,16 @@ def gmsh_ellipse_mesh(semi_axes: tuple[float, float], rotation: float,
     return mesh
 
 
+def check_serial_mesh(mesh, what: str) -> None:
+    """Refuse a mesh distributed over more than one MPI rank for a serial-only feature."""
+    comm = getattr(mesh, "comm", None)
+    if comm is not None and comm.size != 1:
+        raise InvalidArgumentError(
+            f"{what} is serial but the mesh is distributed over {comm.size} ranks (MPI): create "
+            f"the mesh on MPI.COMM_SELF, or use bayesinv.fem.DistributedVariationalMap for one "
+            f"PDE on many ranks")
+
+
 def check_affine_simplex_mesh(mesh) -> None:
     """Require a mesh of straight-sided simplices (the element tensors assume affine cells)."""
     if not hasattr(mesh, "geometry") or not hasattr(mesh, "topology"):

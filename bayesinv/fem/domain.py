@@ -131,6 +131,8 @@ class Domain:
 
     def __init__(self, mesh, name: str = "domain"):
         _dolfinx.check_affine_simplex_mesh(mesh)
+        _dolfinx.check_serial_mesh(
+            mesh, "Domain (the fast affine maps SchrodingerMap/DarcyMap and the priors on it)")
         self.mesh = mesh
         self.name = name
         self.dim = mesh.geometry.dim

@@ -84,10 +84,9 @@ def _mesh_parts(mesh, facet_tags):
 
 
 def _check_serial(mesh):
-    if mesh.comm.size != 1:
-        raise InvalidArgumentError(
-            f"VariationalForwardMap is serial: the mesh is distributed over {mesh.comm.size} "
-            f"ranks; create it on MPI.COMM_SELF (one chain or replicate per process)")
+    from ._dolfinx import check_serial_mesh
+
+    check_serial_mesh(mesh, "VariationalForwardMap")
 
 
 def _state_space(mesh, state):

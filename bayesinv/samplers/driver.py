@@ -63,7 +63,7 @@ from .compiled import CompiledTarget, InterpretedAdapter, compiled_target
 from .delayed_acceptance import with_surrogate
 from .methods import low_rank_variant, method_class
 from .parallel import check_cores
-from .runner import Accounting, ChainRunner
+from .runner import Accounting, ChainRunner, communicator
 from .storage import DrawStream
 from .tuning import initial_parameter
 from .warmstart import MAPCache, initial_positions, seed_sequence, sqrt_preconditioner
@@ -358,6 +358,17 @@ def sample(posterior: Posterior, method: str = "pcn", *, draws: int = 1000, warm
     checkpoint_interval = positive_float("checkpoint_interval", checkpoint_interval)
     stream_every = integer_at_least("stream_every", stream_every, 1)
     cores = check_cores(cores)
+    comm = communicator(posterior)
+    if stream is not None and comm is not None:
+        raise InvalidArgumentError(
+            f"stream={str(stream)!r} writes draws from one process, but the forward map is "
+            f"distributed over {comm.size} MPI ranks: use checkpoint= (written by rank 0) and "
+            f"save the returned draws on rank 0")
+    if cores is not None and cores > 1 and comm is not None:
+        raise InvalidArgumentError(
+            f"cores={cores} forks worker processes, but the forward map is distributed over "
+            f"{comm.size} MPI ranks: its ranks already share the work (use cores=None, or "
+            f"chains on rank groups with bayesinv.hpc.groups.GroupExecutor)")
     ctarget, use_compiled = _choose_loop(posterior, compiled, loop)
     use_compiled = use_compiled and getattr(cls, "compiled_loop", True)
     if preconditioner is not None and not isinstance(preconditioner,

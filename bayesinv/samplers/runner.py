@@ -6,6 +6,12 @@ each) and, between blocks, updates the progress bar, streams kept draws to disk
 many divergences. Block boundaries never change the draws: each chain owns its Generator,
 kernel state and adaptation state. It also accounts the chains' wall time and PDE solves
 over all resumes of a run, and turns the draws into InferenceData.
+
+With a forward map distributed over several MPI ranks (a ``comm`` attribute of size > 1,
+:class:`~bayesinv.fem.DistributedVariationalMap`) every rank runs the same chains, and every
+forward solve is collective, so the ranks must take the same decisions between blocks: rank 0's
+block length and checkpoint timing are broadcast, a SIGTERM seen by any rank stops all of them
+at the same block boundary, and only rank 0 writes the checkpoint (its content is replicated).
 """
 
 from __future__ import annotations
@@ -30,6 +36,12 @@ from .parallel import ChainProcesses, thread_count
 from .storage import DrawStream
 
 _BLOCK_SECONDS = 0.5
+
+
+def communicator(posterior):
+    """The communicator of a forward map distributed over several ranks, or None."""
+    comm = getattr(posterior.likelihood.forward, "comm", None)
+    return comm if comm is not None and getattr(comm, "size", 1) > 1 else None
 
 
 def inference_data(posterior, arrays: dict, store_theta: bool, attrs: dict,
@@ -193,6 +205,8 @@ class ChainRunner:
     def run_blocks(self, progress, checkpoint_interval: float) -> None:
         """Advance every chain to ``run.total`` steps (see the module docstring)."""
         run, chain_list, chains = self.run, self.chain_list, len(self.chain_list)
+        comm = communicator(self.posterior)
+        writer = comm is None or comm.rank == 0
         stop_request = _StopRequest()
         old_handler = None
         if self.checkpoint is not None and threading.current_thread() is threading.main_thread():
@@ -227,6 +241,8 @@ class ChainRunner:
                         dt = time.perf_counter() - t0
                         block = int(np.clip(block * _BLOCK_SECONDS / max(dt, 1e-6), 1,
                                             8 * block))
+                        if comm is not None:  # the same block boundaries on every rank
+                            block = comm.bcast(block, root=0)
                     new_done = min(ch.iteration for ch in chain_list)
                     bar.update((new_done - done) * chains)
                     done = new_done
@@ -240,14 +256,23 @@ class ChainRunner:
                     if diverged:
                         raise self.divergence_error(diverged)
                     self.flush_stream(everything=False)
-                    if self.checkpoint is not None and (
-                            stop_request.signal is not None
-                            or time.perf_counter() - last_save >= checkpoint_interval):
-                        self.save()
+                    signalled = stop_request.signal is not None
+                    due = time.perf_counter() - last_save >= checkpoint_interval
+                    if comm is not None:  # decided once, for all ranks
+                        signalled = comm.allreduce(int(signalled)) > 0
+                        due = comm.bcast(due, root=0)
+                    if self.checkpoint is not None and (signalled or due):
+                        if writer:
+                            self.save()
                         last_save = time.perf_counter()
-                    if stop_request.signal is not None:
+                    if comm is None:  # a signal that came during the save stops here too
+                        signalled = stop_request.signal is not None
+                    if signalled:
+                        if comm is not None:
+                            comm.Barrier()  # the checkpoint is on disk before any rank exits
                         raise SamplingInterrupted(
-                            f"stopped by signal {stop_request.signal} after {done} of "
+                            f"stopped by signal {stop_request.signal or signal.SIGTERM} after "
+                            f"{done} of "
                             f"{run.total} steps per chain; checkpoint written to "
                             f"{str(self.checkpoint)!r}: call sample() again with the same "
                             f"arguments to resume",
@@ -255,7 +280,10 @@ class ChainRunner:
                 if show:
                     bar.refresh()  # the final acceptance rate and divergence count
                 if self.checkpoint is not None:
-                    self.save(complete=True)
+                    if writer:
+                        self.save(complete=True)
+                    if comm is not None:
+                        comm.Barrier()
                 else:
                     self.flush_stream()
         finally:
