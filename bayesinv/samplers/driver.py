@@ -60,6 +60,7 @@ from .chains import (
     RunSettings,
 )
 from .compiled import CompiledTarget, InterpretedAdapter, compiled_target
+from .gibbs import with_hyperparameters
 from .methods import low_rank_variant, method_class
 from .runner import Accounting, ChainRunner
 from .storage import DrawStream
@@ -380,7 +381,7 @@ def sample(posterior: Posterior, method: str = "pcn", *, draws: int = 1000, warm
         sqrt_precond, precond_kind = sqrt_preconditioner(
             "laplace_lowrank" if preconditioner is None and getattr(cls, "low_rank", False)
             else preconditioner, posterior, map_cache)
-        sampler = cls(py_target, sqrt_precond=sqrt_precond)
+        sampler = with_hyperparameters(posterior, cls(py_target, sqrt_precond=sqrt_precond))
         low_rank = getattr(cls, "low_rank", False)
         value, tuning_attrs = initial_parameter(
             cls, given, adapt=adapt, warmup=warmup, posterior=posterior,
@@ -413,7 +414,8 @@ def sample(posterior: Posterior, method: str = "pcn", *, draws: int = 1000, warm
     else:
         meta, arrays = resume
         R = arrays["sqrt_precond"]
-        sampler = cls(py_target, sqrt_precond=None if R.size == 0 else R)
+        sampler = with_hyperparameters(posterior,
+                                       cls(py_target, sqrt_precond=None if R.size == 0 else R))
         chain_list = ckpt.restore_chains(meta, arrays, sampler)
         init_kind, precond_kind = meta["init_kind"], meta["preconditioner_kind"]
         tuning_attrs = meta["tuning"]
