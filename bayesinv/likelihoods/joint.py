@@ -135,6 +135,11 @@ class JointLikelihood:
         """The smallest component σ (the Gauss–Newton rules' bound on the data curvature)."""
         return float(min(like.noise_std for like in self.components))
 
+    @property
+    def initial(self) -> float:
+        """``noise_std`` at the components' starting σ (what identifies the problem)."""
+        return float(min(getattr(like, "initial", like.noise_std) for like in self.components))
+
     def loglik_from_prediction(self, prediction) -> float:
         parts = self.forward.split(np.asarray(prediction))
         return float(sum(like.loglik_from_prediction(p)
