@@ -105,3 +105,15 @@ def hyper_posterior(B, r0, *, noise, scale=1.0, points: int = 4000) -> HyperPost
     second = w @ (D @ (V.T**2)) + w @ mean_g**2
     return HyperPosterior(mean, np.sqrt(np.maximum(second - mean**2, 0.0)),
                           np.sqrt(sig2), np.sqrt(tau2), w)
+
+
+def hierarchical_linear_model(noise_hyper=(3.0, 0.5), scale_hyper=(3.0, 2.0), **kwargs):
+    """A coverage-study factory: ``linear_gaussian(**kwargs)`` with σ² ~ InvGamma(noise_hyper)
+    and τ² ~ InvGamma(scale_hyper) unknown (either may be None). Module-level, so picklable in
+    a :class:`~bayesinv.diagnostics.coverage.ProblemSpec`."""
+    from ..diagnostics.coverage import CoverageModel
+    from .linear_gaussian import linear_gaussian
+
+    p = linear_gaussian(**kwargs)
+    return CoverageModel(p.prior, p.forward, p.noise_std, truth=p.truth,
+                         noise_hyper=noise_hyper, scale_hyper=scale_hyper)
