@@ -88,6 +88,12 @@ class GaussianLikelihood:
         """A new data set G(θ) + σ ε with ε ~ N(0, I)."""
         return simulate(self.forward, theta, self.noise_std, rng)
 
+    def simulate_from_prediction(self, prediction, rng=None) -> np.ndarray:
+        """A new data set G + σ ε, ε ~ N(0, I), from a prediction G (posterior predictive)."""
+        prediction = np.asarray(prediction, dtype=float)
+        rng = np.random.default_rng(rng)
+        return prediction + self.noise_std * rng.standard_normal(prediction.shape)
+
 
 def simulate(forward: ForwardMap, theta, noise_std: float, seed=None) -> np.ndarray:
     """Simulate data Y = G(θ) + σ ε, ε ~ N(0, I_N), reproducibly from ``seed``.

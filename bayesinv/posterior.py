@@ -16,7 +16,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .errors import ForwardSolveError, InvalidArgumentError
-from .likelihood import GaussianLikelihood
+from .likelihoods.base import Likelihood
 from .priors.base import WhitenedPrior
 
 
@@ -36,15 +36,18 @@ class TargetEvaluation(NamedTuple):
 
 
 class Posterior:
-    """The posterior Π(· | Y) ∝ exp(ℓ_N) dΠ for a whitened prior and a Gaussian likelihood."""
+    """The posterior Π(· | Y) ∝ exp(ℓ_N) dΠ for a whitened prior and any likelihood satisfying
+    :class:`~bayesinv.likelihoods.Likelihood` (GaussianLikelihood and those of
+    :mod:`bayesinv.likelihoods`)."""
 
-    def __init__(self, prior: WhitenedPrior, likelihood: GaussianLikelihood):
+    def __init__(self, prior: WhitenedPrior, likelihood: Likelihood):
         if not isinstance(prior, WhitenedPrior):
             raise InvalidArgumentError(
                 f"prior must be a bayesinv prior (WhitenedPrior), got {type(prior).__name__}")
-        if not isinstance(likelihood, GaussianLikelihood):
+        if not isinstance(likelihood, Likelihood):
             raise InvalidArgumentError(
-                f"likelihood must be a GaussianLikelihood, got {type(likelihood).__name__}")
+                f"likelihood must be a bayesinv likelihood (GaussianLikelihood or one of "
+                f"bayesinv.likelihoods), got {type(likelihood).__name__}")
         if prior.dim != likelihood.forward.input_dim:
             raise InvalidArgumentError(
                 f"prior dimension {prior.dim} does not match the forward map's parameter "
@@ -61,7 +64,7 @@ class Posterior:
 class WhitenedPosterior:
     """π(ξ | Y) ∝ exp(ℓ_N(T(ξ)) − ½|ξ|²) on R^k."""
 
-    def __init__(self, prior: WhitenedPrior, likelihood: GaussianLikelihood):
+    def __init__(self, prior: WhitenedPrior, likelihood: Likelihood):
         self.prior = prior
         self.likelihood = likelihood
         self.dim = prior.latent_dim

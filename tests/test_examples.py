@@ -139,3 +139,16 @@ def test_tetrahedral_mesh_from_file_quick(tmp_path, load_script):
     for key in ("taylor_rates", "flux_taylor_rates"):
         assert max(abs(r - 2.0) for r in report[key]) < 0.1
     assert report["posterior_sd_mean"] < report["prior_sd_mean"]
+
+
+@pytest.mark.slow
+def test_hierarchical_models_example_quick(tmp_path, load_script):
+    report = run_quick(load_script, "hierarchical_models", tmp_path)
+    assert (tmp_path / "summary.json").stat().st_size > 0
+    # the model with unknown σ₁, σ₂, τ beats the one with a wrong known σ by LOO, and its
+    # 90% intervals contain the true noise levels
+    assert report["loo"]["A: unknown sigma_1, sigma_2, tau"]["rank"] == 0
+    for name in ("sigma_1", "sigma_2"):
+        post = report["posterior"][name]
+        assert post["q05"] < report["truth"][name] < post["q95"], name
+    assert {row["functional"] for row in report["coverage"]} == {"sigma", "tau", "theta_0"}

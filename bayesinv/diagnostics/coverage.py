@@ -77,6 +77,7 @@ import pickle
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -124,6 +125,14 @@ class CoverageModel:
     mass_matrix : sparse matrix, optional
         M for ⟨u, v⟩_{L²} = uᵀ M v; defaults to ``space.mass_matrix``, else the identity
         (θ a plain coefficient vector).
+    noise_hyper : (a, b), optional
+        Unknown noise level: σ² ~ InvGamma(a, b), sampled by the Gibbs step of
+        :class:`~bayesinv.likelihoods.UnknownNoiseLikelihood` (variable ``sigma``). The true σ
+        is drawn from it (``truth="prior"``) or is ``noise_std`` (a fixed truth).
+    scale_hyper : (a, b), optional
+        Unknown prior amplitude: :class:`~bayesinv.hierarchical.ScaledPrior` with τ² ~
+        InvGamma(a, b) (variable ``tau``); the true τ is drawn from it, or is 1 for a fixed
+        truth. Score either with the functional :class:`Hyperparameter`.
     """
 
     prior: object
@@ -132,9 +141,19 @@ class CoverageModel:
     truth: np.ndarray | None = None
     space: object = None
     mass_matrix: object = None
+    noise_hyper: tuple | None = None
+    scale_hyper: tuple | None = None
 
     def __post_init__(self):
+        from ..likelihoods.noise import inverse_gamma_parameters
+
         self.noise_std = positive_float("noise_std", self.noise_std)
+        for name in ("noise_hyper", "scale_hyper"):
+            value = getattr(self, name)
+            if value is not None:
+                if np.ndim(value) != 1 or len(value) != 2:
+                    raise InvalidArgumentError(f"{name} must be a pair (a, b), got {value!r}")
+                setattr(self, name, inverse_gamma_parameters(*value))
         if self.mass_matrix is None and self.space is not None:
             self.mass_matrix = self.space.mass_matrix
         if self.truth is not None:
@@ -278,6 +297,58 @@ class NodalValue:
         return w
 
 
+@dataclass(frozen=True)
+class Hyperparameter:
+    """A hyperparameter's posterior draws as a scalar "functional": ``"sigma"`` (needs
+    ``CoverageModel.noise_hyper``) or ``"tau"`` (needs ``scale_hyper``); scored against the
+    replicate's true value like any functional (intervals, ranks, mean and sd)."""
+
+    name: str
+
+    def weights(self, model: CoverageModel) -> np.ndarray:
+        need = {"sigma": "noise_hyper", "tau": "scale_hyper"}
+        if self.name not in need:
+            raise InvalidArgumentError(
+                f"Hyperparameter name must be 'sigma' or 'tau', got {self.name!r}")
+        if getattr(model, need[self.name]) is None:
+            raise InvalidArgumentError(
+                f"Hyperparameter({self.name!r}) needs a CoverageModel with {need[self.name]}")
+        return np.zeros(model.dim)  # not linear in θ: the draws are read from the run
+
+
+def _hierarchical_replicate(model: CoverageModel, task, truth_rng):
+    """(likelihood factory, prior, true θ, true σ, true {name: value}) of one replicate, with
+    the unknown σ and τ of ``noise_hyper`` / ``scale_hyper`` drawn from their hyperpriors
+    (``truth="prior"``) or fixed (σ = ``noise_std``, τ = 1)."""
+    from ..hierarchical import ScaledPrior
+    from ..likelihood import GaussianLikelihood
+    from ..likelihoods.noise import UnknownNoiseLikelihood
+
+    true = {}
+    prior = model.prior
+    if model.scale_hyper is not None:
+        a, b = model.scale_hyper
+        tau = 1.0 if task.truth is not None else float(np.sqrt(b / truth_rng.gamma(a)))
+        prior = ScaledPrior(model.prior, a, b, scale=tau)
+        true["tau"] = tau
+    sigma = model.noise_std
+    if model.noise_hyper is not None:
+        a, b = model.noise_hyper
+        if task.truth is None:
+            sigma = float(np.sqrt(b / truth_rng.gamma(a)))
+        true["sigma"] = sigma
+    theta0 = prior.sample(truth_rng) if task.truth is None else task.truth
+    if model.scale_hyper is not None:
+        prior.scale = prior.initial = 1.0  # chains start from τ = 1
+
+    def likelihood(data):
+        if model.noise_hyper is None:
+            return GaussianLikelihood(model.forward, data, sigma)
+        return UnknownNoiseLikelihood(model.forward, data, *model.noise_hyper)
+
+    return likelihood, prior, theta0, sigma, true
+
+
 def _functional_matrix(functionals, model: CoverageModel) -> np.ndarray:
     """The (F, n) matrix W whose rows give the scalar functionals f = W θ."""
     if not functionals:
@@ -394,13 +465,19 @@ def _run_replicate(task: _Task) -> dict:
     with threadpool_limits(limits=1, user_api="blas"):
         model = task.problem.build()
         W = _cached_functional_matrix(task.problem, task.functionals, model)
-        if task.truth is None:
-            truth = model.prior.sample(np.random.default_rng(child_seed(task.seed, 0)))
+        hyper = {}
+        if model.noise_hyper is None and model.scale_hyper is None:
+            if task.truth is None:
+                truth = model.prior.sample(np.random.default_rng(child_seed(task.seed, 0)))
+            else:
+                truth = task.truth
+            prior, sigma = model.prior, model.noise_std
+            likelihood = partial(GaussianLikelihood, model.forward, noise_std=sigma)
         else:
-            truth = task.truth
-        data = simulate(model.forward, truth, model.noise_std, seed=child_seed(task.seed, 1))
-        posterior = Posterior(model.prior, GaussianLikelihood(model.forward, data,
-                                                              model.noise_std))
+            likelihood, prior, truth, sigma, hyper = _hierarchical_replicate(
+                model, task, np.random.default_rng(child_seed(task.seed, 0)))
+        data = simulate(model.forward, truth, sigma, seed=child_seed(task.seed, 1))
+        posterior = Posterior(prior, likelihood(data))
         out = _empty_result(task, W.shape[0])
         try:
             idata = task.inference.run(posterior, child_seed(task.seed, 2))
@@ -408,6 +485,11 @@ def _run_replicate(task: _Task) -> dict:
             return failed_result(task, exc, start)
         theta = posterior_draws(idata, "theta")
         fdraws = theta @ W.T
+        ftruth = W @ truth
+        for j, f in enumerate(task.functionals):
+            if isinstance(f, Hyperparameter):
+                fdraws[..., j] = idata.posterior[f.name].values
+                ftruth[j] = hyper[f.name]
         field = _field_statistics(theta, truth, task.kinds, model.mass_matrix)
         if task.criteria is not None:
             monitored = np.concatenate(
@@ -417,7 +499,7 @@ def _run_replicate(task: _Task) -> dict:
                                            rhat_required=task.criteria.rhat_max is not None)
             out.update(diag)
             out["flags"] = "; ".join(task.criteria.failures(diag))
-        _score(out, task, theta, fdraws, W @ truth, truth, model.mass_matrix, field)
+        _score(out, task, theta, fdraws, ftruth, truth, model.mass_matrix, field)
     out["wall_time"] = time.perf_counter() - start
     return out
 
@@ -544,7 +626,7 @@ def run_coverage_study(problem: ProblemSpec, inference: InferenceSpec, *, replic
         that fixed θ₀.
     levels : sequence of float
         Credible levels 1 − α, each in (0, 1).
-    functionals : sequence of LinearFunctional, PointValue, NodalValue
+    functionals : sequence of LinearFunctional, PointValue, NodalValue, Hyperparameter
         Scalar quantities for the interval kinds; the whole field (``"field"``) is always
         scored by the band and L²-ball kinds.
     kinds : subset of ("equal_tailed", "hdi", "band", "l2_ball")

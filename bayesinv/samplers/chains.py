@@ -20,8 +20,9 @@ from . import adaptation
 from .compiled import CompiledTarget, is_kept, run_segment
 from .methods import Method
 
-#: what is kept per draw: position, lp, acceptance rate, divergence, scale, prediction G(θ)
-DRAW_KEYS = ("xi", "lp", "acceptance_rate", "diverging", "step_size", "prediction")
+#: what is kept per draw: position, lp, acceptance rate, divergence, scale, prediction G(θ),
+#: and the hyperparameters of a Gibbs-wrapped method (:mod:`.gibbs`; None otherwise)
+DRAW_KEYS = ("xi", "lp", "acceptance_rate", "diverging", "step_size", "prediction", "hyper")
 
 
 @dataclass
@@ -93,6 +94,7 @@ def advance_interpreted(run: RunSettings, chain: Chain, stop: int) -> None:
             rows["diverging"].append(bool(stats.diverging))
             rows["step_size"].append(chain.parameter)
             rows["prediction"].append(chain.prediction)
+            rows["hyper"].append(getattr(chain.state, "hyper", None))
         chain.iteration = i + 1
         if chain.num_divergent > run.max_divergences:
             break

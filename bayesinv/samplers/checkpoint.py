@@ -78,7 +78,8 @@ def problem_fingerprint(posterior) -> str:
     prior, like = posterior.prior, posterior.likelihood
     forward = like.forward
     parts = {
-        "data": like.data, "noise_std": like.noise_std,
+        # a Gibbs-sampled σ: its starting value (noise_std moves with the chain)
+        "data": like.data, "noise_std": getattr(like, "initial", like.noise_std),
         "forward": type(forward).__qualname__,
         "dims": (forward.input_dim, forward.output_dim, prior.dim, prior.latent_dim),
         "prior": type(prior).__qualname__,

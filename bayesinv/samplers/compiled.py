@@ -35,6 +35,7 @@ import numba
 import numpy as np
 
 from ..forward.linear import LinearForwardMap
+from ..likelihood import GaussianLikelihood
 from ..priors.gaussian import GaussianPrior
 from . import adaptation
 from .kernels._common import loglik_from_logdensity
@@ -72,8 +73,8 @@ def compiled_target(posterior) -> CompiledTarget | None:
     prior, like = posterior.prior, posterior.likelihood
     forward = like.forward
     if not (type(forward) is LinearForwardMap and isinstance(forward.matrix, np.ndarray)
-            and isinstance(prior, GaussianPrior)):
-        return None
+            and isinstance(prior, GaussianPrior) and type(like) is GaussianLikelihood):
+        return None  # (other noise models and Gibbs-sampled σ: the interpreted loop)
     A = forward.matrix
     B = np.ascontiguousarray(A @ prior.factor)
     r0 = np.ascontiguousarray(like.data - A @ prior.mean - forward.offset)

@@ -61,6 +61,7 @@ from .chains import (
 )
 from .compiled import CompiledTarget, InterpretedAdapter, compiled_target
 from .delayed_acceptance import with_surrogate
+from .gibbs import blocks_of, with_hyperparameters
 from .methods import low_rank_variant, method_class
 from .parallel import check_cores
 from .runner import Accounting, ChainRunner, communicator
@@ -364,6 +365,10 @@ def sample(posterior: Posterior, method: str = "pcn", *, draws: int = 1000, warm
             f"stream={str(stream)!r} writes draws from one process, but the forward map is "
             f"distributed over {comm.size} MPI ranks: use checkpoint= (written by rank 0) and "
             f"save the returned draws on rank 0")
+    if cores is not None and cores > 1 and blocks_of(posterior):
+        raise InvalidArgumentError(
+            f"cores={cores}: chains with hyperparameter updates (unknown σ, prior scale τ) "
+            f"run in one process; use cores=None or 1")
     if cores is not None and cores > 1 and comm is not None:
         raise InvalidArgumentError(
             f"cores={cores} forks worker processes, but the forward map is distributed over "
@@ -415,7 +420,7 @@ def sample(posterior: Posterior, method: str = "pcn", *, draws: int = 1000, warm
             sqrt_precond, precond_kind = sqrt_preconditioner(
                 "laplace_lowrank" if preconditioner is None and getattr(cls, "low_rank", False)
                 else preconditioner, posterior, map_cache)
-        sampler = cls(py_target, sqrt_precond=sqrt_precond)
+        sampler = with_hyperparameters(posterior, cls(py_target, sqrt_precond=sqrt_precond))
         low_rank = getattr(cls, "low_rank", False)
         value, tuning_attrs = initial_parameter(
             cls, given, adapt=adapt, warmup=warmup, posterior=posterior,
@@ -448,7 +453,8 @@ def sample(posterior: Posterior, method: str = "pcn", *, draws: int = 1000, warm
     else:
         meta, arrays = resume
         R = arrays["sqrt_precond"]
-        sampler = cls(py_target, sqrt_precond=None if R.size == 0 else R)
+        sampler = with_hyperparameters(posterior,
+                                       cls(py_target, sqrt_precond=None if R.size == 0 else R))
         chain_list = ckpt.restore_chains(meta, arrays, sampler)
         init_kind, precond_kind = meta["init_kind"], meta["preconditioner_kind"]
         tuning_attrs = meta["tuning"]

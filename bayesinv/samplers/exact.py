@@ -22,6 +22,7 @@ from .._version import __version__
 from ..diagnostics.arviz_io import build_inference_data
 from ..errors import InvalidArgumentError
 from ..forward.linear import LinearForwardMap
+from ..likelihood import GaussianLikelihood
 from ..posterior import Posterior
 from .tuning import gauss_newton_hessian, sqrt_inverse
 from .warmstart import seed_sequence
@@ -34,10 +35,13 @@ def exact_gaussian_posterior(posterior: Posterior) -> tuple[np.ndarray, np.ndarr
         raise InvalidArgumentError(
             f"posterior must be a bayesinv.Posterior, got {type(posterior).__name__}")
     forward = posterior.likelihood.forward
-    if not (posterior.prior.is_linear and isinstance(forward, LinearForwardMap)):
+    if not (posterior.prior.is_linear and isinstance(forward, LinearForwardMap)
+            and type(posterior.likelihood) is GaussianLikelihood):
         raise InvalidArgumentError(
-            "exact posterior draws need a linear–Gaussian problem (a LinearForwardMap and a "
-            f"Gaussian prior); got {type(forward).__name__} and {type(posterior.prior).__name__}")
+            "exact posterior draws need a linear–Gaussian problem (a LinearForwardMap, a "
+            "Gaussian prior and a GaussianLikelihood with known σ); got "
+            f"{type(forward).__name__}, {type(posterior.prior).__name__} and "
+            f"{type(posterior.likelihood).__name__}")
     k = posterior.prior.latent_dim
     zero = np.zeros(k)
     R = sqrt_inverse(gauss_newton_hessian(posterior, zero))

@@ -32,6 +32,7 @@ from ..diagnostics.arviz_io import build_inference_data
 from ..errors import SamplerDivergenceError, SamplingInterrupted
 from . import checkpoint as ckpt
 from .chains import DRAW_KEYS, advance_compiled, advance_interpreted, stack_draws
+from .gibbs import draw_groups
 from .parallel import ChainProcesses, thread_count
 from .storage import DrawStream
 
@@ -60,10 +61,13 @@ def inference_data(posterior, arrays: dict, store_theta: bool, attrs: dict,
     if hasattr(forward, "parameter_space"):
         constant["node_coordinates"] = forward.parameter_space.coordinates
     pred = arrays.get("prediction")
+    log_lik = None if pred is None else like.pointwise_from_prediction(pred)
+    if arrays.get("hyper") is not None:  # σ, τ, ... sampled by Gibbs blocks (see .gibbs)
+        post, log_lik = draw_groups(posterior, arrays, store_theta)
     return build_inference_data(
         posterior=post,
         sample_stats=stats,
-        log_likelihood=None if pred is None else {"y": like.pointwise_from_prediction(pred)},
+        log_likelihood=None if log_lik is None else {"y": log_lik},
         observed_data={"y": like.data},
         constant_data=constant,
         attrs={**attrs, "noise_std": like.noise_std},

@@ -1,0 +1,112 @@
+r"""The likelihood contract, and a base class that derives it from ℓ as a function of G(θ).
+
+Every likelihood here is ℓ(θ) = log p(Y | G(θ)) for data Y ∈ R^N and a forward map G, so
+its gradient is the forward map's pullback of the *score* s = ∂ℓ/∂G:
+
+.. math:: ∇_θ ℓ(θ) = J(θ)^T s(G(θ)),
+
+one forward and one adjoint solve. A :class:`Likelihood` (a :class:`typing.Protocol`, checked by
+:class:`~bayesinv.Posterior`) provides
+
+* ``forward``, ``data``, ``num_observations``;
+* ``evaluate(theta, grad=False) -> LikelihoodEvaluation`` (ℓ, ∇ℓ or None, G(θ));
+* ``loglik_from_prediction(G)`` and ``pointwise_from_prediction(G)`` (one value per observation,
+  ArviZ's ``log_likelihood`` group; for a non-factorised noise model the leave-one-out
+  conditional log p(Y_i | Y_{-i}, θ), Bürkner, Gabry & Vehtari 2021);
+* ``simulate(theta, rng)`` and ``simulate_from_prediction(G, rng)``: a new data set;
+* ``noise_std``: the scalar σ the Gauss–Newton step-size rules use (:mod:`bayesinv.samplers.
+  tuning`); for non-Gaussian noise the σ whose Gaussian has the same curvature at r = 0.
+
+:class:`~bayesinv.GaussianLikelihood` satisfies it; :class:`PredictionLikelihood` implements
+all but the noise model itself (``_loglik``, ``_score``, ``_pointwise``, ``_noise``).
+"""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from .._validation import finite_vector
+from ..errors import InvalidArgumentError
+from ..forward.base import ForwardMap
+from ..likelihood import LikelihoodEvaluation
+
+
+@runtime_checkable
+class Likelihood(Protocol):
+    """What :class:`~bayesinv.Posterior` and the samplers need of a likelihood (module
+    docstring)."""
+
+    forward: ForwardMap
+    data: np.ndarray
+    noise_std: float
+
+    @property
+    def num_observations(self) -> int: ...
+
+    def evaluate(self, theta, grad: bool = False) -> LikelihoodEvaluation: ...
+
+    def loglik_from_prediction(self, prediction: np.ndarray) -> float: ...
+
+    def pointwise_from_prediction(self, prediction: np.ndarray) -> np.ndarray: ...
+
+    def simulate(self, theta, rng=None) -> np.ndarray: ...
+
+
+def check_forward(forward) -> ForwardMap:
+    if not isinstance(forward, ForwardMap):
+        raise InvalidArgumentError(
+            f"forward must be a bayesinv ForwardMap, got {type(forward).__name__}")
+    return forward
+
+
+class PredictionLikelihood:
+    """Base class: a likelihood given by its noise model as a function of the residual
+    r = Y − G(θ). Subclasses define ``_loglik(r)`` (float), ``_score(r)`` (∂ℓ/∂G, length N),
+    ``_pointwise(r)`` (length N, broadcasting over leading axes) and ``_noise(rng, shape)``
+    (a draw of Y − G)."""
+
+    def __init__(self, forward: ForwardMap, data):
+        self.forward = check_forward(forward)
+        self.data = finite_vector("data", data, forward.output_dim)
+
+    @property
+    def num_observations(self) -> int:
+        return self.data.shape[0]
+
+    def loglik_from_prediction(self, prediction: np.ndarray) -> float:
+        with np.errstate(over="ignore", invalid="ignore"):  # a diverging chain gives -inf
+            value = float(self._loglik(self.data - prediction))
+        return value if not np.isnan(value) else -np.inf
+
+    def pointwise_from_prediction(self, prediction: np.ndarray) -> np.ndarray:
+        return self._pointwise(self.data - np.asarray(prediction))
+
+    def evaluate(self, theta, grad: bool = False) -> LikelihoodEvaluation:
+        """ℓ(θ) with G(θ), and ∇ℓ(θ) = J(θ)ᵀ s when ``grad`` (one adjoint solve)."""
+        if not grad:
+            prediction = self.forward(theta)
+            return LikelihoodEvaluation(self.loglik_from_prediction(prediction), None, prediction)
+        prediction, pullback = self.forward.value_and_pullback(theta)
+        g = pullback(self._score(self.data - prediction))
+        return LikelihoodEvaluation(self.loglik_from_prediction(prediction), g, prediction)
+
+    def logpdf(self, theta) -> float:
+        return self.evaluate(theta).loglik
+
+    def value_and_grad(self, theta) -> tuple[float, np.ndarray]:
+        ev = self.evaluate(theta, grad=True)
+        return ev.loglik, ev.grad
+
+    def pointwise_logpdf(self, theta) -> np.ndarray:
+        return self.pointwise_from_prediction(self.forward(theta))
+
+    def simulate_from_prediction(self, prediction, rng=None) -> np.ndarray:
+        """A new data set G + noise (noise from this model)."""
+        prediction = np.asarray(prediction, dtype=float)
+        return prediction + self._noise(np.random.default_rng(rng), prediction.shape)
+
+    def simulate(self, theta, rng=None) -> np.ndarray:
+        """A new data set G(θ) + noise."""
+        return self.simulate_from_prediction(self.forward(theta), rng)
