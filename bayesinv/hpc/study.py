@@ -20,13 +20,14 @@ import json
 import os
 import tempfile
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
 
 from .._files import atomic_path, write_json_atomic, write_text_atomic
 from ..diagnostics.coverage import assemble_study, coverage_table, plan_coverage_study, write_netcdf
-from ..errors import ConfigError
+from ..errors import BayesinvWarning, ConfigError
 from .config import config_hash
 from .executors import MPIExecutor, SerialExecutor
 from .problems import study_specs
@@ -178,7 +179,9 @@ def report_study(directory, *, figures: bool = True, log=print):
                                  "(refusing to write through it)", str(out))
     out.mkdir(exist_ok=True)
     write_netcdf(ds, out / STUDY_FILE)
-    table = coverage_table(ds)
+    with warnings.catch_warnings():   # the flagged replicates are reported below
+        warnings.simplefilter("ignore", BayesinvWarning)
+        table = coverage_table(ds)
     _write_csv(table, out / TABLE_FILE)
     R = ds.attrs["replicates"]
     lines = [f"# Coverage study `{directory.name}`", "",
@@ -186,6 +189,7 @@ def report_study(directory, *, figures: bool = True, log=print):
              f"({', '.join(f'{v} {k}' for k, v in counts.items() if v)}); "
              f"{int(ds['num_valid'])} valid, {int(ds['num_flagged'])} flagged; mode "
              f"{ds.attrs['mode']}, seed {ds.attrs['seed']}.", "",
+             *([table.attrs["flagged"], ""] if int(ds["num_flagged"]) else []),
              "| kind | functional | level | hits/valid | coverage | 95% CI | binomial p |",
              "|---|---|---|---|---|---|---|"]
     for row in table.itertuples():
