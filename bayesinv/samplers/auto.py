@@ -10,10 +10,12 @@ the structure of the problem (no solves):
 2. **A tangent-linear map** (``forward.has_jvp``, so a Gauss–Newton Hessian and a low-rank
    Laplace approximation exist): generalised pCN-Langevin (``"gpcnl"``; Pinski et al. 2015)
    with the low-rank Laplace approximation at the MAP as reference Gaussian, chains started
-   at the MAP, δ adapted in warm-up to acceptance 0.574. On the Schrödinger benchmark
-   (README "Which sampler for which posterior", ``benchmarks/results/function_space.md``) it
-   is the only sampler that converged in a few thousand steps at SNR 60, with the same
-   adapted δ ≈ 0.45 on 32², 64² and 128² meshes.
+   at the MAP (found by Gauss–Newton–CG, which converges in a few Newton steps where L-BFGS
+   can stall on the ill-conditioned posteriors of informative data), δ adapted in warm-up
+   to acceptance 0.574. On the Schrödinger benchmark (README "Which sampler for which
+   posterior", ``benchmarks/results/function_space.md``) it is the only sampler that
+   converged in a few thousand steps at SNR 60, with the same adapted δ ≈ 0.45 on 32², 64²
+   and 128² meshes.
 3. **Gradients but no tangent map** (only ``value_and_pullback``): pCN-Langevin (``"pcnl"``)
    from the MAP, δ adapted in warm-up (dimension-robust, needs no Hessian).
 4. **No gradient**: pCN (``"pcn"``) from prior draws, β adapted in warm-up (Cotter et al.
@@ -88,7 +90,7 @@ def choose_method(posterior, given: dict | None = None) -> MethodChoice:
         return MethodChoice(
             "gpcnl", "the forward map has a tangent-linear map: gpCN-Langevin with the "
             "low-rank Laplace approximation at the MAP as reference, chains from the MAP, "
-            "step adapted in warm-up", {**warm, "init": "map"})
+            "step adapted in warm-up", {**warm, "init": "map", "map_method": "newton-cg"})
     if _has_pullback(forward):
         return MethodChoice(
             "pcnl", "the forward map has gradients (pullback) but no tangent-linear map, so "

@@ -248,7 +248,7 @@ def sample(posterior: Posterior, method: str | None = None, *, draws: int = 1000
         and the reason are recorded in the attributes ``method_choice`` and
         ``method_reason``. "exact": independent draws from the Gaussian posterior of a
         linear–Gaussian problem (:func:`bayesinv.samplers.exact.sample_exact`; takes
-        ``draws``, ``chains``, ``seed``, ``store_theta``, ``diagnostics``). The others, in
+        ``draws``, ``chains``, ``seed``, ``store_theta``; no chain diagnostics). The others, in
         the prior-whitened coordinates ξ: pCN (Cotter et al. 2013; scale ``beta``),
         pCN-Langevin / ∞-MALA (``step_size`` δ), MALA (δ), the unadjusted Langevin algorithm
         (δ), prior-preconditioned Crank–Nicolson ULA (δ), random-walk Metropolis (proposal
@@ -360,9 +360,7 @@ def sample(posterior: Posterior, method: str | None = None, *, draws: int = 1000
                     "checkpoint": checkpoint, "stream": stream})
         if choice is not None:
             idata.attrs.update(choice.attrs)
-        if diagnostics:
-            idata.attrs.update(_warn_if_not_converged(idata, chains))
-        return idata
+        return idata   # independent draws: no chain diagnostics (``diagnostics`` unused)
     checked = check_settings(method, draws=draws, warmup=warmup, chains=chains, thin=thin,
                              step_size=step_size, beta=beta, preconditioner=preconditioner,
                              max_divergences=max_divergences, adapt=adapt,
@@ -410,7 +408,9 @@ def sample(posterior: Posterior, method: str | None = None, *, draws: int = 1000
     tuning_attrs: dict = {}
     if resume is None:
         map_cache = MAPCache(posterior, init if isinstance(init, MAPResult) else
-                             _map_of(preconditioner, posterior))
+                             _map_of(preconditioner, posterior),
+                             method=choice.settings.get("map_method", "lbfgs") if choice
+                             else "lbfgs")
         rngs = [np.random.default_rng(s) for s in seed_seq.spawn(chains)]
         positions, init_kind = initial_positions(init, posterior, chains, rngs, map_cache)
         precond_start = time.perf_counter()
