@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 OUT ?= results/flagship
 
-.PHONY: setup demo demo-quick test test-fast test-sweep test-debian13 lint benchmarks clean
+.PHONY: setup demo demo-quick test test-fast test-sweep test-debian13 lint benchmarks clean docs
 
 setup:
 	@VENV=$(VENV) ./tools/setup.sh
@@ -15,6 +15,11 @@ demo: setup
 
 demo-quick: setup
 	$(PY) examples/schrodinger_flagship.py --quick --output $(OUT)-quick
+
+# the API reference (from the docstrings) and the tutorials, as HTML in docs/_build/html;
+# offline, warnings are errors
+docs: setup
+	$(PY) -m sphinx -b html -W --keep-going docs docs/_build/html
 
 lint: setup
 	$(PY) -m ruff check .
@@ -40,4 +45,4 @@ test-debian13:
 	DEBIAN13_ROOT=$(DEBIAN13_ROOT) ./tools/test-debian13.sh
 
 clean:
-	rm -rf results .pytest_cache .ruff_cache
+	rm -rf results .pytest_cache .ruff_cache docs/_build
