@@ -287,3 +287,56 @@ def test_problem_spec_refuses_a_lambda_with_the_fix():
     with pytest.raises(InvalidArgumentError, match="use a module-level function"):
         ProblemSpec(lambda: linear_gaussian_model(dim=3))
     ProblemSpec(_module_level_factory, {"dim": 3})   # fine
+
+
+_ALL_FLAGGED_TOML = """
+[experiment]
+name = "flagged"
+seed = 5
+
+[problem]
+pde = "linear_gaussian"
+noise_std = 0.5
+
+[problem.linear_gaussian]
+dim = 4
+num_observations = 3
+seed = 3
+
+[inference]
+method = "pcn"
+
+[inference.settings]
+beta = 0.8
+draws = 60
+chains = 2
+
+[coverage]
+replicates = 3
+levels = [0.9]
+sbc_draws = 20
+
+[[coverage.functionals]]
+name = "theta_0"
+kind = "nodal"
+index = 0
+
+[coverage.convergence]
+rhat_max = 1.5
+ess_min = 1e6
+"""
+
+
+@pytest.mark.slow
+def test_report_says_how_many_replicates_were_flagged_and_why(tmp_path, capsys):
+    from bayesinv.cli import main
+
+    cfg = tmp_path / "flagged.toml"
+    cfg.write_text(_ALL_FLAGGED_TOML)
+    out = tmp_path / "study"
+    assert main(["coverage", str(cfg), "--output", str(out), "--executor", "serial",
+                 "--quiet"]) == 0
+    assert main(["report", str(out), "--no-figures"]) == 0
+    md = (out / "report" / "coverage.md").read_text()
+    assert "3 of 3 replicates flagged and excluded (bulk ESS < 1e+06: 3" in md
+    assert "3 of 3 replicates flagged" in capsys.readouterr().out

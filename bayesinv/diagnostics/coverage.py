@@ -872,7 +872,7 @@ def flagged_summary(ds: xr.Dataset) -> str:
         for reason in reasons:
             counts[reason] = counts.get(reason, 0) + 1
     detail = "; ".join(f"{reason}: {n}" for reason, n in
-                       sorted(counts.items(), key=lambda item: -item[1]))
+                       sorted(counts.items(), key=lambda item: (-item[1], item[0])))
     return (f"{int(flagged.sum())} of {total} replicates flagged and excluded ({detail}); "
             f"replicates failing the ConvergenceCriteria are not counted: run longer "
             f"chains, use a better-suited method, or loosen the criteria "

@@ -134,10 +134,20 @@ def run_study(cfg: dict, *, output=None, executor=None, indices=None, retry_fail
                        config_hash=fingerprint)
     if root:
         write_netcdf(ds, out / STUDY_FILE)
-        _write_csv(coverage_table(ds), out / TABLE_FILE)
+        table = _table(ds)
+        _write_csv(table, out / TABLE_FILE)
         log(f"merged {R} replicates into {out / STUDY_FILE} ({int(ds['num_valid'])} valid, "
-            f"{int(ds['num_flagged'])} flagged)")
+            f"{int(ds['num_flagged'])} flagged)"
+            + (f": {table.attrs['flagged']}" if int(ds["num_flagged"]) else ""))
     return ds
+
+
+def _table(ds):
+    """The coverage table, without its empty-table warning: the commands log the flagged
+    replicates (``table.attrs["flagged"]``) themselves."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", BayesinvWarning)
+        return coverage_table(ds)
 
 
 def _write_csv(table, path) -> None:
@@ -179,9 +189,7 @@ def report_study(directory, *, figures: bool = True, log=print):
                                  "(refusing to write through it)", str(out))
     out.mkdir(exist_ok=True)
     write_netcdf(ds, out / STUDY_FILE)
-    with warnings.catch_warnings():   # the flagged replicates are reported below
-        warnings.simplefilter("ignore", BayesinvWarning)
-        table = coverage_table(ds)
+    table = _table(ds)
     _write_csv(table, out / TABLE_FILE)
     R = ds.attrs["replicates"]
     lines = [f"# Coverage study `{directory.name}`", "",
