@@ -5,7 +5,8 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 OUT ?= results/flagship
 
-.PHONY: setup demo demo-quick test test-fast test-sweep test-debian13 lint peers benchmark-function-space clean
+.PHONY: setup demo demo-quick test test-fast test-sweep test-debian13 lint peers \
+	benchmark-function-space clean docs
 
 setup:
 	@VENV=$(VENV) ./tools/setup.sh
@@ -15,6 +16,11 @@ demo: setup
 
 demo-quick: setup
 	$(PY) examples/schrodinger_flagship.py --quick --output $(OUT)-quick
+
+# the API reference (from the docstrings) and the tutorials, as HTML in docs/_build/html;
+# offline, warnings are errors
+docs: setup
+	$(PY) -m sphinx -b html -W --keep-going docs docs/_build/html
 
 lint: setup
 	$(PY) -m ruff check .
@@ -49,4 +55,4 @@ benchmark-function-space: setup peers
 	$(PY) benchmarks/function_space.py --fine --peer-meshes 32 64 128
 
 clean:
-	rm -rf results .pytest_cache .ruff_cache
+	rm -rf results .pytest_cache .ruff_cache docs/_build

@@ -50,7 +50,7 @@ from .priors import (
     WhitenedPrior,
     WhittleMaternPrior,
 )
-from .samplers import sample
+from .samplers import sample, sample_exact
 
 __all__ = [
     "BayesinvError",
@@ -94,6 +94,7 @@ __all__ = [
     "pointwise_intervals",
     "run_coverage_study",
     "sample",
+    "sample_exact",
     "signal_to_noise",
     "simulate",
     "simultaneous_band",

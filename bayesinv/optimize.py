@@ -7,6 +7,7 @@ Tikhonov-regularised least-squares estimate with the Cameron–Martin penalty). 
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -14,6 +15,7 @@ import scipy.optimize
 from threadpoolctl import threadpool_limits
 
 from ._validation import integer_at_least, one_of
+from .errors import BayesinvWarning
 from .posterior import Posterior, WhitenedPosterior
 
 
@@ -41,6 +43,11 @@ def find_map(posterior, x0=None, *, maxiter: int = 500, gtol: float = 1e-8,
     a forward map with ``linearize`` and converges in a few Newton steps when the data are
     informative. A failed solve during the line search counts as an infinitely bad point,
     which makes the line search back off.
+
+    When the optimiser stops without converging (iteration limit, stalled line search) at a
+    point whose gradient norm exceeds ``STATIONARY_RTOL · max(1, |log π|)``, a
+    :class:`~bayesinv.errors.BayesinvWarning` names the iterations and the gradient norm;
+    ``sample(..., init="map")`` and :func:`bayesinv.laplace` pass it on.
     """
     target = posterior.whitened if isinstance(posterior, Posterior) else posterior
     if not isinstance(target, WhitenedPosterior):
@@ -63,6 +70,28 @@ def find_map(posterior, x0=None, *, maxiter: int = 500, gtol: float = 1e-8,
     with threadpool_limits(limits=1, user_api="blas"):
         res = scipy.optimize.minimize(objective, x0, jac=True, method="L-BFGS-B",
                                       options={"maxiter": maxiter, "gtol": gtol, "ftol": ftol})
+    return _result(res, target, "lbfgs", maxiter)
+
+
+#: a gradient norm at most this times max(1, |log π|) counts as a stationary point even when
+#: the optimiser reports no success (a line search stalled by round-off at the optimum)
+STATIONARY_RTOL = 1e-6
+
+
+def _result(res, target, method: str, maxiter: int) -> MAPResult:
+    """The MAPResult of a SciPy result; a BayesinvWarning naming the iterations and the
+    gradient norm when the optimiser did not converge (and the point is not stationary)."""
+    grad_norm = float(np.linalg.norm(res.jac)) if getattr(res, "jac", None) is not None \
+        else float("nan")
+    stationary = grad_norm <= STATIONARY_RTOL * max(1.0, abs(float(res.fun)))
+    if not res.success and not stationary:
+        warnings.warn(
+            f"find_map (method={method!r}) did not converge: {int(res.nit)} iterations "
+            f"(maxiter={maxiter}), gradient norm {grad_norm:.3g} of the whitened "
+            f"log-posterior ({res.message}). The returned point is not a MAP estimate; a "
+            f"sampler started there (init='map') or a Laplace approximation built there "
+            f"starts off the mode. Raise maxiter, or try method='newton-cg'.",
+            BayesinvWarning, stacklevel=3)
     return MAPResult(res.x, target.to_physical(res.x), float(-res.fun), bool(res.success),
                      str(res.message), int(res.nit))
 
@@ -89,5 +118,4 @@ def _newton_cg(posterior, target, x0, maxiter, gtol) -> MAPResult:
     with threadpool_limits(limits=1, user_api="blas"):
         res = scipy.optimize.minimize(objective, x0, jac=True, hessp=hessp, method="Newton-CG",
                                       options={"maxiter": maxiter, "xtol": gtol})
-    return MAPResult(res.x, target.to_physical(res.x), float(-res.fun), bool(res.success),
-                     str(res.message), int(res.nit))
+    return _result(res, target, "newton-cg", maxiter)

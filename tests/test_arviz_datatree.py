@@ -62,7 +62,8 @@ def test_fem_run_with_constant_data_opens_with_xarray_open_datatree(tmp_path):
     lam = np.array([np.pi**2 * (j * j + k * k) for j, k in modes])
     E = np.column_stack([2 * np.sin(j * np.pi * xy[:, 0]) * np.sin(k * np.pi * xy[:, 1])
                          for j, k in modes])
-    prior = bayesinv.SeriesPrior(lam, E, domain.parameter_space.mass_matrix, alpha=2.0)
+    prior = bayesinv.SeriesPrior(lam, E, domain.parameter_space.mass_matrix, alpha=2.0,
+                                  scale=1.0)  # the old default: this test is about the datatree
     data = forward(prior.to_physical(np.array([0.5, -0.3, 0.2])))
     posterior = bayesinv.Posterior(prior, bayesinv.GaussianLikelihood(forward, data, 0.05))
     idata = bayesinv.sample(posterior, "pcn", draws=20, warmup=5, chains=2, seed=1,

@@ -129,7 +129,7 @@ def test_not_positive_definite_error_names_the_jitter():
     kernel = SquaredExponentialKernel(0.5)     # numerically singular on 400 close points
     with pytest.raises(InvalidArgumentError, match=r"not positive definite with jitter=0:"
                                                    r" increase jitter \(e.g. jitter=1.0e-10\)"):
-        KernelPrior(X, kernel)
+        KernelPrior(X, kernel, jitter=0.0)   # explicit: the default now adds what it needs
     prior = KernelPrior(X, kernel, jitter=1e-6)
     assert prior.latent_dim == 400
     assert KernelPrior(X, kernel, factor="eigen").latent_dim < 60

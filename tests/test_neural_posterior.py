@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -10,6 +12,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
+from bayesinv.errors import BayesinvWarning
 from bayesinv.forward import LinearForwardMap
 from bayesinv.likelihood import GaussianLikelihood, simulate
 from bayesinv.optimize import find_map
@@ -112,5 +115,9 @@ def test_map_search_does_not_start_at_the_odd_activation_saddle():
     post = Posterior(prior, GaussianLikelihood(forward, data, 0.1))
     _, grad_at_zero = post.whitened.logdensity_and_grad(np.zeros(prior.latent_dim))
     assert np.count_nonzero(np.abs(grad_at_zero) > 1e-12) == 1  # the saddle: output bias only
-    fit = find_map(post)
+    # the test is about where the search starts, not whether it converges: in 500 L-BFGS
+    # iterations it does not (gradient norm ≈ 0.05–0.3), and find_map now says so
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", BayesinvWarning)
+        fit = find_map(post)
     assert np.ptp(fit.theta) > 0.5  # not a constant field

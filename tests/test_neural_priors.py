@@ -48,13 +48,17 @@ def reference_field(coords, xi, *, width, depth, activation, weight_variance, bi
     return h[:, 0]
 
 
+# length_scale=1.0 given where the test was written for the old default (the reference
+# field's default; the prior's default is now a quarter of the bounding box)
 ARCHITECTURES = [
-    {"width": 7, "depth": 1, "activation": "erf", "weight_variance": 2.0, "bias_variance": 0.3},
+    {"width": 7, "depth": 1, "activation": "erf", "weight_variance": 2.0, "bias_variance": 0.3,
+     "length_scale": 1.0},
     {"width": 5, "depth": 3, "activation": "tanh", "weight_variance": 1.5, "bias_variance": 0.5,
      "length_scale": 0.3, "output_scale": 2.0},
     {"width": 6, "depth": 2, "activation": "sine", "weight_variance": 1.0, "bias_variance": 1.0,
      "fourier_features": 4, "fourier_scale": 1.5, "seed": 3},
-    {"width": 8, "depth": 2, "activation": "relu", "weight_variance": 2.0, "bias_variance": 0.1},
+    {"width": 8, "depth": 2, "activation": "relu", "weight_variance": 2.0, "bias_variance": 0.1,
+     "length_scale": 1.0},
 ]
 
 
@@ -101,7 +105,7 @@ def test_vjp_and_jvp_against_central_differences(rng, arch):
 def test_cached_forward_pass_is_not_stale(rng):
     """The one-entry cache must not serve the activations of another ξ (the batched path has
     no cache and is the reference)."""
-    arch = {"width": 6, "depth": 2, "activation": "tanh"}
+    arch = {"width": 6, "depth": 2, "activation": "tanh", "length_scale": 1.0}  # old default
     prior = NeuralFieldPrior(GRID, **arch)
     xi1, xi2, v = prior.sample_latent(rng), prior.sample_latent(rng), rng.standard_normal(42)
     g1 = prior.to_physical_vjp(xi1, v)
@@ -176,7 +180,8 @@ def test_one_hidden_layer_approaches_the_nngp_limit(activation, stat_seed):
     kappa = {}
     for width, draws, seed in ((16, 200_000, 1), (4096, 10_000, 2)):
         prior = NeuralFieldPrior(POINTS, width=width, depth=1, activation=activation,
-                                 weight_variance=sw2, bias_variance=sb2)
+                                 weight_variance=sw2, bias_variance=sb2,
+                                 length_scale=1.0)   # the old default the test was written for
         exact = prior.nngp_covariance()
         theta = prior.sample(np.random.default_rng(seed + 1000 * stat_seed), size=draws)
         cov, cov_se, k4, k4_se = _moment_statistics(theta)

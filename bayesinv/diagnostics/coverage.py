@@ -74,7 +74,9 @@ from __future__ import annotations
 import datetime
 import json
 import pickle
+import re
 import time
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
@@ -88,7 +90,12 @@ from threadpoolctl import threadpool_limits
 from .._files import atomic_path
 from .._validation import integer_at_least, one_of, positive_float
 from .._version import __version__
-from ..errors import ForwardSolveError, InvalidArgumentError, SamplerDivergenceError
+from ..errors import (
+    BayesinvWarning,
+    ForwardSolveError,
+    InvalidArgumentError,
+    SamplerDivergenceError,
+)
 from .arviz_io import dataset_from_draws, ess, hdi, rhat
 from .credible import (
     band_statistics,
@@ -184,6 +191,24 @@ class ProblemSpec:
 
     factory: Callable[..., CoverageModel]
     kwargs: Mapping = field(default_factory=dict)
+
+    def __post_init__(self):
+        # the spec travels to worker processes (and keys the model cache) pickled: refuse a
+        # lambda or nested function here, with the fix, not as a pickling error in a worker
+        if not callable(self.factory):
+            raise InvalidArgumentError(
+                f"factory must be a function returning a CoverageModel, got "
+                f"{type(self.factory).__name__}")
+        for what, value in (("factory", self.factory), ("kwargs", dict(self.kwargs))):
+            try:
+                pickle.dumps(value)
+            except (pickle.PicklingError, AttributeError, TypeError) as exc:
+                name = getattr(value, "__qualname__", type(value).__name__)
+                raise InvalidArgumentError(
+                    f"ProblemSpec {what} ({name}) cannot be pickled, and the spec is sent "
+                    f"to worker processes pickled: use a module-level function (def ... at "
+                    f"the top level of an importable module, not a lambda or a function "
+                    f"defined inside another) and picklable keyword values ({exc})") from exc
 
     def build(self) -> CoverageModel:
         """The model, built once per process and cached (keyed by the pickled spec)."""
@@ -907,8 +932,42 @@ def rank_uniformity_pvalue(ranks, num_draws: int) -> float:
     return float(scipy.stats.chisquare(observed, expected).pvalue)
 
 
+def _criterion(flag: str) -> str:
+    """A flag without its measured value: "R-hat 1.0234 >= 1.01" → "R-hat >= 1.01"."""
+    return re.sub(r"-?\d+(\.\d*)?(e[-+]?\d+)?\s*", "", flag.strip(), count=1).strip()
+
+
+def flagged_summary(ds: xr.Dataset) -> str:
+    """A sentence saying how many replicates were flagged (excluded) and why: per criterion
+    of :class:`ConvergenceCriteria` (e.g. "R-hat >= 1.01: 5") and per failure (the
+    exception's type), counting a replicate once under each criterion it failed."""
+    flagged = np.asarray(ds["flagged"].values, bool)
+    total = int(flagged.size)
+    if not flagged.any():
+        return f"0 of {total} replicates flagged."
+    counts: dict[str, int] = {}
+    for flags, failure in zip(ds["flags"].values[flagged], ds["failure"].values[flagged],
+                              strict=True):
+        reasons = {_criterion(f) for f in str(flags).split(";") if f.strip()}
+        if str(failure):
+            reasons.add("failed: " + str(failure).split(":")[0])
+        for reason in reasons:
+            counts[reason] = counts.get(reason, 0) + 1
+    detail = "; ".join(f"{reason}: {n}" for reason, n in
+                       sorted(counts.items(), key=lambda item: (-item[1], item[0])))
+    return (f"{int(flagged.sum())} of {total} replicates flagged and excluded ({detail}); "
+            f"replicates failing the ConvergenceCriteria are not counted: run longer "
+            f"chains, use a better-suited method, or loosen the criteria "
+            f"(run_coverage_study(..., convergence=ConvergenceCriteria(...))).")
+
+
 def coverage_table(ds: xr.Dataset):
-    """A pandas DataFrame: one row per applicable (kind, functional, level)."""
+    """A pandas DataFrame: one row per applicable (kind, functional, level).
+
+    With no valid replicate the table is empty; a :class:`~bayesinv.errors.BayesinvWarning`
+    then says how many replicates were flagged and by which criterion
+    (:func:`flagged_summary`, also in the table's ``attrs["flagged"]``).
+    """
     import pandas as pd
 
     rows = []
@@ -927,7 +986,12 @@ def coverage_table(ds: xr.Dataset):
                     "binom_p": float(ds["binom_pvalue"].sel(sel)),
                     "rank_p": float(ds["rank_pvalue"].sel(kind=kind, functional=func)),
                 })
-    return pd.DataFrame(rows)
+    table = pd.DataFrame(rows)
+    table.attrs["flagged"] = flagged_summary(ds)
+    if table.empty:
+        warnings.warn(f"the coverage table is empty: {table.attrs['flagged']}",
+                      BayesinvWarning, stacklevel=2)
+    return table
 
 
 def write_netcdf(ds: xr.Dataset, path) -> Path:

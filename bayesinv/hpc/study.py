@@ -20,13 +20,14 @@ import json
 import os
 import tempfile
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
 
 from .._files import atomic_path, write_json_atomic, write_text_atomic
 from ..diagnostics.coverage import assemble_study, coverage_table, plan_coverage_study, write_netcdf
-from ..errors import ConfigError
+from ..errors import BayesinvWarning, ConfigError
 from .config import config_hash
 from .executors import MPIExecutor, SerialExecutor
 from .problems import study_specs
@@ -133,10 +134,20 @@ def run_study(cfg: dict, *, output=None, executor=None, indices=None, retry_fail
                        config_hash=fingerprint)
     if root:
         write_netcdf(ds, out / STUDY_FILE)
-        _write_csv(coverage_table(ds), out / TABLE_FILE)
+        table = _table(ds)
+        _write_csv(table, out / TABLE_FILE)
         log(f"merged {R} replicates into {out / STUDY_FILE} ({int(ds['num_valid'])} valid, "
-            f"{int(ds['num_flagged'])} flagged)")
+            f"{int(ds['num_flagged'])} flagged)"
+            + (f": {table.attrs['flagged']}" if int(ds["num_flagged"]) else ""))
     return ds
+
+
+def _table(ds):
+    """The coverage table, without its empty-table warning: the commands log the flagged
+    replicates (``table.attrs["flagged"]``) themselves."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", BayesinvWarning)
+        return coverage_table(ds)
 
 
 def _write_csv(table, path) -> None:
@@ -178,7 +189,7 @@ def report_study(directory, *, figures: bool = True, log=print):
                                  "(refusing to write through it)", str(out))
     out.mkdir(exist_ok=True)
     write_netcdf(ds, out / STUDY_FILE)
-    table = coverage_table(ds)
+    table = _table(ds)
     _write_csv(table, out / TABLE_FILE)
     R = ds.attrs["replicates"]
     lines = [f"# Coverage study `{directory.name}`", "",
@@ -186,6 +197,7 @@ def report_study(directory, *, figures: bool = True, log=print):
              f"({', '.join(f'{v} {k}' for k, v in counts.items() if v)}); "
              f"{int(ds['num_valid'])} valid, {int(ds['num_flagged'])} flagged; mode "
              f"{ds.attrs['mode']}, seed {ds.attrs['seed']}.", "",
+             *([table.attrs["flagged"], ""] if int(ds["num_flagged"]) else []),
              "| kind | functional | level | hits/valid | coverage | 95% CI | binomial p |",
              "|---|---|---|---|---|---|---|"]
     for row in table.itertuples():

@@ -197,6 +197,19 @@ def _eigen_factor(C: np.ndarray, weights: np.ndarray, fraction: float, max_rank)
     return L, float(lam[:r].sum() / total), lam[:r]
 
 
+def _cholesky_with_jitter(C: np.ndarray, jitters):
+    """(L, jitter) for the first jitter with which C + jitter·I = L Lᵀ factorises; raises
+    LinAlgError when none does."""
+    eye = np.eye(C.shape[0])
+    for i, jitter in enumerate(jitters):
+        try:
+            return scipy.linalg.cholesky(C + jitter * eye, lower=True), jitter
+        except np.linalg.LinAlgError:
+            if i == len(jitters) - 1:
+                raise
+    raise AssertionError("unreachable: jitters is never empty")
+
+
 class KernelPrior(GaussianPrior):
     r"""θ = m + Lξ with C = k(x_i, x_j) at given points: Cholesky or truncated KL factor.
 
@@ -208,8 +221,12 @@ class KernelPrior(GaussianPrior):
         E.g. ``MaternKernel(nu=2.5, length_scale=0.2, variance=1.0)``.
     mean : float or array, shape (n,)
     factor : {"cholesky", "eigen"}
-    jitter : float
-        Added to the diagonal before the Cholesky factorisation (≥ 0).
+    jitter : float or None
+        Added to the diagonal before the Cholesky factorisation (≥ 0). None (default): the
+        smallest of 0, 10⁻¹²·σ², 10⁻¹¹·σ², …, 10⁻⁶·σ² (σ² the kernel variance) with which
+        the factorisation succeeds — smooth kernels such as the squared exponential are
+        numerically singular at nearby points; the value used is the attribute ``jitter``.
+        A given value is used as is (an error names it when it is not enough).
     variance_fraction : float
         For ``factor="eigen"``: keep the fewest modes capturing this fraction of the
         (weighted) total variance, in (0, 1].
@@ -227,22 +244,25 @@ class KernelPrior(GaussianPrior):
     """
 
     def __init__(self, points, kernel: Kernel, *, mean=0.0, factor: str = "cholesky",
-                 jitter: float = 0.0, variance_fraction: float = 0.99, max_rank=None,
-                 weights=None):
+                 jitter: float | None = None, variance_fraction: float = 0.99,
+                 max_rank=None, weights=None):
         if not isinstance(kernel, Kernel):
             raise InvalidArgumentError(
                 f"kernel must be a bayesinv.priors.kernels.Kernel, got {type(kernel).__name__}")
         self.points = points_2d("points", points)
         self.kernel = kernel
         self.factor_kind = one_of("factor", factor, ("cholesky", "eigen"))
-        self.jitter = nonnegative_float("jitter", jitter)
+        self.jitter = None if jitter is None else nonnegative_float("jitter", jitter)
         n = self.points.shape[0]
         C = kernel(self.points)
         self.kl_eigenvalues = None
         if self.factor_kind == "cholesky":
+            candidates = ([self.jitter] if self.jitter is not None else
+                          [0.0, *(kernel.variance * 10.0 ** e for e in range(-12, -5))])
             try:
-                L = scipy.linalg.cholesky(C + self.jitter * np.eye(n), lower=True)
+                L, self.jitter = _cholesky_with_jitter(C, candidates)
             except np.linalg.LinAlgError as exc:
+                self.jitter = candidates[-1]
                 suggestion = max(1e-10, 100 * self.jitter) * kernel.variance
                 raise InvalidArgumentError(
                     f"the {kernel!r} covariance at {n} points is not positive definite with "
@@ -262,8 +282,8 @@ class KernelPrior(GaussianPrior):
 
     @classmethod
     def on_space(cls, space, kernel: Kernel, *, mean=0.0, factor: str = "cholesky",
-                 jitter: float = 0.0, variance_fraction: float = 0.99, max_rank=None,
-                 l2_weights: bool = True) -> KernelPrior:
+                 jitter: float | None = None, variance_fraction: float = 0.99,
+                 max_rank=None, l2_weights: bool = True) -> KernelPrior:
         """The kernel prior on the nodes of a FE space (``mean`` may be a callable).
 
         With ``factor="eigen"`` and ``l2_weights`` the KL expansion is taken in L²(O), with the

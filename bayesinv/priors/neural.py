@@ -106,9 +106,13 @@ class NeuralFieldPrior(WhitenedPrior):
         σ_w² and σ_b² (> 0); weights are scaled by σ_w/√fan_in.
     output_scale : float
         a > 0, multiplying the network output (the prior sd is a·√K^{L+1}(x, x)).
-    length_scale : float
+    length_scale : float or None
         ℓ > 0: the network sees (x − c)/ℓ (ignored with Fourier features, set the
-        frequencies with ``fourier_scale`` instead).
+        frequencies with ``fourier_scale`` instead). None (default): a quarter of the
+        largest side of the bounding box of ``coordinates`` (0.25 on the unit square), so
+        that the inputs span [−2, 2] and the activations' non-linearity is reached: with
+        ℓ = 1 on the unit square the inputs stay in [−½, ½], where tanh is nearly linear,
+        and draws are nearly affine fields.
     center : array_like, shape (d,), optional
         c; default the centre of the bounding box of ``coordinates``, so that no corner of the
         domain is singled out.
@@ -132,7 +136,7 @@ class NeuralFieldPrior(WhitenedPrior):
     def __init__(self, coordinates, *, width: int = 32, depth: int = 2,
                  activation: str = "tanh", weight_variance: float = 1.0,
                  bias_variance: float = 1.0, output_scale: float = 1.0,
-                 length_scale: float = 1.0, center=None, fourier_features: int = 0,
+                 length_scale: float | None = None, center=None, fourier_features: int = 0,
                  fourier_scale: float = 1.0, seed: int = 0, mean=0.0):
         self.coordinates = coordinate_array("coordinates", coordinates)
         self.width = integer_at_least("width", width, 1)
@@ -141,6 +145,9 @@ class NeuralFieldPrior(WhitenedPrior):
         self.weight_variance = positive_float("weight_variance", weight_variance)
         self.bias_variance = positive_float("bias_variance", bias_variance)
         self.output_scale = positive_float("output_scale", output_scale)
+        if length_scale is None:
+            extent = float(np.ptp(self.coordinates, axis=0).max())
+            length_scale = extent / 4 if extent > 0 else 1.0
         self.length_scale = positive_float("length_scale", length_scale)
         self.fourier_features = integer_at_least("fourier_features", fourier_features, 0)
         self.fourier_scale = positive_float("fourier_scale", fourier_scale)

@@ -55,6 +55,15 @@ def default_num_modes(sample_size: int, alpha: float, spatial_dim: int) -> int:
     return max(1, math.ceil(sample_size ** rescaling_exponent(alpha, spatial_dim) - 1e-9))
 
 
+def unit_scale(eigenvalues, mass_matrix, alpha: float, shift: float) -> float:
+    r"""The s with s² Σ_k (τ² + λ_k)^{−α} = |O|: the L²(O) average of the pointwise variance
+    Σ_k s²(τ² + λ_k)^{−α} e_k(x)² is then 1 (the e_k are L²-orthonormal, so the average is
+    s² Σ_k (τ² + λ_k)^{−α} / |O|), with |O| = 1ᵀ M 1."""
+    area = float(np.ones(mass_matrix.shape[0]) @ (mass_matrix @ np.ones(mass_matrix.shape[0])))
+    total = float(np.sum((shift + np.asarray(eigenvalues, float)) ** (-alpha)))
+    return math.sqrt(area / total)
+
+
 class SeriesPrior(GaussianPrior):
     r"""A Gaussian prior with covariance Σ_k ρ²s²(τ² + λ_k)^{−α} e_k ⊗ e_k on an
     L²-orthonormal basis (see the module docstring).
@@ -70,8 +79,12 @@ class SeriesPrior(GaussianPrior):
     alpha : float
         Smoothness α; the untruncated series defines a continuous field iff α > d/2
         (a :class:`~bayesinv.errors.BayesinvWarning` is issued otherwise).
-    scale : float
-        s, an overall standard-deviation multiplier.
+    scale : float or None
+        s, an overall standard-deviation multiplier. None (default): s is chosen so that
+        the prior's pointwise variance averaged over O is 1 (before the rescaling ρ), i.e.
+        s² Σ_k (τ² + λ_k)^{−α} = |O| = 1ᵀM1 (:func:`unit_scale`), so that draws have
+        unit-order size whatever α, τ² and the domain. (``scale=1`` is the bare weights of
+        the papers: on the unit square with α = 2 it gives a prior sd of about 0.05–0.1.)
     mean : float or array, optional
     spatial_dim : int
         d, the dimension of the domain (for the α > d/2 check).
@@ -85,10 +98,10 @@ class SeriesPrior(GaussianPrior):
     boundary: str | None = None
 
     def __init__(self, eigenvalues, eigenfunctions, mass_matrix, *, alpha: float,
-                 scale: float = 1.0, mean=0.0, spatial_dim: int = 2, shift: float = 0.0,
-                 rescaling: float = 1.0):
+                 scale: float | None = None, mean=0.0, spatial_dim: int = 2,
+                 shift: float = 0.0, rescaling: float = 1.0):
         self.alpha = positive_float("alpha", alpha)
-        self.scale = positive_float("scale", scale)
+        self.scale = None if scale is None else positive_float("scale", scale)
         self.rescaling = positive_float("rescaling", rescaling)
         self.shift = nonnegative_float("shift", shift)
         lam = np.asarray(eigenvalues, dtype=float)
@@ -107,13 +120,15 @@ class SeriesPrior(GaussianPrior):
         self.eigenvalues = lam
         self.eigenfunctions = np.asarray(eigenfunctions, dtype=float)
         self.mass_matrix = mass_matrix
+        if self.scale is None:
+            self.scale = unit_scale(lam, mass_matrix, self.alpha, self.shift)
         self.coefficient_sd = self.rescaling * self.scale * (self.shift + lam) ** (-self.alpha / 2)
         super().__init__(self.eigenfunctions * self.coefficient_sd, mean)
 
     @classmethod
     def laplacian(cls, domain, *, alpha: float, boundary: str = "dirichlet",
                   num_modes: int | None = None, max_eigenvalue: float | None = None,
-                  scale: float = 1.0, shift: float | None = None, mean=0.0,
+                  scale: float | None = None, shift: float | None = None, mean=0.0,
                   sample_size: int | None = None, rescale_exponent: float | None = None,
                   cache_dir=None) -> SeriesPrior:
         """The series prior on the Laplacian eigenbasis of a domain (any P1 mesh).
@@ -129,8 +144,8 @@ class SeriesPrior(GaussianPrior):
             neither together with ``sample_size`` for the rule D = ⌈N^{d/(2α+d)}⌉.
         max_eigenvalue : float, optional
             An eigenvalue cut-off instead of ``num_modes``.
-        scale : float
-            s.
+        scale : float or None
+            s; None (default): unit average pointwise variance (see :class:`SeriesPrior`).
         shift : float, optional
             τ²; default 0 (Dirichlet) or 1 (Neumann, whose λ_0 = 0).
         mean : float, callable ``mean(x)`` or nodal values
@@ -176,13 +191,20 @@ class SeriesPrior(GaussianPrior):
         return prior
 
     @classmethod
-    def dirichlet_laplacian(cls, domain, *, alpha: float, num_modes: int, scale: float = 1.0,
-                            mean=0.0) -> SeriesPrior:
+    def dirichlet_laplacian(cls, domain, *, alpha: float, num_modes: int | None = None,
+                            max_eigenvalue: float | None = None, scale: float | None = None,
+                            mean=0.0, **kwargs) -> SeriesPrior:
         """The series prior on the Dirichlet–Laplacian eigenbasis of a domain (λ_k^{−α/2}
-        weights); ``mean`` may be a constant, a callable ``mean(x)`` or nodal values. See
-        :meth:`laplacian` for the Neumann basis, cut-offs and the theory's rescaling."""
+        weights): :meth:`laplacian` with ``boundary="dirichlet"``, taking the same arguments
+        (``num_modes`` or ``max_eigenvalue``, ``scale``, ``mean`` — a constant, a callable
+        ``mean(x)`` or nodal values — ``sample_size``, ...).
+
+        Draws vanish on ∂O (every e_k does), so the prior puts no mass on fields that do
+        not: a truth that is non-zero on the boundary is never inside a credible band.
+        For a field free on ∂O use ``boundary="neumann"`` in :meth:`laplacian`.
+        """
         return cls.laplacian(domain, alpha=alpha, boundary="dirichlet", num_modes=num_modes,
-                             scale=scale, mean=mean)
+                             max_eigenvalue=max_eigenvalue, scale=scale, mean=mean, **kwargs)
 
     @property
     def num_modes(self) -> int:

@@ -3,7 +3,8 @@ compiled loop (:mod:`.compiled`), warm-up adaptation, checkpoints and streaming 
 
 from .compiled import CompiledTarget, compiled_target
 from .driver import sample
+from .exact import sample_exact
 from .methods import METHODS
 from .storage import read_stream
 
-__all__ = ["METHODS", "CompiledTarget", "compiled_target", "read_stream", "sample"]
+__all__ = ["METHODS", "CompiledTarget", "compiled_target", "read_stream", "sample", "sample_exact"]

@@ -55,12 +55,14 @@ from ..optimize import MAPResult
 from ..posterior import Posterior
 from . import adaptation
 from . import checkpoint as ckpt
+from .auto import choose_method
 from .chains import (
     Chain,
     RunSettings,
 )
 from .compiled import CompiledTarget, InterpretedAdapter, compiled_target
 from .delayed_acceptance import with_surrogate
+from .exact import exact_from_sample_options
 from .gibbs import blocks_of, with_hyperparameters
 from .methods import low_rank_variant, method_class
 from .parallel import check_cores
@@ -229,8 +231,9 @@ def check_settings(method: str = "pcn", *, draws: int = 1000, warmup: int = 0,
             "target_accept": target_accept, "max_divergences": max_divergences}
 
 
-def sample(posterior: Posterior, method: str = "pcn", *, draws: int = 1000, warmup: int = 0,
-           chains: int = 4, seed=None, step_size=None, beta=None, init="prior", thin: int = 1,
+def sample(posterior: Posterior, method: str | None = None, *, draws: int = 1000,
+           warmup: int | None = None, chains: int = 4, seed=None, step_size=None, beta=None,
+           init=None, thin: int = 1,
            preconditioner=None, max_divergences: int | None = None, store_theta: bool = True,
            progress=None, adapt: bool | None = None, target_accept: float | None = None,
            safety_factor: float = 0.1, curvature_iterations: int = 20, loop: str = "auto",
@@ -242,8 +245,18 @@ def sample(posterior: Posterior, method: str = "pcn", *, draws: int = 1000, warm
     Parameters
     ----------
     posterior : Posterior
-    method : {"pcn", "pcnl", "mala", "ula", "pula", "rwm", "gpcn", "gpcnl", "dili", "da"}
-        In the prior-whitened coordinates ξ: pCN (Cotter et al. 2013; scale ``beta``),
+    method : str or None
+        One of None, "pcn", "pcnl", "mala", "ula", "pula", "rwm", "gpcn", "gpcnl", "dili",
+        "da", "exact". None (default): chosen for the posterior by
+        :func:`bayesinv.samplers.auto.choose_method` — exact draws for a linear–Gaussian
+        problem, gpCN-Langevin from the MAP with the low-rank Laplace reference when the
+        forward map has a tangent-linear map, pCN-Langevin from the MAP with gradients only,
+        pCN otherwise; warm-up ``DEFAULT_WARMUP`` (500) steps adapting the scale; the choice
+        and the reason are recorded in the attributes ``method_choice`` and
+        ``method_reason``. "exact": independent draws from the Gaussian posterior of a
+        linear–Gaussian problem (:func:`bayesinv.samplers.exact.sample_exact`; takes
+        ``draws``, ``chains``, ``seed``, ``store_theta``; no chain diagnostics). The others, in
+        the prior-whitened coordinates ξ: pCN (Cotter et al. 2013; scale ``beta``),
         pCN-Langevin / ∞-MALA (``step_size`` δ), MALA (δ), the unadjusted Langevin algorithm
         (δ), prior-preconditioned Crank–Nicolson ULA (δ), random-walk Metropolis (proposal
         sd ``step_size``), generalised pCN (``beta``) and generalised pCN-Langevin (δ ≤ 2)
@@ -255,8 +268,9 @@ def sample(posterior: Posterior, method: str = "pcn", *, draws: int = 1000, warm
         :mod:`bayesinv.samplers.delayed_acceptance`). See :mod:`bayesinv.samplers.kernels`.
     draws : int
         Draws kept per chain (after warm-up and thinning); >= 1.
-    warmup : int
-        Initial steps discarded per chain (burn-in, and adaptation); >= 0.
+    warmup : int, optional
+        Initial steps discarded per chain (burn-in, and adaptation); >= 0. Default 0 with a
+        given method, 500 with the automatic choice.
     chains : int
         Independent chains; >= 1 (>= 4 for meaningful R-hat).
     seed : int, SeedSequence or None
@@ -268,8 +282,9 @@ def sample(posterior: Posterior, method: str = "pcn", *, draws: int = 1000, warm
         warm start; λ_max − 1 for pULA); MALA, pCN-Langevin and RWM adapt it in warm-up.
     beta : float, optional
         pCN's β in (0, 1]; adapted in warm-up when not given.
-    init : "prior", "map", MAPResult or array
-        Start at independent prior draws (over-dispersed, the default), at the MAP estimate
+    init : "prior", "map", MAPResult or array, optional
+        Start at independent prior draws (over-dispersed; the default with a given method;
+        the automatic choice starts gradient methods at the MAP), at the MAP estimate
         (L-BFGS warm start; pass the result of :func:`bayesinv.find_map` to reuse one already
         computed, also for ``preconditioner="laplace"``), or at given whitened positions,
         shape (k,) or (chains, k).
@@ -344,6 +359,27 @@ def sample(posterior: Posterior, method: str = "pcn", *, draws: int = 1000, warm
     if not isinstance(posterior, Posterior):
         raise InvalidArgumentError(
             f"posterior must be a bayesinv.Posterior, got {type(posterior).__name__}")
+    choice = None
+    if method is None:
+        choice = choose_method(posterior, {
+            "warmup": warmup, "init": init, "step_size": step_size, "beta": beta,
+            "thin": thin, "preconditioner": preconditioner, "adapt": adapt,
+            "target_accept": target_accept, "compiled": compiled, "checkpoint": checkpoint,
+            "stream": stream})
+        method = choice.method
+        warmup = choice.settings.get("warmup", 0) if warmup is None else warmup
+        init = choice.settings.get("init", "prior") if init is None else init
+    warmup, init = (0 if warmup is None else warmup), ("prior" if init is None else init)
+    if method == "exact":
+        idata = exact_from_sample_options(
+            posterior, draws=draws, chains=chains, seed=seed, store_theta=store_theta,
+            unused={"warmup": warmup, "init": init, "step_size": step_size, "beta": beta,
+                    "thin": thin, "preconditioner": preconditioner, "adapt": adapt,
+                    "target_accept": target_accept, "compiled": compiled,
+                    "checkpoint": checkpoint, "stream": stream})
+        if choice is not None:
+            idata.attrs.update(choice.attrs)
+        return idata   # independent draws: no chain diagnostics (``diagnostics`` unused)
     checked = check_settings(method, draws=draws, warmup=warmup, chains=chains, thin=thin,
                              step_size=step_size, beta=beta, preconditioner=preconditioner,
                              max_divergences=max_divergences, adapt=adapt,
@@ -410,7 +446,9 @@ def sample(posterior: Posterior, method: str = "pcn", *, draws: int = 1000, warm
     tuning_attrs: dict = {}
     if resume is None:
         map_cache = MAPCache(posterior, init if isinstance(init, MAPResult) else
-                             _map_of(preconditioner, posterior))
+                             _map_of(preconditioner, posterior),
+                             method=choice.settings.get("map_method", "lbfgs") if choice
+                             else "lbfgs")
         rngs = [np.random.default_rng(s) for s in seed_seq.spawn(chains)]
         positions, init_kind = initial_positions(init, posterior, chains, rngs, map_cache)
         precond_start = time.perf_counter()
@@ -489,6 +527,8 @@ def sample(posterior: Posterior, method: str = "pcn", *, draws: int = 1000, warm
     idata = runner.result()
     if hasattr(cls, "result_attrs"):  # e.g. delayed acceptance's full and surrogate solves
         idata.attrs.update(cls.result_attrs(chain_list))
+    if choice is not None:
+        idata.attrs.update(choice.attrs)
     if diagnostics:
         idata.attrs.update(_warn_if_not_converged(idata, chains))
     return idata

@@ -89,3 +89,22 @@ def sample_exact(posterior: Posterior, *, draws: int = 1000, chains: int = 4, se
                "sampling_time": time.perf_counter() - start, "noise_std": like.noise_std,
                "inference_library": "bayesinv", "inference_library_version": __version__},
     )
+
+
+#: the values of ``sample``'s Markov-chain options that mean "not given"
+_NOT_GIVEN = {"warmup": 0, "init": "prior", "thin": 1}
+
+
+def exact_from_sample_options(posterior: Posterior, *, draws: int, chains: int, seed,
+                              store_theta: bool, unused: dict):
+    """``sample(posterior, "exact", ...)``: :func:`sample_exact`, refusing (with the option's
+    name) any Markov-chain option in ``unused`` that was given, since it would be ignored."""
+    given = sorted(name for name, value in unused.items()
+                   if not (value is None or (name in _NOT_GIVEN and isinstance(value, (int, str))
+                                             and value == _NOT_GIVEN[name])))
+    if given:
+        raise InvalidArgumentError(
+            f"method='exact' draws independent samples and takes no Markov-chain options; "
+            f"got {', '.join(given)} (exact takes draws, chains, seed, store_theta)")
+    return sample_exact(posterior, draws=draws, chains=chains, seed=seed,
+                        store_theta=store_theta)

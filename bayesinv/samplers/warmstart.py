@@ -38,14 +38,16 @@ class MAPCache:
     """Computes the MAP estimate at most once per call of ``sample`` (never, when the caller
     passes one: ``init=find_map(posterior)``)."""
 
-    def __init__(self, posterior: Posterior, result: MAPResult | None = None):
+    def __init__(self, posterior: Posterior, result: MAPResult | None = None,
+                 method: str = "lbfgs"):
         self.posterior = posterior
         self._result = result
+        self.method = method  # of find_map
 
     @property
     def position(self) -> np.ndarray:
         if self._result is None:
-            self._result = find_map(self.posterior)
+            self._result = find_map(self.posterior, method=self.method)
         return self._result.position
 
 
