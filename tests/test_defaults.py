@@ -79,6 +79,20 @@ def test_the_automatic_choice_follows_the_structure_of_the_problem(problem):
     assert choose_method(bayesinv.Posterior(problem.prior, like)).method == "pcn"
 
 
+def test_the_automatic_choice_sees_noise_models_and_hyperparameters(problem):
+    """A linear map with Student-t noise is not Gaussian (no exact draws); a hierarchical prior
+    scale is sampled by Gibbs blocks after pCN steps."""
+    from bayesinv.hierarchical import ScaledPrior
+    from bayesinv.likelihoods import StudentTLikelihood
+
+    like = StudentTLikelihood(problem.forward, problem.data, 4.0, problem.noise_std)
+    assert choose_method(bayesinv.Posterior(problem.prior, like)).method == "gpcnl"
+    scaled = bayesinv.Posterior(ScaledPrior(problem.prior, 2.0, 2.0),
+                                problem.posterior.likelihood)
+    choice = choose_method(scaled)
+    assert choice.method == "pcn" and "hyperparameter" in choice.reason
+
+
 def test_sample_without_a_method_is_exact_on_a_linear_gaussian_problem(problem):
     idata = bayesinv.sample(problem.posterior, draws=50, chains=2, seed=1)
     assert idata.attrs["sampler"] == "exact" and idata.attrs["method_choice"] == "auto"

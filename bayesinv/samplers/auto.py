@@ -3,7 +3,10 @@
 Without ``method=``, :func:`bayesinv.sample` asks :func:`choose_method`, which looks only at
 the structure of the problem (no solves):
 
-1. **Linear–Gaussian** (a :class:`~bayesinv.LinearForwardMap` and a Gaussian prior): the
+0. **Hyperparameters** (unknown σ or prior scale τ, sampled by Gibbs blocks): pCN for ξ from
+   prior draws, β adapted in warm-up (the kernel the Gibbs blocks are tested with).
+1. **Linear–Gaussian** (a :class:`~bayesinv.LinearForwardMap`, a Gaussian prior and iid
+   Gaussian noise of known σ): the
    posterior is Gaussian and is drawn exactly, independent draws (:mod:`.exact`) — unless an
    option that only a Markov chain takes was given (``warmup``, ``init``, ``step_size``, a
    checkpoint, ...), in which case rule 2 applies.
@@ -21,7 +24,7 @@ the structure of the problem (no solves):
 4. **No gradient**: pCN (``"pcn"``) from prior draws, β adapted in warm-up (Cotter et al.
    2013).
 
-Rules 2–4 run ``DEFAULT_WARMUP`` warm-up steps unless ``warmup`` is given. A given ``beta``
+Rules 0 and 2–4 run ``DEFAULT_WARMUP`` warm-up steps unless ``warmup`` is given. A given ``beta``
 without a method keeps the historical default, pCN. What was picked and why is recorded in
 the result's attributes ``method_choice`` ("auto") and ``method_reason``.
 """
@@ -31,7 +34,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..forward.base import ForwardMap
-from ..forward.linear import LinearForwardMap
+from .exact import is_linear_gaussian
+from .gibbs import blocks_of
 
 #: warm-up steps of an automatically chosen Markov chain when ``warmup`` is not given
 DEFAULT_WARMUP = 500
@@ -78,11 +82,15 @@ def choose_method(posterior, given: dict | None = None) -> MethodChoice:
                            if k in given and given[k] is not default
                            and not (isinstance(default, int) and given[k] == default))
     forward = posterior.likelihood.forward
-    prior = posterior.prior
     if given.get("beta") is not None:
         return MethodChoice("pcn", "beta was given without a method: pCN (whose scale "
                             "parameter beta is)", {"warmup": 0, "init": "prior"})
-    if isinstance(forward, LinearForwardMap) and prior.is_linear and not chain_options:
+    if blocks_of(posterior):
+        return MethodChoice(
+            "pcn", "the posterior has hyperparameter blocks (unknown σ or prior scale), "
+            "sampled by Metropolis-within-Gibbs: pCN for ξ, beta adapted in warm-up",
+            {"warmup": DEFAULT_WARMUP, "init": "prior"})
+    if is_linear_gaussian(posterior) and not chain_options:
         return MethodChoice("exact", "linear forward map and Gaussian prior: the posterior is "
                             "Gaussian, drawn exactly (independent draws)")
     warm = {"warmup": DEFAULT_WARMUP}

@@ -28,6 +28,14 @@ from .tuning import gauss_newton_hessian, sqrt_inverse
 from .warmstart import seed_sequence
 
 
+def is_linear_gaussian(posterior: Posterior) -> bool:
+    """Whether the posterior is Gaussian: a LinearForwardMap, a Gaussian (linear-T) prior and
+    iid Gaussian noise of known σ (other noise models and hyperparameters are not)."""
+    return (posterior.prior.is_linear and isinstance(posterior.likelihood.forward,
+                                                     LinearForwardMap)
+            and type(posterior.likelihood) is GaussianLikelihood)
+
+
 def exact_gaussian_posterior(posterior: Posterior) -> tuple[np.ndarray, np.ndarray]:
     """(μ, R) with the whitened posterior N(μ, R Rᵀ), for affine forward maps and Gaussian
     priors; raises InvalidArgumentError otherwise."""
@@ -35,8 +43,7 @@ def exact_gaussian_posterior(posterior: Posterior) -> tuple[np.ndarray, np.ndarr
         raise InvalidArgumentError(
             f"posterior must be a bayesinv.Posterior, got {type(posterior).__name__}")
     forward = posterior.likelihood.forward
-    if not (posterior.prior.is_linear and isinstance(forward, LinearForwardMap)
-            and type(posterior.likelihood) is GaussianLikelihood):
+    if not is_linear_gaussian(posterior):
         raise InvalidArgumentError(
             "exact posterior draws need a linear–Gaussian problem (a LinearForwardMap, a "
             "Gaussian prior and a GaussianLikelihood with known σ); got "
