@@ -205,6 +205,8 @@ def main(argv=None):
     parser.add_argument("--meshes", type=int, nargs="*", help="mesh sizes (default 32 64)")
     parser.add_argument("--draws", type=int, help="kept draws per chain (default 2000)")
     parser.add_argument("--warmup", type=int, help="warm-up steps per chain (default 500)")
+    parser.add_argument("--samplers", nargs="*", choices=[r[1] for r in RUNS],
+                        help="only these bayesinv samplers (default: all)")
     parser.add_argument("--peer-meshes", type=int, nargs="*",
                         help="meshes on which hIPPYlib runs too (default 32 64)")
     parser.add_argument("--peer-samplers", nargs="*", choices=sorted(PEER_SAMPLERS),
@@ -252,6 +254,8 @@ def main(argv=None):
         rows = []
         for label, method, kw, use_laplace, baseline in RUNS:
             if baseline and n not in cfg["baseline_meshes"]:
+                continue
+            if args.samplers and method not in args.samplers:
                 continue
             before = step_limit(post, map_est.theta)
             try:
