@@ -53,6 +53,7 @@ def inference_data(posterior, arrays: dict, store_theta: bool, attrs: dict,
         log_likelihood=None if pred is None else {"y": like.pointwise_from_prediction(pred)},
         observed_data={"y": like.data},
         constant_data=constant,
+        space=getattr(forward, "parameter_space", None),
         attrs={**attrs, "noise_std": like.noise_std},
         first_draw=first_draw,
     )
