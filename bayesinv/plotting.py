@@ -75,6 +75,20 @@ def _field_values(space, values):
     return space, values
 
 
+def unplottable(space) -> str | None:
+    """Why :func:`plot_field` cannot draw fields on ``space`` (a sentence), or None if it can."""
+    dim = np.shape(space.coordinates)[1]
+    if dim == 3:
+        return ("plot_field draws 2-d fields; this field lives in 3-d: use plot_slices(space, "
+                "values) for plane cuts, or bayesinv.io.write_paraview for ParaView")
+    cell, family, degree = _describe(space)
+    if dim == 2 and (cell != "triangle" or (family, degree) not in (
+            ("Lagrange", 1), ("Lagrange", 2), ("DG", 0))):
+        return (f"plot_field draws Lagrange (P1, P2) and DG0 fields on triangles, got a "
+                f"{family}{degree} field on {cell} cells: use bayesinv.io.write_paraview")
+    return None
+
+
 def plot_field(space, values=None, ax=None, *, title=None, cmap="viridis", vmin=None,
                vmax=None, colorbar=True, points=None):
     """Plot a field (dof values) on its 2-d mesh, optionally with design points on top.
@@ -87,25 +101,18 @@ def plot_field(space, values=None, ax=None, *, title=None, cmap="viridis", vmin=
     through ParaView.
     """
     space, values = _field_values(space, values)
-    dim = np.shape(space.coordinates)[1]
-    cell, family, degree = _describe(space)
-    if dim == 3:
-        raise InvalidArgumentError(
-            "plot_field draws 2-d fields; this field lives in 3-d: use plot_slices(space, "
-            "values) for plane cuts, or bayesinv.io.write_paraview for ParaView")
+    reason = unplottable(space)
+    if reason:
+        raise InvalidArgumentError(reason)
+    _, family, _ = _describe(space)
     ax = ax if ax is not None else plt.gca()
-    if dim == 1:
+    if np.shape(space.coordinates)[1] == 1:
         order = np.argsort(space.coordinates[:, 0])
         ax.plot(space.coordinates[order, 0], values[order], color="C0")
         ax.set_xlabel("x")
         if title:
             ax.set_title(title)
         return ax
-    if cell != "triangle" or (family, degree) not in (("Lagrange", 1), ("Lagrange", 2),
-                                                      ("DG", 0)):
-        raise InvalidArgumentError(
-            f"plot_field draws Lagrange (P1, P2) and DG0 fields on triangles, got a "
-            f"{family}{degree} field on {cell} cells: use bayesinv.io.write_paraview")
     if family == "DG":
         xy, cells = _mesh_arrays(space)
         tri = mtri.Triangulation(xy[:, 0], xy[:, 1], cells)

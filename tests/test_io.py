@@ -226,3 +226,24 @@ def test_vtx_is_skipped_with_a_reason_without_adios2(square, tmp_path):
         assert "without ADIOS2" in export.skipped["vtx"] and not export.vtx
     export = write_paraview(tmp_path / "post.xdmf", idata, num_draws=1, vtx=False)
     assert not export.skipped and not export.vtx
+
+
+@pytest.mark.slow
+def test_readme_paraview_block_runs(tmp_path, monkeypatch):
+    """The README's "Results in ParaView" block as written, in a temporary directory."""
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = text[text.index("### Results in ParaView"):]
+    block = re.search(r"```python\n(.*?)```", section, flags=re.S).group(1)
+    monkeypatch.chdir(tmp_path)
+    namespace: dict = {}
+    exec(compile(block, "README.md", "exec"), namespace)
+    saved, fields = namespace["saved"], namespace["fields"]
+    theta = saved.posterior["theta"].values
+    np.testing.assert_allclose(fields["mean"], theta.reshape(-1, theta.shape[-1]).mean(0),
+                               rtol=1e-12, atol=1e-12)
+    assert fields["draw"].shape == (20, theta.shape[-1])
+    assert (tmp_path / "results" / "posterior.h5").is_file()
+    assert namespace["ball"].radius > 0 and namespace["mean_x"].width > 0

@@ -171,3 +171,18 @@ def test_trace_rank_plot_draws_each_chains_rank_histogram():
         assert row[1].get_title(loc="right").startswith("R-hat = ")
     with pytest.raises(InvalidArgumentError, match="indices"):
         plot_trace_rank(idata_of({"xi": xi}), indices=(5,))
+
+
+@pytest.mark.fem
+def test_a_1d_field_is_drawn_as_a_curve_in_coordinate_order(fem):
+    from bayesinv.fem import _compat
+    from bayesinv.fem.variational import DofSpace
+    from bayesinv.plotting import plot_field
+
+    mesh = _compat.dolfinx.mesh.create_unit_interval(_compat.COMM, 6)
+    space = DofSpace(_compat.function_space(mesh, "Lagrange", 2))
+    values = space.interpolate(lambda x: x[0] ** 2)
+    line = plot_field(space, values).lines[0]
+    x, y = line.get_xdata(), line.get_ydata()
+    assert (np.diff(x) > 0).all()
+    np.testing.assert_allclose(y, x**2, atol=1e-14)
