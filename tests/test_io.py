@@ -80,6 +80,42 @@ def test_a_reloaded_record_reproduces_the_space(square, tmp_path):
         np.testing.assert_allclose(rebuilt[back.dolfinx_dofs], space.coordinates, atol=1e-14)
 
 
+class PermutedSpace:
+    """``space`` with its dofs renumbered (new dof i = old dof perm[i]): a record whose dof
+    order is not dolfinx's, so the rebuilt space must match dofs by their coordinates."""
+
+    def __init__(self, space, perm):
+        inverse = np.argsort(perm)
+        self.function_space = space.function_space
+        self.coordinates = space.coordinates[perm]
+        self.cell_dofs = inverse[space.cell_dofs]
+        self.mass_matrix = space.mass_matrix[perm][:, perm]
+        self.num_dofs = space.num_dofs
+
+    def interpolate(self, fn):
+        return np.asarray(fn(self.coordinates.T.copy()), dtype=float)
+
+
+@pytest.mark.parametrize("degree", [1, 2])
+def test_a_record_in_another_dof_order_is_matched_by_coordinates(square, tmp_path, degree):
+    space = square.space(degree)
+    perm = np.random.default_rng(5).permutation(space.num_dofs)
+    idata, arr = idata_on(PermutedSpace(space, perm))
+    back = reloaded(idata, tmp_path)
+    record = recorded_space(back)
+    assert (record.dolfinx_dofs != np.arange(space.num_dofs)).any()
+    inverse = np.argsort(perm)
+    original = arr[..., inverse]  # the same draws in the space's own dof order
+    got = point_value_interval(back, [0.37, 0.61], 0.9)
+    want = point_value_interval(original, [0.37, 0.61], 0.9, space=space)
+    assert (got.lower, got.upper) == pytest.approx((want.lower, want.upper), rel=1e-12)
+    export = write_paraview(tmp_path / "perm.xdmf", back, num_draws=0)
+    on_file = read_fields(export.xdmf, space=space)["mean"]
+    on = ~np.isnan(on_file)
+    np.testing.assert_allclose(on_file[on], original.mean(axis=(0, 1))[on], rtol=1e-12,
+                               atol=1e-12)
+
+
 def test_sets_find_the_recorded_space_before_and_after_a_round_trip(square, tmp_path):
     space = square.space(1)
     idata, arr = idata_on(space)
@@ -99,6 +135,17 @@ def test_sets_find_the_recorded_space_before_and_after_a_round_trip(square, tmp_
     euclid = functional_interval(arr, space.interpolate(psi), 0.9,
                                  mass_matrix=sp.identity(space.num_dofs))
     assert abs(euclid.upper - want.upper) > 0.1 * abs(want.upper)
+
+
+def test_streamed_parts_keep_the_record_when_concatenated(square):
+    from bayesinv.diagnostics.arviz_io import concat_draws
+
+    space = square.space(1)
+    parts = [idata_on(space, seed=k, draws=5)[0] for k in range(3)]
+    combined = concat_draws(parts)
+    assert combined.posterior["theta"].shape[:2] == (2, 15)
+    found = recorded_space(combined)
+    assert found is not None and (found.mass_matrix != space.mass_matrix).nnz == 0
 
 
 def test_without_a_record_the_clear_errors_stay(square):
