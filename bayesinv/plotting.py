@@ -11,6 +11,7 @@ import scipy.stats
 
 from ._validation import integer_at_least, one_of
 from .diagnostics.arviz_io import convergence_diagnostics
+from .diagnostics.credible import posterior_draws
 from .diagnostics.plots import plot_coverage  # noqa: F401  (the calibration plot, one call)
 from .diagnostics.space_record import RecordedSpace, recorded_space
 from .errors import InvalidArgumentError
@@ -63,8 +64,8 @@ def triangulation(space) -> mtri.Triangulation:
 def _field_values(space, values):
     """(space, values): an InferenceData with no values plots its posterior mean of θ."""
     if hasattr(space, "groups") and values is None:
-        values = space.posterior["theta"].values.reshape(-1, space.posterior["theta"].shape[-1])
-        values = values.mean(axis=0)
+        theta = posterior_draws(space, "theta")
+        values = theta.reshape(-1, theta.shape[-1]).mean(axis=0)
     space = _recorded(space)
     values = np.asarray(values, dtype=float)
     if values.shape != (space.num_dofs if hasattr(space, "num_dofs") else

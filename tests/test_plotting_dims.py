@@ -84,6 +84,8 @@ def test_2d_fields_draw_their_values(fem, tmp_path):
     write_netcdf_atomic(idata_of({"theta": arr}, P1), tmp_path / "run.nc")
     ax = plot_field(read_netcdf(tmp_path / "run.nc"))  # the recorded space, the mean of θ
     np.testing.assert_allclose(ax.collections[0].get_array(), arr.mean(axis=(0, 1)))
+    with pytest.raises(InvalidArgumentError, match="no variable 'theta'"):
+        plot_field(idata_of({"xi": arr}, P1))
     dg = DofSpace(_compat.function_space(square.mesh, "DG", 0))
     values = dg.interpolate(f)
     ax = plot_field(dg, values, plt.figure().gca())
