@@ -155,6 +155,7 @@ class LaplaceApproximation:
         return build_inference_data(
             posterior=post, sample_stats={"lp": self.logpdf(xi)}, log_likelihood=None,
             observed_data={"y": like.data}, constant_data=constant,
+            space=getattr(forward, "parameter_space", None),
             attrs={"sampler": "laplace", "rank": self.rank, "draws": draws, "chains": chains,
                    "warmup": 0, "thin": 1, "seed": str(seed_seq.entropy),
                    "seed_spawn_key": str(tuple(seed_seq.spawn_key)),

@@ -712,8 +712,10 @@ def test_functional_interval_and_l2_ball_need_the_l2_product():
         with pytest.raises(InvalidArgumentError) as info:
             call()
         assert str(info.value) == (
-            f"{name} needs space= (an FE space) or mass_matrix= (an (10, 10) matrix M) for "
-            f"the L² product <u, v> = uᵀ M v; pass mass_matrix=scipy.sparse.identity(10) for "
+            f"{name} needs space= (an FE space), mass_matrix= (an (10, 10) matrix M) or "
+            f"draws whose InferenceData records θ's FE space (a sampler run on an FE forward "
+            f"map) for the L² product <u, v> = uᵀ M v; pass "
+            f"mass_matrix=scipy.sparse.identity(10) for "
             f"the Euclidean product of the coefficient vectors")
         call(mass_matrix=sp.identity(10))  # the Euclidean product, asked for explicitly
 

@@ -13,6 +13,7 @@ import warnings
 import numpy as np
 
 from .._files import atomic_path
+from .space_record import RECORD_DIMS, record_space
 
 with warnings.catch_warnings():
     # ArviZ 0.23 announces its 1.x refactor with a FutureWarning on import.
@@ -25,19 +26,30 @@ DIMS = {
     "y": ["observation"],
     "node_coordinates": ["node", "space"],
     "design": ["observation", "space"],
+    **RECORD_DIMS,
 }
 
 
 def build_inference_data(*, posterior: dict, sample_stats: dict, log_likelihood: dict | None,
                          observed_data: dict, constant_data: dict, attrs: dict,
-                         first_draw: int = 0):
+                         first_draw: int = 0, space=None):
     """Assemble InferenceData from (chain, draw, ...) arrays; draws are numbered from
-    ``first_draw`` (a part of a streamed run)."""
-    spaces = [a.shape[-1] for a in constant_data.values() if a.ndim == 2]
+    ``first_draw`` (a part of a streamed run). ``space``: the FE space θ lives on, recorded
+    in ``constant_data`` (see :mod:`bayesinv.diagnostics.space_record`) when θ has its
+    number of dofs."""
+    constant_data = dict(constant_data)
+    record = None
+    theta = posterior.get("theta")
+    if space is not None and (theta is None or theta.shape[-1] == space.num_dofs):
+        record = record_space(space)
+    if record is not None:
+        constant_data.update(record[0])
+    spaces = [np.shape(a)[-1] for k, a in constant_data.items()
+              if DIMS.get(k, [None])[-1] == "space"]
     coords = {"space": ["x", "y", "z"][: spaces[0]]} if spaces else {}
     num_draws = next(iter(posterior.values())).shape[1]
     coords["draw"] = np.arange(first_draw, first_draw + num_draws)
-    return az.from_dict(
+    idata = az.from_dict(
         posterior=posterior,
         sample_stats=sample_stats,
         log_likelihood=log_likelihood,
@@ -47,6 +59,9 @@ def build_inference_data(*, posterior: dict, sample_stats: dict, log_likelihood:
         coords=coords,
         attrs=attrs,
     )
+    if record is not None:
+        idata.constant_data.attrs.update(record[1])
+    return idata
 
 
 def summary(data, var_names=None, **kwargs):

@@ -45,6 +45,7 @@ import scipy.sparse as sp
 from .._validation import float_in_interval, one_of, real_array
 from ..errors import InvalidArgumentError
 from .arviz_io import hdi
+from .space_record import resolve_space
 
 INTERVAL_KINDS = ("equal_tailed", "hdi")
 
@@ -217,6 +218,17 @@ def l2_norm(values, mass_matrix=None):
     return np.sqrt(np.maximum(np.einsum("si,si->s", flat, mv), 0.0)).reshape(v.shape[:-1])
 
 
+def require_space(draws, space, n: int, function: str):
+    """``space``, or the FE space recorded in InferenceData ``draws``; an error naming
+    ``function`` when there is neither."""
+    found = resolve_space(draws, space, n)
+    if found is None:
+        raise InvalidArgumentError(
+            f"{function} needs space= (θ's FE space): the draws record no FE space with {n} "
+            f"dofs (only InferenceData from a sampler run on an FE forward map does)")
+    return found
+
+
 def _mass_matrix(mass_matrix, space, n: int):
     if mass_matrix is None and space is not None:
         mass_matrix = space.mass_matrix
@@ -231,7 +243,9 @@ def _require_l2_product(function: str, mass_matrix, n: int) -> None:
     """Refuse a call that promises an L² product without the mass matrix that defines it."""
     if mass_matrix is None:
         raise InvalidArgumentError(
-            f"{function} needs space= (an FE space) or mass_matrix= (an ({n}, {n}) matrix M) "
+            f"{function} needs space= (an FE space), mass_matrix= (an ({n}, {n}) matrix M) "
+            f"or draws whose InferenceData records θ's FE space (a sampler run on an FE "
+            f"forward map) "
             f"for the L² product <u, v> = uᵀ M v; pass mass_matrix=scipy.sparse.identity({n}) "
             f"for the Euclidean product of the coefficient vectors")
 
@@ -300,10 +314,13 @@ def l2_ball(draws, level: float = 0.95, *, mass_matrix=None, space=None,
     The norm uses ``mass_matrix`` (or ``space.mass_matrix``), so it is the L² norm of the FE
     function. One of them is required (the Euclidean norm of the nodal vector differs from
     the L² norm by a mesh-dependent factor); pass ``mass_matrix=scipy.sparse.identity(n)``
-    for the Euclidean norm of a coefficient vector on purpose.
+    for the Euclidean norm of a coefficient vector on purpose. Without either, the space
+    recorded in InferenceData ``draws`` is used (:mod:`.space_record`).
     """
     level = check_level(level)
     pooled = _pooled(draws, var_name, ndim=1)
+    if mass_matrix is None:
+        space = resolve_space(draws, space, pooled.shape[1])
     M = _mass_matrix(mass_matrix, space, pooled.shape[1])
     _require_l2_product("l2_ball", M, pooled.shape[1])
     center = pooled.mean(axis=0)
@@ -367,19 +384,24 @@ def functional_interval(draws, psi, level: float = 0.95, *, space=None, mass_mat
 
     ``psi``: a callable ψ(x) (needs ``space``) or nodal values on θ's mesh. ``space`` or
     ``mass_matrix`` is required (without M the product would be the Euclidean θᵀψ, not the
-    L² product); pass ``mass_matrix=scipy.sparse.identity(n)`` for θᵀψ on purpose.
+    L² product); pass ``mass_matrix=scipy.sparse.identity(n)`` for θᵀψ on purpose. Without
+    either, the space recorded in InferenceData ``draws`` is used (:mod:`.space_record`).
     """
     arr = posterior_draws(draws, var_name)
+    if mass_matrix is None:
+        space = resolve_space(draws, space, arr.shape[-1])
     w = functional_weights(psi, arr.shape[-1], space=space, mass_matrix=mass_matrix)
     _require_l2_product("functional_interval", _mass_matrix(mass_matrix, space, arr.shape[-1]),
                         arr.shape[-1])
     return scalar_interval(arr @ w, level, kind=kind, name=name)
 
 
-def point_value_interval(draws, point, level: float = 0.95, *, space,
+def point_value_interval(draws, point, level: float = 0.95, *, space=None,
                          kind: str = "equal_tailed", var_name: str = "theta") -> Interval:
-    """Credible interval for the point value θ(x) of the FE field at ``point``."""
+    """Credible interval for the point value θ(x) of the FE field at ``point`` (``space``:
+    θ's FE space; by default the one recorded in InferenceData ``draws``)."""
     arr = posterior_draws(draws, var_name)
+    space = require_space(draws, space, arr.shape[-1], "point_value_interval")
     w = point_weights(np.atleast_2d(np.asarray(point, dtype=float)), space, arr.shape[-1])[0]
     label = "theta(" + ", ".join(f"{c:.3g}" for c in np.ravel(point)) + ")"
     return scalar_interval(arr @ w, level, kind=kind, name=label)

@@ -24,8 +24,10 @@ from .credible import (
     point_weights,
     pointwise_intervals,
     posterior_draws,
+    require_space,
     simultaneous_band,
 )
+from .space_record import resolve_space
 
 KIND_LABELS = {"equal_tailed": "equal-tailed", "hdi": "HDI", "band": "sup-norm band",
                "l2_ball": "L² ball"}
@@ -79,6 +81,8 @@ def plot_bvm(draws, psi, *, truth=None, space=None, mass_matrix=None, ax=None, b
     the posterior mean and (if given, as nodal values or a number) the true value."""
     ax = _axes(ax)
     arr = posterior_draws(draws, var_name)
+    if mass_matrix is None:
+        space = resolve_space(draws, space, arr.shape[-1])
     w = functional_weights(psi, arr.shape[-1], space=space, mass_matrix=mass_matrix)
     values = (arr @ w).ravel()
     mean, sd = values.mean(), values.std(ddof=1)
@@ -100,14 +104,18 @@ def plot_bvm(draws, psi, *, truth=None, space=None, mass_matrix=None, ax=None, b
     return ax
 
 
-def plot_band_along_line(draws, space, start, end, *, level=0.95, truth=None, num_points=200,
-                         ax=None, var_name="theta", title=None):
+def plot_band_along_line(draws, space=None, start=None, end=None, *, level=0.95, truth=None,
+                         num_points=200, ax=None, var_name="theta", title=None):
     """θ along the segment from ``start`` to ``end``: posterior mean, pointwise equal-tailed
     intervals and the simultaneous band at ``level`` (both over the points of the segment), and
-    the truth (nodal values or a callable)."""
-    ax = _axes(ax)
+    the truth (nodal values or a callable). ``space`` defaults to the FE space recorded in
+    InferenceData ``draws``."""
     level = check_level(level)
+    if start is None or end is None:
+        raise InvalidArgumentError("plot_band_along_line needs the segment: start= and end=")
     arr = posterior_draws(draws, var_name)
+    space = require_space(draws, space, arr.shape[-1], "plot_band_along_line")
+    ax = _axes(ax)
     start, end = np.asarray(start, float), np.asarray(end, float)
     t = np.linspace(0.0, 1.0, int(num_points))
     points = start + t[:, None] * (end - start)

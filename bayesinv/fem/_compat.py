@@ -213,6 +213,35 @@ def function_space(mesh, family: str, degree: int, shape: tuple | None = None):
         return fem.TensorFunctionSpace(mesh, (family, int(degree)), shape=shape)
 
 
+def element_family(V) -> tuple[str, int]:
+    """("Lagrange" or "DG", degree) of a scalar Lagrange-family space ``V`` (from its basix
+    element, the same on every version)."""
+    element = basix_element(V)
+    family = "DG" if getattr(element, "discontinuous", False) else "Lagrange"
+    return family, int(element.degree)
+
+
+def create_mesh(cells: np.ndarray, x: np.ndarray, cell_name: str):
+    """A serial affine mesh of ``cell_name`` cells from vertex coordinates ``x`` (n, gdim) and
+    cells (num_cells, vertices_per_cell) indexing them (dolfinx may renumber both).
+
+    0.7+ describes the coordinate element with ``basix.ufl``; 0.5/0.6 with a UFL
+    ``VectorElement`` on a cell embedded in gdim dimensions.
+    """
+    x = np.ascontiguousarray(x, dtype=np.float64)
+    gdim = x.shape[1]
+    cells = np.ascontiguousarray(cells, dtype=np.int64)
+    try:
+        import basix.ufl
+
+        element = basix.ufl.element("Lagrange", cell_name, 1, shape=(gdim,))
+    except (ImportError, AttributeError):  # 0.5 / 0.6
+        element = ufl.VectorElement("Lagrange", ufl.Cell(cell_name, geometric_dimension=gdim),
+                                    1, dim=gdim)
+    with quiet_jit():
+        return dolfinx.mesh.create_mesh(COMM, cells, x, ufl.Mesh(element))
+
+
 def _local_cells(mesh) -> int:
     return mesh.topology.index_map(mesh.topology.dim).size_local
 
@@ -595,10 +624,12 @@ __all__ = [
     "check_supported",
     "colliding_cells",
     "coordinate_element_degree",
+    "create_mesh",
     "create_petsc_matrix",
     "create_petsc_vector",
     "dirichlet_bc",
     "dolfinx",
+    "element_family",
     "exterior_facets",
     "form",
     "function_space",

@@ -21,6 +21,7 @@ from functools import cached_property
 import numpy as np
 import scipy.sparse as sp
 
+from .._nodal import dof_values
 from .._validation import integer_at_least, points_2d, positive_float
 from ..errors import InvalidArgumentError
 from . import _dolfinx
@@ -290,23 +291,3 @@ def uniform_by_rejection(contains, bounding_box, n: int, seed=None) -> np.ndarra
         cand = lo + (hi - lo) * rng.random((2 * (n - out.shape[0]) + 8, lo.shape[0]))
         out = np.vstack([out, cand[contains(cand)]])
     return out[:n]
-
-
-def dof_values(fn, coordinates: np.ndarray, space: str = "") -> np.ndarray:
-    """Dof values of ``fn`` on a space with dof coordinates ``coordinates`` (num_dofs, gdim):
-    a constant, a callable fn(x) with x of shape (gdim, num_dofs), or an array of values.
-    ``space`` completes the shape error (e.g. " for this P1 space")."""
-    num_dofs = coordinates.shape[0]
-    if callable(fn):
-        values = np.asarray(fn(coordinates.T.copy()), dtype=float)
-        values = np.broadcast_to(values, (num_dofs,)).copy()
-    elif np.ndim(fn) == 0:
-        values = np.full(num_dofs, float(fn))
-    else:
-        values = np.asarray(fn, dtype=float)
-        if values.shape != (num_dofs,):
-            raise InvalidArgumentError(
-                f"values must have shape ({num_dofs},){space}, got {values.shape}")
-    if not np.isfinite(values).all():
-        raise InvalidArgumentError("the interpolated function has non-finite values")
-    return values

@@ -323,12 +323,12 @@ def run_inversion(cfg: dict, *, output=None, figures: bool = True, progress=None
 def _inversion_figure(path, model, idata, truth, theta):
     from matplotlib.figure import Figure  # pyplot-free, as in _coverage_figure
 
-    from ..plotting import plot_field, plot_traces
+    from ..plotting import plot_field, plot_traces, unplottable
 
     pooled = theta.reshape(-1, theta.shape[-1])
     mean, sd = pooled.mean(axis=0), pooled.std(axis=0)
     has_xi = "xi" in idata.posterior
-    if model.space is None:
+    if model.space is None or unplottable(model.space):  # no 2-d picture: the coordinates
         fig = Figure(figsize=(7, 4), layout="constrained")
         ax = fig.add_subplot()
         idx = np.arange(truth.size)

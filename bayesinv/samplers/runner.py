@@ -70,6 +70,7 @@ def inference_data(posterior, arrays: dict, store_theta: bool, attrs: dict,
         log_likelihood=None if log_lik is None else {"y": log_lik},
         observed_data={"y": like.data},
         constant_data=constant,
+        space=getattr(forward, "parameter_space", None),
         attrs={**attrs, "noise_std": like.noise_std},
         first_draw=first_draw,
     )
