@@ -58,7 +58,7 @@ from ..links import get_link
 from . import _compat
 from .dirichlet import DirichletBC, boundary_dofs
 from .pointeval import check_points, reference_coordinates, space_element
-from .solvers import _PC_FAILED, _REASONS, PETScSolver
+from .solvers import _PC_FAILED, _REASONS, PETScSolver, configure_ksp
 
 #: the default solver: a parallel direct LU factorisation by MUMPS
 DEFAULT_SOLVER = PETScSolver("preonly", "lu", factor_solver_type="mumps")
@@ -158,21 +158,7 @@ class _ParallelSolver:
             self.ksp.destroy()
         ksp = self.ksp = PETSc.KSP().create(comm)
         ksp.setOperators(matrix)
-        ksp.setType(config.ksp_type)
-        pc = ksp.getPC()
-        pc.setType(config.pc_type)
-        if config.ksp_type == "preonly":
-            pc.setFactorSolverType(config.factor_solver_type)
-        else:
-            ksp.setTolerances(rtol=config.rtol, atol=config.atol, max_it=config.max_it)
-        if config.options:
-            opts = PETSc.Options()
-            for key, value in config.options.items():
-                opts[prefix + key.lstrip("-")] = value
-            ksp.setOptionsPrefix(prefix)
-            ksp.setFromOptions()
-            for key in config.options:
-                opts.delValue(prefix + key.lstrip("-"))
+        configure_ksp(ksp, config, prefix)
 
     def solve(self, b, x, transpose: bool = False) -> None:
         PETSc = _compat.PETSc

@@ -93,6 +93,32 @@ class PETScSolver:
         return factorize_via_bind(self, A)
 
 
+def configure_ksp(ksp, config: PETScSolver, prefix: str | None = None):
+    """Set ``config``'s KSP type, preconditioner, factorisation package and ordering (direct)
+    or tolerances (Krylov) on ``ksp``, and its extra PETSc options under an options prefix of
+    its own (``prefix``, default a fresh one), removed from the global database once read.
+    Returns the PC."""
+    ksp.setType(config.ksp_type)
+    pc = ksp.getPC()
+    pc.setType(config.pc_type)
+    if config.ksp_type == "preonly":
+        pc.setFactorSolverType(config.factor_solver_type)
+        if config.factor_solver_type == "petsc":
+            pc.setFactorOrdering(config.ordering)
+    else:
+        ksp.setTolerances(rtol=config.rtol, atol=config.atol, max_it=config.max_it)
+    if config.options:
+        prefix = prefix or f"bayesinv_solver{next(_PREFIXES)}_"
+        opts = PETSc.Options()
+        for key, value in config.options.items():
+            opts[prefix + key.lstrip("-")] = value
+        ksp.setOptionsPrefix(prefix)
+        ksp.setFromOptions()
+        for key in config.options:
+            opts.delValue(prefix + key.lstrip("-"))
+    return pc
+
+
 class _PETScPattern(InPlaceFactorizer):
     def __init__(self, config: PETScSolver, indptr, indices, n):
         self._config = config
@@ -105,24 +131,7 @@ class _PETScPattern(InPlaceFactorizer):
         self._mat.assemble()
         ksp = self._ksp = PETSc.KSP().create(comm)
         ksp.setOperators(self._mat)
-        ksp.setType(config.ksp_type)
-        pc = self._pc = ksp.getPC()
-        pc.setType(config.pc_type)
-        if config.ksp_type == "preonly":
-            pc.setFactorSolverType(config.factor_solver_type)
-            if config.factor_solver_type == "petsc":
-                pc.setFactorOrdering(config.ordering)
-        else:
-            ksp.setTolerances(rtol=config.rtol, atol=config.atol, max_it=config.max_it)
-        if config.options:
-            prefix = f"bayesinv_solver{next(_PREFIXES)}_"
-            opts = PETSc.Options()
-            for key, value in config.options.items():
-                opts[prefix + key.lstrip("-")] = value
-            ksp.setOptionsPrefix(prefix)
-            ksp.setFromOptions()
-            for key in config.options:
-                opts.delValue(prefix + key.lstrip("-"))
+        self._pc = configure_ksp(ksp, config)
         self._b = np.zeros(n)
         self._x = np.zeros(n)
         self._bvec = PETSc.Vec().createWithArray(self._b, comm=comm)
