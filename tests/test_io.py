@@ -240,12 +240,14 @@ def test_writes_replace_the_old_files_atomically_and_refuse_bad_input(square, tm
     second, arr2 = idata_on(space, seed=2)
     path = tmp_path / "out" / "post.xdmf"
     write_paraview(path, first, num_draws=0)
-    write_paraview(path, second, num_draws=0)
+    export = write_paraview(path, second, num_draws=0)
     got = read_fields(path, space=space)
     np.testing.assert_allclose(got["mean"], arr2.reshape(-1, space.num_dofs).mean(0),
                                rtol=1e-12)
     assert "draw" not in got
-    assert sorted(p.name for p in path.parent.iterdir()) == ["post.h5", "post.xdmf"]
+    # no staging files left behind: only the outputs (VTX's post.bp where dolfinx has ADIOS2)
+    expected = ["post.h5", "post.xdmf"] + ([] if "vtx" in export.skipped else ["post.bp"])
+    assert sorted(p.name for p in path.parent.iterdir()) == sorted(expected)
     before = path.read_bytes(), path.with_suffix(".h5").read_bytes()
     with pytest.raises(InvalidArgumentError, match=r"path must end in '\.xdmf'"):
         write_paraview(tmp_path / "out" / "post.vtk", second)
