@@ -66,7 +66,7 @@ def main(argv=None):
     taylor = check_forward_map(G, truth, rng, halvings=5)
 
     before = (G.counts.forward, G.newton_iterations)
-    map_est = bayesinv.find_map(posterior)
+    map_est = bayesinv.find_map(posterior, method="newton-cg")
     newton_per_solve = ((G.newton_iterations - before[1])
                         / max(G.counts.forward - before[0], 1))
     idata = bayesinv.sample(posterior, "pcnl", draws=cfg["draws"], warmup=cfg["warmup"],
