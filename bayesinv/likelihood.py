@@ -27,7 +27,41 @@ class LikelihoodEvaluation(NamedTuple):
     prediction: np.ndarray
 
 
-class GaussianLikelihood:
+class ThroughForwardMap:
+    """What every likelihood of a residual r = Y − G(θ) derives from its
+    ``loglik_from_prediction``, ``pointwise_from_prediction`` and ``_score(r)`` (∂ℓ/∂G): the
+    evaluation through the forward map, with ∇ℓ(θ) = J(θ)ᵀ ∂ℓ/∂G by one adjoint solve."""
+
+    forward: ForwardMap
+    data: np.ndarray
+
+    @property
+    def num_observations(self) -> int:
+        return self.data.shape[0]
+
+    def evaluate(self, theta, grad: bool = False) -> LikelihoodEvaluation:
+        """ℓ(θ) with the prediction G(θ), and ∇ℓ(θ) when ``grad`` (one adjoint solve)."""
+        if not grad:
+            prediction = self.forward(theta)
+            return LikelihoodEvaluation(self.loglik_from_prediction(prediction), None, prediction)
+        prediction, pullback = self.forward.value_and_pullback(theta)
+        g = pullback(self._score(self.data - prediction))
+        return LikelihoodEvaluation(self.loglik_from_prediction(prediction), g, prediction)
+
+    def logpdf(self, theta) -> float:
+        """ℓ(θ)."""
+        return self.evaluate(theta).loglik
+
+    def value_and_grad(self, theta) -> tuple[float, np.ndarray]:
+        """(ℓ(θ), ∇_θ ℓ(θ))."""
+        ev = self.evaluate(theta, grad=True)
+        return ev.loglik, ev.grad
+
+    def pointwise_logpdf(self, theta) -> np.ndarray:
+        return self.pointwise_from_prediction(self.forward(theta))
+
+
+class GaussianLikelihood(ThroughForwardMap):
     """Gaussian likelihood of data Y given θ through a forward map G.
 
     Parameters
@@ -49,10 +83,6 @@ class GaussianLikelihood:
         self.noise_std = positive_float("noise_std", noise_std)
         self._log_norm = -forward.output_dim * (np.log(self.noise_std) + 0.5 * np.log(2 * np.pi))
 
-    @property
-    def num_observations(self) -> int:
-        return self.data.shape[0]
-
     def loglik_from_prediction(self, prediction: np.ndarray) -> float:
         r = self.data - prediction
         with np.errstate(over="ignore", invalid="ignore"):  # a diverging chain gives -inf
@@ -63,26 +93,9 @@ class GaussianLikelihood:
         r = self.data - np.asarray(prediction)
         return -0.5 * (r / self.noise_std) ** 2 + self._log_norm / self.num_observations
 
-    def evaluate(self, theta, grad: bool = False) -> LikelihoodEvaluation:
-        """ℓ(θ) with the prediction G(θ), and ∇ℓ(θ) when ``grad`` (one adjoint solve)."""
-        if not grad:
-            prediction = self.forward(theta)
-            return LikelihoodEvaluation(self.loglik_from_prediction(prediction), None, prediction)
-        prediction, pullback = self.forward.value_and_pullback(theta)
-        g = pullback((self.data - prediction) / self.noise_std**2)
-        return LikelihoodEvaluation(self.loglik_from_prediction(prediction), g, prediction)
-
-    def logpdf(self, theta) -> float:
-        """ℓ_N(θ)."""
-        return self.evaluate(theta).loglik
-
-    def value_and_grad(self, theta) -> tuple[float, np.ndarray]:
-        """(ℓ_N(θ), ∇_θ ℓ_N(θ))."""
-        ev = self.evaluate(theta, grad=True)
-        return ev.loglik, ev.grad
-
-    def pointwise_logpdf(self, theta) -> np.ndarray:
-        return self.pointwise_from_prediction(self.forward(theta))
+    def _score(self, r: np.ndarray) -> np.ndarray:
+        """∂ℓ/∂G = r / σ² at the residual r = Y − G(θ)."""
+        return r / self.noise_std**2
 
     def simulate(self, theta, rng=None) -> np.ndarray:
         """A new data set G(θ) + σ ε with ε ~ N(0, I)."""

@@ -30,7 +30,7 @@ import numpy as np
 from .._validation import finite_vector
 from ..errors import InvalidArgumentError
 from ..forward.base import ForwardMap
-from ..likelihood import LikelihoodEvaluation
+from ..likelihood import LikelihoodEvaluation, ThroughForwardMap
 
 
 @runtime_checkable
@@ -61,7 +61,7 @@ def check_forward(forward) -> ForwardMap:
     return forward
 
 
-class PredictionLikelihood:
+class PredictionLikelihood(ThroughForwardMap):
     """Base class: a likelihood given by its noise model as a function of the residual
     r = Y − G(θ). Subclasses define ``_loglik(r)`` (float), ``_score(r)`` (∂ℓ/∂G, length N),
     ``_pointwise(r)`` (length N, broadcasting over leading axes) and ``_noise(rng, shape)``
@@ -71,10 +71,6 @@ class PredictionLikelihood:
         self.forward = check_forward(forward)
         self.data = finite_vector("data", data, forward.output_dim)
 
-    @property
-    def num_observations(self) -> int:
-        return self.data.shape[0]
-
     def loglik_from_prediction(self, prediction: np.ndarray) -> float:
         with np.errstate(over="ignore", invalid="ignore"):  # a diverging chain gives -inf
             value = float(self._loglik(self.data - prediction))
@@ -82,25 +78,6 @@ class PredictionLikelihood:
 
     def pointwise_from_prediction(self, prediction: np.ndarray) -> np.ndarray:
         return self._pointwise(self.data - np.asarray(prediction))
-
-    def evaluate(self, theta, grad: bool = False) -> LikelihoodEvaluation:
-        """ℓ(θ) with G(θ), and ∇ℓ(θ) = J(θ)ᵀ s when ``grad`` (one adjoint solve)."""
-        if not grad:
-            prediction = self.forward(theta)
-            return LikelihoodEvaluation(self.loglik_from_prediction(prediction), None, prediction)
-        prediction, pullback = self.forward.value_and_pullback(theta)
-        g = pullback(self._score(self.data - prediction))
-        return LikelihoodEvaluation(self.loglik_from_prediction(prediction), g, prediction)
-
-    def logpdf(self, theta) -> float:
-        return self.evaluate(theta).loglik
-
-    def value_and_grad(self, theta) -> tuple[float, np.ndarray]:
-        ev = self.evaluate(theta, grad=True)
-        return ev.loglik, ev.grad
-
-    def pointwise_logpdf(self, theta) -> np.ndarray:
-        return self.pointwise_from_prediction(self.forward(theta))
 
     def simulate_from_prediction(self, prediction, rng=None) -> np.ndarray:
         """A new data set G + noise (noise from this model)."""
