@@ -21,14 +21,16 @@ T of Gaussian priors: N(T(ξ*), J_T Γ J_Tᵀ)).
 from __future__ import annotations
 
 import time
+import warnings
+from dataclasses import replace
 
 import numpy as np
 
 from ._validation import integer_at_least
 from ._version import __version__
 from .diagnostics.arviz_io import build_inference_data
-from .errors import InvalidArgumentError
-from .lowrank import LowRankEigen, low_rank_hessian
+from .errors import BayesinvWarning, InvalidArgumentError
+from .lowrank import HESSIANS, LowRankEigen, low_rank_hessian
 from .optimize import MAPResult, find_map
 from .posterior import Posterior
 
@@ -183,8 +185,19 @@ class LaplaceApproximation:
 
 def laplace(posterior: Posterior, map=None, *, rank: int | None = None,
             threshold: float = 0.1, oversampling: int = 10, initial_rank: int = 20,
-            max_rank: int | None = None, seed=0) -> LaplaceApproximation:
-    r"""The Gauss–Newton Laplace approximation N(ξ*, (I + H)⁻¹) with H ≈ V Λ Vᵀ low-rank.
+            max_rank: int | None = None, seed=0,
+            hessian: str = "gauss-newton") -> LaplaceApproximation:
+    r"""The Laplace approximation N(ξ*, (I + H)⁻¹) with H ≈ V Λ Vᵀ low-rank.
+
+    H is the Gauss–Newton misfit Hessian (default) or, with ``hessian="full"``, the full one
+    including the forward map's second derivatives (:class:`~bayesinv.lowrank.FullHessian`:
+    maps with ``linearize_second_order``, a GaussianLikelihood and a Gaussian prior), the
+    exact second-order Taylor expansion of the log posterior at the MAP. The full H can have
+    negative eigenvalues (a residual pulling against the curvature, or ξ* not a MAP); the
+    eigensolver ranks eigenvalues by |λ|, and the negative ones are dropped with a
+    :class:`~bayesinv.errors.BayesinvWarning` (λ = 0: the prior's variance in that
+    direction, narrower than the full Laplace variance 1/(1 + λ) when −1 < λ < 0), since the
+    low-rank covariance and the samplers built on it need λ ≥ 0.
 
     Parameters
     ----------
@@ -197,6 +210,8 @@ def laplace(posterior: Posterior, map=None, *, rank: int | None = None,
         A fixed rank 1 ≤ r ≤ k; otherwise adaptive: eigenvalues ≥ ``threshold`` are kept.
     threshold, oversampling, initial_rank, max_rank, seed
         See :func:`bayesinv.lowrank.randomized_eigh`.
+    hessian : {"gauss-newton", "full"}
+        Which misfit Hessian (see above).
 
     Returns
     -------
@@ -206,6 +221,9 @@ def laplace(posterior: Posterior, map=None, *, rank: int | None = None,
     if not isinstance(posterior, Posterior):
         raise InvalidArgumentError(
             f"posterior must be a bayesinv.Posterior, got {type(posterior).__name__}")
+    if hessian not in HESSIANS:
+        raise InvalidArgumentError(
+            f"hessian must be one of {sorted(HESSIANS)}, got {hessian!r}")
     counts = posterior.likelihood.forward.counts
     before = sum(counts.as_dict().values())
     start = time.perf_counter()
@@ -221,10 +239,27 @@ def laplace(posterior: Posterior, map=None, *, rank: int | None = None,
                 f"({posterior.prior.latent_dim},), got shape {xi_map.shape}")
     eigen = low_rank_hessian(posterior, xi_map, rank=rank, threshold=threshold,
                              oversampling=oversampling, initial_rank=initial_rank,
-                             max_rank=max_rank, seed=seed)
+                             max_rank=max_rank, seed=seed, hessian=hessian)
+    eigen = _drop_negative(eigen)
     return LaplaceApproximation(posterior, xi_map, eigen,
                                 setup_time=time.perf_counter() - start,
                                 setup_solves=sum(counts.as_dict().values()) - before)
+
+
+def _drop_negative(eigen: LowRankEigen) -> LowRankEigen:
+    """The eigenpairs with λ ≥ 0, warning about the others (see :func:`laplace`)."""
+    negative = eigen.values < 0
+    if not negative.any():
+        return eigen
+    smallest = float(eigen.values.min())
+    note = ("; I + H is not positive definite there: is the point a MAP?" if smallest <= -1
+            else "")
+    warnings.warn(
+        f"the full Hessian has {int(negative.sum())} negative eigenvalue(s) among the "
+        f"{eigen.rank} computed (smallest {smallest:.3g}); they are dropped (λ = 0, the "
+        f"prior's variance in those directions){note}", BayesinvWarning, stacklevel=3)
+    keep = ~negative
+    return replace(eigen, values=eigen.values[keep], vectors=eigen.vectors[:, keep])
 
 
 def sample_laplace(posterior: Posterior, *, seed=None, draws: int = 1000, chains: int = 4,

@@ -37,6 +37,13 @@ class Link:
     def derivative(self, theta: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
         raise TypeError("Link is abstract")
 
+    def second_derivative(self, theta: np.ndarray) -> np.ndarray:
+        """Φ''(θ), needed by full (second-order) Hessians; links that do not define it raise."""
+        raise InvalidArgumentError(
+            f"link {getattr(self, 'name', type(self).__name__)!r} ({type(self).__name__}) has "
+            f"no second_derivative, which the full Hessian needs; define "
+            f"second_derivative(theta) or use hessian=\"gauss-newton\"")
+
 
 @dataclass(frozen=True)
 class ExpLink(Link):
@@ -66,6 +73,9 @@ class ExpLink(Link):
     def derivative(self, theta):
         return self._exp(theta)
 
+    def second_derivative(self, theta):
+        return self._exp(theta)
+
 
 @dataclass(frozen=True)
 class RegularLink(Link):
@@ -92,6 +102,11 @@ class RegularLink(Link):
     def derivative(self, theta):
         return (1.0 - self.f_min) / np.log(2.0) * 0.5 * (1.0 + np.tanh(0.5 * np.asarray(theta)))
 
+    def second_derivative(self, theta):
+        """Φ'' = (1 − f_min) σ(θ)(1 − σ(θ)) / log 2, σ(θ)(1 − σ(θ)) = (1 − tanh²(θ/2)) / 4."""
+        t = np.tanh(0.5 * np.asarray(theta, dtype=float))
+        return (1.0 - self.f_min) / np.log(2.0) * 0.25 * (1.0 - t * t)
+
 
 @dataclass(frozen=True)
 class IdentityLink(Link):
@@ -114,6 +129,9 @@ class IdentityLink(Link):
 
     def derivative(self, theta):
         return np.ones_like(np.asarray(theta, dtype=float))
+
+    def second_derivative(self, theta):
+        return np.zeros_like(np.asarray(theta, dtype=float))
 
 
 LINKS = {"exp": ExpLink, "regular": RegularLink, "identity": IdentityLink}

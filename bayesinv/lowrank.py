@@ -13,6 +13,18 @@ al. 2011). :func:`randomized_eigh` computes it by the randomized double-pass met
 Martinsson & Tropp (2011, Alg. 5.3 with oversampling p), growing the basis until the smallest
 retained eigenvalue falls below a threshold: O(r) Hessian actions, O(k r) memory, never a
 dense k × k matrix.
+
+:class:`FullHessian` is the whole misfit Hessian, the Gauss–Newton part plus the term of the
+forward map's second derivatives,
+
+.. math:: H(ξ) = J_T^T\Big(\frac{J^T J}{σ^2} + \sum_i \frac{G_i(θ) − Y_i}{σ^2}\,
+          ∇^2 G_i(θ)\Big) J_T, \qquad θ = T(ξ),
+
+for maps with second-order adjoints (``ForwardMap.linearize_second_order``) and priors with a
+linear transport T (all Gaussian priors; a nonlinear T would add Σ_k (∇_θ Φ)_k ∇²T_k, which is
+not supported). Each action costs the same two solves as a Gauss–Newton one (incremental
+forward and adjoint) plus one adjoint solve per ξ. It equals the Gauss–Newton Hessian where
+the residual vanishes and may be indefinite away from the MAP.
 """
 
 from __future__ import annotations
@@ -47,7 +59,30 @@ class WhitenedLinearization:
         return self.prior.to_physical_vjp(self.xi, self._pullback(w))
 
 
-class GaussNewtonHessian:
+class _HessianOperator:
+    """matmat from matvec: H V column by column, every column sharing one factorisation."""
+
+    dim: int
+
+    def matmat(self, V) -> np.ndarray:
+        """H V for a block V of shape (k, m) (m actions, one shared factorisation)."""
+        V = np.asarray(V, dtype=float)
+        if V.ndim != 2 or V.shape[0] != self.dim:
+            raise InvalidArgumentError(f"V must have shape ({self.dim}, m), got {V.shape}")
+        out = np.empty_like(V)
+        for j in range(V.shape[1]):
+            out[:, j] = self.matvec(V[:, j])
+        return out
+
+    def _vector(self, v) -> np.ndarray:
+        v = np.asarray(v, dtype=float)
+        if v.shape != (self.dim,):
+            raise InvalidArgumentError(f"v must have shape ({self.dim},), got {v.shape}")
+        self.num_actions += 1
+        return v
+
+
+class GaussNewtonHessian(_HessianOperator):
     r"""Matrix-free Gauss–Newton Hessian of the whitened data misfit at ξ.
 
     ``matvec(v) = J_Tᵀ Jᵀ J J_T v / σ²`` (one tangent + one adjoint solve); ``matmat(V)``
@@ -73,22 +108,76 @@ class GaussNewtonHessian:
 
     def matvec(self, v) -> np.ndarray:
         """H v for v of shape (k,)."""
-        v = np.asarray(v, dtype=float)
-        if v.shape != (self.dim,):
-            raise InvalidArgumentError(f"v must have shape ({self.dim},), got {v.shape}")
-        self.num_actions += 1
+        v = self._vector(v)
         lin = self._lin
         return lin.rmatvec(lin.matvec(v)) / lin.sigma2
 
-    def matmat(self, V) -> np.ndarray:
-        """H V for a block V of shape (k, m) (m actions, one shared factorisation)."""
-        V = np.asarray(V, dtype=float)
-        if V.ndim != 2 or V.shape[0] != self.dim:
-            raise InvalidArgumentError(f"V must have shape ({self.dim}, m), got {V.shape}")
-        out = np.empty_like(V)
-        for j in range(V.shape[1]):
-            out[:, j] = self.matvec(V[:, j])
-        return out
+
+class FullHessian(_HessianOperator):
+    r"""Matrix-free full (second-order) Hessian of the whitened data misfit at ξ (see the
+    module docstring): ``matvec``/``matmat`` as :class:`GaussNewtonHessian`, with one forward
+    and one adjoint solve at construction and one tangent + one adjoint solve per action, all
+    with one factorisation.
+
+    Parameters
+    ----------
+    posterior : Posterior
+        A :class:`~bayesinv.GaussianLikelihood` (Φ = |Y − G|²/(2σ²)) whose forward map has
+        second derivatives (``has_second_order``: the built-in elliptic maps,
+        :class:`~bayesinv.fem.VariationalForwardMap`, linear maps) and a prior with a
+        linear transport T (``prior.is_linear``).
+    xi : array_like, shape (k,)
+    """
+
+    def __init__(self, posterior: Posterior, xi):
+        from .likelihood import GaussianLikelihood
+
+        if not isinstance(posterior, Posterior):
+            raise InvalidArgumentError(
+                f"posterior must be a bayesinv.Posterior, got {type(posterior).__name__}")
+        prior, like = posterior.prior, posterior.likelihood
+        forward = like.forward
+        if not forward.has_second_order:
+            raise InvalidArgumentError(
+                f"the full Hessian needs second derivatives of the forward map "
+                f"(linearize_second_order); {type(forward).__name__} has none: use "
+                f"hessian=\"gauss-newton\"")
+        if not isinstance(like, GaussianLikelihood):
+            raise InvalidArgumentError(
+                f"the full Hessian is implemented for bayesinv.GaussianLikelihood (iid noise, "
+                f"known σ), got {type(like).__name__}: use hessian=\"gauss-newton\"")
+        if not prior.is_linear:
+            raise InvalidArgumentError(
+                f"the full Hessian supports priors with a linear transport θ = T(ξ) (Gaussian "
+                f"priors); {type(prior).__name__} is nonlinear and its second derivative is "
+                f"not available: use hessian=\"gauss-newton\"")
+        self.xi = prior.check_latent(xi)
+        self.dim = self.xi.shape[0]
+        self.num_actions = 0
+        self._prior = prior
+        sigma2 = like.noise_std**2
+        y, self._jvp, self._pullback, curvature = forward.linearize_second_order(
+            prior.to_physical(self.xi))
+        self.residual = np.asarray(like.data, dtype=float) - y
+        self._apply = curvature(-self.residual / sigma2, gn_scale=1.0 / sigma2)
+
+    def matvec(self, v) -> np.ndarray:
+        """H v for v of shape (k,)."""
+        v = self._vector(v)
+        prior = self._prior
+        return prior.to_physical_vjp(self.xi, self._apply(prior.to_physical_jvp(self.xi, v)))
+
+
+#: the Hessians :func:`low_rank_hessian` and :func:`bayesinv.laplace` accept
+HESSIANS = {"gauss-newton": GaussNewtonHessian, "full": FullHessian}
+
+
+def make_hessian(posterior: Posterior, xi, hessian: str = "gauss-newton"):
+    """A :class:`GaussNewtonHessian` or :class:`FullHessian` by name."""
+    if hessian not in HESSIANS:
+        raise InvalidArgumentError(
+            f"hessian must be one of {sorted(HESSIANS)}, got {hessian!r}")
+    return HESSIANS[hessian](posterior, xi)
 
 
 @dataclass(frozen=True, eq=False)
@@ -123,9 +212,14 @@ def _orthonormal_complement(Y: np.ndarray, Q: np.ndarray | None) -> np.ndarray:
 
 def randomized_eigh(matmat, dim: int, *, rank: int | None = None, threshold: float = 0.1,
                     oversampling: int = 10, initial_rank: int = 20,
-                    max_rank: int | None = None, seed=0) -> LowRankEigen:
+                    max_rank: int | None = None, seed=0,
+                    indefinite: bool = False) -> LowRankEigen:
     r"""Leading eigenpairs of a symmetric positive semi-definite operator by the randomized
     double-pass method (Halko, Martinsson & Tropp 2011, §5.3, with oversampling).
+
+    With ``indefinite=True`` the operator may have negative eigenvalues (a full Hessian away
+    from the MAP): "leading" and the threshold then refer to |λ|, and the returned λ keep
+    their signs (sorted descending). Otherwise negative round-off eigenvalues are set to 0.
 
     Pass 1: Y = H Ω for a Gaussian k × (r + p) block Ω, Q = orth(Y). Pass 2: T = Qᵀ (H Q),
     T = S Λ Sᵀ, V = Q S. With ``rank=None`` the basis grows (doubling, each new block
@@ -152,6 +246,8 @@ def randomized_eigh(matmat, dim: int, *, rank: int | None = None, threshold: flo
         Cap on the rank in adaptive mode (default k); reaching it leaves ``converged`` False.
     seed : int, Generator or None
         For the Gaussian test matrices.
+    indefinite : bool
+        Rank the eigenvalues by |λ| and keep their signs.
     """
     dim = integer_at_least("dim", dim, 1)
     oversampling = integer_at_least("oversampling", oversampling, 0)
@@ -187,29 +283,38 @@ def randomized_eigh(matmat, dim: int, *, rank: int | None = None, threshold: flo
             Q, HQ = np.hstack([Q, Qn]), np.hstack([HQ, HQn])
         T = 0.5 * (T + T.T)
         lam, S = np.linalg.eigh(T)
-        lam, S = lam[::-1], S[:, ::-1]
+        order = np.argsort(-np.abs(lam), kind="stable") if indefinite else np.arange(
+            lam.shape[0])[::-1]
+        lam, S = lam[order], S[:, order]
+        size_of = np.abs(lam) if indefinite else lam
         reliable = size if size == dim else max(size - oversampling, 1)
         if rank is not None:
             keep = min(rank, size)
             converged = True
             break
-        below = lam[:reliable] < threshold
+        below = size_of[:reliable] < threshold
         if below.any() or size == dim:
-            keep = int(np.count_nonzero(lam[:reliable] >= threshold))
+            keep = int(np.count_nonzero(size_of[:reliable] >= threshold))
             converged = True
             break
         if reliable >= cap:
             keep, converged = cap, False
             break
         size = min(2 * size, dim, cap + oversampling)
-    values = np.maximum(lam[:keep], 0.0)
-    vectors = Q @ S[:, :keep]
+    if indefinite:
+        signed = np.argsort(-lam[:keep], kind="stable")
+        values, vectors = lam[:keep][signed], Q @ S[:, :keep][:, signed]
+    else:
+        values, vectors = np.maximum(lam[:keep], 0.0), Q @ S[:, :keep]
     return LowRankEigen(values, vectors, actions, Q.shape[1], float(threshold), converged)
 
 
-def low_rank_hessian(posterior: Posterior, xi, **kwargs) -> LowRankEigen:
-    """Leading eigenpairs of the whitened Gauss–Newton misfit Hessian at ξ
-    (:class:`GaussNewtonHessian` + :func:`randomized_eigh`; keyword arguments go to the
-    latter). Costs one forward solve plus 2 solves per Hessian action."""
-    H = GaussNewtonHessian(posterior, xi)
-    return randomized_eigh(H.matmat, H.dim, **kwargs)
+def low_rank_hessian(posterior: Posterior, xi, *, hessian: str = "gauss-newton",
+                     **kwargs) -> LowRankEigen:
+    """Leading eigenpairs of the whitened misfit Hessian at ξ: ``hessian="gauss-newton"``
+    (:class:`GaussNewtonHessian`, positive semi-definite) or ``"full"`` (:class:`FullHessian`,
+    possibly indefinite: eigenpairs ranked by |λ|, signs kept), by :func:`randomized_eigh`
+    (keyword arguments go to it). Costs one forward solve (plus one adjoint solve for "full")
+    and 2 solves per Hessian action."""
+    H = make_hessian(posterior, xi, hessian)
+    return randomized_eigh(H.matmat, H.dim, indefinite=hessian == "full", **kwargs)

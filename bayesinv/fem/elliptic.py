@@ -200,29 +200,75 @@ class EllipticForwardMap(ForwardMap):
         return self._split.ff_matrix(data)
 
     def linearize(self, theta):
+        return self._linearization(theta)[:3]
+
+    def linearize_second_order(self, theta):
+        r"""G(θ), jvp, pullback and ``curvature`` (see :class:`~bayesinv.forward.ForwardMap`).
+
+        With A_FF λ = O_Fᵀ w, c(a, b)_k = aᵀ T_k b and df = Φ'(θ) ⊙ v, the action of
+        Σ_i w_i ∇²G_i(θ) + c_GN JᵀJ on v is
+
+            A_FF δu_F = −(T(df) u)_F,       A_FF δλ = c_GN O_Fᵀ O_F δu_F − (T(df) λ)_F,
+            H v = −Φ''(θ) ⊙ v ⊙ c(λ, u) − Φ'(θ) ⊙ (c(δλ, u) + c(λ, δu)),
+
+        (the operator is linear in u and in f, so no ∂²/∂u² or ∂²/∂f² terms): one adjoint solve
+        per w, one tangent and one adjoint solve per action, all with the forward factorisation.
+        """
+        return self._linearization(theta)
+
+    def _linearization(self, theta):
         theta, _, factor, u = self._forward(theta)
         dlink = self.link.derivative(theta)
         y = self._observe(u, self._O)
-        K = self.num_experiments
+        K, split = self.num_experiments, self._split
+
+        def adjoint_rhs(w):
+            rhs = np.empty((K, split.num_free))
+            for j in range(K):
+                kernels.csr_matvec(*self._O_f_t, w[j], rhs[j])
+            return rhs
+
+        def tangent(df):
+            return self._solve_block(factor, self._tensor.apply_derivative(df, u))
 
         def jvp(v):
             v = self._check_tangent(v)
-            df = dlink * v
-            rhs = self._tensor.apply_derivative(df, u)
-            du = self._solve_block(factor, rhs)
+            du = tangent(dlink * v)
             self.counts.tangent += K
             return -self._observe(du, self._O_f)
 
         def pullback(w):
             w = self._check_output(w).reshape(K, -1)
-            rhs = np.empty((K, self._split.num_free))
-            for j in range(K):
-                kernels.csr_matvec(*self._O_f_t, w[j], rhs[j])
-            lam = self._solve_block(factor, rhs)
+            lam = self._solve_block(factor, adjoint_rhs(w))
             self.counts.adjoint += K
             return -dlink * self._tensor.contract(lam, u)
 
-        return y, jvp, pullback
+        def curvature(w, gn_scale=0.0):
+            w = self._check_output(w).reshape(K, -1)
+            gn_scale = float(gn_scale)
+            d2link = self.link.second_derivative(theta)
+            lam = self._solve_block(factor, adjoint_rhs(w))
+            self.counts.adjoint += K
+            lam_full = split.embed(lam, np.zeros((K, split.num_dofs)))
+            first = self._tensor.contract(lam, u)
+
+            def apply(v):
+                v = self._check_tangent(v)
+                df = dlink * v
+                du = -tangent(df)
+                rhs = -self._tensor.apply_derivative(df, lam_full)
+                if gn_scale:
+                    rhs += gn_scale * adjoint_rhs(self._observe(du, self._O_f).reshape(K, -1))
+                dlam = self._solve_block(factor, rhs)
+                self.counts.tangent += K
+                self.counts.adjoint += K
+                du_full = split.embed(du, np.zeros((K, split.num_dofs)))
+                mixed = self._tensor.contract(dlam, u) + self._tensor.contract(lam, du_full)
+                return -d2link * v * first - dlink * mixed
+
+            return apply
+
+        return y, jvp, pullback, curvature
 
     def __call__(self, theta):
         u = self._forward(theta)[3]

@@ -51,6 +51,7 @@ class ResidualForms:
     Attributes
     ----------
     residual, jacobian, tangent, gradient : compiled dolfinx forms
+    ufl_residual, test_function : the UFL residual F (quadrature degree set) and its v
     linear : bool
         Whether the Jacobian is independent of u.
     affine : bool
@@ -116,6 +117,9 @@ class ResidualForms:
             ufl.algorithms.expand_derivatives(tangent))
         gradient = ufl.derivative(ufl.replace(F, {v: lam}), m, q)
         self.signature = F.signature()
+        #: the UFL residual (with its quadrature degree) and test function, for the
+        #: second-order forms of :mod:`bayesinv.fem.variational_derivatives`
+        self.ufl_residual, self.test_function = F, v
         self.residual = _compat.form(F)
         self.jacobian = _compat.form(J)
         self.tangent = _compat.form(tangent)

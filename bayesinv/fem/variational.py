@@ -8,7 +8,8 @@ B and F_F(u, m) = 0 on the free dofs F. Forward solve: Newton's method
 (J independent of u) takes exactly one step, u = u₀ − J_FF⁻¹ F_F(u₀), with one factorisation
 (Cholesky when J_FF is symmetric, LU otherwise; :mod:`bayesinv.fem.jacobian`).
 
-Derivatives (the discrete ones, so Taylor and dot-product tests hold to round-off): with
+Derivatives (the discrete ones, so Taylor and dot-product tests hold to round-off; computed
+in :mod:`bayesinv.fem.variational_derivatives`, which also gives second-order adjoints): with
 dm = Φ'(z) ⊙ E dθ,
 
     tangent:  J_FF δu_F = −(∂F_F/∂m) dm,                 J dθ = O_F δu_F,
@@ -53,6 +54,7 @@ from .newton import NewtonOptions, newton_solve
 from .parameters import ParameterMap
 from .pointeval import evaluation_matrix
 from .solvers import make_solver
+from .variational_derivatives import VariationalLinearization
 
 
 class _Plain(Link):
@@ -65,6 +67,9 @@ class _Plain(Link):
 
     def derivative(self, theta):
         return np.ones_like(np.asarray(theta, dtype=float))
+
+    def second_derivative(self, theta):
+        return np.zeros_like(np.asarray(theta, dtype=float))
 
 
 def _mesh_parts(mesh, facet_tags):
@@ -248,6 +253,7 @@ class VariationalForwardMap(ForwardMap):
         self.newton_iterations = 0
         self._affine = None
         self._dof_space = None
+        self._second_order_forms = None
         self.path = "assembly" if self.linear else "newton"
         if probe and self.forms.affine and self.shared_factorization:
             from .affine_probe import AffineOperator
@@ -457,56 +463,14 @@ class VariationalForwardMap(ForwardMap):
         return self._observe(self._forward(theta)[3])
 
     def linearize(self, theta):
-        theta, z, m, states, factors = self._forward(theta)
-        K, free = self.num_experiments, self.free_dofs
-        y = self._observe(states)
+        lin = VariationalLinearization(self, theta)
+        return lin.y, lin.jvp, lin.pullback
 
-        def restore(k):
-            self._m.x.array[:] = m
-            self._set_experiment(k)
-            self._u.x.array[:] = states[k]
-
-        def factor(k):
-            if factors[k] is None:  # nonlinear: J at the converged state, made once
-                restore(k)
-                factors[k] = self._jacobian.factorize()
-            return factors[k]
-
-        aff = self._affine
-
-        def jvp(v):
-            v = self._check_tangent(v)
-            dm = self._param.push(z, v)
-            self._dm.x.array[:] = dm
-            out = []
-            for k in range(K):
-                fk = factor(k)
-                if aff is not None:
-                    t = aff.apply_derivative(k, dm, states[k, free])
-                else:
-                    restore(k)
-                    t = _compat.assemble_vector_array(self.forms.tangent)[free]
-                out.append(-(self._O_free @ fk.solve(t)))
-            self.counts.tangent += K
-            return np.concatenate(out)
-
-        def pullback(w):
-            w = self._check_output(w).reshape(K, -1)
-            grad = np.zeros(self._param.num_dofs)
-            lam = np.zeros(self.num_dofs)
-            for k in range(K):
-                fk = factor(k)
-                lam[free] = fk.solve_transpose(self._O_free_t @ w[k])
-                if aff is not None:
-                    grad -= aff.contract(k, lam[free], states[k, free])
-                    continue
-                restore(k)
-                self._lam.x.array[:] = lam
-                grad -= _compat.assemble_vector_array(self.forms.gradient)
-            self.counts.adjoint += K
-            return self._param.pull(z, grad)
-
-        return y, jvp, pullback
+    def linearize_second_order(self, theta):
+        """G(θ), jvp, pullback and ``curvature`` (w ↦ the action of Σ_i w_i ∇²G_i(θ)
+        [+ c JᵀJ]) by second-order adjoints: :mod:`bayesinv.fem.variational_derivatives`."""
+        lin = VariationalLinearization(self, theta)
+        return lin.y, lin.jvp, lin.pullback, lin.curvature
 
     # -- identity -----------------------------------------------------------------------------
 

@@ -8,6 +8,10 @@ parameter θ (nodal values of a field, or coefficients). Samplers and likelihood
   pullback costs one adjoint solve and reuses the forward factorisation;
 * ``G.linearize(theta)`` — ``(G(θ), jvp, pullback)`` sharing one factorisation, where a
   tangent-linear map is available; ``G.jvp(theta, v)`` is the one-off J(θ) v;
+* ``G.linearize_second_order(theta)`` — ``(G(θ), jvp, pullback, curvature)`` where the map
+  has second derivatives: ``curvature(w, gn_scale=0)`` returns the action
+  v ↦ Σ_i w_i ∇²G_i(θ) v + gn_scale · Jᵀ J v (one adjoint solve for w, then one incremental
+  forward and one incremental adjoint solve per action, all with the same factorisation);
 * ``G.counts`` — numbers of forward, adjoint and tangent solves so far.
 
 Failed solves raise :class:`~bayesinv.errors.ForwardSolveError`; bad arguments (wrong length)
@@ -101,6 +105,27 @@ class ForwardMap:
     def linearize(self, theta) -> tuple[np.ndarray, Callable, Pullback]:
         """G(θ), v ↦ J(θ) v and w ↦ J(θ)ᵀ w, sharing one forward factorisation."""
         raise TypeError(f"{type(self).__name__} has no tangent-linear map")
+
+    @property
+    def has_second_order(self) -> bool:
+        """Whether :meth:`linearize_second_order` (full Hessians) is available."""
+        return type(self).linearize_second_order is not ForwardMap.linearize_second_order
+
+    def linearize_second_order(self, theta) -> tuple[np.ndarray, Callable, Pullback, Callable]:
+        r"""G(θ), jvp, pullback and ``curvature``, sharing one forward factorisation.
+
+        ``curvature(w, gn_scale=0.0)`` returns the operator
+
+        .. math:: v \mapsto \Big(\sum_i w_i ∇^2 G_i(θ)\Big) v + c\, J(θ)^T J(θ) v,
+                  \qquad c = \text{gn\_scale},
+
+        the θ-derivative of v ↦ (J(θ)ᵀ w(θ))·v with w(θ) = w + c (G(θ) − G(θ₀)): the
+        second-order adjoint recipe (incremental forward, incremental adjoint; Petra & Stadler
+        2011; Villa, Petra & Ghattas 2021), in which the Gauss–Newton part costs nothing extra.
+        """
+        raise TypeError(
+            f"{type(self).__name__} provides no second derivatives (linearize_second_order); "
+            f"use hessian=\"gauss-newton\"")
 
     def jvp(self, theta, v) -> np.ndarray:
         """J(θ) v, the tangent-linear (directional derivative) action."""

@@ -40,3 +40,20 @@ class LinearForwardMap(ForwardMap):
             return self.matrix.T @ self._check_output(w)
 
         return self.matrix @ theta + self.offset, jvp, pullback
+
+    def linearize_second_order(self, theta):
+        """As :meth:`linearize`; an affine map has ∇²G_i = 0, so ``curvature(w, c)`` is
+        v ↦ c Aᵀ A v."""
+        y, jvp, pullback = self.linearize(theta)
+
+        def curvature(w, gn_scale=0.0):
+            self._check_output(w)
+            c = float(gn_scale)
+
+            def apply(v):
+                v = self._check_tangent(v)
+                return c * pullback(jvp(v)) if c else np.zeros(self.input_dim)
+
+            return apply
+
+        return y, jvp, pullback, curvature
