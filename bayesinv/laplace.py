@@ -14,6 +14,10 @@ identity gives, exactly for the rank-r operator,
 linear–Gaussian problem with full rank (or all nonzero eigenvalues kept) and the exact MAP it is
 the posterior itself.
 
+With ``hessian="full"`` H is the full misfit Hessian (:class:`~bayesinv.lowrank.FullHessian`,
+second-order adjoints), which makes N(ξ*, (I + H)⁻¹) the exact second-order expansion of
+log π at the MAP; its negative eigenvalues are dropped with a warning (see :func:`laplace`).
+
 In θ = T(ξ) the approximation is the push-forward of N(ξ*, Γ) (exactly Gaussian for the linear
 T of Gaussian priors: N(T(ξ*), J_T Γ J_Tᵀ)).
 """

@@ -180,8 +180,17 @@ def test_linear_maps_have_zero_second_derivative(rng):
     dense = problem.precision_latent - np.eye(8)
     full = FullHessian(problem.posterior, xi).matmat(V)
     np.testing.assert_allclose(full, dense, rtol=0, atol=1e-10 * np.abs(dense).max())
-    G = LinearForwardMap(rng.standard_normal((3, 4)))
-    assert np.all(G.linearize_second_order(np.ones(4))[3](np.ones(3))(np.ones(4)) == 0.0)
+    from bayesinv.xray import LineQuadrature, Lines, XRayTransform, disk_triangulation
+
+    mesh = disk_triangulation(0.3)
+    for G in (LinearForwardMap(rng.standard_normal((3, 4))),
+              XRayTransform(LineQuadrature(Lines.grid(3, 2), mesh, 10))):
+        p, n = G.input_dim, G.output_dim
+        _, jvp, pullback, curvature = G.linearize_second_order(np.ones(p))
+        v, w = rng.standard_normal(p), rng.standard_normal(n)
+        assert np.all(curvature(w)(v) == 0.0)
+        np.testing.assert_allclose(curvature(w, gn_scale=3.0)(v), 3.0 * pullback(jvp(v)),
+                                   rtol=1e-14)
 
 
 def test_laplace_full_at_the_map_matches_the_dense_finite_difference_hessian(rng):
@@ -250,9 +259,9 @@ class _NonlinearLooking(bayesinv.GaussianPrior):
 
 def test_bad_input_is_named():
     problem = linear_gaussian(dim=3, num_observations=3, noise_std=0.1, seed=1)
-    with pytest.raises(InvalidArgumentError, match="hessian must be one of.*'newton'"):
+    with pytest.raises(InvalidArgumentError, match=r"hessian must be one of.*'newton'"):
         low_rank_hessian(problem.posterior, np.zeros(3), hessian="newton")
-    with pytest.raises(InvalidArgumentError, match="hessian must be one of.*'exact'"):
+    with pytest.raises(InvalidArgumentError, match=r"hessian must be one of.*'exact'"):
         bayesinv.laplace(problem.posterior, map=np.zeros(3), hessian="exact")
     first = bayesinv.Posterior(bayesinv.GaussianPrior(np.eye(3)),
                                bayesinv.GaussianLikelihood(_FirstOrderOnly(), np.zeros(3), 0.1))
@@ -275,7 +284,7 @@ def test_bad_input_is_named():
     dom = fem.unit_square(3)
     G = fem.SchrodingerMap(dom, _design(dom), link=_NoSecondDerivative())
     curvature = G.linearize_second_order(np.zeros(G.input_dim))[3]
-    with pytest.raises(InvalidArgumentError, match="link 'mine'.*no second_derivative"):
+    with pytest.raises(InvalidArgumentError, match=r"link 'mine'.*no second_derivative"):
         curvature(np.ones(G.output_dim))
     with pytest.raises(InvalidArgumentError, match="w must have shape"):
         curvature(np.ones(G.output_dim + 1))

@@ -42,18 +42,23 @@ class LinearForwardMap(ForwardMap):
         return self.matrix @ theta + self.offset, jvp, pullback
 
     def linearize_second_order(self, theta):
-        """As :meth:`linearize`; an affine map has ∇²G_i = 0, so ``curvature(w, c)`` is
-        v ↦ c Aᵀ A v."""
-        y, jvp, pullback = self.linearize(theta)
+        """As :meth:`linearize`, with the zero second derivative (:func:`affine_second_order`)."""
+        return affine_second_order(self, theta)
 
-        def curvature(w, gn_scale=0.0):
-            self._check_output(w)
-            c = float(gn_scale)
 
-            def apply(v):
-                v = self._check_tangent(v)
-                return c * pullback(jvp(v)) if c else np.zeros(self.input_dim)
+def affine_second_order(fmap, theta):
+    """``linearize_second_order`` of an affine map: ∇²G_i = 0, so ``curvature(w, c)`` is
+    v ↦ c Jᵀ J v (one tangent and one adjoint action; nothing when c = 0)."""
+    y, jvp, pullback = fmap.linearize(theta)
 
-            return apply
+    def curvature(w, gn_scale=0.0):
+        fmap._check_output(w)
+        c = float(gn_scale)
 
-        return y, jvp, pullback, curvature
+        def apply(v):
+            v = fmap._check_tangent(v)
+            return c * pullback(jvp(v)) if c else np.zeros(fmap.input_dim)
+
+        return apply
+
+    return y, jvp, pullback, curvature

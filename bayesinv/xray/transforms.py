@@ -31,7 +31,7 @@ import scipy.sparse as sp
 
 from ..errors import InvalidArgumentError
 from ..forward.base import ForwardMap
-from ..forward.linear import LinearForwardMap
+from ..forward.linear import LinearForwardMap, affine_second_order
 from ..likelihood import GaussianLikelihood
 from . import kernels
 from .geometry import LineQuadrature
@@ -113,6 +113,10 @@ class XRayTransform(ForwardMap):
             return self._transpose(self._check_output(w))
 
         return self._apply(theta), jvp, pullback
+
+    def linearize_second_order(self, theta):
+        """As :meth:`linearize`; the map is linear, so its second derivative is zero."""
+        return affine_second_order(self, theta)
 
     def matrix(self) -> sp.csr_matrix:
         """The sparse matrix A (N, n) with G(θ) = A θ (a copy)."""
