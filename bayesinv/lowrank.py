@@ -283,9 +283,11 @@ def randomized_eigh(matmat, dim: int, *, rank: int | None = None, threshold: flo
             Q, HQ = np.hstack([Q, Qn]), np.hstack([HQ, HQn])
         T = 0.5 * (T + T.T)
         lam, S = np.linalg.eigh(T)
-        order = np.argsort(-np.abs(lam), kind="stable") if indefinite else np.arange(
-            lam.shape[0])[::-1]
-        lam, S = lam[order], S[:, order]
+        if indefinite:
+            order = np.argsort(-np.abs(lam), kind="stable")
+            lam, S = lam[order], S[:, order]
+        else:  # (a reversed view: the same BLAS call, so the same rounding, as before)
+            lam, S = lam[::-1], S[:, ::-1]
         size_of = np.abs(lam) if indefinite else lam
         reliable = size if size == dim else max(size - oversampling, 1)
         if rank is not None:
