@@ -288,3 +288,17 @@ def test_bad_input_is_named():
         curvature(np.ones(G.output_dim))
     with pytest.raises(InvalidArgumentError, match="w must have shape"):
         curvature(np.ones(G.output_dim + 1))
+
+
+def test_full_hessian_benchmark_quick(tmp_path, load_script):
+    """The benchmark script runs and writes its table (no timing asserted)."""
+    import json
+
+    report = load_script("benchmarks/full_hessian.py").main(
+        ["--quick", "--output", str(tmp_path)])
+    saved = json.loads((tmp_path / "full_hessian.json").read_text())
+    assert len(saved["results"]) == len(report["results"]) == 3
+    for row in report["results"]:
+        assert row["solves_per_action_after_setup"]["gn"] == {"adjoint": 1.0, "tangent": 1.0}
+        assert row["solves_per_action_after_setup"]["full"]["tangent"] == 1.0
+    assert "| 8² | SchrodingerMap (fast affine) |" in (tmp_path / "full_hessian.md").read_text()

@@ -255,15 +255,18 @@ class EllipticForwardMap(ForwardMap):
             def apply(v):
                 v = self._check_tangent(v)
                 df = dlink * v
-                du = -tangent(df)
-                rhs = -self._tensor.apply_derivative(df, lam_full)
+                sources = self._tensor.apply_derivative(df, np.concatenate([u, lam_full]))
+                du = -self._solve_block(factor, sources[:K])
+                rhs = -sources[K:]
                 if gn_scale:
                     rhs += gn_scale * adjoint_rhs(self._observe(du, self._O_f).reshape(K, -1))
                 dlam = self._solve_block(factor, rhs)
                 self.counts.tangent += K
                 self.counts.adjoint += K
-                du_full = split.embed(du, np.zeros((K, split.num_dofs)))
-                mixed = self._tensor.contract(dlam, u) + self._tensor.contract(lam, du_full)
+                zero = np.zeros((K, split.num_dofs))
+                mixed = self._tensor.contract_full(  # c(δλ, u) + c(λ, δu)
+                    np.concatenate([split.embed(dlam, zero), lam_full]),
+                    np.concatenate([u, split.embed(du, zero)]))
                 return -d2link * v * first - dlink * mixed
 
             return apply
