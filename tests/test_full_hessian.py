@@ -106,6 +106,18 @@ def test_curvature_is_the_derivative_of_the_pullback(name, rng):
     np.testing.assert_allclose(fused, expected, rtol=0, atol=1e-11 * np.abs(expected).max())
 
 
+@pytest.mark.parametrize("link", ["exp", "regular", "identity", bayesinv.links.ExpLink(1.0),
+                                  bayesinv.links.RegularLink(0.2)])
+def test_links_second_derivatives_against_finite_differences(link):
+    link = bayesinv.links.get_link(link)
+    theta = np.linspace(0.1, 3.0, 12) * np.array([1, -1] * 6)
+    h = 1e-5
+    fd = (link.derivative(theta + h) - link.derivative(theta - h)) / (2 * h)
+    np.testing.assert_allclose(link.second_derivative(theta), fd, rtol=1e-8, atol=1e-10)
+    if isinstance(link, bayesinv.links.RegularLink):  # no overflow far out
+        assert np.all(np.isfinite(link.second_derivative(np.array([-1e4, 1e4]))))
+
+
 def test_curvature_with_a_parameter_basis(rng):
     dom = _domain()
     nodes = dom.space(1).coordinates
