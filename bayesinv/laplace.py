@@ -34,7 +34,7 @@ from ._validation import integer_at_least
 from ._version import __version__
 from .diagnostics.arviz_io import build_inference_data
 from .errors import BayesinvWarning, InvalidArgumentError
-from .lowrank import HESSIANS, LowRankEigen, low_rank_hessian
+from .lowrank import LowRankEigen, check_hessian, low_rank_hessian
 from .optimize import MAPResult, find_map
 from .posterior import Posterior
 
@@ -225,9 +225,7 @@ def laplace(posterior: Posterior, map=None, *, rank: int | None = None,
     if not isinstance(posterior, Posterior):
         raise InvalidArgumentError(
             f"posterior must be a bayesinv.Posterior, got {type(posterior).__name__}")
-    if hessian not in HESSIANS:
-        raise InvalidArgumentError(
-            f"hessian must be one of {sorted(HESSIANS)}, got {hessian!r}")
+    check_hessian(hessian)  # before the MAP search
     counts = posterior.likelihood.forward.counts
     before = sum(counts.as_dict().values())
     start = time.perf_counter()

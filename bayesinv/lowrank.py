@@ -124,7 +124,7 @@ class FullHessian(_HessianOperator):
     posterior : Posterior
         A :class:`~bayesinv.GaussianLikelihood` (Φ = |Y − G|²/(2σ²)) whose forward map has
         second derivatives (``has_second_order``: the built-in elliptic maps,
-        :class:`~bayesinv.fem.VariationalForwardMap`, linear maps) and a prior with a
+        :class:`~bayesinv.fem.VariationalForwardMap`, linear and X-ray maps) and a prior with a
         linear transport T (``prior.is_linear``).
     xi : array_like, shape (k,)
     """
@@ -156,8 +156,7 @@ class FullHessian(_HessianOperator):
         self.num_actions = 0
         self._prior = prior
         sigma2 = like.noise_std**2
-        y, self._jvp, self._pullback, curvature = forward.linearize_second_order(
-            prior.to_physical(self.xi))
+        y, _, _, curvature = forward.linearize_second_order(prior.to_physical(self.xi))
         self.residual = np.asarray(like.data, dtype=float) - y
         self._apply = curvature(-self.residual / sigma2, gn_scale=1.0 / sigma2)
 
@@ -172,12 +171,17 @@ class FullHessian(_HessianOperator):
 HESSIANS = {"gauss-newton": GaussNewtonHessian, "full": FullHessian}
 
 
-def make_hessian(posterior: Posterior, xi, hessian: str = "gauss-newton"):
-    """A :class:`GaussNewtonHessian` or :class:`FullHessian` by name."""
-    if hessian not in HESSIANS:
+def check_hessian(hessian) -> str:
+    """``hessian`` if it names one of :data:`HESSIANS`, else a clear error."""
+    if not isinstance(hessian, str) or hessian not in HESSIANS:
         raise InvalidArgumentError(
             f"hessian must be one of {sorted(HESSIANS)}, got {hessian!r}")
-    return HESSIANS[hessian](posterior, xi)
+    return hessian
+
+
+def make_hessian(posterior: Posterior, xi, hessian: str = "gauss-newton"):
+    """A :class:`GaussNewtonHessian` or :class:`FullHessian` by name."""
+    return HESSIANS[check_hessian(hessian)](posterior, xi)
 
 
 @dataclass(frozen=True, eq=False)
