@@ -4,7 +4,8 @@
 
 Taylor tests (the remainder of the gradient's first-order expansion with the Hessian action
 decreases at rate 2 over 5 halvings), symmetry, full = Gauss–Newton at zero residual and ≠
-otherwise, on the built-in affine maps (exp and regular links, two experiments) and on UFL
+otherwise, on the built-in affine maps (exp and regular links, two experiments), the heat map
+(backward Euler, Crank–Nicolson) and on UFL
 residuals (nonlinear, assembled, probed; parameter basis); the Laplace approximation with the
 full Hessian at the MAP against a dense finite-difference Hessian; bad input.
 """
@@ -51,6 +52,14 @@ def _design(dom):
     return fem.uniform_design(dom, 12, seed=1)
 
 
+def _heat(dom, scheme, link):
+    """Observation times off the time grid (interpolated levels), time-dependent data."""
+    return fem.HeatForwardMap(
+        dom, _design(dom), final_time=0.2, num_steps=5, observation_times=[0.05, 0.13, 0.2],
+        scheme=scheme, initial_value=lambda x: np.sin(np.pi * x[0]) * x[1],
+        source=lambda x, t: 1 + t * x[0], boundary_value=lambda x, t: t * x[1], link=link)
+
+
 def _maps():
     """name -> factory of (forward map, expected path or None)."""
     zero = [fem.DirichletBC(0.0)]
@@ -60,6 +69,8 @@ def _maps():
             d, _design(d), link="regular",
             experiments=[fem.Experiment(boundary_value=lambda x: x[0], source=1.0),
                          fem.Experiment(boundary_value=0.0, source=lambda x: 1 + x[1])]),
+        "heat-cn-regular": lambda d: _heat(d, "crank_nicolson", "regular"),
+        "heat-be-exp": lambda d: _heat(d, "backward_euler", "exp"),
         "ufl-nonlinear": lambda d: fem.VariationalForwardMap(
             nonlinear_residual, d, _design(d), bcs=zero, link="regular"),
         "ufl-assembled-2exp": lambda d: fem.VariationalForwardMap(
@@ -146,7 +157,7 @@ def _misfit_gradient(posterior, xi):
     return -(ev.grad + xi)
 
 
-@pytest.mark.parametrize("name", ["schrodinger-exp", "ufl-nonlinear"])
+@pytest.mark.parametrize("name", ["schrodinger-exp", "heat-cn-regular", "ufl-nonlinear"])
 def test_full_hessian_taylor_symmetry_and_gauss_newton(name, rng):
     """In whitened coordinates: Taylor test against the misfit gradient, ⟨u, Hv⟩ = ⟨Hu, v⟩,
     full ≠ GN with noisy data and full = GN where the data are G(θ) (zero residual)."""

@@ -187,15 +187,33 @@ class HeatForwardMap(ForwardMap):
         return out
 
     def linearize(self, theta):
+        return self._linearization(theta)[:3]
+
+    def linearize_second_order(self, theta):
+        r"""G(θ), jvp, pullback and ``curvature`` (see :class:`~bayesinv.forward.ForwardMap`).
+
+        With the adjoint trajectory λ (module docstring), the tangent one δu, dK = T(Φ'(θ) ⊙ v)
+        and B = (M/Δt − (1−ϑ)K)_FF, the incremental adjoint runs backward (δλ^{N_t+1} = 0)
+
+            A δλ^n = δq_n + B δλ^{n+1} − (dK (ϑ λ^n + (1−ϑ) λ^{n+1}))_F,
+
+        δq_n the observation loads of c_GN · J v, and
+
+            H v = −Φ''(θ) ⊙ v ⊙ Σ_n c(λ^n, ū^n) − Φ'(θ) ⊙ Σ_n (c(δλ^n, ū^n) + c(λ^n, δū^n)),
+
+        c(a, b)_k = aᵀ T_k b, ū^n = ϑ u^n + (1−ϑ) u^{n−1}: one tangent and one adjoint
+        trajectory per action, one adjoint trajectory per w, one factorisation.
+        """
+        return self._linearization(theta)
+
+    def _linearization(self, theta):
         theta, _, k_up, factor, U = self._forward(theta)
         dlink = self.link.derivative(theta)
         y = self._observe(U)
         split, nt, th = self._split, self.num_steps, self.theta_scheme
         U_bar = th * U[1:] + (1.0 - th) * U[:-1]                        # (N_t, num_dofs)
 
-        def jvp(v):
-            v = self._check_tangent(v)
-            dk_up = self._tensor.values(dlink * v, np.empty(split.up_rows.shape[0]))
+        def tangent(dk_up):
             dU = np.zeros((nt + 1, split.num_dofs))
             work, load = np.empty(split.num_dofs), np.empty(split.num_dofs)
             for n in range(1, nt + 1):
@@ -204,10 +222,17 @@ class HeatForwardMap(ForwardMap):
                                          load)
                 dU[n, split.free] = factor(work[split.free] - load[split.free])
             self.counts.tangent += 1
-            return self._observe(dU)
+            return dU
 
-        def pullback(w):
-            w = self._check_output(w).reshape(self.observation_times.shape[0], -1)
+        def jvp(v):
+            v = self._check_tangent(v)
+            dk_up = self._tensor.values(dlink * v, np.empty(split.up_rows.shape[0]))
+            return self._observe(tangent(dk_up))
+
+        def adjoint(w, dk_up=None, lam0=None):
+            """λ^1..λ^{N_t} (rows 1..N_t of an (N_t + 2)-row array); with dk_up and λ, the
+            incremental adjoint δλ instead."""
+            w = w.reshape(self.observation_times.shape[0], -1)
             loads = np.zeros((nt + 1, split.num_free))                    # q_n, n = 0..N_t
             load = np.empty(split.num_free)
             for j, (lo, hi, alpha) in enumerate(self._obs_levels):
@@ -217,13 +242,43 @@ class HeatForwardMap(ForwardMap):
                     loads[hi] += alpha * load
             lam = np.zeros((nt + 2, split.num_dofs))
             work = np.empty(split.num_dofs)
+            extra = np.empty(split.num_dofs)
             for n in range(nt, 0, -1):
                 self._explicit(k_up, lam[n + 1], work)
+                if dk_up is not None:
+                    kernels.symmetric_matvec(split.up_rows, split.up_cols, dk_up,
+                                             th * lam0[n] + (1.0 - th) * lam0[n + 1], extra)
+                    work -= extra
                 lam[n, split.free] = factor(loads[n] + work[split.free])
             self.counts.adjoint += 1
+            return lam
+
+        def pullback(w):
+            lam = adjoint(self._check_output(w))
             return -dlink * self._tensor.contract_full(lam[1:nt + 1], U_bar)
 
-        return y, jvp, pullback
+        def curvature(w, gn_scale=0.0):
+            w = self._check_output(w)
+            gn_scale = float(gn_scale)
+            d2link = self.link.second_derivative(theta)
+            lam = adjoint(w)
+            first = self._tensor.contract_full(lam[1:nt + 1], U_bar)
+
+            def apply(v):
+                v = self._check_tangent(v)
+                dk_up = self._tensor.values(dlink * v, np.empty(split.up_rows.shape[0]))
+                dU = tangent(dk_up)
+                dw = gn_scale * self._observe(dU) if gn_scale else np.zeros_like(w)
+                dlam = adjoint(dw, dk_up, lam)
+                dU_bar = th * dU[1:] + (1.0 - th) * dU[:-1]
+                mixed = self._tensor.contract_full(  # Σ_n c(δλ^n, ū^n) + c(λ^n, δū^n)
+                    np.concatenate([dlam[1:nt + 1], lam[1:nt + 1]]),
+                    np.concatenate([U_bar, dU_bar]))
+                return -d2link * v * first - dlink * mixed
+
+            return apply
+
+        return y, jvp, pullback, curvature
 
     def __call__(self, theta):
         return self._observe(self._forward(theta)[4])
