@@ -123,7 +123,7 @@ class FullHessian(_HessianOperator):
     ----------
     posterior : Posterior
         A :class:`~bayesinv.GaussianLikelihood` (Φ = |Y − G|²/(2σ²)) whose forward map has
-        second derivatives (``has_second_order``: the built-in elliptic maps,
+        second derivatives (``has_second_order``: the built-in elliptic and heat maps,
         :class:`~bayesinv.fem.VariationalForwardMap`, linear and X-ray maps) and a prior with a
         linear transport T (``prior.is_linear``).
     xi : array_like, shape (k,)
