@@ -19,26 +19,18 @@ module-level function it is the problem factory of E1 coverage studies
 
 from __future__ import annotations
 
-import numpy as np
-
 from ..diagnostics.coverage import CoverageModel
+from ..fields import e1_truth, sin_sin
 
 #: the frozen E1 settings (the full-size run)
 SETTINGS = {"mesh": 32, "noise_std": 0.0025, "alpha": 2.0, "scale": 10.0, "num_modes": 60,
             "step_size": 0.1}
 
 
-def truth(x):
-    """θ₀: two positive bumps and one negative bump, small (≤ 0.015) on ∂O."""
-    def bump(cx, cy, width):
-        return np.exp(-((x[0] - cx) ** 2 + (x[1] - cy) ** 2) / width)
-    return (1.2 * bump(0.3, 0.35, 0.02) - 0.9 * bump(0.68, 0.62, 0.025)
-            + 0.6 * bump(0.7, 0.25, 0.012))
-
-
-def psi(x):
-    """ψ = sin(πx) sin(πy), the smooth test function of the functional ⟨θ, ψ⟩_{L²}."""
-    return np.sin(np.pi * x[0]) * np.sin(np.pi * x[1])
+#: θ₀: two positive bumps and one negative bump, small (≤ 0.015) on ∂O
+truth = e1_truth
+#: ψ = sin(πx) sin(πy), the smooth test function of the functional ⟨θ, ψ⟩_{L²}
+psi = sin_sin
 
 
 def e1_model(*, num_observations: int = 600, mesh: int = SETTINGS["mesh"],

@@ -17,159 +17,62 @@ the *normalised* config — a plain dict with every default filled in — and it
 and ``experiment.output``), which the results store records so that a changed config is
 never mixed with old results.
 
-Validation is written as a small declarative schema (:class:`Key`) rather than a dependency
+Validation is written as a small declarative schema (:mod:`.schema`) rather than a dependency
 (pydantic, jsonschema): the package needs nothing beyond the standard library here, and the
-messages follow the package's convention (name, value, what is valid).
+messages follow the package's convention (name, value, what is valid). The vocabulary — the
+methods, loops, inits, preconditioners, links, executors, PDEs, priors, truths, functionals
+and credible-set kinds a config may name — is taken from the modules that consume it, so a
+config accepts exactly what ``sample()``, the forward maps and the coverage harness accept.
 """
 
 from __future__ import annotations
 
-import copy
 import hashlib
+import inspect
 import json
 import math
-import numbers
-import re
 import tomllib
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
-from .._validation import _show
+from ..diagnostics.coverage import KINDS
 from ..errors import ConfigError, InvalidArgumentError
-from ..samplers.driver import LOOPS, check_settings
-from ..samplers.methods import METHODS as _SAMPLER_METHODS
+from ..links import LINKS as _LINKS
+from ..samplers import INITS, LOOPS, PRECONDITIONERS, check_settings, sample
+from ..samplers import METHODS as _SAMPLER_METHODS
+from .executors import EXECUTORS
+from .problems import DOMAIN_SHAPES, FUNCTIONAL_KINDS, PDES, PRIOR_KINDS, PSI, TRUTH_KINDS
+from .schema import (
+    Key,
+    any_string,
+    boolean,
+    choice,
+    fail,
+    integer,
+    list_of,
+    number,
+    number_or_false,
+    plain_name,
+    scalar,
+    string,
+    table,
+)
 
-PDES = ("schrodinger", "darcy", "heat", "linear_gaussian")
-#: the sampler's methods (:data:`bayesinv.samplers.methods.METHODS`) and "exact"
+# -- the vocabulary: every choice comes from the code that consumes it -----------------------
+#: the sampler's methods (:data:`bayesinv.samplers.METHODS`, pCN first: the default) and
+#: "exact" (the linear–Gaussian reference problem's exact posterior)
 METHODS = ("pcn", *(m for m in _SAMPLER_METHODS if m != "pcn"), "exact")
-KINDS = ("equal_tailed", "hdi", "band", "l2_ball")
-EXECUTORS = ("serial", "local", "mpi", "dask")
-LINKS = ("exp", "regular", "identity")
+#: the links of :data:`bayesinv.links.LINKS`, "exp" first (the default)
+LINKS = ("exp", *(name for name in _LINKS if name != "exp"))
 #: named test functions ψ(x) for ``[[coverage.functionals]]`` of kind "linear"
-PSI_FUNCTIONS = ("sin_sin", "one")
-
-_REQUIRED = object()
-
-
-@dataclass(frozen=True)
-class Key:
-    """One key of the schema: a checker ``check(path, value) -> value`` and a default."""
-
-    check: Callable
-    default: object = _REQUIRED
-    doc: str = ""
+PSI_FUNCTIONS = tuple(PSI)
+#: the time-stepping schemes of :class:`bayesinv.fem.HeatForwardMap` (``fem.heat.SCHEMES``;
+#: not imported here, which would import dolfinx; tests/test_hpc_config.py checks they agree)
+HEAT_SCHEMES = ("backward_euler", "crank_nicolson")
 
 
-# -- value checkers: each returns the normalised value or raises ConfigError ---------------
-
-def _fail(path, value, allowed) -> None:
-    raise ConfigError(f"{path} must be {allowed}, got {_show(value)}")
-
-
-def integer(minimum: int | None = None):
-    def check(path, value):
-        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-            _fail(path, value, f"an integer >= {minimum}" if minimum is not None
-                  else "an integer")
-        if minimum is not None and value < minimum:
-            _fail(path, value, f"an integer >= {minimum}")
-        return int(value)
-    return check
-
-
-def number(low: float | None = None, high: float | None = None, *, open_low=True,
-           open_high=False):
-    lo_txt = "(" if open_low else "["
-    hi_txt = ")" if open_high else "]"
-    if low is not None and high is not None:
-        allowed = f"a number in {lo_txt}{low}, {high}{hi_txt}"
-    elif low is not None:
-        allowed = f"a number {'>' if open_low else '>='} {low}"
-    else:
-        allowed = "a finite number"
-
-    def check(path, value):
-        if isinstance(value, bool) or not isinstance(value, numbers.Real) \
-                or not math.isfinite(value):
-            _fail(path, value, allowed)
-        if low is not None and (value <= low if open_low else value < low):
-            _fail(path, value, allowed)
-        if high is not None and (value >= high if open_high else value > high):
-            _fail(path, value, allowed)
-        return float(value)
-    return check
-
-
-def choice(options):
-    def check(path, value):
-        if not isinstance(value, str) or value not in options:
-            _fail(path, value, f"one of {list(options)}")
-        return value
-    return check
-
-
-def boolean(path, value):
-    if not isinstance(value, bool):
-        _fail(path, value, "true or false")
-    return value
-
-
-def string(path, value):
-    if not isinstance(value, str) or not value:
-        _fail(path, value, "a non-empty string")
-    return value
-
-
-def any_string(path, value):
-    if not isinstance(value, str):
-        _fail(path, value, "a string")
-    return value
-
-
-def number_or_false(low: float):
-    """A number > low, or ``false`` to disable the check (TOML has no null)."""
-    inner = number(low)
-
-    def check(path, value):
-        if value is False:
-            return None
-        if isinstance(value, bool):
-            _fail(path, value, f"a number > {low}, or false to disable the check")
-        return inner(path, value)
-    return check
-
-
-def list_of(item, *, min_length: int = 1, length: int | None = None, distinct=False):
-    def check(path, value):
-        what = f"a list of {length} values" if length else f"a list of >= {min_length} values"
-        if not isinstance(value, list) or len(value) < min_length \
-                or (length is not None and len(value) != length):
-            _fail(path, value, what)
-        out = [item(f"{path}[{i}]", v) for i, v in enumerate(value)]
-        if distinct and len(set(map(repr, out))) != len(out):
-            _fail(path, value, "a list of distinct values")
-        return out
-    return check
-
-
-def scalar(path, value):
-    """A plain TOML scalar passed through to a library call (bool, int, float, string)."""
-    if not isinstance(value, (bool, int, float, str)):
-        _fail(path, value, "a number, a string or a boolean")
-    return value
-
-
-# -- the schema ------------------------------------------------------------------------------
-
-def plain_name(path, value):
-    """A name usable as one path component: letters, digits, '_', '-', '.', not starting
-    with '.' (so neither '..' nor a hidden name), at most 100 characters."""
-    if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,99}",
-                                                      value):
-        _fail(path, value, "a plain name (letters, digits, '_', '-', '.'; no '/', not "
-              "starting with '.'), since it names the output directory results/<name>")
-    return value
+def _sample_default(name: str):
+    """The default of ``bayesinv.sample``'s keyword ``name``."""
+    return inspect.signature(sample).parameters[name].default
 
 
 EXPERIMENT = {
@@ -178,7 +81,7 @@ EXPERIMENT = {
     "output": Key(string, None, "output directory (default results/<name>)"),
 }
 DOMAIN = {
-    "shape": Key(choice(("unit_square", "disk")), "unit_square"),
+    "shape": Key(choice(DOMAIN_SHAPES), DOMAIN_SHAPES[0]),
     "mesh": Key(integer(2), 16, "unit_square: cells per side"),
     "radius": Key(number(0.0), 1.0, "disk: radius"),
     "mesh_size": Key(number(0.0), 0.1, "disk: target edge length (gmsh)"),
@@ -202,7 +105,7 @@ FORWARD = {
         "num_steps": Key(integer(1), 10),
         "observation_times": Key(list_of(number(0.0)), None,
                                  "times in (0, final_time] (default [final_time])"),
-        "scheme": Key(choice(("backward_euler", "crank_nicolson")), "backward_euler"),
+        "scheme": Key(choice(HEAT_SCHEMES), HEAT_SCHEMES[0]),
         "initial_value": Key(number(), 0.0),
         "source": Key(number(), 1.0),
         "boundary_value": Key(number(), 0.0),
@@ -211,20 +114,20 @@ FORWARD = {
 }
 PRIOR = {
     "series": {
-        "kind": Key(choice(("series", "matern")), "series"),
+        "kind": Key(choice(PRIOR_KINDS), "series"),
         "alpha": Key(number(0.0), 2.0, "smoothness: weights λ_k^(-α/2)"),
         "num_modes": Key(integer(1), 60, "Dirichlet–Laplacian modes D"),
         "scale": Key(number(0.0), 1.0),
     },
     "matern": {
-        "kind": Key(choice(("series", "matern"))),
+        "kind": Key(choice(PRIOR_KINDS)),
         "length_scale": Key(number(0.0)),
         "variance": Key(number(0.0), 1.0),
         "nu": Key(number(0.0), 1.0),
     },
 }
 TRUTH = {
-    "kind": Key(choice(("e1", "bumps", "constant")), "e1"),
+    "kind": Key(choice(TRUTH_KINDS), "e1"),
     "bumps": Key(list_of(list_of(number(), length=4)), None,
                  "bumps: [[x, y, width, amplitude], ...]"),
     "value": Key(number(), 0.0, "constant: the value"),
@@ -236,22 +139,28 @@ LINEAR_GAUSSIAN = {
     "seed": Key(integer(0), 0),
     "prior_decay": Key(number(), 1.0),
 }
+#: ``bayesinv.sample``'s settings. Types are checked here; ranges are the sampler's own:
+#: :func:`~bayesinv.samplers.check_settings` (the checks ``sample`` makes) and the method's
+#: scale range (0, max_parameter] (:func:`_check_scale`). The integer and target-acceptance
+#: bounds below give messages with the dotted key; tests/test_hpc_config.py checks they are
+#: the sampler's.
 SAMPLE_SETTINGS = {
-    "draws": Key(integer(1), 1000), "chains": Key(integer(1), 4),
-    "warmup": Key(integer(0), 0), "thin": Key(integer(1), 1),
-    "step_size": Key(number(0.0), None), "beta": Key(number(0.0, 1.0), None),
-    "init": Key(choice(("prior", "map")), "prior"),
-    "preconditioner": Key(choice(("laplace",)), None),
+    "draws": Key(integer(1), _sample_default("draws")),
+    "chains": Key(integer(1), _sample_default("chains")),
+    "warmup": Key(integer(0), 0), "thin": Key(integer(1), _sample_default("thin")),
+    "step_size": Key(number(), None), "beta": Key(number(), None),
+    "init": Key(choice(INITS), INITS[0]),
+    "preconditioner": Key(choice(PRECONDITIONERS), None),
     "max_divergences": Key(integer(0), None), "adapt": Key(boolean, None),
     "target_accept": Key(number(0.0, 1.0, open_high=True), None),
     "safety_factor": Key(number(0.0), None), "curvature_iterations": Key(integer(1), None),
     "loop": Key(choice(LOOPS), None),
     "diagnostics": Key(boolean, False, "per-run warnings (a study flags replicates itself)"),
 }
-EXACT_SETTINGS = {"draws": Key(integer(1), 1000), "chains": Key(integer(1), 4)}
+EXACT_SETTINGS = {"draws": SAMPLE_SETTINGS["draws"], "chains": SAMPLE_SETTINGS["chains"]}
 FUNCTIONAL = {
     "name": Key(string),
-    "kind": Key(choice(("linear", "point", "nodal"))),
+    "kind": Key(choice(tuple(FUNCTIONAL_KINDS))),
     "psi": Key(choice(PSI_FUNCTIONS), None, "linear: ⟨θ, ψ⟩ with a named ψ"),
     "point": Key(list_of(number(), min_length=1), None, "point: θ(x)"),
     "index": Key(integer(0), None, "nodal: θ_i"),
@@ -284,58 +193,32 @@ EXECUTOR = {
 TOP = ("experiment", "problem", "inference", "coverage", "executor")
 
 
-def _table(path: str, raw, schema: dict, *, required: bool = False) -> dict:
-    """Validate a TOML table against a schema: unknown keys, missing keys, each value."""
-    if raw is None:
-        if required:
-            raise ConfigError(f"missing table [{path}]")
-        raw = {}
-    if not isinstance(raw, dict):
-        _fail(path, raw, "a table")
-    unknown = sorted(set(raw) - set(schema))
-    if unknown:
-        raise ConfigError(
-            f"unknown key {path}.{unknown[0]} = {_show(raw[unknown[0]])}; allowed keys in "
-            f"[{path}]: {sorted(schema)}")
-    out = {}
-    for key, spec in schema.items():
-        dotted = f"{path}.{key}"
-        if key in raw:
-            out[key] = spec.check(dotted, raw[key])
-        elif spec.default is _REQUIRED:
-            raise ConfigError(f"missing required key {dotted}" +
-                              (f" ({spec.doc})" if spec.doc else ""))
-        else:
-            out[key] = copy.deepcopy(spec.default)
-    return out
-
-
 def _problem(raw) -> dict:
     if not isinstance(raw, dict):
-        _fail("problem", raw, "a table")
+        fail("problem", raw, "a table")
     if "pde" not in raw:
         raise ConfigError(f"missing required key problem.pde (one of {list(PDES)})")
     pde = choice(PDES)("problem.pde", raw["pde"])
     if pde == "linear_gaussian":
         schema = {"pde": Key(scalar), "noise_std": Key(number(0.0)),
                   "linear_gaussian": Key(lambda p, v: v, None)}
-        top = _table("problem", raw, schema)
-        top["linear_gaussian"] = _table("problem.linear_gaussian", raw.get("linear_gaussian"),
+        top = table("problem", raw, schema)
+        top["linear_gaussian"] = table("problem.linear_gaussian", raw.get("linear_gaussian"),
                                         LINEAR_GAUSSIAN)
         return top
     sub = ("domain", "design", "forward", "prior", "truth")
     schema = {"pde": Key(scalar), "noise_std": Key(number(0.0)),
               **{k: Key(lambda p, v: v, None) for k in sub}}
-    top = _table("problem", raw, schema)
-    top["domain"] = _table("problem.domain", raw.get("domain"), DOMAIN)
-    top["design"] = _table("problem.design", raw.get("design"), DESIGN, required=True)
-    top["forward"] = _table("problem.forward", raw.get("forward"), FORWARD[pde])
+    top = table("problem", raw, schema)
+    top["domain"] = table("problem.domain", raw.get("domain"), DOMAIN)
+    top["design"] = table("problem.design", raw.get("design"), DESIGN, required=True)
+    top["forward"] = table("problem.forward", raw.get("forward"), FORWARD[pde])
     prior_raw = raw.get("prior") or {}
-    kind = choice(("series", "matern"))("problem.prior.kind",
+    kind = choice(PRIOR_KINDS)("problem.prior.kind",
                                         prior_raw.get("kind", "series")
                                         if isinstance(prior_raw, dict) else "series")
-    top["prior"] = _table("problem.prior", raw.get("prior"), PRIOR[kind])
-    top["truth"] = _table("problem.truth", raw.get("truth"), TRUTH)
+    top["prior"] = table("problem.prior", raw.get("prior"), PRIOR[kind])
+    top["truth"] = table("problem.truth", raw.get("truth"), TRUTH)
     truth = top["truth"]
     if truth["kind"] == "bumps" and not truth["bumps"]:
         raise ConfigError("problem.truth.bumps is required when problem.truth.kind = 'bumps' "
@@ -354,8 +237,8 @@ def _inference(raw, pde: str) -> dict:
     if raw is None:
         raise ConfigError("missing table [inference]")
     if not isinstance(raw, dict):
-        _fail("inference", raw, "a table")
-    top = _table("inference", raw, {"method": Key(choice(METHODS)),
+        fail("inference", raw, "a table")
+    top = table("inference", raw, {"method": Key(choice(METHODS)),
                                     "settings": Key(lambda p, v: v, None)})
     method = top["method"]
     if method == "exact" and pde != "linear_gaussian":
@@ -363,44 +246,53 @@ def _inference(raw, pde: str) -> dict:
             f"inference.method = 'exact' needs problem.pde = 'linear_gaussian' (an exact "
             f"Gaussian posterior), got problem.pde = {pde!r}")
     schema = EXACT_SETTINGS if method == "exact" else SAMPLE_SETTINGS
-    settings = _table("inference.settings", top["settings"], schema)
+    settings = table("inference.settings", top["settings"], schema)
     top["settings"] = {k: v for k, v in settings.items() if v is not None}
     if method != "exact":
         # the sampler's own checks (which settings each method takes, and how they combine)
         given = {k: v for k, v in top["settings"].items() if k not in ("init", "diagnostics")}
         try:
-            check_settings(method, **given)
+            checked = check_settings(method, **given)
         except InvalidArgumentError as exc:
             raise ConfigError(f"inference.settings (method = {method!r}): {exc}") from None
+        _check_scale(checked["cls"], checked["given"])
     return top
+
+
+def _check_scale(cls, given) -> None:
+    """The scale parameter (``step_size`` or ``beta``) in the method's range
+    (0, ``cls.max_parameter``] (what :func:`bayesinv.samplers.tuning.check_parameter` asks)."""
+    if given is not None:
+        high = cls.max_parameter if math.isfinite(cls.max_parameter) else None
+        number(0.0, high)(f"inference.settings.{cls.parameter}", given)
 
 
 def _coverage(raw) -> dict:
     if raw is not None and not isinstance(raw, dict):
-        _fail("coverage", raw, "a table")
+        fail("coverage", raw, "a table")
     raw = dict(raw or {})
     functionals_raw = raw.pop("functionals", [])
     convergence_raw = raw.pop("convergence", None)
-    top = _table("coverage", raw, COVERAGE)
+    top = table("coverage", raw, COVERAGE)
     top["levels"] = sorted(top["levels"])
     if not isinstance(functionals_raw, list):
-        _fail("coverage.functionals", functionals_raw,
+        fail("coverage.functionals", functionals_raw,
               "an array of tables ([[coverage.functionals]])")
     functionals = []
     for i, f in enumerate(functionals_raw):
         path = f"coverage.functionals[{i}]"
-        spec = _table(path, f, FUNCTIONAL)
-        need = {"linear": "psi", "point": "point", "nodal": "index"}[spec["kind"]]
+        spec = table(path, f, FUNCTIONAL)
+        need = FUNCTIONAL_KINDS[spec["kind"]]
         if spec[need] is None:
             raise ConfigError(f"{path}.{need} is required for kind = {spec['kind']!r}")
         if spec["name"] == "field":
-            _fail(f"{path}.name", spec["name"], "a name other than 'field' (reserved)")
+            fail(f"{path}.name", spec["name"], "a name other than 'field' (reserved)")
         functionals.append({k: v for k, v in spec.items() if v is not None})
     names = [f["name"] for f in functionals]
     if len(set(names)) != len(names):
-        _fail("coverage.functionals", names, "functionals with distinct names")
+        fail("coverage.functionals", names, "functionals with distinct names")
     top["functionals"] = functionals
-    top["convergence"] = _table("coverage.convergence", convergence_raw, CONVERGENCE)
+    top["convergence"] = table("coverage.convergence", convergence_raw, CONVERGENCE)
     return top
 
 
@@ -411,7 +303,7 @@ def validate_config(raw: dict) -> dict:
     unknown = sorted(set(raw) - set(TOP))
     if unknown:
         raise ConfigError(f"unknown table or key [{unknown[0]}]; allowed: {list(TOP)}")
-    cfg = {"experiment": _table("experiment", raw.get("experiment"), EXPERIMENT,
+    cfg = {"experiment": table("experiment", raw.get("experiment"), EXPERIMENT,
                                 required=True)}
     if cfg["experiment"]["output"] is None:
         cfg["experiment"]["output"] = f"results/{cfg['experiment']['name']}"
@@ -420,7 +312,7 @@ def validate_config(raw: dict) -> dict:
     cfg["problem"] = _problem(raw["problem"])
     cfg["inference"] = _inference(raw.get("inference"), cfg["problem"]["pde"])
     cfg["coverage"] = _coverage(raw.get("coverage"))
-    cfg["executor"] = _table("executor", raw.get("executor"), EXECUTOR)
+    cfg["executor"] = table("executor", raw.get("executor"), EXECUTOR)
     conv, chains = cfg["coverage"]["convergence"], cfg["inference"]["settings"]["chains"]
     if conv["enabled"] and conv["rhat_max"] is not None and chains < 2:
         raise ConfigError(

@@ -209,8 +209,12 @@ class DaskExecutor:
             yield future.result()
 
 
+#: the executor kinds of :func:`make_executor` (``[executor] kind`` in configs)
+EXECUTORS = ("serial", "local", "mpi", "dask")
+
+
 def make_executor(kind: str, *, workers: int = 2, scheduler: str = ""):
-    """An executor by name: "serial", "local", "mpi" or "dask"."""
+    """An executor by name: one of :data:`EXECUTORS`."""
     if kind == "serial":
         return SerialExecutor()
     if kind == "local":
@@ -219,7 +223,7 @@ def make_executor(kind: str, *, workers: int = 2, scheduler: str = ""):
         return MPIExecutor()
     if kind == "dask":
         return DaskExecutor(workers, scheduler or None)
-    raise ConfigError(f"executor must be one of ['serial', 'local', 'mpi', 'dask'], got {kind!r}")
+    raise ConfigError(f"executor must be one of {list(EXECUTORS)}, got {kind!r}")
 
 
 def array_share(replicates: int, task_id: int | None = None, num_tasks: int | None = None,

@@ -22,24 +22,29 @@ from ..diagnostics.coverage import (
     PointValue,
     ProblemSpec,
 )
-from ..experiments.schrodinger_e1 import psi as sin_sin  # ψ = sin(πx₁) sin(πx₂)
+from ..fields import PSI, bumps_field, e1_truth
+from ..linear_gaussian import linear_gaussian
+
+# The vocabulary of the [problem] and [coverage] tables: hpc/config.py takes its choices from
+# these (tests/test_hpc_config.py checks the FEM ones against the classes that consume them).
+#: problem.pde
+PDES = ("schrodinger", "darcy", "heat", "linear_gaussian")
+#: problem.domain.shape
+DOMAIN_SHAPES = ("unit_square", "disk")
+#: problem.prior.kind
+PRIOR_KINDS = ("series", "matern")
+#: problem.truth.kind
+TRUTH_KINDS = ("e1", "bumps", "constant")
+#: coverage.functionals[].kind, and the key each kind requires
+FUNCTIONAL_KINDS = {"linear": "psi", "point": "point", "nodal": "index"}
 
 
-def one(x):
-    """ψ(x) = 1 (named ``"one"``: ⟨θ, 1⟩ is the integral of θ)."""
-    return np.ones_like(x[0])
-
-
-PSI = {"sin_sin": sin_sin, "one": one}
-
-
-def _bumps_field(bumps):
-    def field(x):
-        out = np.zeros_like(x[0])
-        for cx, cy, width, amplitude in bumps:
-            out = out + amplitude * np.exp(-((x[0] - cx) ** 2 + (x[1] - cy) ** 2) / width)
-        return out
-    return field
+def linear_gaussian_model(**kwargs) -> CoverageModel:
+    """A problem factory for coverage studies: ``linear_gaussian(**kwargs)`` as a
+    :class:`~bayesinv.diagnostics.coverage.CoverageModel` (truth = its prior draw θ₀;
+    mass matrix = identity). Module-level, hence picklable in a ``ProblemSpec``."""
+    problem = linear_gaussian(**kwargs)
+    return CoverageModel(problem.prior, problem.forward, problem.noise_std, truth=problem.truth)
 
 
 def build_domain(spec: dict):
@@ -70,12 +75,10 @@ def build_prior(domain, spec: dict):
 
 
 def build_truth(space, spec: dict) -> np.ndarray:
-    from ..experiments.schrodinger_e1 import truth as e1_truth
-
     if spec["kind"] == "e1":
         theta0 = space.interpolate(e1_truth)
     elif spec["kind"] == "bumps":
-        theta0 = space.interpolate(_bumps_field(spec["bumps"]))
+        theta0 = space.interpolate(bumps_field(spec["bumps"]))
     else:
         theta0 = np.full(space.num_dofs, float(spec["value"]))
     if spec["zero_on_boundary"]:
@@ -87,8 +90,6 @@ def config_model(*, pde: str, noise_std: float, domain=None, design=None, forwar
                  prior=None, truth=None, linear_gaussian=None) -> CoverageModel:
     """The CoverageModel of a validated ``[problem]`` table (keyword per sub-table)."""
     if pde == "linear_gaussian":
-        from ..testing.coverage_problems import linear_gaussian_model
-
         return linear_gaussian_model(noise_std=noise_std, **linear_gaussian)
     from .. import fem
 

@@ -2,9 +2,11 @@
 compiled loop (:mod:`.compiled`), warm-up adaptation, checkpoints and streaming storage."""
 
 from .compiled import CompiledTarget, compiled_target
-from .driver import sample
+from .driver import LOOPS, check_settings, sample
 from .exact import sample_exact
 from .methods import METHODS
 from .storage import read_stream
+from .warmstart import INITS, PRECONDITIONERS
 
-__all__ = ["METHODS", "CompiledTarget", "compiled_target", "read_stream", "sample", "sample_exact"]
+__all__ = ["INITS", "LOOPS", "METHODS", "PRECONDITIONERS", "CompiledTarget", "check_settings",
+           "compiled_target", "read_stream", "sample", "sample_exact"]

@@ -77,15 +77,20 @@ def max_curvature(posterior, positions, sqrt_precond, iterations, purpose) -> fl
         raise InvalidArgumentError(f"{purpose}: {exc}") from exc
 
 
+def check_parameter(cls, given) -> float:
+    """A given scale parameter of method class ``cls`` (``step_size`` or ``beta``), checked
+    against its range (0, ``cls.max_parameter``]."""
+    if cls.max_parameter < np.inf:
+        return float_in_interval(cls.parameter, given, 0.0, cls.max_parameter)
+    return positive_float(cls.parameter, given)
+
+
 def initial_parameter(cls, given, *, adapt, warmup, posterior, positions, sqrt_precond,
                        safety_factor, curvature_iterations):
     """The starting value of the scale parameter and how it was chosen (a dict for attrs)."""
     pname = cls.parameter
     if given is not None:
-        if cls.max_parameter < np.inf:
-            value = float_in_interval(pname, given, 0.0, cls.max_parameter)
-        else:
-            value = positive_float(pname, given)
+        value = check_parameter(cls, given)
         return value, {"step_size_rule": "adapted from user value" if adapt else "user"}
     if adapt:
         if cls.uses_gradient and posterior.likelihood.forward.has_jvp:

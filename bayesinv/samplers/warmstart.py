@@ -17,6 +17,12 @@ from ..optimize import MAPResult, find_map
 from ..posterior import Posterior
 from .tuning import gauss_newton_hessian, sqrt_inverse
 
+#: the named values of ``sample(init=...)`` (besides a MAPResult or an array)
+INITS = ("prior", "map")
+#: the named values of ``sample(preconditioner=...)`` (besides None, a LaplaceApproximation
+#: or an SPD matrix)
+PRECONDITIONERS = ("laplace", "laplace_lowrank")
+
 
 def seed_sequence(seed) -> np.random.SeedSequence:
     """The root SeedSequence from an int, None (fresh entropy) or a SeedSequence."""
@@ -64,7 +70,8 @@ def initial_positions(init, posterior: Posterior, chains: int, rngs,
             return np.stack([rng.standard_normal(k) for rng in rngs]), "prior"
         if init == "map":
             return np.tile(map_cache.position, (chains, 1)), "map"
-        raise InvalidArgumentError(f"init must be 'prior', 'map' or an array, got {init!r}")
+        raise InvalidArgumentError(f"init must be {', '.join(map(repr, INITS))}, a MAPResult "
+                                   f"or an array, got {init!r}")
     x = real_array("init", init)
     if x.shape == (k,):
         x = np.tile(x, (chains, 1))
@@ -101,7 +108,7 @@ def sqrt_preconditioner(preconditioner, posterior: Posterior, map_cache: MAPCach
             return laplace(posterior, map=map_cache.position).packed(), "laplace_lowrank"
         if preconditioner != "laplace":
             raise InvalidArgumentError(
-                f"preconditioner must be None, 'laplace', 'laplace_lowrank', a "
+                f"preconditioner must be None, {', '.join(map(repr, PRECONDITIONERS))}, a "
                 f"LaplaceApproximation or a (k, k) SPD matrix, got {preconditioner!r}")
         H = gauss_newton_hessian(posterior, map_cache.position)
         return sqrt_inverse(H), "laplace"
