@@ -206,27 +206,6 @@ class SuperLUSolver:
         return lu.solve
 
 
-def make_solver(solver=None):
-    """Return a solver object: ``None`` (best available), ``"cholmod"``, ``"superlu"``, or an
-    object with a ``factorize(A)`` method, which is returned unchanged.
-
-    The FEM forward maps use :func:`bayesinv.fem.solvers.make_solver`, which adds PETSc.
-    """
-    if solver is None:
-        return CholmodSolver() if _cholmod is not None else SuperLUSolver()
-    if isinstance(solver, str):
-        choices = {"cholmod": CholmodSolver, "superlu": SuperLUSolver}
-        if solver not in choices:
-            raise InvalidArgumentError(
-                f"solver must be one of {sorted(choices)} or an object with factorize(A), "
-                f"got {solver!r}")
-        return choices[solver]()
-    if not callable(getattr(solver, "factorize", None)):
-        raise InvalidArgumentError(
-            f"solver must have a factorize(A) method returning solve(b), got {solver!r}")
-    return solver
-
-
 class SparseCholesky:
     r"""A factorised sparse SPD matrix A = R Rᵀ with R = Pᵀ L (P a fill-reducing permutation,
     L sparse lower triangular), for the priors that need more than solves.

@@ -13,7 +13,8 @@ shared machine affects all methods alike):
   symbolic analysis done beforehand, as a solver reused across θ would;
 * a naive dolfinx loop: UFL re-assembly of the matrix and right-hand side (forms compiled
   once), PETSc LU (symbolic factorisation reused by PETSc), forward and adjoint solves, and
-  the gradient assembled from its UFL form (:class:`bayesinv.fem._dolfinx.NaiveUFLGradient`).
+  the gradient assembled from its UFL form
+  (:class:`bayesinv.testing.ufl_reference.NaiveUFLGradient`).
 
 Each number is the median over all timed calls; ratios are taken within the run. Results go
 to ``<output>/forward_maps.json`` and ``<output>/forward_maps.md``.
@@ -37,6 +38,7 @@ from petsc4py import PETSc
 
 from bayesinv import __version__
 from bayesinv.fem import DarcyMap, SchrodingerMap, _dolfinx, uniform_design, unit_square
+from bayesinv.testing import ufl_reference
 
 try:
     from sksparse import cholmod
@@ -152,7 +154,7 @@ def run(sizes, num_points: int, rounds: int, target_seconds: float, seed: int = 
             w = rng.standard_normal(G.output_dim)
             A = G.operator_matrix(theta)
             S = G.state_space
-            naive = _dolfinx.NaiveUFLGradient(
+            naive = ufl_reference.NaiveUFLGradient(
                 S, kind=spec["kind"], base_stiffness=spec["base_stiffness"], source_scale=-1.0,
                 source=S.interpolate(spec["source"]), boundary=S.interpolate(spec["boundary"]),
                 observation=S.evaluation_matrix(design), link=G.link)

@@ -67,18 +67,21 @@ def test_methods_are_the_samplers_and_exact():
     assert config.METHODS[0] == "pcn"  # the default of a config's method
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("loop", ["auto", "interpreted", "compiled", "python", "numba"])
 def test_a_loop_is_accepted_by_config_iff_by_sample(loop):
     assert config_accepts("pcn", beta=0.5, loop=loop) == \
         sampler_accepts("pcn", beta=0.5, loop=loop)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("init", ["prior", "map", "mle", "random"])
 def test_an_init_is_accepted_by_config_iff_by_sample(init):
     assert config_accepts("pcn", beta=0.5, init=init) == \
         sampler_accepts("pcn", beta=0.5, init=init)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("method", "preconditioner"),
                          [("ula", "laplace"), ("ula", "laplace_lowrank"), ("gpcn", "laplace"),
                           ("gpcn", "laplace_lowrank"), ("pcn", "laplace"), ("ula", "hessian")])
@@ -87,6 +90,7 @@ def test_a_preconditioner_is_accepted_by_config_iff_by_sample(method, preconditi
     assert config_accepts(method, **settings) == sampler_accepts(method, **settings)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("value", [-0.5, 0.0, 0.3, 1.0, 1.5, 2.0, 2.5])
 @pytest.mark.parametrize("method", ["pcn", "pcnl", "mala", "gpcnl"])
 def test_the_scale_range_is_the_methods(method, value):
@@ -159,7 +163,7 @@ def test_fem_choices_are_the_forward_maps_and_domains():
     from bayesinv import fem
     from bayesinv.fem.heat import SCHEMES
 
-    assert config.HEAT_SCHEMES == tuple(SCHEMES)
+    assert tuple(SCHEMES) == config.HEAT_SCHEMES
     for shape in problems.DOMAIN_SHAPES:
         spec = {"shape": shape, "mesh": 2, "radius": 1.0, "mesh_size": 0.5}
         if shape == "disk":

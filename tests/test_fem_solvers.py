@@ -260,3 +260,20 @@ def test_gradient_with_shifted_exp_link_keeps_tiny_derivatives(domain, design):
     assert np.abs(reference).max() > 0
     np.testing.assert_allclose(grad, np.exp(-40.0) * reference, rtol=1e-10,
                                atol=1e-12 * np.exp(-40.0) * np.abs(reference).max())
+
+
+def test_one_solver_factory_names_its_choices_and_passes_objects_through():
+    import bayesinv.linalg
+    from bayesinv.fem.solvers import SOLVERS, PETScSolver, make_solver
+
+    assert not hasattr(bayesinv.linalg, "make_solver")  # one factory, in fem.solvers
+    assert isinstance(make_solver(None), PETScSolver)
+    assert sorted(SOLVERS) == ["cholmod", "petsc", "superlu"]
+    custom = PETScSolver(ksp_type="cg", pc_type="icc")
+    assert make_solver(custom) is custom
+    with pytest.raises(InvalidArgumentError,
+                       match=r"solver must be one of \['cholmod', 'petsc', 'superlu'\] or an "
+                             r"object with factorize\(A\), got 'mumps'"):
+        make_solver("mumps")
+    with pytest.raises(InvalidArgumentError, match="solver must have a factorize"):
+        make_solver(42)

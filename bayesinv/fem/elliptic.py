@@ -63,32 +63,36 @@ class Experiment:
     source: object = None
 
 
-def setup_coefficient_map(fmap, domain, design, *, degree, link, solver,
-                          coefficient_term: str) -> None:
-    """Validate and set what every FE map with an f-linear operator has: ``domain``, ``link``,
-    ``solver``, ``observation`` (and ``design`` for point observations), ``state_space``
-    (P``degree``), ``parameter_space`` (P1), the free/boundary split and the coefficient
-    tensor of the ``coefficient_term`` ("mass": ∫ f u v, "stiffness": ∫ f ∇u·∇v)."""
-    if not isinstance(domain, Domain):
-        raise InvalidArgumentError(
-            f"domain must be a bayesinv.fem.Domain (e.g. bayesinv.fem.unit_square(32)), "
-            f"got {type(domain).__name__}")
-    if degree not in (1, 2):
-        raise InvalidArgumentError(f"degree must be 1 or 2, got {degree!r}")
-    one_of("coefficient_term", coefficient_term, ("mass", "stiffness"))
-    fmap.domain = domain
-    fmap.link = get_link(link)
-    fmap.solver = make_solver(solver)
-    fmap.observation = as_observation(design, domain)
-    if fmap.observation.kind == "points":
-        fmap.design = fmap.observation.points
-    S = fmap.state_space = domain.space(degree)
-    Q = fmap.parameter_space = domain.parameter_space
-    fmap._split = SplitPattern(S)
-    fmap._tensor = CoefficientTensor(fmap._split, S, Q, coefficient_term)
+class CoefficientMap(ForwardMap):
+    """Base of the FE maps whose operator is linear in the coefficient f = Φ(θ) (elliptic
+    and heat): what they share is set up by :meth:`_set_up_coefficient_map`."""
+
+    def _set_up_coefficient_map(self, domain, design, *, degree, link, solver,
+                                coefficient_term: str) -> None:
+        """Validate and set ``domain``, ``link``, ``solver``, ``observation`` (and ``design``
+        for point observations), ``state_space`` (P``degree``), ``parameter_space`` (P1), the
+        free/boundary split and the coefficient tensor of the ``coefficient_term`` ("mass":
+        ∫ f u v, "stiffness": ∫ f ∇u·∇v)."""
+        if not isinstance(domain, Domain):
+            raise InvalidArgumentError(
+                f"domain must be a bayesinv.fem.Domain (e.g. bayesinv.fem.unit_square(32)), "
+                f"got {type(domain).__name__}")
+        if degree not in (1, 2):
+            raise InvalidArgumentError(f"degree must be 1 or 2, got {degree!r}")
+        one_of("coefficient_term", coefficient_term, ("mass", "stiffness"))
+        self.domain = domain
+        self.link = get_link(link)
+        self.solver = make_solver(solver)
+        self.observation = as_observation(design, domain)
+        if self.observation.kind == "points":
+            self.design = self.observation.points
+        S = self.state_space = domain.space(degree)
+        Q = self.parameter_space = domain.parameter_space
+        self._split = SplitPattern(S)
+        self._tensor = CoefficientTensor(self._split, S, Q, coefficient_term)
 
 
-class EllipticForwardMap(ForwardMap):
+class EllipticForwardMap(CoefficientMap):
     """Observations of an elliptic PDE solution with coefficient f = Φ(θ).
 
     Parameters
@@ -123,8 +127,8 @@ class EllipticForwardMap(ForwardMap):
                  source_scale: float, source=None, boundary_value=0.0, link="exp", degree=1,
                  solver=None, experiments=None):
         super().__init__()
-        setup_coefficient_map(self, domain, design, degree=degree, link=link, solver=solver,
-                              coefficient_term=coefficient_term)
+        self._set_up_coefficient_map(domain, design, degree=degree, link=link, solver=solver,
+                                     coefficient_term=coefficient_term)
         self.experiments = _experiments(experiments, boundary_value, source)
         S, split = self.state_space, self._split
 

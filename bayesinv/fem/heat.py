@@ -37,18 +37,17 @@ import numpy as np
 
 from .._validation import integer_at_least, one_of, positive_float
 from ..errors import ForwardSolveError, InvalidArgumentError
-from ..forward.base import ForwardMap
 from ..forward.fingerprint import fingerprint
 from ..linalg import bind_solver
 from ..links import coefficient
 from . import kernels
 from .domain import Domain
-from .elliptic import setup_coefficient_map
+from .elliptic import CoefficientMap
 
 SCHEMES = {"backward_euler": 1.0, "crank_nicolson": 0.5}
 
 
-class HeatForwardMap(ForwardMap):
+class HeatForwardMap(CoefficientMap):
     """θ ↦ (u_f(X_i, τ_j))_{j, i} for the heat equation ∂_t u − ∇·(f∇u) = s, f = Φ(θ).
 
     Parameters
@@ -83,8 +82,8 @@ class HeatForwardMap(ForwardMap):
                  initial_value=0.0, source=0.0, boundary_value=0.0, link="exp", degree=1,
                  solver=None):
         super().__init__()
-        setup_coefficient_map(self, domain, design, degree=degree, link=link, solver=solver,
-                              coefficient_term="stiffness")
+        self._set_up_coefficient_map(domain, design, degree=degree, link=link, solver=solver,
+                                     coefficient_term="stiffness")
         self.final_time = T = positive_float("final_time", final_time)
         self.num_steps = _num_steps(T, time_step, num_steps)
         self.time_step = dt = T / self.num_steps

@@ -35,7 +35,6 @@ from ..linalg import (
     SuperLUSolver,
     factorize_via_bind,
 )
-from ..linalg import make_solver as _make_linalg_solver
 from ._dolfinx import PETSc
 
 _REASONS = {getattr(PETSc.KSP.ConvergedReason, name): name
@@ -167,16 +166,26 @@ class _PETScPattern(InPlaceFactorizer):
         return self._x.copy()
 
 
+#: the named solvers of :func:`make_solver` (None means "petsc")
+SOLVERS = {"petsc": PETScSolver, "cholmod": CholmodSolver, "superlu": SuperLUSolver}
+
+
 def make_solver(solver=None):
-    """The solver of a FEM forward map: ``None``/``"petsc"`` (PETSc Cholesky), ``"cholmod"``,
-    ``"superlu"``, or an object with ``factorize(A)`` (returned unchanged)."""
-    if solver is None or (isinstance(solver, str) and solver == "petsc"):
+    """The one solver factory: ``None``/``"petsc"`` (PETSc Cholesky), ``"cholmod"``,
+    ``"superlu"`` (see :data:`SOLVERS`), or an object with ``factorize(A)`` (returned
+    unchanged)."""
+    if solver is None:
         return PETScSolver()
-    if isinstance(solver, str) and solver not in ("cholmod", "superlu"):
+    if isinstance(solver, str):
+        if solver not in SOLVERS:
+            raise InvalidArgumentError(
+                f"solver must be one of {sorted(SOLVERS)} or an object with factorize(A), "
+                f"got {solver!r}")
+        return SOLVERS[solver]()
+    if not callable(getattr(solver, "factorize", None)):
         raise InvalidArgumentError(
-            f"solver must be one of ['cholmod', 'petsc', 'superlu'] or an object with "
-            f"factorize(A), got {solver!r}")
-    return _make_linalg_solver(solver)
+            f"solver must have a factorize(A) method returning solve(b), got {solver!r}")
+    return solver
 
 
-__all__ = ["CholmodSolver", "PETScSolver", "SuperLUSolver", "make_solver"]
+__all__ = ["SOLVERS", "CholmodSolver", "PETScSolver", "SuperLUSolver", "make_solver"]
