@@ -163,7 +163,7 @@ def test_bad_input_says_what_is_wrong():
 
     from bayesinv import fem
     from bayesinv.errors import InvalidArgumentError
-    from bayesinv.fem.distributed import _solver_config
+    from bayesinv.fem.solvers import parallel_solver_config as _solver_config
 
     mesh = dolfinx.mesh.create_unit_square(MPI.COMM_SELF, 4, 4)
     outside = np.array([[0.5, 0.5], [1.5, 0.5], [0.2, 0.2], [-1.0, 3.0]])

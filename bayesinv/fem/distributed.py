@@ -57,125 +57,10 @@ from ..forward.fingerprint import fingerprint
 from ..links import get_link
 from . import _compat
 from .dirichlet import DirichletBC, boundary_dofs
+from .input_ordering import InputOrdering, allreduce_exact
 from .pointeval import check_points, reference_coordinates, space_element
-from .solvers import _PC_FAILED, _REASONS, PETScSolver, configure_ksp
-
-#: the default solver: a parallel direct LU factorisation by MUMPS
-DEFAULT_SOLVER = PETScSolver("preonly", "lu", factor_solver_type="mumps")
-
-
-def allreduce_exact(comm, local: np.ndarray) -> np.ndarray:
-    """Σ over ranks of ``local`` for arrays in which each entry is non-zero on at most one rank:
-    the sum is exact, hence the same bits on every rank."""
-    out = np.zeros_like(local)
-    comm.Allreduce(np.ascontiguousarray(local), out)
-    return out
-
-
-class InputOrdering:
-    """The rank-count-independent numbering of the P1 dofs: the mesh's input node indices.
-
-    Attributes
-    ----------
-    local_to_global : ndarray (num_local,)
-        Input index of each local dof (owned first, then ghosts) of the P1 space.
-    num_owned : int
-    size : int
-        Number of P1 dofs (mesh nodes) in all.
-    coordinates : ndarray (size, gdim)
-        Node coordinates in input order, the same on every rank.
-    """
-
-    def __init__(self, Q):
-        mesh = Q.mesh
-        comm = mesh.comm
-        if _compat.coordinate_element_degree(mesh) != 1:
-            raise InvalidArgumentError(
-                "DistributedVariationalMap needs a mesh with straight-sided cells (geometry "
-                "degree 1): θ are the P1 values at the mesh nodes")
-        imap = Q.dofmap.index_map
-        self.num_owned = imap.size_local
-        num_local = imap.size_local + imap.num_ghosts
-        node = np.full(num_local, -1, dtype=np.int64)
-        # P1 dofs and degree-1 geometry nodes share the reference-vertex order in every cell
-        node[_compat.all_cell_dofs(Q).ravel()] = _compat.all_geometry_dofs(mesh).ravel()
-        if (node < 0).any():
-            raise InvalidArgumentError("a P1 dof belongs to no local cell (unexpected mesh)")
-        self.local_to_global = _compat.input_global_indices(mesh)[node]
-        gdim = mesh.geometry.dim
-        owned = self.local_to_global[: self.num_owned]
-        parts = comm.allgather((owned, mesh.geometry.x[node[: self.num_owned], :gdim]))
-        index = np.concatenate([p[0] for p in parts])
-        self.size = int(index.size)
-        if not np.array_equal(np.sort(index), np.arange(self.size)):
-            raise InvalidArgumentError(
-                "the mesh's input node indices are not 0..n−1 with one owner each; build the "
-                "mesh with dolfinx.mesh.create_* or read it from a file")
-        self.coordinates = np.empty((self.size, gdim))
-        self.coordinates[index] = np.concatenate([p[1] for p in parts])
-        self.comm = comm
-
-    def local(self, theta: np.ndarray) -> np.ndarray:
-        """The values of global θ at the local (owned and ghost) dofs."""
-        return theta[self.local_to_global]
-
-    def gather(self, owned_values: np.ndarray) -> np.ndarray:
-        """The global vector (input order) from each rank's owned-dof values, on every rank."""
-        out = np.zeros(self.size)
-        out[self.local_to_global[: self.num_owned]] = owned_values
-        return allreduce_exact(self.comm, out)
-
-
-def _solver_config(solver, comm) -> PETScSolver:
-    if solver is None or (isinstance(solver, str) and solver == "mumps"):
-        return DEFAULT_SOLVER
-    if not isinstance(solver, PETScSolver):
-        raise InvalidArgumentError(
-            f"solver of a DistributedVariationalMap must be None/'mumps' (parallel direct LU) or "
-            f"a bayesinv.fem.PETScSolver (e.g. PETScSolver('cg', 'hypre')), got {solver!r}")
-    if (solver.ksp_type == "preonly" and solver.factor_solver_type == "petsc"
-            and comm.size > 1):
-        raise InvalidArgumentError(
-            f"PETSc's own {solver.pc_type} factorisation is serial and the mesh is distributed "
-            f"over {comm.size} ranks: use factor_solver_type='mumps' (the default of this map) "
-            f"or a Krylov solver such as PETScSolver('cg', 'hypre')")
-    return solver
-
-
-class _ParallelSolver:
-    """A PETSc KSP on the distributed Jacobian, re-factorised when the matrix changes; made
-    anew after a failure (a MUMPS factorisation that failed once fails every later solve)."""
-
-    def __init__(self, config: PETScSolver, matrix, comm, prefix: str):
-        self.config, self._args = config, (matrix, comm, prefix)
-        self.ksp = None
-        self._create()
-
-    def _create(self) -> None:
-        PETSc = _compat.PETSc
-        config, (matrix, comm, prefix) = self.config, self._args
-        if self.ksp is not None:
-            self.ksp.destroy()
-        ksp = self.ksp = PETSc.KSP().create(comm)
-        ksp.setOperators(matrix)
-        configure_ksp(ksp, config, prefix)
-
-    def solve(self, b, x, transpose: bool = False) -> None:
-        PETSc = _compat.PETSc
-        try:
-            (self.ksp.solveTranspose if transpose else self.ksp.solve)(b, x)
-        except PETSc.Error as exc:
-            self._create()
-            raise ForwardSolveError(f"PETSc solve failed (error {exc.ierr})") from exc
-        reason = self.ksp.getConvergedReason()
-        if reason < 0:
-            self._create()
-            what = ("the factorisation failed (zero pivot: singular operator)"
-                    if reason == _PC_FAILED else "the iteration did not converge")
-            raise ForwardSolveError(
-                f"PETSc {self.config.ksp_type}/{self.config.pc_type} solve failed: "
-                f"{_REASONS.get(reason, reason)}, {what}")
-        x.ghostUpdate(addv=PETSc.InsertMode.INSERT, mode=PETSc.ScatterMode.FORWARD)
+from .solvers import DEFAULT_PARALLEL_SOLVER as DEFAULT_SOLVER  # noqa: F401
+from .solvers import ParallelSolver, parallel_solver_config
 
 
 class DistributedVariationalMap(ForwardMap):
@@ -226,7 +111,7 @@ class DistributedVariationalMap(ForwardMap):
                 f"mesh must be a dolfinx Mesh (on any communicator), got {type(mesh).__name__}")
         self.mesh, self.comm = mesh, mesh.comm
         self.link = _Plain() if link is None else get_link(link)
-        self.config = _solver_config(solver, self.comm)
+        self.config = parallel_solver_config(solver, self.comm)
         V = self.function_space = _state_space(mesh, state)
         Q = self.parameter_function_space = _compat.function_space(mesh, "Lagrange", 1)
         self.ordering = InputOrdering(Q)
@@ -286,7 +171,7 @@ class DistributedVariationalMap(ForwardMap):
         self._dx = dolfinx.fem.Function(V)  # solutions of the linear solves (with ghosts)
         self._x = _compat.petsc_vector(self._dx)
         DistributedVariationalMap._instances += 1
-        self._solver = _ParallelSolver(self.config, self._A, self.comm,
+        self._solver = ParallelSolver(self.config, self._A, self.comm,
                                        f"bayesinv_dist{DistributedVariationalMap._instances}_")
         self.symmetric = self._check_symmetric()
 

@@ -18,6 +18,10 @@ forward map as
 PETSc's matrix here wraps the NumPy value array of the fixed sparsity pattern
 (``MatCreateSeqAIJWithArrays``): per θ the values are copied in and the *numeric*
 factorisation is redone, the symbolic one (ordering, fill pattern) is computed once.
+
+A distributed map (:class:`~bayesinv.fem.DistributedVariationalMap`) solves with a
+:class:`ParallelSolver`: the same :class:`PETScSolver` configuration (:func:`configure_ksp`)
+on the distributed Jacobian, by default a parallel LU by MUMPS.
 """
 
 from __future__ import annotations
@@ -166,6 +170,62 @@ class _PETScPattern(InPlaceFactorizer):
         return self._x.copy()
 
 
+#: the default solver of distributed maps: a parallel direct LU factorisation by MUMPS
+DEFAULT_PARALLEL_SOLVER = PETScSolver("preonly", "lu", factor_solver_type="mumps")
+
+
+def parallel_solver_config(solver, comm) -> PETScSolver:
+    """The PETSc configuration of a distributed map: None/"mumps" (parallel LU by MUMPS) or a
+    :class:`PETScSolver`, refusing PETSc's own (serial) factorisations on several ranks."""
+    if solver is None or (isinstance(solver, str) and solver == "mumps"):
+        return DEFAULT_PARALLEL_SOLVER
+    if not isinstance(solver, PETScSolver):
+        raise InvalidArgumentError(
+            f"solver of a DistributedVariationalMap must be None/'mumps' (parallel direct LU) or "
+            f"a bayesinv.fem.PETScSolver (e.g. PETScSolver('cg', 'hypre')), got {solver!r}")
+    if (solver.ksp_type == "preonly" and solver.factor_solver_type == "petsc"
+            and comm.size > 1):
+        raise InvalidArgumentError(
+            f"PETSc's own {solver.pc_type} factorisation is serial and the mesh is distributed "
+            f"over {comm.size} ranks: use factor_solver_type='mumps' (the default of this map) "
+            f"or a Krylov solver such as PETScSolver('cg', 'hypre')")
+    return solver
+
+
+class ParallelSolver:
+    """A PETSc KSP on the distributed Jacobian, re-factorised when the matrix changes; made
+    anew after a failure (a MUMPS factorisation that failed once fails every later solve)."""
+
+    def __init__(self, config: PETScSolver, matrix, comm, prefix: str):
+        self.config, self._args = config, (matrix, comm, prefix)
+        self.ksp = None
+        self._create()
+
+    def _create(self) -> None:
+        config, (matrix, comm, prefix) = self.config, self._args
+        if self.ksp is not None:
+            self.ksp.destroy()
+        ksp = self.ksp = PETSc.KSP().create(comm)
+        ksp.setOperators(matrix)
+        configure_ksp(ksp, config, prefix)
+
+    def solve(self, b, x, transpose: bool = False) -> None:
+        try:
+            (self.ksp.solveTranspose if transpose else self.ksp.solve)(b, x)
+        except PETSc.Error as exc:
+            self._create()
+            raise ForwardSolveError(f"PETSc solve failed (error {exc.ierr})") from exc
+        reason = self.ksp.getConvergedReason()
+        if reason < 0:
+            self._create()
+            what = ("the factorisation failed (zero pivot: singular operator)"
+                    if reason == _PC_FAILED else "the iteration did not converge")
+            raise ForwardSolveError(
+                f"PETSc {self.config.ksp_type}/{self.config.pc_type} solve failed: "
+                f"{_REASONS.get(reason, reason)}, {what}")
+        x.ghostUpdate(addv=PETSc.InsertMode.INSERT, mode=PETSc.ScatterMode.FORWARD)
+
+
 #: the named solvers of :func:`make_solver` (None means "petsc")
 SOLVERS = {"petsc": PETScSolver, "cholmod": CholmodSolver, "superlu": SuperLUSolver}
 
@@ -188,4 +248,13 @@ def make_solver(solver=None):
     return solver
 
 
-__all__ = ["SOLVERS", "CholmodSolver", "PETScSolver", "SuperLUSolver", "make_solver"]
+__all__ = [
+    "DEFAULT_PARALLEL_SOLVER",
+    "SOLVERS",
+    "CholmodSolver",
+    "PETScSolver",
+    "ParallelSolver",
+    "SuperLUSolver",
+    "make_solver",
+    "parallel_solver_config",
+]
