@@ -22,8 +22,8 @@ because it keeps its own values and refactorises on demand if the workspace was 
 solve, next θ) this never happens and costs nothing.
 
 Implementations: CHOLMOD (scikit-sparse) with the symbolic analysis computed once per pattern,
-in *simplicial* mode by default (measured on this package's 2-d meshes with Debian's reference
-BLAS: 2–3× faster than supernodal up to 128² cells); SciPy's SuperLU (LU, the fallback);
+in *simplicial* mode by default (faster than supernodal on this package's 2-d meshes with a
+reference BLAS; benchmarks/results/design_notes.md); SciPy's SuperLU (LU, the fallback);
 PETSc (Cholesky, LU or any KSP) in :mod:`bayesinv.fem.solvers`, the FEM layer's default.
 
 A failed factorisation or solve (matrix not positive definite, singular, non-convergence)
@@ -261,8 +261,8 @@ class SparseCholesky:
                 "backend='cholmod' needs scikit-sparse: pip install 'scikit-sparse<0.5'")
         try:
             # Simplicial, not supernodal: a factor built once and used for many single
-            # right-hand sides solves about twice as fast in simplicial form (measured on
-            # 2-d P1 operators); supernodal pays off for the factorisation itself.
+            # right-hand sides solves faster in simplicial form (2-d P1 operators;
+            # benchmarks/results/design_notes.md).
             factor = _cholmod.cholesky(A, mode="simplicial")
             # A simplicial LDLᵀ factorisation succeeds for indefinite A; converting it to
             # LLᵀ is what detects a non-positive pivot.

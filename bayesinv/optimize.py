@@ -65,8 +65,8 @@ def find_map(posterior, x0=None, *, maxiter: int = 500, gtol: float = 1e-8,
         return -ev.logdensity, -ev.grad
 
     # One BLAS thread: the optimiser's small dense operations gain nothing from threads, and
-    # on a busy machine OpenBLAS thread wake-ups made each L-BFGS-B iteration ~10x slower
-    # (8.0 s vs 0.78 s for 365 iterations of a 15-dimensional problem, measured on 2 cores).
+    # on a busy machine OpenBLAS thread wake-ups slow each L-BFGS-B iteration down
+    # (benchmarks/results/design_notes.md).
     with threadpool_limits(limits=1, user_api="blas"):
         res = scipy.optimize.minimize(objective, x0, jac=True, method="L-BFGS-B",
                                       options={"maxiter": maxiter, "gtol": gtol, "ftol": ftol})

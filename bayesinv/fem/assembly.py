@@ -14,8 +14,8 @@ The same ``T`` gives the derivative of A(q) u with respect to q, which the adjoi
 This is how the fast path avoids re-assembly (cf. hIPPYlib, which re-assembles with UFL).
 The forward maps keep the rows of T for the upper triangle of the pattern only (the operators
 are symmetric) and apply them with the numba kernels of :mod:`bayesinv.fem.kernels`; see
-:mod:`bayesinv.fem.operator`. (A cell-by-cell fill from :func:`element_tensors` was measured
-about four times slower than this pre-summed tensor for P1, so it is not used per θ.)
+:mod:`bayesinv.fem.operator`. (A cell-by-cell fill from :func:`element_tensors` is not used per θ:
+it is slower than this pre-summed tensor, see benchmarks/results/design_notes.md.)
 """
 
 from __future__ import annotations

@@ -10,14 +10,12 @@ Eigenfunctions are returned as nodal values, normalised so that eᵀ M e = 1, i.
 in L²(O) for the FE functions. Results are cached on ``domain.cache`` (one entry per boundary
 condition); a request for fewer modes reuses a larger computation.
 
-**Cost and the on-disk cache.** Measured (``benchmarks/priors.py``, shared 2-core machine under
-varying load, so ranges): 0.4–0.8 s for 100 modes and 4.5–10 s for 400 modes on the 64² unit
-square, 2–6 s and 30–63 s on 128², where one forward solve takes 35–80 ms — i.e. 400 modes on
-128² cost as much as ≈ 600–1 300 forward solves. That is a few percent of one long run (10⁴–10⁵
-gradient steps) but a large share of short or repeated runs (a coverage study runs many
-replicates, each in its own process, on the same mesh). The time is ARPACK's Lanczos work
-(reorthogonalising ≈ 2D vectors), not the sparse solves. So besides the in-memory cache there is
-an opt-in on-disk cache: pass ``cache_dir`` or set the environment variable
+**Cost and the on-disk cache.** Hundreds of modes on a fine mesh cost as much as hundreds to
+thousands of forward solves (measurements in benchmarks/results/design_notes.md and
+priors.md): a few percent of one long run but a large share of short or repeated runs (a
+coverage study runs many replicates, each in its own process, on the same mesh). The time is
+ARPACK's Lanczos work (reorthogonalising ≈ 2D vectors), not the sparse solves. So besides the
+in-memory cache there is an opt-in on-disk cache: pass ``cache_dir`` or set the environment variable
 ``BAYESINV_CACHE_DIR``; entries are ``.npz`` files keyed by a SHA-256 hash of the vertex
 coordinates, the cells and the boundary condition, written atomically, and a file with at least
 the requested number of modes is reused — after checking that it is this mesh's (its recorded

@@ -5,8 +5,8 @@ stored by the *upper triangle* of its sparsity pattern: entry e = (row_e, col_e)
 row_e, has the value (T f)_e = Σ_k T[e, k] f_k with T a CSR matrix (num_upper_entries ×
 num_coefficients; :mod:`bayesinv.fem.operator`). Using the symmetry halves the work of
 every pass, and one copy of T serves the fill, the contraction and the products (a small
-memory footprint keeps the factorisation's data in cache: measured ≈ 4 % faster per step at
-64² than separate copies for each pass). Per parameter θ the forward maps call
+memory footprint keeps the factorisation's data in cache; benchmarks/results/design_notes.md).
+Per parameter θ the forward maps call
 
 * :func:`symmetric_fill` — the values of A(f) = A₀ + T(f) on the free × free block, written
   to both triangles of a preallocated CSR value array (no SciPy object, no UFL);

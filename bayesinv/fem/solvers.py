@@ -5,8 +5,8 @@ for the forward, adjoint and tangent solves. The solve is replaceable: pass ``so
 forward map as
 
 * ``None`` or ``"petsc"``: :class:`PETScSolver` with its defaults, a sparse Cholesky
-  factorisation by PETSc with nested-dissection ordering. Measured on this package's 2-d
-  meshes it is the fastest factorisation available here (see ``benchmarks/forward_maps.py``);
+  factorisation by PETSc with nested-dissection ordering, the fastest available here on
+  this package's 2-d meshes (benchmarks/results/forward_maps.md);
 * ``"cholmod"``: :class:`bayesinv.linalg.CholmodSolver` (scikit-sparse, simplicial mode);
 * ``"superlu"``: SciPy's sparse LU;
 * a :class:`PETScSolver` with other options, e.g. an iterative solver for large meshes,

@@ -66,7 +66,7 @@ LINKS = ("exp", *(name for name in _LINKS if name != "exp"))
 #: named test functions ψ(x) for ``[[coverage.functionals]]`` of kind "linear"
 PSI_FUNCTIONS = tuple(PSI)
 #: the time-stepping schemes of :class:`bayesinv.fem.HeatForwardMap` (``fem.heat.SCHEMES``;
-#: not imported here, which would import dolfinx; tests/test_hpc_config.py checks they agree)
+#: not imported here, which would import dolfinx; tests/test_config_vocabulary.py checks)
 HEAT_SCHEMES = ("backward_euler", "crank_nicolson")
 
 
@@ -204,7 +204,7 @@ def _problem(raw) -> dict:
                   "linear_gaussian": Key(lambda p, v: v, None)}
         top = table("problem", raw, schema)
         top["linear_gaussian"] = table("problem.linear_gaussian", raw.get("linear_gaussian"),
-                                        LINEAR_GAUSSIAN)
+                                       LINEAR_GAUSSIAN)
         return top
     sub = ("domain", "design", "forward", "prior", "truth")
     schema = {"pde": Key(scalar), "noise_std": Key(number(0.0)),
@@ -239,7 +239,7 @@ def _inference(raw, pde: str) -> dict:
     if not isinstance(raw, dict):
         fail("inference", raw, "a table")
     top = table("inference", raw, {"method": Key(choice(METHODS)),
-                                    "settings": Key(lambda p, v: v, None)})
+                                   "settings": Key(lambda p, v: v, None)})
     method = top["method"]
     if method == "exact" and pde != "linear_gaussian":
         raise ConfigError(
@@ -304,7 +304,7 @@ def validate_config(raw: dict) -> dict:
     if unknown:
         raise ConfigError(f"unknown table or key [{unknown[0]}]; allowed: {list(TOP)}")
     cfg = {"experiment": table("experiment", raw.get("experiment"), EXPERIMENT,
-                                required=True)}
+                               required=True)}
     if cfg["experiment"]["output"] is None:
         cfg["experiment"]["output"] = f"results/{cfg['experiment']['name']}"
     if "problem" not in raw:

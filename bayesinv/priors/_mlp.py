@@ -23,8 +23,9 @@ transpose and tangent actions reuse them:
   + t_l 1 (db^l)ᵀ, dH^l = D^l ⊙ dZ^l.
 
 Matrix products are BLAS calls (``np.dot`` with ``out``) on contiguous blocks of the
-workspace, so a pass allocates nothing of size B. tanh is computed through ``exp`` (libm's
-``tanh`` is ~3× slower; ``expm1`` near 0 keeps full precision). Kernels never raise:
+workspace, so a pass allocates nothing of size B. tanh is computed through ``exp`` (faster
+than libm's ``tanh``, benchmarks/results/design_notes.md; ``expm1`` near 0 keeps full
+precision). Kernels never raise:
 non-finite values propagate to the caller, which checks them.
 """
 

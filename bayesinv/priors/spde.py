@@ -28,8 +28,8 @@ where R Rᵀ = M turns ξ into the load vector of white noise (R ξ ~ N(0, M)). 
   R = PᵀL and not L; :class:`~bayesinv.linalg.SparseCholesky`). This keeps the exact Galerkin
   covariance c²A⁻¹MA⁻¹, needs no element-wise root (hIPPYlib's root maps from a quadrature
   space, so its white noise has several times n entries; ours is square, latent_dim = n), and
-  costs one sparse triangular product per map — measured at ≈ 0.7 of one solve with A on 128²,
-  i.e. a fifth (β = 2) to a third (β = 1) of the prior's cost. ``noise="lumped"``
+  costs one sparse triangular product per map (a fraction of one solve with A;
+  benchmarks/results/design_notes.md). ``noise="lumped"``
   uses the row-sum lumped mass M̃ for R *and* for the M between the solves (β ≥ 2), the sparse
   GMRF precision of Lindgren et al. (2011): cheaper (diagonal R) but less accurate — measured
   on the unit square (ℓ = 0.3, central quarter) its pointwise variance is off by 2.1% (β = 1)

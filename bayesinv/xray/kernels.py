@@ -35,9 +35,8 @@ from numba import prange
 _SMALL = 1e-4
 
 #: Below this many integrator steps (N·K) :func:`dispatch` runs a kernel on the calling thread
-#: only: waking numba's worker threads costs more than it saves, and on a loaded machine it
-#: costs tens of milliseconds (measured: 100 lines × 16 steps, 0.09 ms on one thread, 48 ms
-#: on two with the load average at 8 on 2 cores; see benchmarks/results/xray.md).
+#: only: waking numba's worker threads costs more than it saves, much more on a loaded
+#: machine (benchmarks/results/design_notes.md, xray.md).
 PARALLEL_MIN_STEPS = 100_000
 
 
