@@ -169,3 +169,25 @@ def test_fem_choices_are_the_forward_maps_and_domains():
         if shape == "disk":
             pytest.importorskip("gmsh")
         assert isinstance(problems.build_domain(spec), fem.Domain)
+
+
+@pytest.mark.parametrize("nu", [0.5, 1.0, 2.0, 3.0, 4.0])
+def test_the_matern_nu_is_the_spde_priors(nu):
+    from bayesinv.priors.spde import beta_from_nu
+
+    raw = {"experiment": {"name": "m"}, "problem": {
+        "pde": "darcy", "noise_std": 0.1, "design": {"num_observations": 5},
+        "prior": {"kind": "matern", "length_scale": 0.3, "nu": nu}},
+        "inference": {"method": "pcn", "settings": {"beta": 0.5}}}
+    try:
+        beta_from_nu(nu, 2)  # the configs' domains are 2-d
+        prior = True
+    except InvalidArgumentError:
+        prior = False
+    try:
+        validate_config(raw)
+        accepted = True
+    except ConfigError as exc:
+        assert str(exc).startswith("problem.prior.nu: nu=")
+        accepted = False
+    assert accepted == prior

@@ -37,6 +37,7 @@ from pathlib import Path
 from ..diagnostics.coverage import KINDS
 from ..errors import ConfigError, InvalidArgumentError
 from ..links import LINKS as _LINKS
+from ..priors.spde import beta_from_nu
 from ..samplers import INITS, LOOPS, PRECONDITIONERS, check_settings, sample
 from ..samplers import METHODS as _SAMPLER_METHODS
 from .executors import EXECUTORS
@@ -68,6 +69,17 @@ PSI_FUNCTIONS = tuple(PSI)
 #: the time-stepping schemes of :class:`bayesinv.fem.HeatForwardMap` (``fem.heat.SCHEMES``;
 #: not imported here, which would import dolfinx; tests/test_config_vocabulary.py checks)
 HEAT_SCHEMES = ("backward_euler", "crank_nicolson")
+
+
+def _matern_nu(path, value):
+    """ν of the SPDE (Whittle–Matérn) prior: what :func:`bayesinv.priors.spde.beta_from_nu`
+    accepts on the configs' 2-d domains."""
+    value = number(0.0)(path, value)
+    try:
+        beta_from_nu(value, 2)
+    except InvalidArgumentError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+    return value
 
 
 def _sample_default(name: str):
@@ -123,7 +135,7 @@ PRIOR = {
         "kind": Key(choice(PRIOR_KINDS)),
         "length_scale": Key(number(0.0)),
         "variance": Key(number(0.0), 1.0),
-        "nu": Key(number(0.0), 1.0),
+        "nu": Key(_matern_nu, 1.0, "ν = 2β − d/2 for an integer β ≥ 1: 1, 3, 5, ... in 2-d"),
     },
 }
 TRUTH = {
