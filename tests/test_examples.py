@@ -152,3 +152,63 @@ def test_hierarchical_models_example_quick(tmp_path, load_script):
         post = report["posterior"][name]
         assert post["q05"] < report["truth"][name] < post["q95"], name
     assert {row["functional"] for row in report["coverage"]} == {"sigma", "tau", "theta_0"}
+
+
+def test_bvm_coverage_clopper_pearson_matches_beta_quantiles(load_script):
+    """The example's Clopper–Pearson interval: the Beta quantiles of its definition, SciPy's
+    exact binomial interval, and the closed forms at k = 0 and k = n."""
+    import scipy.stats
+
+    cp = load_script("examples/bvm_coverage.py").clopper_pearson
+    for k, n in [(0, 10), (3, 10), (57, 60), (60, 60), (1, 1)]:
+        lo, hi = cp(k, n, 0.95)
+        ref = scipy.stats.binomtest(k, n).proportion_ci(0.95, method="exact")
+        assert lo == pytest.approx(ref.low, abs=1e-12) and hi == pytest.approx(ref.high, abs=1e-12)
+        if 0 < k < n:
+            assert lo == pytest.approx(scipy.stats.beta.ppf(0.025, k, n - k + 1), rel=1e-12)
+            assert hi == pytest.approx(scipy.stats.beta.ppf(0.975, k + 1, n - k), rel=1e-12)
+    assert cp(0, 20, 0.95) == pytest.approx((0.0, 1 - 0.025 ** (1 / 20)))
+    assert cp(20, 20, 0.95) == pytest.approx((0.025 ** (1 / 20), 1.0))
+    for bad in [(-1, 10), (11, 10), (3, 0), (2.5, 10)]:
+        with pytest.raises(ValueError, match=r"hits|n must"):
+            cp(*bad)
+
+
+@pytest.mark.slow
+@pytest.mark.fem
+def test_bvm_coverage_quick(tmp_path, load_script):
+    report = load_script("examples/bvm_coverage.py").main(
+        ["--quick", "--workers", "1", "--output", str(tmp_path)])
+    for name in ("bvm_coverage.png", "summary.json", "README.md"):
+        assert (tmp_path / name).stat().st_size > 0, name
+    saved = json.loads((tmp_path / "summary.json").read_text())
+    rows, recs = saved["table"], saved["replicates"]
+    cfg = saved["config"]
+    assert [(r["prior"], r["N"]) for r in rows] == [
+        (p, n) for p in ("E1", "rescaled") for n in cfg["Ns"]]
+    assert len(recs) == 2 * len(cfg["Ns"]) * cfg["replicates"]
+    for row in rows:
+        mine = [x for x in recs if x["prior"] == row["prior"] and x["N"] == row["N"]
+                and not x["flagged"]]
+        assert row["valid"] == len(mine) and row["hits"] == sum(x["hit"] for x in mine)
+        if row["valid"]:
+            assert row["coverage"] == row["hits"] / row["valid"]
+            assert 0 <= row["cp_lower"] <= row["coverage"] <= row["cp_upper"] <= 1
+            assert row["bias_over_sd"] == pytest.approx(np.mean([x["z"] for x in mine]))
+            assert row["mean_width"] > 0
+    for x in recs:
+        # each interval is the posterior's: it holds the posterior mean, and a hit means
+        # the truth is inside it
+        assert x["lower"] < x["mean"] < x["upper"]
+        assert x["hit"] == (x["lower"] <= x["truth"] <= x["upper"])
+        assert x["z"] == pytest.approx((x["mean"] - x["truth"]) / x["sd"])
+    # the same noise for both priors: the same truth, different posteriors; rescaling shrinks
+    # the prior scale by N^(-1/10)
+    truth = {x["truth"] for x in recs}
+    assert len(truth) == 1
+    scale = {(r["prior"], r["N"]): r["prior_scale"] for r in rows}
+    for n in cfg["Ns"]:
+        assert scale[("E1", n)] == 10.0
+        assert scale[("rescaled", n)] == pytest.approx(10.0 * n ** -0.1)
+    assert report["exponent"] == pytest.approx(0.1)
+    assert "bvm_coverage.png" in (tmp_path / "README.md").read_text()
