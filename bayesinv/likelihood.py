@@ -10,13 +10,15 @@ the gradient costing one forward and one adjoint solve.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ._validation import finite_vector, positive_float
 from .errors import InvalidArgumentError
 from .forward.base import ForwardMap
+from .protocols import Seed
 
 
 class LikelihoodEvaluation(NamedTuple):
@@ -35,11 +37,19 @@ class ThroughForwardMap:
     forward: ForwardMap
     data: np.ndarray
 
+    if TYPE_CHECKING:  # what each subclass defines (the noise model)
+        def loglik_from_prediction(self, prediction: np.ndarray) -> float: ...
+
+        def pointwise_from_prediction(self, prediction: np.ndarray) -> np.ndarray: ...
+
+        def _score(self, r: np.ndarray) -> np.ndarray: ...
+
     @property
     def num_observations(self) -> int:
+        """N, the number of observations."""
         return self.data.shape[0]
 
-    def evaluate(self, theta, grad: bool = False) -> LikelihoodEvaluation:
+    def evaluate(self, theta: ArrayLike, grad: bool = False) -> LikelihoodEvaluation:
         """ℓ(θ) with the prediction G(θ), and ∇ℓ(θ) when ``grad`` (one adjoint solve)."""
         if not grad:
             prediction = self.forward(theta)
@@ -48,16 +58,18 @@ class ThroughForwardMap:
         g = pullback(self._score(self.data - prediction))
         return LikelihoodEvaluation(self.loglik_from_prediction(prediction), g, prediction)
 
-    def logpdf(self, theta) -> float:
+    def logpdf(self, theta: ArrayLike) -> float:
         """ℓ(θ)."""
         return self.evaluate(theta).loglik
 
-    def value_and_grad(self, theta) -> tuple[float, np.ndarray]:
+    def value_and_grad(self, theta: ArrayLike) -> tuple[float, np.ndarray]:
         """(ℓ(θ), ∇_θ ℓ(θ))."""
         ev = self.evaluate(theta, grad=True)
+        assert ev.grad is not None  # requested
         return ev.loglik, ev.grad
 
-    def pointwise_logpdf(self, theta) -> np.ndarray:
+    def pointwise_logpdf(self, theta: ArrayLike) -> np.ndarray:
+        """log p(Y_i | G(θ)) for each observation i."""
         return self.pointwise_from_prediction(self.forward(theta))
 
 
@@ -74,7 +86,7 @@ class GaussianLikelihood(ThroughForwardMap):
         σ > 0.
     """
 
-    def __init__(self, forward: ForwardMap, data, noise_std: float):
+    def __init__(self, forward: ForwardMap, data: ArrayLike, noise_std: float) -> None:
         if not isinstance(forward, ForwardMap):
             raise InvalidArgumentError(
                 f"forward must be a bayesinv ForwardMap, got {type(forward).__name__}")
@@ -97,18 +109,19 @@ class GaussianLikelihood(ThroughForwardMap):
         """∂ℓ/∂G = r / σ² at the residual r = Y − G(θ)."""
         return r / self.noise_std**2
 
-    def simulate(self, theta, rng=None) -> np.ndarray:
+    def simulate(self, theta: ArrayLike, rng: Seed = None) -> np.ndarray:
         """A new data set G(θ) + σ ε with ε ~ N(0, I)."""
         return simulate(self.forward, theta, self.noise_std, rng)
 
-    def simulate_from_prediction(self, prediction, rng=None) -> np.ndarray:
+    def simulate_from_prediction(self, prediction: ArrayLike, rng: Seed = None) -> np.ndarray:
         """A new data set G + σ ε, ε ~ N(0, I), from a prediction G (posterior predictive)."""
         prediction = np.asarray(prediction, dtype=float)
         rng = np.random.default_rng(rng)
         return prediction + self.noise_std * rng.standard_normal(prediction.shape)
 
 
-def simulate(forward: ForwardMap, theta, noise_std: float, seed=None) -> np.ndarray:
+def simulate(forward: ForwardMap, theta: ArrayLike, noise_std: float,
+             seed: Seed = None) -> np.ndarray:
     """Simulate data Y = G(θ) + σ ε, ε ~ N(0, I_N), reproducibly from ``seed``.
 
     Parameters
@@ -126,6 +139,6 @@ def simulate(forward: ForwardMap, theta, noise_std: float, seed=None) -> np.ndar
     return clean + noise_std * rng.standard_normal(clean.shape)
 
 
-def signal_to_noise(clean: np.ndarray, noise_std: float, reference: float = 0.0) -> float:
+def signal_to_noise(clean: ArrayLike, noise_std: float, reference: float = 0.0) -> float:
     """‖G(θ₀) − reference‖_∞ / σ, the signal-to-noise ratio reported with every experiment."""
     return float(np.max(np.abs(np.asarray(clean) - reference)) / noise_std)

@@ -14,10 +14,11 @@ from functools import cached_property
 from typing import NamedTuple
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .errors import ForwardSolveError, InvalidArgumentError
-from .likelihoods.base import Likelihood
 from .priors.base import WhitenedPrior
+from .protocols import ForwardMapProtocol, LikelihoodProtocol
 
 
 class TargetEvaluation(NamedTuple):
@@ -37,14 +38,14 @@ class TargetEvaluation(NamedTuple):
 
 class Posterior:
     """The posterior Π(· | Y) ∝ exp(ℓ_N) dΠ for a whitened prior and any likelihood satisfying
-    :class:`~bayesinv.likelihoods.Likelihood` (GaussianLikelihood and those of
+    :class:`~bayesinv.protocols.LikelihoodProtocol` (GaussianLikelihood and those of
     :mod:`bayesinv.likelihoods`)."""
 
-    def __init__(self, prior: WhitenedPrior, likelihood: Likelihood):
+    def __init__(self, prior: WhitenedPrior, likelihood: LikelihoodProtocol) -> None:
         if not isinstance(prior, WhitenedPrior):
             raise InvalidArgumentError(
                 f"prior must be a bayesinv prior (WhitenedPrior), got {type(prior).__name__}")
-        if not isinstance(likelihood, Likelihood):
+        if not isinstance(likelihood, LikelihoodProtocol):
             raise InvalidArgumentError(
                 f"likelihood must be a bayesinv likelihood (GaussianLikelihood or one of "
                 f"bayesinv.likelihoods), got {type(likelihood).__name__}")
@@ -64,19 +65,21 @@ class Posterior:
 class WhitenedPosterior:
     """π(ξ | Y) ∝ exp(ℓ_N(T(ξ)) − ½|ξ|²) on R^k."""
 
-    def __init__(self, prior: WhitenedPrior, likelihood: Likelihood):
+    def __init__(self, prior: WhitenedPrior, likelihood: LikelihoodProtocol) -> None:
         self.prior = prior
         self.likelihood = likelihood
         self.dim = prior.latent_dim
 
     @property
-    def forward(self):
+    def forward(self) -> ForwardMapProtocol:
+        """G, the likelihood's forward map."""
         return self.likelihood.forward
 
-    def to_physical(self, xi) -> np.ndarray:
+    def to_physical(self, xi: ArrayLike) -> np.ndarray:
+        """θ = T(ξ)."""
         return self.prior.to_physical(xi)
 
-    def evaluate(self, xi, grad: bool = False) -> TargetEvaluation:
+    def evaluate(self, xi: ArrayLike, grad: bool = False) -> TargetEvaluation:
         """log density (and gradient) at ξ; a failed PDE solve gives logdensity = −inf.
 
         Failures never raise here: a sampler must turn them into rejections or flagged
@@ -90,16 +93,22 @@ class WhitenedPosterior:
         except ForwardSolveError as exc:
             return TargetEvaluation(-np.inf, -np.inf, None, None, exc.reason)
         lp = ev.loglik - 0.5 * float(xi @ xi)
-        g = None if not grad else self.prior.to_physical_vjp(xi, ev.grad) - xi
+        g = None
+        if grad:
+            assert ev.grad is not None  # requested
+            g = self.prior.to_physical_vjp(xi, ev.grad) - xi
         if not np.isfinite(lp) or (g is not None and not np.isfinite(g).all()):
             return TargetEvaluation(-np.inf, -np.inf, None, None, "non-finite log density")
         return TargetEvaluation(lp, ev.loglik, g, ev.prediction)
 
-    def logdensity(self, xi) -> float:
+    def logdensity(self, xi: ArrayLike) -> float:
+        """log π(ξ | Y) up to a constant (−inf where the solve fails)."""
         return self.evaluate(xi).logdensity
 
-    def logdensity_and_grad(self, xi) -> tuple[float, np.ndarray]:
+    def logdensity_and_grad(self, xi: ArrayLike) -> tuple[float, np.ndarray]:
+        """(log π(ξ | Y), ∇_ξ log π(ξ | Y)); a failed solve raises ForwardSolveError."""
         ev = self.evaluate(xi, grad=True)
         if ev.failure is not None:
             raise ForwardSolveError(ev.failure)
+        assert ev.grad is not None  # requested, and the evaluation succeeded
         return ev.logdensity, ev.grad

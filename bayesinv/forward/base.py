@@ -24,11 +24,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .._validation import real_array
 from ..errors import ForwardSolveError, InvalidArgumentError
-
-Pullback = Callable[[np.ndarray], np.ndarray]
+from ..protocols import Pullback, Pushforward
 
 
 @dataclass
@@ -49,17 +49,23 @@ class SolveCounts:
 class ForwardMap:
     """Base class of forward maps. Subclasses implement :meth:`linearize` (which gives
     :meth:`value_and_pullback`, :meth:`jvp` and calls), or only :meth:`value_and_pullback`
-    when they have no tangent-linear map."""
+    when they have no tangent-linear map. Instances satisfy
+    :class:`~bayesinv.protocols.ForwardMapProtocol`."""
 
     #: length of θ
     input_dim: int
     #: number of observations N
     output_dim: int
 
-    def __init__(self):
-        self.counts = SolveCounts()
+    def __init__(self) -> None:
+        self._counts = SolveCounts()
 
-    def _check_theta(self, theta) -> np.ndarray:
+    @property
+    def counts(self) -> SolveCounts:
+        """Numbers of forward, adjoint and tangent solves so far."""
+        return self._counts
+
+    def _check_theta(self, theta: ArrayLike) -> np.ndarray:
         theta = real_array("theta", theta)
         if theta.shape != (self.input_dim,):
             raise InvalidArgumentError(
@@ -69,14 +75,14 @@ class ForwardMap:
             raise ForwardSolveError("non-finite parameter θ")
         return theta
 
-    def _check_tangent(self, v) -> np.ndarray:
+    def _check_tangent(self, v: ArrayLike) -> np.ndarray:
         v = real_array("v", v)
         if v.shape != (self.input_dim,):
             raise InvalidArgumentError(
                 f"v must have shape ({self.input_dim},) (a direction in θ), got {v.shape}")
         return v
 
-    def _check_output(self, w) -> np.ndarray:
+    def _check_output(self, w: ArrayLike) -> np.ndarray:
         w = real_array("w", w)
         if w.shape != (self.output_dim,):
             raise InvalidArgumentError(
@@ -84,12 +90,12 @@ class ForwardMap:
                 f"got {w.shape}")
         return w
 
-    def __call__(self, theta) -> np.ndarray:
+    def __call__(self, theta: ArrayLike) -> np.ndarray:
         """G(θ): one forward solve."""
         y, _ = self.value_and_pullback(theta)
         return y
 
-    def value_and_pullback(self, theta) -> tuple[np.ndarray, Pullback]:
+    def value_and_pullback(self, theta: ArrayLike) -> tuple[np.ndarray, Pullback]:
         """G(θ) and the pullback w ↦ J(θ)ᵀ w (one adjoint solve per call)."""
         if not self.has_jvp:
             raise TypeError(
@@ -102,7 +108,7 @@ class ForwardMap:
         """Whether :meth:`linearize` (and so :meth:`jvp`) is available."""
         return type(self).linearize is not ForwardMap.linearize
 
-    def linearize(self, theta) -> tuple[np.ndarray, Callable, Pullback]:
+    def linearize(self, theta: ArrayLike) -> tuple[np.ndarray, Pushforward, Pullback]:
         """G(θ), v ↦ J(θ) v and w ↦ J(θ)ᵀ w, sharing one forward factorisation."""
         raise TypeError(f"{type(self).__name__} has no tangent-linear map")
 
@@ -111,7 +117,8 @@ class ForwardMap:
         """Whether :meth:`linearize_second_order` (full Hessians) is available."""
         return type(self).linearize_second_order is not ForwardMap.linearize_second_order
 
-    def linearize_second_order(self, theta) -> tuple[np.ndarray, Callable, Pullback, Callable]:
+    def linearize_second_order(self, theta: ArrayLike
+                               ) -> tuple[np.ndarray, Pushforward, Pullback, Callable]:
         r"""G(θ), jvp, pullback and ``curvature``, sharing one forward factorisation.
 
         ``curvature(w, gn_scale=0.0)`` returns the operator
@@ -127,7 +134,7 @@ class ForwardMap:
             f"{type(self).__name__} provides no second derivatives (linearize_second_order); "
             f"use hessian=\"gauss-newton\"")
 
-    def jvp(self, theta, v) -> np.ndarray:
+    def jvp(self, theta: ArrayLike, v: ArrayLike) -> np.ndarray:
         """J(θ) v, the tangent-linear (directional derivative) action."""
         _, jvp, _ = self.linearize(theta)
         return jvp(v)

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ..errors import InvalidArgumentError
+from ..protocols import Pullback, Pushforward
 from .base import ForwardMap
 
 
@@ -15,9 +19,10 @@ class LinearForwardMap(ForwardMap):
     so solve counts are comparable with PDE maps.
     """
 
-    def __init__(self, matrix, offset=None):
+    def __init__(self, matrix: ArrayLike, offset: ArrayLike | None = None) -> None:
         super().__init__()
-        A = matrix if hasattr(matrix, "tocsr") else np.asarray(matrix, dtype=float)
+        # a scipy.sparse matrix is kept sparse
+        A: Any = matrix if hasattr(matrix, "tocsr") else np.asarray(matrix, dtype=float)
         if A.ndim != 2:
             raise InvalidArgumentError(f"matrix must be 2-d, got shape {A.shape}")
         self.matrix = A
@@ -27,15 +32,15 @@ class LinearForwardMap(ForwardMap):
             raise InvalidArgumentError(
                 f"offset must have shape ({self.output_dim},), got {self.offset.shape}")
 
-    def linearize(self, theta):
+    def linearize(self, theta: ArrayLike) -> tuple[np.ndarray, Pushforward, Pullback]:
         theta = self._check_theta(theta)
         self.counts.forward += 1
 
-        def jvp(v):
+        def jvp(v: ArrayLike) -> np.ndarray:
             self.counts.tangent += 1
             return self.matrix @ self._check_tangent(v)
 
-        def pullback(w):
+        def pullback(w: ArrayLike) -> np.ndarray:
             self.counts.adjoint += 1
             return self.matrix.T @ self._check_output(w)
 

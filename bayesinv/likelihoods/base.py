@@ -5,8 +5,8 @@ its gradient is the forward map's pullback of the *score* s = ∂ℓ/∂G:
 
 .. math:: ∇_θ ℓ(θ) = J(θ)^T s(G(θ)),
 
-one forward and one adjoint solve. A :class:`Likelihood` (a :class:`typing.Protocol`, checked by
-:class:`~bayesinv.Posterior`) provides
+one forward and one adjoint solve. A :class:`Likelihood` (the :class:`typing.Protocol`
+:class:`bayesinv.protocols.LikelihoodProtocol`, checked by :class:`~bayesinv.Posterior`) provides
 
 * ``forward``, ``data``, ``num_observations``;
 * ``evaluate(theta, grad=False) -> LikelihoodEvaluation`` (ℓ, ∇ℓ or None, G(θ));
@@ -23,38 +23,22 @@ all but the noise model itself (``_loglik``, ``_score``, ``_pointwise``, ``_nois
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .._validation import finite_vector
 from ..errors import InvalidArgumentError
 from ..forward.base import ForwardMap
-from ..likelihood import LikelihoodEvaluation, ThroughForwardMap
+from ..likelihood import ThroughForwardMap
+from ..protocols import LikelihoodProtocol, Seed
+
+#: the contract (module docstring), :class:`bayesinv.protocols.LikelihoodProtocol`
+Likelihood = LikelihoodProtocol
 
 
-@runtime_checkable
-class Likelihood(Protocol):
-    """What :class:`~bayesinv.Posterior` and the samplers need of a likelihood (module
-    docstring)."""
-
-    forward: ForwardMap
-    data: np.ndarray
-    noise_std: float
-
-    @property
-    def num_observations(self) -> int: ...
-
-    def evaluate(self, theta, grad: bool = False) -> LikelihoodEvaluation: ...
-
-    def loglik_from_prediction(self, prediction: np.ndarray) -> float: ...
-
-    def pointwise_from_prediction(self, prediction: np.ndarray) -> np.ndarray: ...
-
-    def simulate(self, theta, rng=None) -> np.ndarray: ...
-
-
-def check_forward(forward) -> ForwardMap:
+def check_forward(forward: object) -> ForwardMap:
     if not isinstance(forward, ForwardMap):
         raise InvalidArgumentError(
             f"forward must be a bayesinv ForwardMap, got {type(forward).__name__}")
@@ -67,9 +51,19 @@ class PredictionLikelihood(ThroughForwardMap):
     ``_pointwise(r)`` (length N, broadcasting over leading axes) and ``_noise(rng, shape)``
     (a draw of Y − G)."""
 
-    def __init__(self, forward: ForwardMap, data):
+    #: set by each subclass (see :class:`~bayesinv.protocols.LikelihoodProtocol`)
+    noise_std: float
+
+    def __init__(self, forward: ForwardMap, data: ArrayLike) -> None:
         self.forward = check_forward(forward)
         self.data = finite_vector("data", data, forward.output_dim)
+
+    if TYPE_CHECKING:  # the noise model, defined by each subclass
+        def _loglik(self, r: np.ndarray) -> float: ...
+
+        def _pointwise(self, r: np.ndarray) -> np.ndarray: ...
+
+        def _noise(self, rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray: ...
 
     def loglik_from_prediction(self, prediction: np.ndarray) -> float:
         with np.errstate(over="ignore", invalid="ignore"):  # a diverging chain gives -inf
@@ -79,11 +73,11 @@ class PredictionLikelihood(ThroughForwardMap):
     def pointwise_from_prediction(self, prediction: np.ndarray) -> np.ndarray:
         return self._pointwise(self.data - np.asarray(prediction))
 
-    def simulate_from_prediction(self, prediction, rng=None) -> np.ndarray:
+    def simulate_from_prediction(self, prediction: ArrayLike, rng: Seed = None) -> np.ndarray:
         """A new data set G + noise (noise from this model)."""
         prediction = np.asarray(prediction, dtype=float)
         return prediction + self._noise(np.random.default_rng(rng), prediction.shape)
 
-    def simulate(self, theta, rng=None) -> np.ndarray:
+    def simulate(self, theta: ArrayLike, rng: Seed = None) -> np.ndarray:
         """A new data set G(θ) + noise."""
         return self.simulate_from_prediction(self.forward(theta), rng)

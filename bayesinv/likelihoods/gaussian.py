@@ -26,8 +26,11 @@ import scipy.linalg as sla
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
+from numpy.typing import ArrayLike
+
 from .._validation import finite_vector, real_array, spd_matrix
 from ..errors import InvalidArgumentError
+from ..forward.base import ForwardMap
 from .base import PredictionLikelihood
 
 _LOG_2PI = float(np.log(2 * np.pi))
@@ -159,7 +162,9 @@ class GaussianNoiseLikelihood(PredictionLikelihood):
         Q = Σ⁻¹ instead of Σ (exactly one of the two).
     """
 
-    def __init__(self, forward, data, *, covariance=None, precision=None):
+    def __init__(self, forward: ForwardMap, data: ArrayLike, *,
+                 covariance: ArrayLike | None = None,
+                 precision: ArrayLike | None = None) -> None:
         super().__init__(forward, data)
         if (covariance is None) == (precision is None):
             raise InvalidArgumentError("give exactly one of covariance and precision")
@@ -174,7 +179,7 @@ class GaussianNoiseLikelihood(PredictionLikelihood):
         #: 1/√λ_max(Q): the Gauss–Newton rules' σ (an upper bound of the data curvature)
         self.noise_std = float(1.0 / np.sqrt(op.max_q))
 
-    def whiten(self, r):
+    def whiten(self, r: ArrayLike) -> np.ndarray:
         """A residual in white coordinates: |whiten(r)|² = rᵀ Q r (dense and diagonal)."""
         op = self.noise_operator
         if isinstance(op, _Diagonal):

@@ -6,7 +6,7 @@ designs and noise models:
 .. math:: ℓ(θ) = \sum_k ℓ_k(θ), \qquad ∇ℓ(θ) = \sum_k J_k(θ)^T s_k,
 
 each term one forward (and one adjoint) solve of its own map. :class:`JointLikelihood` is itself
-a :class:`~.base.Likelihood` whose ``forward`` is the :class:`StackedForwardMap` of the
+a :class:`~bayesinv.protocols.LikelihoodProtocol` whose ``forward`` is the :class:`StackedForwardMap` of the
 components (predictions and data concatenated in order), so the samplers, the ArviZ groups
 (one ``observation`` per entry of the concatenated data) and the solve counts (the sum of the
 components') need nothing new.
@@ -14,19 +14,28 @@ components') need nothing new.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any, cast
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .._validation import real_array
 from ..errors import InvalidArgumentError
 from ..forward.base import ForwardMap, SolveCounts
 from ..likelihood import LikelihoodEvaluation
-from .base import Likelihood
+from ..protocols import ForwardMapProtocol, LikelihoodProtocol, Pullback, Pushforward, Seed
+
+
+def _total(parts: Iterable[Any]) -> np.ndarray:
+    """The components' vectors added in order (the builtin ``sum``, typed)."""
+    return cast(np.ndarray, sum(parts))
 
 
 class StackedForwardMap(ForwardMap):
     """θ ↦ (G_1(θ), …, G_K(θ)); ``counts`` is the sum of the components' counts."""
 
-    def __init__(self, maps):
+    def __init__(self, maps: Iterable[ForwardMapProtocol]) -> None:
         maps = list(maps)
         if not maps or not all(isinstance(m, ForwardMap) for m in maps):
             raise InvalidArgumentError("StackedForwardMap needs a non-empty list of ForwardMaps")
@@ -50,19 +59,19 @@ class StackedForwardMap(ForwardMap):
             total.tangent += m.counts.tangent
         return total
 
-    def split(self, y):
+    def split(self, y: np.ndarray) -> list[np.ndarray]:
         """The components' parts of a stacked vector (or of rows (..., N))."""
         return [y[..., lo:hi] for lo, hi in zip(self.offsets[:-1], self.offsets[1:], strict=True)]
 
-    def __call__(self, theta):
+    def __call__(self, theta: ArrayLike) -> np.ndarray:
         return np.concatenate([m(theta) for m in self.maps])
 
-    def value_and_pullback(self, theta):
+    def value_and_pullback(self, theta: ArrayLike) -> tuple[np.ndarray, Pullback]:
         pairs = [m.value_and_pullback(theta) for m in self.maps]
 
-        def pullback(w):
+        def pullback(w: ArrayLike) -> np.ndarray:
             w = self._check_output(w)
-            return sum(pb(part) for (_, pb), part in zip(pairs, self.split(w), strict=True))
+            return _total(pb(part) for (_, pb), part in zip(pairs, self.split(w), strict=True))
 
         return np.concatenate([y for y, _ in pairs]), pullback
 
@@ -70,21 +79,21 @@ class StackedForwardMap(ForwardMap):
     def has_jvp(self) -> bool:
         return all(m.has_jvp for m in self.maps)
 
-    def linearize(self, theta):
+    def linearize(self, theta: ArrayLike) -> tuple[np.ndarray, Pushforward, Pullback]:
         if not self.has_jvp:
             return ForwardMap.linearize(self, theta)
         parts = [m.linearize(theta) for m in self.maps]
 
-        def jvp(v):
+        def jvp(v: ArrayLike) -> np.ndarray:
             return np.concatenate([j(v) for _, j, _ in parts])
 
-        def pullback(w):
+        def pullback(w: ArrayLike) -> np.ndarray:
             w = self._check_output(w)
-            return sum(pb(part) for (_, _, pb), part in zip(parts, self.split(w), strict=True))
+            return _total(pb(part) for (_, _, pb), part in zip(parts, self.split(w), strict=True))
 
         return np.concatenate([y for y, _, _ in parts]), jvp, pullback
 
-    def fingerprint(self):
+    def fingerprint(self) -> list[list[Any]]:
         """What identifies the stacked map (for checkpoints)."""
         out = []
         for m in self.maps:
@@ -93,8 +102,9 @@ class StackedForwardMap(ForwardMap):
                 value = getattr(m, name, None)
                 if isinstance(value, np.ndarray):
                     item.append(value)
-            if callable(getattr(m, "fingerprint", None)):
-                item.append(m.fingerprint())
+            own = getattr(m, "fingerprint", None)
+            if callable(own):
+                item.append(own())
             out.append(item)
         return out
 
@@ -110,12 +120,12 @@ class JointLikelihood:
         which must then have distinct ``name``.
     """
 
-    def __init__(self, likelihoods):
+    def __init__(self, likelihoods: Iterable[LikelihoodProtocol]) -> None:
         likelihoods = list(likelihoods)
         if not likelihoods:
             raise InvalidArgumentError("likelihoods must be a non-empty list")
         for i, like in enumerate(likelihoods):
-            if not isinstance(like, Likelihood):
+            if not isinstance(like, LikelihoodProtocol):
                 raise InvalidArgumentError(
                     f"likelihoods[{i}] must be a bayesinv likelihood, got {type(like).__name__}")
             if like.data.shape != (like.forward.output_dim,):
@@ -140,45 +150,47 @@ class JointLikelihood:
         """``noise_std`` at the components' starting σ (what identifies the problem)."""
         return float(min(getattr(like, "initial", like.noise_std) for like in self.components))
 
-    def loglik_from_prediction(self, prediction) -> float:
+    def loglik_from_prediction(self, prediction: ArrayLike) -> float:
         parts = self.forward.split(np.asarray(prediction))
         return float(sum(like.loglik_from_prediction(p)
                          for like, p in zip(self.components, parts, strict=True)))
 
-    def pointwise_from_prediction(self, prediction) -> np.ndarray:
+    def pointwise_from_prediction(self, prediction: ArrayLike) -> np.ndarray:
         parts = self.forward.split(np.asarray(prediction))
         return np.concatenate([like.pointwise_from_prediction(p)
                                for like, p in zip(self.components, parts, strict=True)], axis=-1)
 
-    def evaluate(self, theta, grad: bool = False) -> LikelihoodEvaluation:
+    def evaluate(self, theta: ArrayLike, grad: bool = False) -> LikelihoodEvaluation:
         evs = [like.evaluate(theta, grad=grad) for like in self.components]
         loglik = float(sum(ev.loglik for ev in evs))
         prediction = np.concatenate([ev.prediction for ev in evs])
-        return LikelihoodEvaluation(loglik, sum(ev.grad for ev in evs) if grad else None,
+        return LikelihoodEvaluation(loglik, _total(ev.grad for ev in evs) if grad else None,
                                     prediction)
 
-    def logpdf(self, theta) -> float:
+    def logpdf(self, theta: ArrayLike) -> float:
         return self.evaluate(theta).loglik
 
-    def value_and_grad(self, theta):
+    def value_and_grad(self, theta: ArrayLike) -> tuple[float, np.ndarray]:
         ev = self.evaluate(theta, grad=True)
+        assert ev.grad is not None  # requested
         return ev.loglik, ev.grad
 
-    def pointwise_logpdf(self, theta) -> np.ndarray:
+    def pointwise_logpdf(self, theta: ArrayLike) -> np.ndarray:
         return self.pointwise_from_prediction(self.forward(theta))
 
-    def simulate_from_prediction(self, prediction, rng=None) -> np.ndarray:
+    def simulate_from_prediction(self, prediction: ArrayLike, rng: Seed = None) -> np.ndarray:
         rng = np.random.default_rng(rng)
         parts = self.forward.split(real_array("prediction", prediction))
         return np.concatenate([like.simulate_from_prediction(p, rng)
                                for like, p in zip(self.components, parts, strict=True)], axis=-1)
 
-    def simulate(self, theta, rng=None) -> np.ndarray:
+    def simulate(self, theta: ArrayLike, rng: Seed = None) -> np.ndarray:
         return self.simulate_from_prediction(self.forward(theta), rng)
 
     def gibbs_blocks(self, offset: int = 0) -> list:
         blocks = []
         for like, lo in zip(self.components, self.forward.offsets[:-1], strict=True):
-            if callable(getattr(like, "gibbs_blocks", None)):
-                blocks.extend(like.gibbs_blocks(offset + int(lo)))
+            own = getattr(like, "gibbs_blocks", None)
+            if callable(own):
+                blocks.extend(own(offset + int(lo)))
         return blocks

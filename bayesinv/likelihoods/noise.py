@@ -26,16 +26,18 @@ closed form on linear problems).
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy.special import gammaln
 
 from .._validation import positive_float
+from ..forward.base import ForwardMap
 from ..likelihood import GaussianLikelihood
 from .base import PredictionLikelihood
 
 _LOG_2PI = float(np.log(2 * np.pi))
 
 
-def inverse_gamma_parameters(a, b) -> tuple[float, float]:
+def inverse_gamma_parameters(a: float, b: float) -> tuple[float, float]:
     """Validated shape a > 0 and scale b > 0 of an InvGamma(a, b) hyperprior on σ²."""
     return positive_float("a (inverse-gamma shape)", a), positive_float(
         "b (inverse-gamma scale)", b)
@@ -57,7 +59,7 @@ class StudentTLikelihood(PredictionLikelihood):
         s > 0.
     """
 
-    def __init__(self, forward, data, dof: float, scale: float):
+    def __init__(self, forward: ForwardMap, data: ArrayLike, dof: float, scale: float) -> None:
         super().__init__(forward, data)
         self.dof = positive_float("dof (Student-t degrees of freedom ν)", dof)
         self.scale = positive_float("scale", scale)
@@ -91,7 +93,7 @@ class MarginalNoiseLikelihood(PredictionLikelihood):
     ``az.loo`` needs for this non-factorised model.
     """
 
-    def __init__(self, forward, data, a: float, b: float):
+    def __init__(self, forward: ForwardMap, data: ArrayLike, a: float, b: float) -> None:
         super().__init__(forward, data)
         self.a, self.b = inverse_gamma_parameters(a, b)
         n = self.num_observations
@@ -118,7 +120,7 @@ class MarginalNoiseLikelihood(PredictionLikelihood):
         sigma2 = self.b / rng.gamma(self.a)
         return np.sqrt(sigma2) * rng.standard_normal(shape)
 
-    def sigma_conditional(self, prediction) -> tuple[float, float]:
+    def sigma_conditional(self, prediction: ArrayLike) -> tuple[float, float]:
         """(shape, scale) of σ² | θ, Y ~ InvGamma(a + N/2, b + |r|²/2)."""
         r = self.data - np.asarray(prediction)
         return self._shape, self.b + 0.5 * float(r @ r)
@@ -146,8 +148,8 @@ class UnknownNoiseLikelihood(GaussianLikelihood):
         The variable name in InferenceData.
     """
 
-    def __init__(self, forward, data, a: float, b: float, noise_std: float | None = None,
-                 name: str = "sigma"):
+    def __init__(self, forward: ForwardMap, data: ArrayLike, a: float, b: float,
+                 noise_std: float | None = None, name: str = "sigma") -> None:
         a, b = inverse_gamma_parameters(a, b)
         start = np.sqrt(b / (a + 1)) if noise_std is None else noise_std
         super().__init__(forward, data, start)
