@@ -1,11 +1,11 @@
 # The two commands of the README:  make demo   (a real inversion: figures + summary)
-#                                  make test   (ruff + the test suite)
+#                                  make test   (ruff, mypy and the test suite)
 # Both run the idempotent set-up first (Debian's FEniCSx, .venv, the package).
 VENV ?= .venv
 PY := $(VENV)/bin/python
 OUT ?= results/flagship
 
-.PHONY: setup demo demo-quick test test-fast test-sweep test-debian13 lint peers \
+.PHONY: setup demo demo-quick test test-fast test-sweep test-debian13 lint typecheck peers \
 	benchmark-function-space clean docs
 
 setup:
@@ -25,7 +25,11 @@ docs: setup
 lint: setup
 	$(PY) -m ruff check .
 
-test: lint
+# mypy on bayesinv/ (configured in pyproject.toml: the scientific stack other than numpy is Any)
+typecheck: setup
+	$(PY) -m mypy
+
+test: lint typecheck
 	$(PY) -m pytest
 
 # the quick loop while developing (< 60 s on 2 cores): everything but the tests marked slow
@@ -55,4 +59,4 @@ benchmark-function-space: setup peers
 	$(PY) benchmarks/function_space.py --fine --peer-meshes 32 64 128
 
 clean:
-	rm -rf results .pytest_cache .ruff_cache docs/_build
+	rm -rf results .pytest_cache .ruff_cache .mypy_cache docs/_build

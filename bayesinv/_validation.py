@@ -2,48 +2,61 @@
 
 from __future__ import annotations
 
+import math
 import numbers
+from collections.abc import Collection
+from typing import Any, TypeGuard
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .errors import InvalidArgumentError
 
 
-def _show(value) -> str:
+def _show(value: object) -> str:
     text = repr(value)
     return text if len(text) <= 80 else text[:77] + "..."
 
 
-def positive_float(name: str, value) -> float:
+def _finite_real(value: object) -> TypeGuard[numbers.Real]:
+    """Whether ``value`` is a real number (not a bool) with a finite float value (an int
+    beyond the float range is not)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
+
+
+def positive_float(name: str, value: object) -> float:
     """Return ``value`` as a float, requiring a finite number > 0."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value):
+    if not _finite_real(value):
         raise InvalidArgumentError(f"{name} must be a finite positive number, got {_show(value)}")
     if value <= 0:
         raise InvalidArgumentError(f"{name} must be > 0, got {value!r}")
     return float(value)
 
 
-def nonnegative_float(name: str, value) -> float:
+def nonnegative_float(name: str, value: object) -> float:
     """Return ``value`` as a float, requiring a finite number >= 0."""
-    if (isinstance(value, bool) or not isinstance(value, numbers.Real)
-            or not np.isfinite(value) or value < 0):
+    if not _finite_real(value) or value < 0:
         raise InvalidArgumentError(f"{name} must be a finite number >= 0, got {_show(value)}")
     return float(value)
 
 
-def float_in_interval(name: str, value, low: float, high: float, *, closed_low=False,
-                      closed_high=True) -> float:
+def float_in_interval(name: str, value: object, low: float, high: float, *,
+                      closed_low: bool = False, closed_high: bool = True) -> float:
     """Return ``value`` as a float in the interval between ``low`` and ``high``."""
     lo_ok = (lambda v: v >= low) if closed_low else (lambda v: v > low)
     hi_ok = (lambda v: v <= high) if closed_high else (lambda v: v < high)
     interval = f"{'[' if closed_low else '('}{low}, {high}{']' if closed_high else ')'}"
-    if (isinstance(value, bool) or not isinstance(value, numbers.Real)
-            or not np.isfinite(value) or not (lo_ok(value) and hi_ok(value))):
+    if not _finite_real(value) or not (lo_ok(value) and hi_ok(value)):
         raise InvalidArgumentError(f"{name} must be in {interval}, got {_show(value)}")
     return float(value)
 
 
-def integer_at_least(name: str, value, minimum: int) -> int:
+def integer_at_least(name: str, value: object, minimum: int) -> int:
     """Return ``value`` as an int, requiring an integer >= ``minimum``."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise InvalidArgumentError(f"{name} must be an integer >= {minimum}, got {_show(value)}")
@@ -52,7 +65,7 @@ def integer_at_least(name: str, value, minimum: int) -> int:
     return int(value)
 
 
-def real_array(name: str, value) -> np.ndarray:
+def real_array(name: str, value: ArrayLike) -> np.ndarray:
     """Return ``value`` as a float64 array, refusing complex (and non-numeric) input rather
     than dropping an imaginary part with only a NumPy warning."""
     arr = np.asarray(value)
@@ -69,7 +82,7 @@ def real_array(name: str, value) -> np.ndarray:
     return arr.astype(float, copy=False)
 
 
-def spd_matrix(name: str, value, size: int, *, rtol: float = 1e-10) -> np.ndarray:
+def spd_matrix(name: str, value: ArrayLike, size: int, *, rtol: float = 1e-10) -> np.ndarray:
     """Return ``value`` as a real, finite, symmetric positive definite (size, size) array.
 
     Symmetry is checked to a relative tolerance ``rtol`` of the largest entry (a user's
@@ -94,7 +107,7 @@ def spd_matrix(name: str, value, size: int, *, rtol: float = 1e-10) -> np.ndarra
     return C
 
 
-def finite_vector(name: str, value, length: int | None = None) -> np.ndarray:
+def finite_vector(name: str, value: ArrayLike, length: int | None = None) -> np.ndarray:
     """Return ``value`` as a 1-d float64 array with finite entries (and the given length)."""
     arr = real_array(name, value)
     if arr.ndim != 1:
@@ -110,14 +123,21 @@ def finite_vector(name: str, value, length: int | None = None) -> np.ndarray:
     return arr
 
 
-def one_of(name: str, value, allowed) -> str:
+def mean_vector(name: str, value: ArrayLike, length: int) -> np.ndarray:
+    """A prior mean as a finite vector of ``length``: a scalar is broadcast (a constant
+    mean), anything else must already be a vector of that length."""
+    arr = real_array(name, value)
+    return finite_vector(name, np.full(length, float(arr)) if arr.ndim == 0 else arr, length)
+
+
+def one_of(name: str, value: Any, allowed: Collection[str]) -> str:
     """Require ``value`` to be one of ``allowed`` (strings)."""
     if value not in allowed:
         raise InvalidArgumentError(f"{name} must be one of {sorted(allowed)}, got {_show(value)}")
     return value
 
 
-def points_2d(name: str, value) -> np.ndarray:
+def points_2d(name: str, value: ArrayLike) -> np.ndarray:
     """Return points as a float array of shape (n, d) with finite entries."""
     arr = real_array(name, value)
     if arr.ndim == 1:

@@ -8,6 +8,9 @@ ValueError`` code keeps working.
 
 from __future__ import annotations
 
+import os
+from typing import Any
+
 
 class BayesinvError(Exception):
     """Base class of all errors raised by bayesinv."""
@@ -28,7 +31,7 @@ class ForwardSolveError(BayesinvError):
         What went wrong, e.g. ``"non-finite parameter"`` or ``"matrix not positive definite"``.
     """
 
-    def __init__(self, reason: str):
+    def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
 
@@ -42,7 +45,7 @@ class SamplerDivergenceError(BayesinvError):
         The draws made before the chain was stopped, if any.
     """
 
-    def __init__(self, message: str, partial=None):
+    def __init__(self, message: str, partial: Any = None) -> None:
         super().__init__(message)
         self.partial = partial
 
@@ -61,7 +64,8 @@ class SamplingInterrupted(BayesinvError):
         Steps per chain completed before the stop.
     """
 
-    def __init__(self, message: str, checkpoint=None, iteration=None):
+    def __init__(self, message: str, checkpoint: str | None = None,
+                 iteration: int | None = None) -> None:
         super().__init__(message)
         self.checkpoint = checkpoint
         self.iteration = iteration
@@ -86,7 +90,7 @@ class CorruptFileError(BayesinvError):
         The file.
     """
 
-    def __init__(self, message: str, path=None):
+    def __init__(self, message: str, path: str | os.PathLike[str] | None = None) -> None:
         super().__init__(message)
         self.path = None if path is None else str(path)
 

@@ -33,6 +33,7 @@ import tempfile
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -204,7 +205,26 @@ def _replace_directory(source: Path, target: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
-def read_fields(path, *, space=None) -> dict:
+def _child(element: ET.Element, path: str, where: Path) -> ET.Element:
+    """The first descendant at ``path``; a file without it is not a dolfinx XDMF file."""
+    found = element.find(path)
+    if found is None:
+        raise InvalidArgumentError(
+            f"{str(where)!r} is not a dolfinx XDMF file of functions: <{element.tag}> has no "
+            f"{path}")
+    return found
+
+
+def _attribute(element: ET.Element, name: str, where: Path) -> str:
+    value = element.get(name)
+    if value is None:
+        raise InvalidArgumentError(
+            f"{str(where)!r} is not a dolfinx XDMF file of functions: <{element.tag}> has no "
+            f"attribute {name}")
+    return value
+
+
+def read_fields(path: str | os.PathLike[str], *, space: Any = None) -> dict[str, np.ndarray]:
     """Arrays from a dolfinx XDMF file of functions (such as :func:`write_paraview`'s).
 
     Returns a dict with ``"geometry"`` (vertices, gdim), ``"topology"`` (cells, vertices per
@@ -221,29 +241,34 @@ def read_fields(path, *, space=None) -> dict:
     if not path.is_file():
         raise InvalidArgumentError(f"XDMF file {str(path)!r} does not exist")
     root = ET.parse(path).getroot()
-    grids = root.find("Domain").findall("Grid")
+    grids = _child(root, "Domain", path).findall("Grid")
 
-    def read(item, h5files):
-        name, _, dataset = item.text.strip().partition(":")
+    def read(item: ET.Element, h5files: dict[str, Any]) -> np.ndarray:
+        name, _, dataset = (item.text or "").strip().partition(":")
         file = h5files.setdefault(name, h5py.File(path.parent / name, "r"))
         return np.asarray(file[dataset])
 
     h5files: dict = {}
     try:
-        mesh = next(g for g in grids if g.get("GridType") == "Uniform")
-        out = {"geometry": read(mesh.find("Geometry/DataItem"), h5files),
-               "topology": read(mesh.find("Topology/DataItem"), h5files).astype(np.int64)}
-        centers = {}
+        mesh = next((g for g in grids if g.get("GridType") == "Uniform"), None)
+        if mesh is None:
+            raise InvalidArgumentError(
+                f"{str(path)!r} is not a dolfinx XDMF file of functions: it has no mesh "
+                f"(a Grid of GridType Uniform)")
+        out = {"geometry": read(_child(mesh, "Geometry/DataItem", path), h5files),
+               "topology": read(_child(mesh, "Topology/DataItem", path),
+                                h5files).astype(np.int64)}
+        centers: dict[str, str | None] = {}
         for grid in grids:
             if grid.get("GridType") != "Collection":
                 continue
+            name = _attribute(grid, "Name", path)
             times, values = [], []
             for step in grid.findall("Grid"):
-                attribute = step.find("Attribute")
-                times.append(float(step.find("Time").get("Value")))
-                values.append(read(attribute.find("DataItem"), h5files).reshape(-1))
-                centers[grid.get("Name")] = attribute.get("Center")
-            name = grid.get("Name")
+                attribute = _child(step, "Attribute", path)
+                times.append(float(_attribute(_child(step, "Time", path), "Value", path)))
+                values.append(read(_child(attribute, "DataItem", path), h5files).reshape(-1))
+                centers[name] = attribute.get("Center")
             if len(values) == 1:
                 out[name] = values[0]
             else:

@@ -66,11 +66,11 @@ class ExpLink(Link):
             raise ForwardSolveError("exp link overflowed: the parameter is too large")
         return e
 
-    def __call__(self, theta):
+    def __call__(self, theta: np.ndarray) -> np.ndarray:
         e = self._exp(theta)
         return e + self.f_min if self.f_min else e
 
-    def derivative(self, theta):
+    def derivative(self, theta: np.ndarray) -> np.ndarray:
         return self._exp(theta)
 
     def second_derivative(self, theta):
@@ -96,10 +96,10 @@ class RegularLink(Link):
         if f_min >= 1:
             raise InvalidArgumentError(f"f_min must be in (0, 1) so that Φ(0) = 1, got {f_min}")
 
-    def __call__(self, theta):
+    def __call__(self, theta: np.ndarray) -> np.ndarray:
         return self.f_min + (1.0 - self.f_min) * np.logaddexp(0.0, theta) / np.log(2.0)
 
-    def derivative(self, theta):
+    def derivative(self, theta: np.ndarray) -> np.ndarray:
         return (1.0 - self.f_min) / np.log(2.0) * 0.5 * (1.0 + np.tanh(0.5 * np.asarray(theta)))
 
     def second_derivative(self, theta):
@@ -119,7 +119,7 @@ class IdentityLink(Link):
 
     name = "identity"
 
-    def __call__(self, theta):
+    def __call__(self, theta: np.ndarray) -> np.ndarray:
         theta = np.asarray(theta, dtype=float)
         if theta.size and not theta.min() > 0.0:  # also catches NaN
             raise ForwardSolveError(
@@ -127,7 +127,7 @@ class IdentityLink(Link):
                 f"at node {int(np.argmin(theta))}")
         return theta.copy()
 
-    def derivative(self, theta):
+    def derivative(self, theta: np.ndarray) -> np.ndarray:
         return np.ones_like(np.asarray(theta, dtype=float))
 
     def second_derivative(self, theta):

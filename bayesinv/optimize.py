@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import scipy.optimize
+from numpy.typing import ArrayLike
 from threadpoolctl import threadpool_limits
 
 from ._validation import integer_at_least, one_of
@@ -31,7 +33,8 @@ class MAPResult:
     iterations: int
 
 
-def find_map(posterior, x0=None, *, maxiter: int = 500, gtol: float = 1e-8,
+def find_map(posterior: Posterior | WhitenedPosterior, x0: ArrayLike | None = None, *,
+             maxiter: int = 500, gtol: float = 1e-8,
              ftol: float = 1e-14, method: str = "lbfgs") -> MAPResult:
     """Maximise the whitened posterior density, from ``x0`` (default: the prior's
     ``map_start()``, ξ = 0 for Gaussian priors).
@@ -101,7 +104,7 @@ def _newton_cg(posterior, target, x0, maxiter, gtol) -> MAPResult:
 
     if not isinstance(posterior, Posterior):
         raise TypeError("method='newton-cg' needs a Posterior (for the Gauss–Newton Hessian)")
-    cache = {}
+    cache: dict[str, Any] = {}
 
     def objective(xi):
         ev = target.evaluate(xi, grad=True)

@@ -151,8 +151,7 @@ def field_on_plane(space, values, axis: str = "z", position: float = 0.5, resolu
     from .fem import _compat
 
     space, values = _field_values(space, values)
-    k = one_of("axis", axis, ("x", "y", "z"))
-    k = "xyz".index(k)
+    k = "xyz".index(one_of("axis", axis, ("x", "y", "z")))
     mesh, evaluate = _evaluator(space)
     x = mesh.geometry.x[:, :3]
     lo, hi = x.min(axis=0), x.max(axis=0)

@@ -14,8 +14,9 @@ fourth (Stuart 2010; Cotter, Roberts, Stuart & White 2013):
   :mod:`bayesinv.samplers.methods`).
 
 Data members are read-only properties here, so that an implementation may hold them as
-attributes or compute them. Each Protocol is ``runtime_checkable``: ``isinstance(obj, ForwardMapProtocol)`` checks that the
-members exist (not their signatures; mypy checks those statically). Members that a component
+attributes or compute them. Each Protocol is ``runtime_checkable``:
+``isinstance(obj, ForwardMapProtocol)`` checks that the members exist (not their signatures;
+mypy checks those statically). Members that a component
 may lack raise :class:`TypeError` when called, as the base classes do: a forward map's
 ``linearize``/``jvp`` where ``has_jvp`` is False, a prior's ``to_physical_jvp``, and
 ``logpdf``/``grad_logpdf`` for a prior with no density in θ coordinates.
@@ -44,6 +45,10 @@ Pushforward: TypeAlias = Callable[[ArrayLike], np.ndarray]
 #: BitGenerator or a Generator
 Seed: TypeAlias = (int | Sequence[int] | np.random.SeedSequence | np.random.BitGenerator
                    | np.random.Generator | None)
+
+
+#: posterior draws: an ArviZ InferenceData, or an array shaped (chain, draw, ...)
+Draws: TypeAlias = Any
 
 
 @runtime_checkable
@@ -214,6 +219,7 @@ class KernelProtocol(Protocol):
 
 
 __all__ = [
+    "Draws",
     "ForwardMapProtocol",
     "KernelProtocol",
     "LikelihoodProtocol",

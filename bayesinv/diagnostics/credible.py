@@ -37,13 +37,17 @@ inverse problems*, EMS Zurich Lectures.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
+from numpy.typing import ArrayLike
 
 from .._validation import float_in_interval, one_of, real_array
 from ..errors import InvalidArgumentError
+from ..protocols import Draws
 from .arviz_io import hdi
 from .space_record import resolve_space
 
@@ -115,7 +119,7 @@ class Interval:
     def width(self) -> float:
         return self.upper - self.lower
 
-    def contains(self, value):
+    def contains(self, value: ArrayLike) -> bool | np.ndarray:
         """Whether ``value`` (a float, or an array of floats elementwise) lies in the interval."""
         v = np.asarray(value, dtype=float)
         inside = (v >= self.lower) & (v <= self.upper)
@@ -131,12 +135,12 @@ class PointwiseIntervals:
     level: float
     kind: str
 
-    def contains(self, value) -> np.ndarray:
+    def contains(self, value: ArrayLike) -> np.ndarray:
         """Boolean array: for each node, whether value_i lies in its interval."""
         v = _check_value(value, self.lower.shape, "set of pointwise intervals")
         return (v >= self.lower) & (v <= self.upper)
 
-    def fraction_contained(self, value):
+    def fraction_contained(self, value: ArrayLike) -> float | np.ndarray:
         """The fraction of nodes whose interval contains value_i (not a coverage probability:
         pointwise intervals make no simultaneous claim)."""
         return self.contains(value).mean(axis=-1)
@@ -164,14 +168,14 @@ class SimultaneousBand:
     def upper(self) -> np.ndarray:
         return self.center + self.radius * self.scale
 
-    def statistic(self, value):
+    def statistic(self, value: ArrayLike) -> float | np.ndarray:
         """max_i |value_i − m_i| / s_i over the band's nodes (inf if value_i ≠ m_i at a node
         with s_i = 0)."""
         v = _check_value(value, self.center.shape, "band")
         return sup_statistic(v[..., self.nodes], self.center[self.nodes],
                               self.scale[self.nodes], self.tolerance)
 
-    def contains(self, value):
+    def contains(self, value: ArrayLike) -> bool | np.ndarray:
         """Whether the whole field ``value`` lies in the band (an array for a batch)."""
         inside = self.statistic(value) <= self.radius
         return bool(inside) if np.ndim(inside) == 0 else inside
@@ -198,12 +202,13 @@ class L2Ball:
     level: float
     mass_matrix: object
 
-    def distance(self, value):
+    def distance(self, value: ArrayLike) -> float | np.ndarray:
         """‖value − m‖_{L²} (an array for a batch of values)."""
         v = _check_value(value, self.center.shape, "L² ball")
         return l2_norm(v - self.center, self.mass_matrix)
 
-    def contains(self, value):
+    def contains(self, value: ArrayLike) -> bool | np.ndarray:
+        """Whether ``value`` lies in the ball (an array for a batch)."""
         inside = self.distance(value) <= self.radius
         return bool(inside) if np.ndim(inside) == 0 else inside
 
@@ -250,7 +255,7 @@ def _require_l2_product(function: str, mass_matrix, n: int) -> None:
             f"for the Euclidean product of the coefficient vectors")
 
 
-def pointwise_intervals(draws, level: float = 0.95, *, kind: str = "equal_tailed",
+def pointwise_intervals(draws: Draws, level: float = 0.95, *, kind: str = "equal_tailed",
                         var_name: str = "theta") -> PointwiseIntervals:
     """Marginal credible intervals at each node: equal-tailed quantiles or ArviZ's HDI."""
     level = check_level(level)
@@ -266,7 +271,7 @@ def pointwise_intervals(draws, level: float = 0.95, *, kind: str = "equal_tailed
     return PointwiseIntervals(np.asarray(lower), np.asarray(upper), level, kind)
 
 
-def simultaneous_band(draws, level: float = 0.95, *, nodes=None,
+def simultaneous_band(draws: Draws, level: float = 0.95, *, nodes: ArrayLike | None = None,
                       var_name: str = "theta") -> SimultaneousBand:
     """The standardised sup-norm band m ± R s holding a fraction ``level`` of whole draws.
 
@@ -307,7 +312,8 @@ def _node_indices(nodes, n: int) -> np.ndarray:
     return idx
 
 
-def l2_ball(draws, level: float = 0.95, *, mass_matrix=None, space=None,
+def l2_ball(draws: Draws, level: float = 0.95, *, mass_matrix: ArrayLike | None = None,
+            space: Any = None,
             var_name: str = "theta") -> L2Ball:
     """The L²(O) ball around the posterior mean holding a fraction ``level`` of the draws.
 
@@ -328,7 +334,7 @@ def l2_ball(draws, level: float = 0.95, *, mass_matrix=None, space=None,
     return L2Ball(center, radius, level, M)
 
 
-def scalar_interval(values, level: float = 0.95, *, kind: str = "equal_tailed",
+def scalar_interval(values: ArrayLike, level: float = 0.95, *, kind: str = "equal_tailed",
                     name: str = "") -> Interval:
     """A credible interval from draws of a scalar, shaped (chain, draw)."""
     level = check_level(level)
@@ -377,7 +383,9 @@ def point_weights(points, space, num_nodes: int | None = None) -> np.ndarray:
     return E
 
 
-def functional_interval(draws, psi, level: float = 0.95, *, space=None, mass_matrix=None,
+def functional_interval(draws: Draws, psi: ArrayLike | Callable[[np.ndarray], np.ndarray],
+                        level: float = 0.95, *, space: Any = None,
+                        mass_matrix: ArrayLike | None = None,
                         kind: str = "equal_tailed", var_name: str = "theta",
                         name: str = "<theta,psi>") -> Interval:
     """Credible interval for the linear functional ⟨θ, ψ⟩_{L²} = θᵀ M ψ_h.
@@ -396,7 +404,8 @@ def functional_interval(draws, psi, level: float = 0.95, *, space=None, mass_mat
     return scalar_interval(arr @ w, level, kind=kind, name=name)
 
 
-def point_value_interval(draws, point, level: float = 0.95, *, space=None,
+def point_value_interval(draws: Draws, point: ArrayLike, level: float = 0.95, *,
+                         space: Any = None,
                          kind: str = "equal_tailed", var_name: str = "theta") -> Interval:
     """Credible interval for the point value θ(x) of the FE field at ``point`` (``space``:
     θ's FE space; by default the one recorded in InferenceData ``draws``)."""

@@ -4,6 +4,7 @@
 several data sets in one posterior (:class:`JointLikelihood`). The iid Gaussian likelihood
 with a known σ is :class:`bayesinv.GaussianLikelihood`."""
 
+from ..protocols import LikelihoodProtocol
 from .base import Likelihood, PredictionLikelihood
 from .gaussian import GaussianNoiseLikelihood
 from .joint import JointLikelihood, StackedForwardMap
@@ -13,6 +14,7 @@ __all__ = [
     "GaussianNoiseLikelihood",
     "JointLikelihood",
     "Likelihood",
+    "LikelihoodProtocol",
     "MarginalNoiseLikelihood",
     "PredictionLikelihood",
     "StackedForwardMap",

@@ -25,7 +25,6 @@ import numpy as np
 import scipy.linalg as sla
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
-
 from numpy.typing import ArrayLike
 
 from .._validation import finite_vector, real_array, spd_matrix

@@ -6,10 +6,10 @@ designs and noise models:
 .. math:: ℓ(θ) = \sum_k ℓ_k(θ), \qquad ∇ℓ(θ) = \sum_k J_k(θ)^T s_k,
 
 each term one forward (and one adjoint) solve of its own map. :class:`JointLikelihood` is itself
-a :class:`~bayesinv.protocols.LikelihoodProtocol` whose ``forward`` is the :class:`StackedForwardMap` of the
-components (predictions and data concatenated in order), so the samplers, the ArviZ groups
-(one ``observation`` per entry of the concatenated data) and the solve counts (the sum of the
-components') need nothing new.
+a :class:`~bayesinv.protocols.LikelihoodProtocol` whose ``forward`` is the
+:class:`StackedForwardMap` of the components (predictions and data concatenated in order), so
+the samplers, the ArviZ groups (one ``observation`` per entry of the concatenated data) and the
+solve counts (the sum of the components') need nothing new.
 """
 
 from __future__ import annotations

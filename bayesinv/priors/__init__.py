@@ -9,9 +9,12 @@
   Cholesky or truncated-KL factors of a kernel matrix (:mod:`.kernels`);
 * :class:`InterpolatedPrior` — a prior on a parameter mesh interpolated to a state mesh.
 
+Every prior satisfies :class:`PriorProtocol` (:mod:`bayesinv.protocols`).
+
 :func:`bayesinv.testing.check_prior` checks any prior against the contract in :mod:`.base`.
 """
 
+from ..protocols import PriorProtocol
 from .base import WhitenedPrior
 from .gaussian import GaussianPrior
 from .generative import GenerativePrior, decoder_from_torch, save_decoder
@@ -28,6 +31,7 @@ __all__ = [
     "KernelPrior",
     "MaternKernel",
     "NeuralFieldPrior",
+    "PriorProtocol",
     "SeriesPrior",
     "SquaredExponentialKernel",
     "WhitenedPrior",

@@ -249,7 +249,8 @@ class Workspace:
         self.H = np.empty(total)
         self.D = np.empty(total)
         self.scratch = [np.empty(widest) for _ in range(3)]
-        self.key = None  # (inputs, params) of the forward pass held in H, D
+        #: (inputs, params) of the forward pass held in H, D
+        self.key: tuple[np.ndarray, np.ndarray] | None = None
 
 
 def _same(cached: np.ndarray, new: np.ndarray) -> bool:

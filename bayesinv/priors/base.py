@@ -10,17 +10,20 @@ A new prior family is one new ``T`` with its VJP (and JVP).
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .._rowwise import rowwise
 from .._validation import integer_at_least
 from ..errors import InvalidArgumentError
+from ..protocols import Seed
 
 
 class WhitenedPrior:
     """Base class of priors; subclasses define ``dim``, ``latent_dim``, ``to_physical`` and
     ``to_physical_vjp`` (and ``to_physical_jvp``); priors with a density in θ coordinates
     (every Gaussian prior here) also define ``logpdf`` and ``grad_logpdf``.
-    :func:`bayesinv.testing.check_prior` verifies the contract for any prior."""
+    :func:`bayesinv.testing.check_prior` verifies the contract for any prior; instances
+    satisfy :class:`~bayesinv.protocols.PriorProtocol`."""
 
     #: length of θ (e.g. number of mesh vertices)
     dim: int
@@ -29,11 +32,11 @@ class WhitenedPrior:
     #: True when T is affine (Gaussian priors): enables exact linear-Gaussian formulas.
     is_linear: bool = False
 
-    def to_physical(self, xi: np.ndarray) -> np.ndarray:
+    def to_physical(self, xi: ArrayLike) -> np.ndarray:
         """θ = T(ξ); ``xi`` may have leading batch dimensions (..., latent_dim)."""
         raise TypeError(f"{type(self).__name__} must implement to_physical")
 
-    def to_physical_rows(self, xi: np.ndarray) -> np.ndarray:
+    def to_physical_rows(self, xi: ArrayLike) -> np.ndarray:
         """θ = T(ξ) for a batch (..., latent_dim), one row at a time.
 
         Unlike a batched ``to_physical``, each row's value does not depend on how many rows
@@ -42,11 +45,11 @@ class WhitenedPrior:
         """
         return rowwise(self.to_physical, xi)
 
-    def to_physical_vjp(self, xi: np.ndarray, v: np.ndarray) -> np.ndarray:
+    def to_physical_vjp(self, xi: ArrayLike, v: ArrayLike) -> np.ndarray:
         """J_T(ξ)ᵀ v for v of length ``dim``."""
         raise TypeError(f"{type(self).__name__} must implement to_physical_vjp")
 
-    def to_physical_jvp(self, xi: np.ndarray, v: np.ndarray) -> np.ndarray:
+    def to_physical_jvp(self, xi: ArrayLike, v: ArrayLike) -> np.ndarray:
         """J_T(ξ) v for v of length ``latent_dim``."""
         raise TypeError(f"{type(self).__name__} does not implement to_physical_jvp")
 
@@ -54,16 +57,17 @@ class WhitenedPrior:
         """Where MAP searches start by default: ξ = 0, the prior mode, for Gaussian priors."""
         return np.zeros(self.latent_dim)
 
-    def logpdf(self, theta) -> float:
+    def logpdf(self, theta: ArrayLike) -> float:
         """log density of θ (for Gaussian priors: w.r.t. Lebesgue measure on the support)."""
         raise TypeError(f"{type(self).__name__} has no density in θ coordinates; use "
                         f"logpdf_latent (the samplers only need the whitened density)")
 
-    def grad_logpdf(self, theta) -> np.ndarray:
+    def grad_logpdf(self, theta: ArrayLike) -> np.ndarray:
         """∇_θ log p(θ)."""
         raise TypeError(f"{type(self).__name__} has no density in θ coordinates")
 
-    def check_latent(self, xi, name: str = "xi") -> np.ndarray:
+    def check_latent(self, xi: ArrayLike, name: str = "xi") -> np.ndarray:
+        """``xi`` as a float array whose last dimension is ``latent_dim``."""
         xi = np.asarray(xi, dtype=float)
         if xi.shape[-1:] != (self.latent_dim,):
             raise InvalidArgumentError(
@@ -71,18 +75,18 @@ class WhitenedPrior:
                 f"got shape {xi.shape}")
         return xi
 
-    def sample_latent(self, rng=None, size=None) -> np.ndarray:
+    def sample_latent(self, rng: Seed = None, size: int | None = None) -> np.ndarray:
         """ξ ~ N(0, I): shape (latent_dim,) or (size, latent_dim)."""
         rng = np.random.default_rng(rng)
         shape = (self.latent_dim,) if size is None else (
             integer_at_least("size", size, 1), self.latent_dim)
         return rng.standard_normal(shape)
 
-    def sample(self, rng=None, size=None) -> np.ndarray:
+    def sample(self, rng: Seed = None, size: int | None = None) -> np.ndarray:
         """Draws θ = T(ξ) from the prior: shape (dim,) or (size, dim)."""
         return self.to_physical(self.sample_latent(rng, size))
 
-    def logpdf_latent(self, xi) -> float:
+    def logpdf_latent(self, xi: ArrayLike) -> float:
         """log N(ξ; 0, I)."""
         xi = self.check_latent(xi)
         return float(-0.5 * xi @ xi - 0.5 * self.latent_dim * np.log(2 * np.pi))

@@ -5,8 +5,9 @@ from __future__ import annotations
 from functools import cached_property
 
 import numpy as np
+from numpy.typing import ArrayLike
 
-from .._validation import finite_vector
+from .._validation import finite_vector, mean_vector
 from ..errors import InvalidArgumentError
 from .base import WhitenedPrior
 
@@ -32,17 +33,17 @@ class GaussianPrior(WhitenedPrior):
 
     is_linear = True
 
-    def __init__(self, factor, mean=0.0):
+    def __init__(self, factor: ArrayLike, mean: ArrayLike = 0.0) -> None:
         L = np.asarray(factor, dtype=float)
         if L.ndim != 2 or not np.isfinite(L).all():
             raise InvalidArgumentError(f"factor must be a finite 2-d array, got shape {L.shape}")
         self.factor = L
         self.dim, self.latent_dim = L.shape
-        mean = np.full(self.dim, float(mean)) if np.ndim(mean) == 0 else mean
-        self.mean = finite_vector("mean", mean, self.dim)
+        self.mean = mean_vector("mean", mean, self.dim)
 
     @classmethod
-    def from_covariance(cls, covariance, mean=0.0, jitter: float = 0.0) -> GaussianPrior:
+    def from_covariance(cls, covariance: ArrayLike, mean: ArrayLike = 0.0,
+                        jitter: float = 0.0) -> GaussianPrior:
         """N(m, C) with L the Cholesky factor of C (+ jitter·I)."""
         C = np.asarray(covariance, dtype=float)
         if C.ndim != 2 or C.shape[0] != C.shape[1]:
@@ -60,13 +61,13 @@ class GaussianPrior(WhitenedPrior):
         """C = L Lᵀ (dense; for small problems and tests)."""
         return self.factor @ self.factor.T
 
-    def to_physical(self, xi):
+    def to_physical(self, xi: ArrayLike) -> np.ndarray:
         return self.mean + self.check_latent(xi) @ self.factor.T
 
-    def to_physical_vjp(self, xi, v):
+    def to_physical_vjp(self, xi: ArrayLike, v: ArrayLike) -> np.ndarray:
         return self.factor.T @ np.asarray(v, dtype=float)
 
-    def to_physical_jvp(self, xi, v):
+    def to_physical_jvp(self, xi: ArrayLike, v: ArrayLike) -> np.ndarray:
         return self.factor @ np.asarray(v, dtype=float)
 
     # -- density in θ coordinates --------------------------------------------------------------
@@ -78,7 +79,7 @@ class GaussianPrior(WhitenedPrior):
             raise InvalidArgumentError("factor is rank deficient; drop the null directions")
         return U, s, Vt
 
-    def latent_coordinates(self, theta) -> np.ndarray:
+    def latent_coordinates(self, theta: ArrayLike) -> np.ndarray:
         """ξ = L⁺(θ − m), the whitened coordinates of θ (exact when θ is in the support)."""
         U, s, Vt = self._svd
         return ((np.asarray(theta, float) - self.mean) @ U / s) @ Vt
@@ -88,7 +89,7 @@ class GaussianPrior(WhitenedPrior):
         scale = np.abs(np.asarray(theta, float) - self.mean).max() + 1.0
         return bool(np.abs(resid).max() > 1e-8 * scale)
 
-    def logpdf(self, theta) -> float:
+    def logpdf(self, theta: ArrayLike) -> float:
         """log density of θ (w.r.t. Lebesgue measure on the support; −inf off it)."""
         theta = finite_vector("theta", theta, self.dim)
         xi = self.latent_coordinates(theta)
@@ -97,7 +98,7 @@ class GaussianPrior(WhitenedPrior):
         log_pdet = 2.0 * np.log(self._svd[1]).sum()
         return self.logpdf_latent(xi) - 0.5 * log_pdet
 
-    def grad_logpdf(self, theta) -> np.ndarray:
+    def grad_logpdf(self, theta: ArrayLike) -> np.ndarray:
         """∇ log p(θ) = −C⁺(θ − m) (the gradient within the support)."""
         theta = finite_vector("theta", theta, self.dim)
         U, s, Vt = self._svd

@@ -32,8 +32,10 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .._validation import one_of
 from ..errors import InvalidArgumentError
@@ -53,7 +55,7 @@ def _check_layers(layers) -> list[tuple[np.ndarray, np.ndarray]]:
     Errors name the layer."""
     if not isinstance(layers, Sequence) or len(layers) == 0:
         raise InvalidArgumentError("layers must be a non-empty sequence of (W, b) pairs")
-    out = []
+    out: list[tuple[np.ndarray, np.ndarray]] = []
     for l, pair in enumerate(layers):
         if not isinstance(pair, Sequence) or len(pair) != 2:
             raise InvalidArgumentError(f"layer {l}: expected a (W{l}, b{l}) pair")
@@ -119,9 +121,9 @@ class GenerativePrior(WhitenedPrior):
 
     is_linear = False
 
-    def __init__(self, layers, *, activation: str = "tanh",
+    def __init__(self, layers: Sequence[tuple[ArrayLike, ArrayLike]], *, activation: str = "tanh",
                  output_activation: str = "identity", dim: int | None = None,
-                 output_permutation=None):
+                 output_permutation: ArrayLike | None = None) -> None:
         layers = _check_layers(layers)
         self.activation = one_of("activation", activation, ACTIVATIONS)
         self.output_activation = one_of("output_activation", output_activation, ACTIVATIONS)
@@ -151,7 +153,8 @@ class GenerativePrior(WhitenedPrior):
             self.permutation = perm
 
     @classmethod
-    def from_npz(cls, path, *, domain=None, dim: int | None = None) -> GenerativePrior:
+    def from_npz(cls, path: str | os.PathLike[str], *, domain: Any = None,
+                 dim: int | None = None) -> GenerativePrior:
         """Load a decoder saved in the documented ``.npz`` layout (see the module docstring).
 
         With ``domain``, the output must match its parameter space: by ``output_points`` when
@@ -200,7 +203,7 @@ class GenerativePrior(WhitenedPrior):
         w[self.permutation] = v
         return w
 
-    def to_physical(self, xi) -> np.ndarray:
+    def to_physical(self, xi: ArrayLike) -> np.ndarray:
         xi = self.check_latent(xi)
         flat = np.ascontiguousarray(xi.reshape(-1, self.latent_dim))
         if xi.ndim == 1:
@@ -209,7 +212,7 @@ class GenerativePrior(WhitenedPrior):
             out = self.network.forward_many(flat, self._params[None, :])[0]
         return self._to_mesh(out).reshape((*xi.shape[:-1], self.dim))
 
-    def to_physical_vjp(self, xi, v) -> np.ndarray:
+    def to_physical_vjp(self, xi: ArrayLike, v: ArrayLike) -> np.ndarray:
         v = np.asarray(v, dtype=float)
         if v.shape != (self.dim,):
             raise InvalidArgumentError(f"v must have shape ({self.dim},), got {v.shape}")
@@ -218,7 +221,7 @@ class GenerativePrior(WhitenedPrior):
                                          want_inputs=True)
         return grad[0]
 
-    def to_physical_jvp(self, xi, v) -> np.ndarray:
+    def to_physical_jvp(self, xi: ArrayLike, v: ArrayLike) -> np.ndarray:
         v = np.asarray(v, dtype=float)
         if v.shape != (self.latent_dim,):
             raise InvalidArgumentError(f"v must have shape ({self.latent_dim},), got {v.shape}")
@@ -251,8 +254,9 @@ def _layers_from_arrays(arrays: Mapping, path) -> list[tuple[np.ndarray, np.ndar
     return _check_layers([(arrays[f"W{l}"], arrays[f"b{l}"]) for l in range(num)])
 
 
-def save_decoder(path, layers, *, activation: str, output_activation: str = "identity",
-                 output_points=None) -> None:
+def save_decoder(path: str | os.PathLike[str], layers: Sequence[tuple[ArrayLike, ArrayLike]], *,
+                 activation: str, output_activation: str = "identity",
+                 output_points: ArrayLike | None = None) -> None:
     """Write a decoder in the documented ``.npz`` layout (see the module docstring)."""
     layers = _check_layers(layers)
     one_of("activation", activation, ACTIVATIONS)
@@ -311,7 +315,9 @@ def _torch_sequence(model) -> tuple[list, str, str]:
 
 def _state_dict_layers(state_dict: Mapping) -> list:
     """(W, b) pairs from a state_dict of Linear layers, in registration order."""
-    weights, biases, order = {}, {}, []
+    weights: dict[str, np.ndarray] = {}
+    biases: dict[str, np.ndarray] = {}
+    order: list[str] = []
     for key, value in state_dict.items():
         prefix, _, kind = key.rpartition(".")
         if kind not in ("weight", "bias"):
@@ -329,8 +335,9 @@ def _state_dict_layers(state_dict: Mapping) -> list:
     return layers
 
 
-def decoder_from_torch(model, path, *, activation: str | None = None,
-                       output_activation: str | None = None, output_points=None) -> None:
+def decoder_from_torch(model: Any, path: str | os.PathLike[str], *,
+                       activation: str | None = None, output_activation: str | None = None,
+                       output_points: ArrayLike | None = None) -> None:
     """Convert a PyTorch MLP decoder to the ``.npz`` layout read by
     :meth:`GenerativePrior.from_npz`.
 

@@ -21,9 +21,11 @@ needs P to have full column rank (every coarse node influences some fine node).
 from __future__ import annotations
 
 from functools import cached_property
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
+from numpy.typing import ArrayLike
 
 from .._validation import finite_vector
 from ..errors import InvalidArgumentError
@@ -42,7 +44,7 @@ class InterpolatedPrior(WhitenedPrior):
         P, e.g. ``interpolation_matrix(parameter_space, state_space.coordinates)``.
     """
 
-    def __init__(self, prior: WhitenedPrior, interpolation):
+    def __init__(self, prior: WhitenedPrior, interpolation: ArrayLike) -> None:
         if not isinstance(prior, WhitenedPrior):
             raise InvalidArgumentError(
                 f"prior must be a WhitenedPrior, got {type(prior).__name__}")
@@ -61,7 +63,7 @@ class InterpolatedPrior(WhitenedPrior):
         self.mean = None if base_mean is None else P @ base_mean
 
     @classmethod
-    def between(cls, prior: WhitenedPrior, parameter_space, state_space, *,
+    def between(cls, prior: WhitenedPrior, parameter_space: Any, state_space: Any, *,
                 outside: str = "project") -> InterpolatedPrior:
         """Interpolate a prior on ``parameter_space`` to the nodes of ``state_space``."""
         from ..fem.transfer import interpolation_matrix
@@ -78,13 +80,13 @@ class InterpolatedPrior(WhitenedPrior):
         return (self.interpolation @ x.reshape(-1, x.shape[-1]).T).T.reshape(
             *x.shape[:-1], self.dim)
 
-    def to_physical(self, xi):
+    def to_physical(self, xi: ArrayLike) -> np.ndarray:
         return self._map(self.base.to_physical(xi))
 
-    def to_physical_jvp(self, xi, v):
+    def to_physical_jvp(self, xi: ArrayLike, v: ArrayLike) -> np.ndarray:
         return self._map(self.base.to_physical_jvp(xi, v))
 
-    def to_physical_vjp(self, xi, v):
+    def to_physical_vjp(self, xi: ArrayLike, v: ArrayLike) -> np.ndarray:
         v = finite_vector("v", v, self.dim)
         return self.base.to_physical_vjp(xi, self._Pt @ v)
 
@@ -99,12 +101,12 @@ class InterpolatedPrior(WhitenedPrior):
                 "the interpolation matrix does not have full column rank (some parameter "
                 "node influences no state node), so θ has no density on range(P)") from exc
 
-    def coarse_coordinates(self, theta) -> np.ndarray:
+    def coarse_coordinates(self, theta: ArrayLike) -> np.ndarray:
         """η = (PᵀP)⁻¹Pᵀθ, the parameter-mesh values of θ (exact on range(P))."""
         theta = finite_vector("theta", theta, self.dim)
         return self._gram.solve(self._Pt @ theta)
 
-    def logpdf(self, theta) -> float:
+    def logpdf(self, theta: ArrayLike) -> float:
         """log p_c(η) − ½ log det(PᵀP) on range(P), −inf off it."""
         theta = finite_vector("theta", theta, self.dim)
         eta = self.coarse_coordinates(theta)
@@ -113,7 +115,7 @@ class InterpolatedPrior(WhitenedPrior):
             return -np.inf
         return self.base.logpdf(eta) - 0.5 * self._gram.logdet()
 
-    def grad_logpdf(self, theta) -> np.ndarray:
+    def grad_logpdf(self, theta: ArrayLike) -> np.ndarray:
         """P (PᵀP)⁻¹ ∇p_c(η) (the gradient within the support)."""
         eta = self.coarse_coordinates(theta)
         return self.interpolation @ self._gram.solve(self.base.grad_logpdf(eta))

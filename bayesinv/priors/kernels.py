@@ -35,12 +35,15 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import scipy.linalg
 import scipy.sparse.linalg as spla
 import scipy.spatial.distance
 import scipy.special
+from numpy.typing import ArrayLike
 
 from .._validation import (
     float_in_interval,
@@ -92,7 +95,7 @@ class Kernel(ABC):
         self.variance = positive_float("variance", variance)
 
     @abstractmethod
-    def correlation(self, r) -> np.ndarray:
+    def correlation(self, r: ArrayLike) -> np.ndarray:
         """ρ(r) for distances r ≥ 0."""
 
     def __call__(self, X, Y=None) -> np.ndarray:
@@ -109,7 +112,7 @@ class Kernel(ABC):
 class SquaredExponentialKernel(Kernel):
     """k(x, y) = σ² exp(−|x − y|²/(2ℓ²)) (infinitely smooth draws)."""
 
-    def correlation(self, r):
+    def correlation(self, r: ArrayLike) -> np.ndarray:
         s = np.asarray(r, dtype=float) / self.length_scale
         return np.exp(-0.5 * s * s)
 
@@ -128,7 +131,7 @@ class MaternKernel(Kernel):
         else:
             self.nu = positive_float("nu", nu)
 
-    def correlation(self, r):
+    def correlation(self, r: ArrayLike) -> np.ndarray:
         s = np.abs(np.asarray(r, dtype=float)) / self.length_scale
         nu = self.nu
         if nu == 0.5:
@@ -243,9 +246,10 @@ class KernelPrior(GaussianPrior):
         The kept eigenvalues (eigen factor).
     """
 
-    def __init__(self, points, kernel: Kernel, *, mean=0.0, factor: str = "cholesky",
-                 jitter: float | None = None, variance_fraction: float = 0.99,
-                 max_rank=None, weights=None):
+    def __init__(self, points: ArrayLike, kernel: Kernel, *, mean: ArrayLike = 0.0,
+                 factor: str = "cholesky", jitter: float | None = None,
+                 variance_fraction: float = 0.99, max_rank: int | None = None,
+                 weights: ArrayLike | None = None) -> None:
         if not isinstance(kernel, Kernel):
             raise InvalidArgumentError(
                 f"kernel must be a bayesinv.priors.kernels.Kernel, got {type(kernel).__name__}")
@@ -281,9 +285,11 @@ class KernelPrior(GaussianPrior):
         super().__init__(L, mean)
 
     @classmethod
-    def on_space(cls, space, kernel: Kernel, *, mean=0.0, factor: str = "cholesky",
-                 jitter: float | None = None, variance_fraction: float = 0.99,
-                 max_rank=None, l2_weights: bool = True) -> KernelPrior:
+    def on_space(cls, space: Any, kernel: Kernel, *,
+                 mean: ArrayLike | Callable[[np.ndarray], np.ndarray] = 0.0,
+                 factor: str = "cholesky", jitter: float | None = None,
+                 variance_fraction: float = 0.99, max_rank: int | None = None,
+                 l2_weights: bool = True) -> KernelPrior:
         """The kernel prior on the nodes of a FE space (``mean`` may be a callable).
 
         With ``factor="eigen"`` and ``l2_weights`` the KL expansion is taken in L²(O), with the

@@ -50,11 +50,14 @@ compares it with a PDE solve.
 from __future__ import annotations
 
 import numbers
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .._validation import integer_at_least, one_of, positive_float
 from ..errors import InvalidArgumentError
+from ..protocols import Seed
 from ._mlp import ACTIVATIONS, Network
 from .base import WhitenedPrior
 
@@ -133,11 +136,12 @@ class NeuralFieldPrior(WhitenedPrior):
 
     is_linear = False
 
-    def __init__(self, coordinates, *, width: int = 32, depth: int = 2,
+    def __init__(self, coordinates: ArrayLike, *, width: int = 32, depth: int = 2,
                  activation: str = "tanh", weight_variance: float = 1.0,
                  bias_variance: float = 1.0, output_scale: float = 1.0,
-                 length_scale: float | None = None, center=None, fourier_features: int = 0,
-                 fourier_scale: float = 1.0, seed: int = 0, mean=0.0):
+                 length_scale: float | None = None, center: ArrayLike | None = None,
+                 fourier_features: int = 0, fourier_scale: float = 1.0, seed: int = 0,
+                 mean: ArrayLike = 0.0) -> None:
         self.coordinates = coordinate_array("coordinates", coordinates)
         self.width = integer_at_least("width", width, 1)
         self.depth = integer_at_least("depth", depth, 1)
@@ -166,9 +170,8 @@ class NeuralFieldPrior(WhitenedPrior):
             self.frequencies = self.fourier_scale * np.random.default_rng(seed).standard_normal(
                 (self.fourier_features, d))
         self.dim = n
-        if np.ndim(mean) == 0:
-            mean = np.full(n, float(mean))
-        self.mean = np.asarray(mean, dtype=float)
+        self.mean = (np.full(n, float(np.asarray(mean, dtype=float))) if np.ndim(mean) == 0
+                     else np.asarray(mean, dtype=float))
         if self.mean.shape != (n,) or not np.isfinite(self.mean).all():
             raise InvalidArgumentError(
                 f"mean must be a finite scalar or an array of shape ({n},) (one value per "
@@ -191,7 +194,7 @@ class NeuralFieldPrior(WhitenedPrior):
         self.latent_dim = self.network.num_params
 
     @classmethod
-    def on_domain(cls, domain, **kwargs) -> NeuralFieldPrior:
+    def on_domain(cls, domain: Any, **kwargs: Any) -> NeuralFieldPrior:
         """The prior on a domain's parameter space (θ at the P1 vertices); ``mean`` may be a
         constant, a callable ``mean(x)`` or nodal values."""
         space = domain.parameter_space
@@ -204,7 +207,7 @@ class NeuralFieldPrior(WhitenedPrior):
         """(n₀, n, …, n, 1): input features, hidden widths, output."""
         return tuple(int(s) for s in self.network.sizes)
 
-    def embed(self, points) -> np.ndarray:
+    def embed(self, points: ArrayLike) -> np.ndarray:
         """γ(x): the network input for points of shape (n, d)."""
         pts = coordinate_array("points", points)
         if pts.shape[1] != self.coordinates.shape[1]:
@@ -231,7 +234,7 @@ class NeuralFieldPrior(WhitenedPrior):
         activations (every hidden unit is 0, so only the output bias has a gradient)."""
         return np.random.default_rng(0).standard_normal(self.latent_dim)
 
-    def to_physical(self, xi) -> np.ndarray:
+    def to_physical(self, xi: ArrayLike) -> np.ndarray:
         xi = self.check_latent(xi)
         if xi.ndim == 1:
             return self.mean + self.network.forward(self._inputs, np.ascontiguousarray(xi))[:, 0]
@@ -239,7 +242,7 @@ class NeuralFieldPrior(WhitenedPrior):
         out = self.network.forward_many(self._inputs, flat)[:, :, 0]
         return (self.mean + out).reshape((*xi.shape[:-1], self.dim))
 
-    def to_physical_vjp(self, xi, v) -> np.ndarray:
+    def to_physical_vjp(self, xi: ArrayLike, v: ArrayLike) -> np.ndarray:
         v = np.asarray(v, dtype=float)
         if v.shape != (self.dim,):
             raise InvalidArgumentError(f"v must have shape ({self.dim},), got {v.shape}")
@@ -248,13 +251,13 @@ class NeuralFieldPrior(WhitenedPrior):
                                          want_inputs=False)
         return grad
 
-    def to_physical_jvp(self, xi, v) -> np.ndarray:
+    def to_physical_jvp(self, xi: ArrayLike, v: ArrayLike) -> np.ndarray:
         v = np.ascontiguousarray(v, dtype=float)
         if v.shape != (self.latent_dim,):
             raise InvalidArgumentError(f"v must have shape ({self.latent_dim},), got {v.shape}")
         return self.network.tangent(self._inputs, self._weights(xi), dparams=v)[:, 0]
 
-    def sample(self, rng=None, size=None) -> np.ndarray:
+    def sample(self, rng: Seed = None, size: int | None = None) -> np.ndarray:
         """Draws θ = T(ξ), generated in chunks (the same stream as one big ξ array)."""
         if size is None:
             return super().sample(rng)
@@ -270,7 +273,8 @@ class NeuralFieldPrior(WhitenedPrior):
 
     # -- the infinite-width limit -----------------------------------------------------------------
 
-    def nngp_covariance(self, points=None, other=None) -> np.ndarray:
+    def nngp_covariance(self, points: ArrayLike | None = None,
+                        other: ArrayLike | None = None) -> np.ndarray:
         """The infinite-width (NNGP) covariance a² K^{L+1}(x, x') of the field.
 
         ``points`` default to the prior's coordinates; ``other`` to ``points``. Closed forms

@@ -33,9 +33,13 @@ caches them per mesh).
 from __future__ import annotations
 
 import math
+import os
 import warnings
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .._validation import integer_at_least, nonnegative_float, positive_float
 from ..errors import BayesinvWarning, InvalidArgumentError
@@ -97,9 +101,10 @@ class SeriesPrior(GaussianPrior):
     #: "dirichlet" or "neumann" when built from a domain, None for user-supplied eigenpairs
     boundary: str | None = None
 
-    def __init__(self, eigenvalues, eigenfunctions, mass_matrix, *, alpha: float,
-                 scale: float | None = None, mean=0.0, spatial_dim: int = 2,
-                 shift: float = 0.0, rescaling: float = 1.0):
+    def __init__(self, eigenvalues: ArrayLike, eigenfunctions: ArrayLike,
+                 mass_matrix: ArrayLike, *, alpha: float, scale: float | None = None,
+                 mean: ArrayLike = 0.0, spatial_dim: int = 2, shift: float = 0.0,
+                 rescaling: float = 1.0) -> None:
         self.alpha = positive_float("alpha", alpha)
         self.scale = None if scale is None else positive_float("scale", scale)
         self.rescaling = positive_float("rescaling", rescaling)
@@ -126,11 +131,12 @@ class SeriesPrior(GaussianPrior):
         super().__init__(self.eigenfunctions * self.coefficient_sd, mean)
 
     @classmethod
-    def laplacian(cls, domain, *, alpha: float, boundary: str = "dirichlet",
+    def laplacian(cls, domain: Any, *, alpha: float, boundary: str = "dirichlet",
                   num_modes: int | None = None, max_eigenvalue: float | None = None,
-                  scale: float | None = None, shift: float | None = None, mean=0.0,
+                  scale: float | None = None, shift: float | None = None,
+                  mean: ArrayLike | Callable[[np.ndarray], np.ndarray] = 0.0,
                   sample_size: int | None = None, rescale_exponent: float | None = None,
-                  cache_dir=None) -> SeriesPrior:
+                  cache_dir: str | os.PathLike[str] | None = None) -> SeriesPrior:
         """The series prior on the Laplacian eigenbasis of a domain (any P1 mesh).
 
         Parameters
@@ -191,9 +197,10 @@ class SeriesPrior(GaussianPrior):
         return prior
 
     @classmethod
-    def dirichlet_laplacian(cls, domain, *, alpha: float, num_modes: int | None = None,
+    def dirichlet_laplacian(cls, domain: Any, *, alpha: float, num_modes: int | None = None,
                             max_eigenvalue: float | None = None, scale: float | None = None,
-                            mean=0.0, **kwargs) -> SeriesPrior:
+                            mean: ArrayLike | Callable[[np.ndarray], np.ndarray] = 0.0,
+                            **kwargs: Any) -> SeriesPrior:
         """The series prior on the Dirichlet–Laplacian eigenbasis of a domain (λ_k^{−α/2}
         weights): :meth:`laplacian` with ``boundary="dirichlet"``, taking the same arguments
         (``num_modes`` or ``max_eigenvalue``, ``scale``, ``mean`` — a constant, a callable
@@ -210,7 +217,7 @@ class SeriesPrior(GaussianPrior):
     def num_modes(self) -> int:
         return self.latent_dim
 
-    def latent_coordinates(self, theta) -> np.ndarray:
+    def latent_coordinates(self, theta: ArrayLike) -> np.ndarray:
         """ξ_k = ⟨θ − m, e_k⟩_{L²} / (ρ s (τ² + λ_k)^{−α/2}) (exact on the support)."""
         centred = np.asarray(theta, float) - self.mean
         return (centred @ (self.mass_matrix @ self.eigenfunctions)) / self.coefficient_sd

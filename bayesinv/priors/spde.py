@@ -71,13 +71,17 @@ U. Villa, N. Petra & O. Ghattas (2021), hIPPYlib, ACM TOMS 47.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
+from numpy.typing import ArrayLike
 
 from .._validation import (
     finite_vector,
     integer_at_least,
+    mean_vector,
     nonnegative_float,
     one_of,
     positive_float,
@@ -146,10 +150,11 @@ class WhittleMaternPrior(WhitenedPrior):
 
     is_linear = True
 
-    def __init__(self, mass_matrix, stiffness_matrix, *, kappa: float, beta: int = 1,
-                 variance: float = 1.0, boundary_mass_matrix=None,
-                 robin_coefficient: float = 0.0, mean=0.0, spatial_dim: int = 2,
-                 noise: str = "consistent", backend: str | None = None):
+    def __init__(self, mass_matrix: ArrayLike, stiffness_matrix: ArrayLike, *, kappa: float,
+                 beta: int = 1, variance: float = 1.0,
+                 boundary_mass_matrix: ArrayLike | None = None,
+                 robin_coefficient: float = 0.0, mean: ArrayLike = 0.0, spatial_dim: int = 2,
+                 noise: str = "consistent", backend: str | None = None) -> None:
         self.kappa = positive_float("kappa", kappa)
         self.beta = integer_at_least("beta", beta, 1)
         self.variance = positive_float("variance", variance)
@@ -181,15 +186,17 @@ class WhittleMaternPrior(WhitenedPrior):
         self._op = SparseCholesky(self.operator, backend, name="SPDE operator κ²M + K + bM_∂")
         self.noise_scale = math.sqrt(
             self.variance / matern_variance_constant(self.nu, self.kappa, self.spatial_dim))
-        mean = np.full(self.dim, float(mean)) if np.ndim(mean) == 0 else mean
-        self.mean = finite_vector("mean", mean, self.dim)
+        self.mean = mean_vector("mean", mean, self.dim)
 
     # -- construction from the usual parametrisations ------------------------------------------
 
     @classmethod
-    def from_matern(cls, domain, *, length_scale: float, variance: float = 1.0,
-                    nu: float | None = None, beta: int | None = None, robin=True, mean=0.0,
-                    noise: str = "consistent", backend=None) -> WhittleMaternPrior:
+    def from_matern(cls, domain: Any, *, length_scale: float, variance: float = 1.0,
+                    nu: float | None = None, beta: int | None = None,
+                    robin: bool | float = True,
+                    mean: ArrayLike | Callable[[np.ndarray], np.ndarray] = 0.0,
+                    noise: str = "consistent", backend: str | None = None
+                    ) -> WhittleMaternPrior:
         """The SPDE prior with Matérn parameters (ν, ℓ, σ²) on a domain's P1 space.
 
         Parameters
@@ -219,8 +226,11 @@ class WhittleMaternPrior(WhitenedPrior):
                               mean=mean, noise=noise, backend=backend)
 
     @classmethod
-    def from_hippylib(cls, domain, *, gamma: float, delta: float, beta: int = 1, robin=True,
-                      mean=0.0, noise: str = "consistent", backend=None) -> WhittleMaternPrior:
+    def from_hippylib(cls, domain: Any, *, gamma: float, delta: float, beta: int = 1,
+                      robin: bool | float = True,
+                      mean: ArrayLike | Callable[[np.ndarray], np.ndarray] = 0.0,
+                      noise: str = "consistent", backend: str | None = None
+                      ) -> WhittleMaternPrior:
         """The SPDE prior with hIPPYlib's coefficients: operator γ(−Δ) + δ = γ(κ² − Δ).
 
         κ = √(δ/γ), c = γ^{−β}; with β = 1 this is hIPPYlib's ``BiLaplacianPrior(Vh, γ, δ,
@@ -273,7 +283,7 @@ class WhittleMaternPrior(WhitenedPrior):
         """hIPPYlib's δ = γκ²."""
         return self.gamma * self.kappa**2
 
-    def correlation(self, r) -> np.ndarray:
+    def correlation(self, r: ArrayLike) -> np.ndarray:
         """The Matérn correlation of the field on R^d at distance r (for comparison): the
         kernel of :class:`~bayesinv.priors.kernels.MaternKernel` with ℓ = √(2ν)/κ."""
         return MaternKernel(self.nu, math.sqrt(2 * self.nu) / self.kappa).correlation(r)
@@ -295,29 +305,29 @@ class WhittleMaternPrior(WhitenedPrior):
             y = self._op.solve(self.mass_matrix @ y)
         return y
 
-    def to_physical(self, xi):
+    def to_physical(self, xi: ArrayLike) -> np.ndarray:
         """θ = m + c (A⁻¹M)^{β−1} A⁻¹ R ξ (batched over leading dimensions)."""
         xi = self.check_latent(xi)
         cols, back = self._columns(xi, self.latent_dim)
         return self.mean + back(self.noise_scale * self._apply(self._mass.sqrt_matvec(cols)))
 
-    def to_physical_jvp(self, xi, v):
-        """T v (T is linear)."""
+    def to_physical_jvp(self, xi: ArrayLike | None, v: ArrayLike) -> np.ndarray:
+        """T v (T is linear: ``xi`` is not used and may be None)."""
         cols, back = self._columns(v, self.latent_dim)
         return back(self.noise_scale * self._apply(self._mass.sqrt_matvec(cols)))
 
-    def to_physical_vjp(self, xi, v):
-        """Tᵀ v = c Rᵀ A⁻¹ (M A⁻¹)^{β−1} v."""
+    def to_physical_vjp(self, xi: ArrayLike | None, v: ArrayLike) -> np.ndarray:
+        """Tᵀ v = c Rᵀ A⁻¹ (M A⁻¹)^{β−1} v (``xi`` is not used and may be None)."""
         cols, back = self._columns(v, self.dim)
         return back(self.noise_scale * self._mass.sqrt_rmatvec(self._apply(cols)))
 
     # -- moments -------------------------------------------------------------------------------
 
-    def covariance_apply(self, v) -> np.ndarray:
+    def covariance_apply(self, v: ArrayLike) -> np.ndarray:
         """C v = T Tᵀ v."""
         return self.to_physical_jvp(None, self.to_physical_vjp(None, v))
 
-    def pointwise_variance(self, nodes=None, block: int = 256) -> np.ndarray:
+    def pointwise_variance(self, nodes: ArrayLike | None = None, block: int = 256) -> np.ndarray:
         """Var θ(x_i) = |Tᵀ e_i|² at the given node indices (all by default), in blocks."""
         nodes = np.arange(self.dim) if nodes is None else np.asarray(nodes, dtype=np.int64)
         out = np.empty(nodes.size)
@@ -341,7 +351,7 @@ class WhittleMaternPrior(WhitenedPrior):
             y = self._mass.solve(self.operator @ y)
         return self.operator @ y
 
-    def latent_coordinates(self, theta) -> np.ndarray:
+    def latent_coordinates(self, theta: ArrayLike) -> np.ndarray:
         """ξ = T⁻¹(θ − m) = c⁻¹ R⁻¹ S (θ − m)."""
         theta = finite_vector("theta", theta, self.dim)
         return self._mass.sqrt_solve(self._S(theta - self.mean)) / self.noise_scale
@@ -351,7 +361,7 @@ class WhittleMaternPrior(WhitenedPrior):
         return (2 * self.dim * math.log(self.noise_scale)
                 + (2 * self.beta - 1) * self._mass.logdet() - 2 * self.beta * self._op.logdet())
 
-    def logpdf(self, theta) -> float:
+    def logpdf(self, theta: ArrayLike) -> float:
         """log N(θ; m, C) = −½ (θ−m)ᵀQ(θ−m) − ½ log det(2πC), Q = c⁻² S M⁻¹ S."""
         theta = finite_vector("theta", theta, self.dim)
         z = self._S(theta - self.mean)
@@ -359,7 +369,7 @@ class WhittleMaternPrior(WhitenedPrior):
         return -0.5 * quad - 0.5 * self.dim * math.log(2 * math.pi) \
             - 0.5 * self.log_det_covariance()
 
-    def grad_logpdf(self, theta) -> np.ndarray:
+    def grad_logpdf(self, theta: ArrayLike) -> np.ndarray:
         """∇ log p(θ) = −Q(θ − m) = −c⁻² S M⁻¹ S (θ − m)."""
         theta = finite_vector("theta", theta, self.dim)
         return -self._S(self._mass.solve(self._S(theta - self.mean))) / self.noise_scale**2

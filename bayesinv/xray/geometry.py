@@ -23,9 +23,11 @@ from __future__ import annotations
 from functools import cached_property
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .._validation import integer_at_least, one_of
 from ..errors import InvalidArgumentError
+from ..protocols import Seed
 from .mesh import Triangulation
 
 
@@ -51,7 +53,7 @@ class Lines:
         The fan-beam parameters of each line.
     """
 
-    def __init__(self, beta, alpha):
+    def __init__(self, beta: ArrayLike, alpha: ArrayLike) -> None:
         beta, alpha = _array("beta", beta), _array("alpha", alpha)
         if beta.shape != alpha.shape:
             raise InvalidArgumentError(
@@ -76,12 +78,12 @@ class Lines:
         return f"Lines(N={len(self)})"
 
     @classmethod
-    def fan_beam(cls, beta, alpha) -> Lines:
+    def fan_beam(cls, beta: ArrayLike, alpha: ArrayLike) -> Lines:
         """Lines from boundary angles β and incidence angles α ∈ (−π/2, π/2)."""
         return cls(beta, alpha)
 
     @classmethod
-    def parallel_beam(cls, phi, s) -> Lines:
+    def parallel_beam(cls, phi: ArrayLike, s: ArrayLike) -> Lines:
         """Lines of direction angle φ at signed distance s ∈ (−1, 1) from the centre."""
         phi, s = _array("phi", phi), _array("s", s)
         if phi.shape != s.shape:
@@ -106,7 +108,7 @@ class Lines:
         return np.sin(self.alpha)
 
     @classmethod
-    def random(cls, num_lines: int, seed=None, distribution: str = "uniform") -> Lines:
+    def random(cls, num_lines: int, seed: Seed = None, distribution: str = "uniform") -> Lines:
         """N iid lines: (β, α) uniform on [0, 2π) × (−π/2, π/2) (``"uniform"``), or from the
         Santaló measure ∝ cos α dβ dα (``"santalo"``, i.e. (φ, s) uniform)."""
         n = integer_at_least("num_lines", num_lines, 1)
@@ -132,7 +134,7 @@ class Lines:
             return cls(B.ravel(), 0.5 * np.pi * U.ravel())
         return cls.parallel_beam(B.ravel(), U.ravel())
 
-    def points(self, t) -> np.ndarray:
+    def points(self, t: ArrayLike) -> np.ndarray:
         """γ_i(t_ik) for t of shape (N, K): shape (N, K, 2)."""
         t = np.asarray(t, dtype=float)
         return self.start[:, None, :] + t[..., None] * self.direction[:, None, :]

@@ -14,11 +14,14 @@ continuous extension), and refuses points farther away than the longest edge.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cached_property
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 import scipy.spatial
+from numpy.typing import ArrayLike
 
 from .._validation import positive_float
 from ..errors import InvalidArgumentError
@@ -36,7 +39,7 @@ class Triangulation:
         triangle must have positive area (either orientation).
     """
 
-    def __init__(self, points, triangles):
+    def __init__(self, points: ArrayLike, triangles: ArrayLike) -> None:
         pts = np.asarray(points, dtype=float)
         if pts.ndim == 2 and pts.shape[1] == 3 and np.all(pts[:, 2] == 0.0):
             pts = pts[:, :2]
@@ -75,7 +78,7 @@ class Triangulation:
         self.areas = 0.5 * np.abs(area2)
 
     @classmethod
-    def from_space(cls, space) -> Triangulation:
+    def from_space(cls, space: Any) -> Triangulation:
         """The vertices and cells of a P1 :class:`bayesinv.fem.LagrangeSpace` (2-d); nodal
         values of fields in that space are then nodal values here, in the same order."""
         if getattr(space, "degree", None) != 1:
@@ -126,7 +129,7 @@ class Triangulation:
         """Row sums of the mass matrix (quadrature weights, Σ = area)."""
         return np.asarray(self.mass_matrix.sum(axis=1)).ravel()
 
-    def interpolate(self, fn) -> np.ndarray:
+    def interpolate(self, fn: Callable[..., ArrayLike]) -> np.ndarray:
         """Nodal values of a callable ``fn(x)`` with x of shape (2, n) (as :mod:`bayesinv.fem`)."""
         values = np.asarray(fn(self.points.T.copy()), dtype=float)
         values = np.broadcast_to(values, (self.num_nodes,)).copy()
@@ -134,7 +137,7 @@ class Triangulation:
             raise InvalidArgumentError("the interpolated function has non-finite values")
         return values
 
-    def evaluation_matrix(self, points) -> sp.csr_matrix:
+    def evaluation_matrix(self, points: ArrayLike) -> sp.csr_matrix:
         """Sparse E (p, n) with (E θ)_i = f(x_i) for the P1 field with nodal values θ.
 
         Points in a triangle use its barycentric coordinates; points outside the triangulation
@@ -214,12 +217,12 @@ def disk_triangulation(mesh_size: float = 0.1, radius: float = 1.0) -> Triangula
     if h > R:
         raise InvalidArgumentError(f"mesh_size must be <= radius ({R}), got {h}")
     J = int(np.ceil(R / h))
-    pts = [np.zeros((1, 2))]
+    rings = [np.zeros((1, 2))]
     for j in range(1, J + 1):
         r = j * R / J
         m = max(6, int(np.ceil(2 * np.pi * r / h)))
         phi = 2 * np.pi * (np.arange(m) + 0.5 * (j % 2)) / m
-        pts.append(r * np.column_stack([np.cos(phi), np.sin(phi)]))
-    pts = np.concatenate(pts)
+        rings.append(r * np.column_stack([np.cos(phi), np.sin(phi)]))
+    pts = np.concatenate(rings)
     tri = scipy.spatial.Delaunay(pts).simplices
     return Triangulation(pts, tri)

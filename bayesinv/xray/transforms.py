@@ -28,11 +28,13 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
+from numpy.typing import ArrayLike
 
 from ..errors import InvalidArgumentError
 from ..forward.base import ForwardMap
 from ..forward.linear import LinearForwardMap, affine_second_order
 from ..likelihood import GaussianLikelihood
+from ..protocols import Pullback, Pushforward, Seed
 from . import kernels
 from .geometry import LineQuadrature
 
@@ -45,7 +47,7 @@ def _check_quadrature(quadrature) -> LineQuadrature:
     return quadrature
 
 
-def attenuation_weights(quadrature: LineQuadrature, attenuation) -> np.ndarray:
+def attenuation_weights(quadrature: LineQuadrature, attenuation: ArrayLike) -> np.ndarray:
     r"""w_ik = exp(−h_i(a_ik/2 + Σ_{j>k} a_ij)): the midpoint rule of exp(−∫_{t_k}^τ a)."""
     a = np.asarray(attenuation, dtype=float)
     if a.shape != (quadrature.num_nodes,):
@@ -75,7 +77,7 @@ class XRayTransform(ForwardMap):
         Nodal values of the attenuation a on the same mesh.
     """
 
-    def __init__(self, quadrature: LineQuadrature, attenuation=None):
+    def __init__(self, quadrature: LineQuadrature, attenuation: ArrayLike | None = None) -> None:
         super().__init__()
         self.quadrature = _check_quadrature(quadrature)
         self.input_dim = quadrature.num_nodes
@@ -92,7 +94,7 @@ class XRayTransform(ForwardMap):
     def _transpose(self, w):
         return self._matrix_t @ w
 
-    def apply_by_kernel(self, theta) -> np.ndarray:
+    def apply_by_kernel(self, theta: ArrayLike) -> np.ndarray:
         """G(θ) by sampling the field at the nodes and the numba kernel (parallel over lines)
         instead of the precomputed sparse matrix: the same sums, grouped differently."""
         values = self.quadrature.sample(np.asarray(theta, dtype=float))
@@ -100,15 +102,15 @@ class XRayTransform(ForwardMap):
         return kernels.dispatch(kernels.linear_forward, q.num_lines * q.steps, values, q.step,
                                 self.weights)
 
-    def linearize(self, theta):
+    def linearize(self, theta: ArrayLike) -> tuple[np.ndarray, Pushforward, Pullback]:
         theta = self._check_theta(theta)
         self.counts.forward += 1
 
-        def jvp(v):
+        def jvp(v: ArrayLike) -> np.ndarray:
             self.counts.tangent += 1
             return self._apply(self._check_tangent(v))
 
-        def pullback(w):
+        def pullback(w: ArrayLike) -> np.ndarray:
             self.counts.adjoint += 1
             return self._transpose(self._check_output(w))
 
@@ -151,7 +153,7 @@ class NonAbelianXRayTransform(ForwardMap):
         The matrix size: so(2) (one field) or so(3) (three fields).
     """
 
-    def __init__(self, quadrature: LineQuadrature, n: int = 3):
+    def __init__(self, quadrature: LineQuadrature, n: int = 3) -> None:
         super().__init__()
         self.quadrature = _check_quadrature(quadrature)
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n not in (2, 3):
@@ -164,7 +166,7 @@ class NonAbelianXRayTransform(ForwardMap):
 
     # -- θ ↔ ω --------------------------------------------------------------------------------
 
-    def fields(self, theta) -> np.ndarray:
+    def fields(self, theta: ArrayLike) -> np.ndarray:
         """θ as (m, n_nodes): one row of nodal values per field."""
         return np.asarray(theta, dtype=float).reshape(self.num_fields, -1)
 
@@ -195,32 +197,32 @@ class NonAbelianXRayTransform(ForwardMap):
 
     # -- the map ------------------------------------------------------------------------------
 
-    def scattering_data(self, theta) -> np.ndarray:
+    def scattering_data(self, theta: ArrayLike) -> np.ndarray:
         """C_Φ(γ_i) as an array (N, n, n)."""
         return self.as_matrices(self(theta))
 
-    def as_matrices(self, y) -> np.ndarray:
+    def as_matrices(self, y: ArrayLike) -> np.ndarray:
         """Reshape flat outputs or data (N·n²,) to (N, n, n)."""
         return np.asarray(y, dtype=float).reshape(-1, self.n, self.n)
 
-    def value_and_pullback(self, theta):
+    def value_and_pullback(self, theta: ArrayLike) -> tuple[np.ndarray, Pullback]:
         y, _, pullback = self.linearize(theta)
         return y, pullback
 
-    def linearize(self, theta):
+    def linearize(self, theta: ArrayLike) -> tuple[np.ndarray, Pushforward, Pullback]:
         theta = self._check_theta(theta)
         self.counts.forward += 1
         omega = self._omega(theta)
         work = omega.shape[0] * omega.shape[1]
         y = self._crop(self._scatter(omega))
 
-        def jvp(v):
+        def jvp(v: ArrayLike) -> np.ndarray:
             self.counts.tangent += 1
             _, dC = kernels.dispatch(kernels.scattering_tangent, work, omega,
                                      self._omega(self._check_tangent(v)))
             return self._crop(dC)
 
-        def pullback(w):
+        def pullback(w: ArrayLike) -> np.ndarray:
             self.counts.adjoint += 1
             W = self._embed(self._check_output(w))
             return self._omega_transpose(
@@ -231,13 +233,13 @@ class NonAbelianXRayTransform(ForwardMap):
     def _scatter(self, omega):
         return kernels.dispatch(kernels.scattering, omega.shape[0] * omega.shape[1], omega)
 
-    def __call__(self, theta):
+    def __call__(self, theta: ArrayLike) -> np.ndarray:
         theta = self._check_theta(theta)
         self.counts.forward += 1
         return self._crop(self._scatter(self._omega(theta)))
 
 
-def check_matrix_data(data, num_lines: int, n: int) -> np.ndarray:
+def check_matrix_data(data: ArrayLike, num_lines: int, n: int) -> np.ndarray:
     """Matrix data as a finite array of shape (N, n, n), or a clear error."""
     arr = np.asarray(data, dtype=float)
     if arr.shape != (num_lines, n, n):
@@ -249,7 +251,7 @@ def check_matrix_data(data, num_lines: int, n: int) -> np.ndarray:
     return arr
 
 
-def matrix_likelihood(forward: NonAbelianXRayTransform, data, noise_std: float
+def matrix_likelihood(forward: NonAbelianXRayTransform, data: ArrayLike, noise_std: float
                       ) -> GaussianLikelihood:
     """The Gaussian likelihood of matrix data Y_i = C_Φ(γ_i) + σ ε_i, ε_i with iid N(0, 1)
     entries: :class:`~bayesinv.likelihood.GaussianLikelihood` on the flattened data (the
@@ -261,8 +263,8 @@ def matrix_likelihood(forward: NonAbelianXRayTransform, data, noise_std: float
     return GaussianLikelihood(forward, arr.ravel(), noise_std)
 
 
-def simulate_matrix_data(forward: NonAbelianXRayTransform, theta, noise_std: float,
-                         seed=None) -> np.ndarray:
+def simulate_matrix_data(forward: NonAbelianXRayTransform, theta: ArrayLike, noise_std: float,
+                         seed: Seed = None) -> np.ndarray:
     """Y_i = C_Φ(γ_i) + σ ε_i, shape (N, n, n) (the noise of :func:`bayesinv.simulate`)."""
     from ..likelihood import simulate
 
