@@ -16,10 +16,10 @@ fourth (Stuart 2010; Cotter, Roberts, Stuart & White 2013):
 Data members are read-only properties here, so that an implementation may hold them as
 attributes or compute them. Each Protocol is ``runtime_checkable``:
 ``isinstance(obj, ForwardMapProtocol)`` checks that the members exist (not their signatures;
-mypy checks those statically). Members that a component
-may lack raise :class:`TypeError` when called, as the base classes do: a forward map's
-``linearize``/``jvp`` where ``has_jvp`` is False, a prior's ``to_physical_jvp``, and
-``logpdf``/``grad_logpdf`` for a prior with no density in θ coordinates.
+mypy checks those statically). Members that a component may lack raise :class:`TypeError`
+when called, as the base classes do: a forward map's ``linearize``/``jvp`` where ``has_jvp``
+is False, a prior's ``to_physical_jvp``, and ``logpdf``/``grad_logpdf`` for a prior with no
+density in θ coordinates.
 
 Array arguments are :data:`numpy.typing.ArrayLike` (converted and checked on entry); results
 are :class:`numpy.ndarray` of float64.
@@ -45,8 +45,6 @@ Pushforward: TypeAlias = Callable[[ArrayLike], np.ndarray]
 #: BitGenerator or a Generator
 Seed: TypeAlias = (int | Sequence[int] | np.random.SeedSequence | np.random.BitGenerator
                    | np.random.Generator | None)
-
-
 #: posterior draws: an ArviZ InferenceData, or an array shaped (chain, draw, ...)
 Draws: TypeAlias = Any
 

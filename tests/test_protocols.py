@@ -78,11 +78,12 @@ def _builtin_classes() -> dict[str, list[type]]:
             "KernelProtocol": kernels}
 
 
-def test_every_builtin_class_satisfies_its_protocol_statically(tmp_path):
+def test_every_builtin_class_satisfies_its_protocol_statically(tmp_path, monkeypatch):
     """mypy checks each class against its Protocol (members and signatures): one function
     ``def f(x: Class) -> Protocol: return x`` per class; a class lacking the members (the
     control) must be the only error."""
     api = pytest.importorskip("mypy.api")
+    monkeypatch.chdir(ROOT)  # mypy finds this checkout's bayesinv from the working directory
     classes = _builtin_classes()
     assert len(classes["ForwardMapProtocol"]) >= 4 and len(classes["PriorProtocol"]) >= 7
     assert len(classes["LikelihoodProtocol"]) >= 7 and len(classes["KernelProtocol"]) >= 10

@@ -292,7 +292,7 @@ def band_statistics(pooled: np.ndarray, nodes=None):
     nodes = slice(None) if nodes is None else nodes
     center = pooled.mean(axis=0)
     scale = pooled.std(axis=0, ddof=1)
-    scale = np.where(scale > 1e-12 * max(scale.max(), 1e-300), scale, 0.0)
+    scale = np.where(scale > 1e-12 * max(float(np.max(scale)), 1e-300), scale, 0.0)
     tolerance = 1e-9 * (1.0 + np.abs(center).max())
     stats = sup_statistic(pooled[:, nodes], center[nodes], scale[nodes], tolerance)
     return center, scale, tolerance, stats

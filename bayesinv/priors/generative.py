@@ -261,7 +261,7 @@ def save_decoder(path: str | os.PathLike[str], layers: Sequence[tuple[ArrayLike,
     layers = _check_layers(layers)
     one_of("activation", activation, ACTIVATIONS)
     one_of("output_activation", output_activation, ACTIVATIONS)
-    arrays = {}
+    arrays: dict[str, Any] = {}  # (np.savez's keywords: Any, not bool for allow_pickle)
     for l, (W, b) in enumerate(layers):
         arrays[f"W{l}"], arrays[f"b{l}"] = W, b
     arrays["activation"] = np.array(activation)

@@ -217,7 +217,7 @@ def disk_triangulation(mesh_size: float = 0.1, radius: float = 1.0) -> Triangula
     if h > R:
         raise InvalidArgumentError(f"mesh_size must be <= radius ({R}), got {h}")
     J = int(np.ceil(R / h))
-    rings = [np.zeros((1, 2))]
+    rings: list[np.ndarray] = [np.zeros((1, 2))]
     for j in range(1, J + 1):
         r = j * R / J
         m = max(6, int(np.ceil(2 * np.pi * r / h)))
