@@ -38,6 +38,7 @@ from collections.abc import Callable
 import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
+from numpy.typing import ArrayLike
 
 from .errors import ForwardSolveError, InvalidArgumentError
 
@@ -291,7 +292,7 @@ class SparseCholesky:
         self._solve = lu.solve
         self._logdet = float(np.log(d).sum())
 
-    def solve(self, b):
+    def solve(self, b: ArrayLike) -> np.ndarray:
         """A⁻¹ b."""
         return self._solve(np.asarray(b, dtype=float))
 
@@ -299,15 +300,15 @@ class SparseCholesky:
         """log det A."""
         return self._logdet
 
-    def sqrt_matvec(self, x):
+    def sqrt_matvec(self, x: ArrayLike) -> np.ndarray:
         """R x with R Rᵀ = A (R = Pᵀ L)."""
         return (self.L @ np.asarray(x, dtype=float))[self._inverse_perm]
 
-    def sqrt_rmatvec(self, v):
+    def sqrt_rmatvec(self, v: ArrayLike) -> np.ndarray:
         """Rᵀ v = Lᵀ (P v)."""
         return self._Lt @ np.asarray(v, dtype=float)[self.perm]
 
-    def sqrt_solve(self, x):
+    def sqrt_solve(self, x: ArrayLike) -> np.ndarray:
         """R⁻¹ x = L⁻¹ (P x) (a sparse triangular solve)."""
         return spla.spsolve_triangular(self.L, np.asarray(x, dtype=float)[self.perm],
                                        lower=True)

@@ -160,7 +160,7 @@ def coefficient(link: Link, theta: np.ndarray) -> np.ndarray:
     return f
 
 
-def get_link(link) -> Link:
+def get_link(link: str | Link) -> Link:
     """A :class:`Link` from a name (``"exp"``, ``"regular"``, ``"identity"``) or a Link."""
     if isinstance(link, Link):
         return link

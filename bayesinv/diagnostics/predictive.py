@@ -10,12 +10,19 @@ marginalised σ a fresh σ from its hyperprior). Each replicate costs one forwar
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
 
 from .._validation import integer_at_least
+from ..protocols import Seed
+
+if TYPE_CHECKING:
+    from ..posterior import Posterior
 
 
-def add_posterior_predictive(idata, posterior, *, seed=None, thin: int = 1):
+def add_posterior_predictive(idata: Any, posterior: Posterior, *, seed: Seed = None,
+                             thin: int = 1) -> Any:
     """Add ``posterior_predictive.y`` to ``idata`` (in place; also returned).
 
     Parameters
