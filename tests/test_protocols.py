@@ -78,6 +78,7 @@ def _builtin_classes() -> dict[str, list[type]]:
             "KernelProtocol": kernels}
 
 
+@pytest.mark.slow
 def test_every_builtin_class_satisfies_its_protocol_statically(tmp_path, monkeypatch):
     """mypy checks each class against its Protocol (members and signatures): one function
     ``def f(x: Class) -> Protocol: return x`` per class; a class lacking the members (the
