@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import sys
 import textwrap
 from pathlib import Path
 
@@ -66,12 +67,19 @@ def _subclasses(base: type) -> list[type]:
 def _builtin_classes() -> dict[str, list[type]]:
     """Each Protocol's built-in implementations, found in the imported package."""
     _import_package()
-    from bayesinv.samplers.gibbs import GibbsMethod
-    from bayesinv.samplers.methods import LOW_RANK_VARIANTS, METHODS
+    from bayesinv.samplers.methods import METHODS
 
     likelihoods = [*_subclasses(ThroughForwardMap), JointLikelihood]
-    kernels = sorted({*METHODS.values(), *LOW_RANK_VARIANTS.values(), GibbsMethod},
-                     key=lambda c: c.__qualname__)
+    # every class of the samplers package with both halves of a kernel (the sampling
+    # methods, their low-rank variants, the Gibbs wrapper), the registry's included
+    kernels = sorted({obj for name, module in sys.modules.items()
+                      if name.startswith("bayesinv.samplers")
+                      for obj in vars(module).values()
+                      if isinstance(obj, type) and obj.__module__ == name
+                      and callable(getattr(obj, "init", None))
+                      and callable(getattr(obj, "step", None))},
+                     key=lambda c: (c.__module__, c.__qualname__))
+    assert set(METHODS.values()) <= set(kernels)
     return {"ForwardMapProtocol": _subclasses(ForwardMap),
             "PriorProtocol": _subclasses(WhitenedPrior),
             "LikelihoodProtocol": [c for c in likelihoods if c is not ThroughForwardMap],
@@ -157,12 +165,7 @@ def test_instances_satisfy_their_protocols_at_runtime(rng):
 
     target = Posterior(priors[0], likelihoods[0]).whitened
     for name in ("ula", "pula", "mala", "pcn", "pcnl", "rwm"):
-        method = make_method(name, target)
-        assert isinstance(method, KernelProtocol), name
-        state, _ = method.init(np.zeros(n))
-        assert np.array_equal(state.position, np.zeros(n))
-        new, *_ = method.step(state, 0.1, np.random.default_rng(0))
-        assert new.position.shape == (n,)
+        assert isinstance(make_method(name, target), KernelProtocol), name
 
 
 def test_what_lacks_a_member_is_not_an_instance():
