@@ -18,8 +18,9 @@ attributes or compute them. Each Protocol is ``runtime_checkable``:
 ``isinstance(obj, ForwardMapProtocol)`` checks that the members exist (not their signatures;
 mypy checks those statically). Members that a component may lack raise :class:`TypeError`
 when called, as the base classes do: a forward map's ``linearize``/``jvp`` where ``has_jvp``
-is False, a prior's ``to_physical_jvp``, and ``logpdf``/``grad_logpdf`` for a prior with no
-density in θ coordinates.
+is False and ``linearize_second_order`` where ``has_second_order`` is False, a prior's
+``to_physical_jvp``, and ``logpdf``/``grad_logpdf`` for a prior with no density in θ
+coordinates.
 
 Array arguments are :data:`numpy.typing.ArrayLike` (converted and checked on entry); results
 are :class:`numpy.ndarray` of float64.
@@ -41,6 +42,16 @@ if TYPE_CHECKING:
 Pullback: TypeAlias = Callable[[ArrayLike], np.ndarray]
 #: v ↦ J(θ) v, from R^p to R^N (one tangent-linear solve per call)
 Pushforward: TypeAlias = Callable[[ArrayLike], np.ndarray]
+
+
+class Curvature(Protocol):
+    """``curvature(w, gn_scale=0.0)``: the operator v ↦ (Σ_i w_i ∇²G_i(θ)) v + gn_scale · Jᵀ J v
+    of a forward map's second-order linearisation (see
+    :meth:`bayesinv.forward.ForwardMap.linearize_second_order`)."""
+
+    def __call__(self, w: ArrayLike, gn_scale: float = 0.0) -> Pushforward: ...
+
+
 #: what :func:`numpy.random.default_rng` accepts: None, an int (or ints), a SeedSequence, a
 #: BitGenerator or a Generator
 Seed: TypeAlias = (int | Sequence[int] | np.random.SeedSequence | np.random.BitGenerator
@@ -87,6 +98,17 @@ class ForwardMapProtocol(Protocol):
 
     def jvp(self, theta: ArrayLike, v: ArrayLike) -> np.ndarray:
         """J(θ) v (if ``has_jvp``)."""
+        ...
+
+    @property
+    def has_second_order(self) -> bool:
+        """Whether :meth:`linearize_second_order` is available (full Hessians)."""
+        ...
+
+    def linearize_second_order(self, theta: ArrayLike
+                               ) -> tuple[np.ndarray, Pushforward, Pullback, Curvature]:
+        """(G(θ), jvp, pullback, curvature) sharing one factorisation (if
+        ``has_second_order``)."""
         ...
 
 
@@ -217,6 +239,7 @@ class KernelProtocol(Protocol):
 
 
 __all__ = [
+    "Curvature",
     "Draws",
     "ForwardMapProtocol",
     "KernelProtocol",

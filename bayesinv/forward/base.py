@@ -20,7 +20,6 @@ raise :class:`~bayesinv.errors.InvalidArgumentError`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,7 +27,7 @@ from numpy.typing import ArrayLike
 
 from .._validation import real_array
 from ..errors import ForwardSolveError, InvalidArgumentError
-from ..protocols import Pullback, Pushforward
+from ..protocols import Curvature, Pullback, Pushforward
 
 
 @dataclass
@@ -118,7 +117,7 @@ class ForwardMap:
         return type(self).linearize_second_order is not ForwardMap.linearize_second_order
 
     def linearize_second_order(self, theta: ArrayLike
-                               ) -> tuple[np.ndarray, Pushforward, Pullback, Callable]:
+                               ) -> tuple[np.ndarray, Pushforward, Pullback, Curvature]:
         r"""G(θ), jvp, pullback and ``curvature``, sharing one forward factorisation.
 
         ``curvature(w, gn_scale=0.0)`` returns the operator

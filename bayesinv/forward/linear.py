@@ -8,7 +8,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from ..errors import InvalidArgumentError
-from ..protocols import Pullback, Pushforward
+from ..protocols import Curvature, Pullback, Pushforward
 from .base import ForwardMap
 
 
@@ -46,21 +46,23 @@ class LinearForwardMap(ForwardMap):
 
         return self.matrix @ theta + self.offset, jvp, pullback
 
-    def linearize_second_order(self, theta):
+    def linearize_second_order(self, theta: ArrayLike
+                               ) -> tuple[np.ndarray, Pushforward, Pullback, Curvature]:
         """As :meth:`linearize`, with the zero second derivative (:func:`affine_second_order`)."""
         return affine_second_order(self, theta)
 
 
-def affine_second_order(fmap, theta):
+def affine_second_order(fmap: ForwardMap, theta: ArrayLike
+                        ) -> tuple[np.ndarray, Pushforward, Pullback, Curvature]:
     """``linearize_second_order`` of an affine map: ∇²G_i = 0, so ``curvature(w, c)`` is
     v ↦ c Jᵀ J v (one tangent and one adjoint action; nothing when c = 0)."""
     y, jvp, pullback = fmap.linearize(theta)
 
-    def curvature(w, gn_scale=0.0):
+    def curvature(w: ArrayLike, gn_scale: float = 0.0) -> Pushforward:
         fmap._check_output(w)
         c = float(gn_scale)
 
-        def apply(v):
+        def apply(v: ArrayLike) -> np.ndarray:
             v = fmap._check_tangent(v)
             return c * pullback(jvp(v)) if c else np.zeros(fmap.input_dim)
 

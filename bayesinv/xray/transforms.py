@@ -34,7 +34,7 @@ from ..errors import InvalidArgumentError
 from ..forward.base import ForwardMap
 from ..forward.linear import LinearForwardMap, affine_second_order
 from ..likelihood import GaussianLikelihood
-from ..protocols import Pullback, Pushforward, Seed
+from ..protocols import Curvature, Pullback, Pushforward, Seed
 from . import kernels
 from .geometry import LineQuadrature
 
@@ -116,7 +116,8 @@ class XRayTransform(ForwardMap):
 
         return self._apply(theta), jvp, pullback
 
-    def linearize_second_order(self, theta):
+    def linearize_second_order(self, theta: ArrayLike
+                               ) -> tuple[np.ndarray, Pushforward, Pullback, Curvature]:
         """As :meth:`linearize`; the map is linear, so its second derivative is zero."""
         return affine_second_order(self, theta)
 
