@@ -73,7 +73,7 @@ class ExpLink(Link):
     def derivative(self, theta: np.ndarray) -> np.ndarray:
         return self._exp(theta)
 
-    def second_derivative(self, theta):
+    def second_derivative(self, theta: np.ndarray) -> np.ndarray:
         return self._exp(theta)
 
 
@@ -102,7 +102,7 @@ class RegularLink(Link):
     def derivative(self, theta: np.ndarray) -> np.ndarray:
         return (1.0 - self.f_min) / np.log(2.0) * 0.5 * (1.0 + np.tanh(0.5 * np.asarray(theta)))
 
-    def second_derivative(self, theta):
+    def second_derivative(self, theta: np.ndarray) -> np.ndarray:
         """Φ'' = (1 − f_min) σ(θ)(1 − σ(θ)) / log 2, σ(θ)(1 − σ(θ)) = (1 − tanh²(θ/2)) / 4."""
         t = np.tanh(0.5 * np.asarray(theta, dtype=float))
         return (1.0 - self.f_min) / np.log(2.0) * 0.25 * (1.0 - t * t)
@@ -130,7 +130,7 @@ class IdentityLink(Link):
     def derivative(self, theta: np.ndarray) -> np.ndarray:
         return np.ones_like(np.asarray(theta, dtype=float))
 
-    def second_derivative(self, theta):
+    def second_derivative(self, theta: np.ndarray) -> np.ndarray:
         return np.zeros_like(np.asarray(theta, dtype=float))
 
 
