@@ -24,9 +24,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from threadpoolctl import threadpool_limits
-
 from conftest import HAVE_DOLFINX, ROOT
+from threadpoolctl import threadpool_limits
 
 RTOL = 1e-10
 

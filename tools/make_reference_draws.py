@@ -123,13 +123,12 @@ def blas_fingerprint() -> str:
     return f"{platform.machine()}|numpy-{np.__version__}|{'|'.join(libs)}"
 
 
-def main(argv=None) -> int:
+def main() -> int:
     from threadpoolctl import threadpool_limits
 
-    names = list(CASES) if not argv else argv
     out, posteriors = {}, {}
     with threadpool_limits(limits=1):
-        for name in names:
+        for name in CASES:
             out[name] = run_case(name, posteriors)
             print(f"{name}: {out[name].shape}", flush=True)
     OUTPUT.parent.mkdir(parents=True, exist_ok=True)
@@ -139,4 +138,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(main())
