@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import time
 import warnings
-from pathlib import Path
+from dataclasses import asdict
 
 import numpy as np
 
@@ -41,7 +41,6 @@ from .._validation import (
     integer_at_least,
     one_of,
     positive_float,
-    real_array,
     spd_matrix,
 )
 from .._version import __version__
@@ -51,25 +50,21 @@ from ..errors import (
     InvalidArgumentError,
 )
 from ..laplace import LaplaceApproximation
-from ..optimize import MAPResult
 from ..posterior import Posterior
-from . import adaptation
 from . import checkpoint as ckpt
 from .auto import choose_method
 from .chains import (
-    Chain,
     RunSettings,
 )
 from .compiled import CompiledTarget, InterpretedAdapter, compiled_target
 from .delayed_acceptance import with_surrogate
 from .exact import exact_from_sample_options
-from .gibbs import blocks_of, with_hyperparameters
 from .methods import low_rank_variant, method_class
+from .options import Persistence, Tuning, grouped
 from .parallel import check_cores
-from .runner import Accounting, ChainRunner, communicator
-from .storage import DrawStream
-from .tuning import initial_parameter
-from .warmstart import MAPCache, initial_positions, seed_sequence, sqrt_preconditioner
+from .runner import ChainRunner, communicator
+from .setup import check_processes, read_checkpoint, resume_chains, resume_settings, start_chains
+from .warmstart import seed_sequence
 
 _NEVER = 2**62  # "no divergence limit" for methods with an accept step
 #: Warn when the worst bulk or tail ESS of ξ is below this many draws per chain
@@ -177,19 +172,6 @@ def _method_for_preconditioner(cls, preconditioner):
     return cls
 
 
-def _map_of(preconditioner, posterior):
-    """A Laplace approximation's mean as the MAP (so init='map' does not recompute it)."""
-    if not isinstance(preconditioner, LaplaceApproximation):
-        return None
-    if preconditioner.dim != posterior.whitened.dim:
-        raise InvalidArgumentError(
-            f"the Laplace approximation has dimension {preconditioner.dim}, the posterior "
-            f"{posterior.whitened.dim}: was it built for another posterior?")
-    mean = preconditioner.mean
-    return MAPResult(mean, posterior.prior.to_physical(mean), float("nan"), True,
-                     "the Laplace approximation's mean", 0)
-
-
 #: the values of ``sample(loop=...)``
 LOOPS = ("auto", "interpreted", "compiled")
 
@@ -239,7 +221,8 @@ def sample(posterior: Posterior, method: str | None = None, *, draws: int = 1000
            safety_factor: float = 0.1, curvature_iterations: int = 20, loop: str = "auto",
            compiled: CompiledTarget | None = None, checkpoint=None,
            checkpoint_interval: float = 60.0, stream=None, stream_every: int = 1000,
-           diagnostics: bool = True, surrogate=None, cores: int | None = None):
+           diagnostics: bool = True, surrogate=None, cores: int | None = None,
+           tuning: Tuning | None = None, persistence: Persistence | None = None):
     """Draw from the posterior with a numba-kernel MCMC sampler.
 
     Parameters
@@ -346,6 +329,14 @@ def sample(posterior: Posterior, method: str | None = None, *, draws: int = 1000
         (:mod:`.parallel`), default 1 (this process); draws, checkpoints and streams are
         bit-identical to ``cores=1`` and solve counts are summed. Compiled loop: threads,
         default one per chain up to the cores available.
+    tuning : Tuning, optional
+        ``step_size``, ``beta``, ``adapt``, ``target_accept``, ``safety_factor``,
+        ``curvature_iterations`` and ``max_divergences`` as one object
+        (:class:`bayesinv.samplers.Tuning`), instead of the single keyword arguments.
+    persistence : Persistence, optional
+        ``checkpoint``, ``checkpoint_interval``, ``stream`` and ``stream_every`` as one object
+        (:class:`bayesinv.samplers.Persistence`); the draws go through one storage object
+        (in memory, streamed, checkpointed: :mod:`bayesinv.samplers.storage`).
 
     Returns
     -------
@@ -359,13 +350,21 @@ def sample(posterior: Posterior, method: str | None = None, *, draws: int = 1000
     if not isinstance(posterior, Posterior):
         raise InvalidArgumentError(
             f"posterior must be a bayesinv.Posterior, got {type(posterior).__name__}")
+    tuning = grouped("tuning", tuning, Tuning, {
+        "step_size": step_size, "beta": beta, "adapt": adapt, "target_accept": target_accept,
+        "safety_factor": safety_factor, "curvature_iterations": curvature_iterations,
+        "max_divergences": max_divergences})
+    persistence = grouped("persistence", persistence, Persistence, {
+        "checkpoint": checkpoint, "checkpoint_interval": checkpoint_interval,
+        "stream": stream, "stream_every": stream_every})
+    options = {"warmup": warmup, "init": init, "step_size": tuning.step_size,
+               "beta": tuning.beta, "thin": thin, "preconditioner": preconditioner,
+               "adapt": tuning.adapt, "target_accept": tuning.target_accept,
+               "compiled": compiled, "checkpoint": persistence.checkpoint,
+               "stream": persistence.stream}
     choice = None
     if method is None:
-        choice = choose_method(posterior, {
-            "warmup": warmup, "init": init, "step_size": step_size, "beta": beta,
-            "thin": thin, "preconditioner": preconditioner, "adapt": adapt,
-            "target_accept": target_accept, "compiled": compiled, "checkpoint": checkpoint,
-            "stream": stream})
+        choice = choose_method(posterior, options)
         method = choice.method
         warmup = choice.settings.get("warmup", 0) if warmup is None else warmup
         init = choice.settings.get("init", "prior") if init is None else init
@@ -373,162 +372,63 @@ def sample(posterior: Posterior, method: str | None = None, *, draws: int = 1000
     if method == "exact":
         idata = exact_from_sample_options(
             posterior, draws=draws, chains=chains, seed=seed, store_theta=store_theta,
-            unused={"warmup": warmup, "init": init, "step_size": step_size, "beta": beta,
-                    "thin": thin, "preconditioner": preconditioner, "adapt": adapt,
-                    "target_accept": target_accept, "compiled": compiled,
-                    "checkpoint": checkpoint, "stream": stream})
+            unused={**options, "warmup": warmup, "init": init})
         if choice is not None:
             idata.attrs.update(choice.attrs)
         return idata   # independent draws: no chain diagnostics (``diagnostics`` unused)
     checked = check_settings(method, draws=draws, warmup=warmup, chains=chains, thin=thin,
-                             step_size=step_size, beta=beta, preconditioner=preconditioner,
-                             max_divergences=max_divergences, adapt=adapt,
-                             target_accept=target_accept, safety_factor=safety_factor,
-                             curvature_iterations=curvature_iterations, loop=loop,
-                             surrogate=surrogate)
-    cls, given = checked["cls"], checked["given"]
-    draws, warmup, chains, thin = (checked[k] for k in ("draws", "warmup", "chains", "thin"))
-    adapt, target_accept, loop = checked["adapt"], checked["target_accept"], checked["loop"]
-    safety_factor, max_divergences = checked["safety_factor"], checked["max_divergences"]
-    curvature_iterations = checked["curvature_iterations"]
-    seed_seq = seed_sequence(seed)
-    checkpoint_interval = positive_float("checkpoint_interval", checkpoint_interval)
-    stream_every = integer_at_least("stream_every", stream_every, 1)
-    cores = check_cores(cores)
-    comm = communicator(posterior)
-    if stream is not None and comm is not None:
-        raise InvalidArgumentError(
-            f"stream={str(stream)!r} writes draws from one process, but the forward map is "
-            f"distributed over {comm.size} MPI ranks: use checkpoint= (written by rank 0) and "
-            f"save the returned draws on rank 0")
-    if cores is not None and cores > 1 and blocks_of(posterior):
-        raise InvalidArgumentError(
-            f"cores={cores}: chains with hyperparameter updates (unknown σ, prior scale τ) "
-            f"run in one process; use cores=None or 1")
-    if cores is not None and cores > 1 and comm is not None:
-        raise InvalidArgumentError(
-            f"cores={cores} forks worker processes, but the forward map is distributed over "
-            f"{comm.size} MPI ranks: its ranks already share the work (use cores=None, or "
-            f"chains on rank groups with bayesinv.hpc.groups.GroupExecutor)")
-    ctarget, use_compiled = _choose_loop(posterior, compiled, loop)
+                             preconditioner=preconditioner, loop=loop, surrogate=surrogate,
+                             **asdict(tuning))
+    cls = checked["cls"]
+    storage = persistence.storage()
+    comm, cores = communicator(posterior), check_cores(cores)
+    check_processes(posterior, comm, cores, persistence.stream)
+    ctarget, use_compiled = _choose_loop(posterior, compiled, checked["loop"])
     use_compiled = use_compiled and getattr(cls, "compiled_loop", True)
     if preconditioner is not None and not isinstance(preconditioner,
                                                      (str, LaplaceApproximation)):
         preconditioner = spd_matrix("preconditioner", preconditioner, posterior.whitened.dim)
-
-    settings = {
-        "method": cls.name, "draws": draws, "warmup": warmup, "chains": chains, "thin": thin,
-        "seed": (seed_seq.entropy, tuple(seed_seq.spawn_key)), "given": given,
-        "adapt": adapt, "target_accept": target_accept, "safety_factor": safety_factor,
-        "curvature_iterations": curvature_iterations,
-        "init": init if isinstance(init, str) else real_array(
-            "init", init.position if isinstance(init, MAPResult) else init),
-        "preconditioner": preconditioner.fingerprint() if isinstance(
-            preconditioner, LaplaceApproximation) else preconditioner,
-        "max_divergences": max_divergences, "store_theta": store_theta,
-        **({} if surrogate is None else {"surrogate": ckpt.problem_fingerprint(surrogate)}),
-    }
-    problem_digest = ckpt.problem_fingerprint(posterior)
-    settings_digest = ckpt.digest(settings)
-    resume = None
-    if checkpoint is not None:
-        checkpoint = Path(checkpoint)
-        if checkpoint.exists():
-            meta, arrays = ckpt.read(checkpoint)
-            ckpt.check_resumable(checkpoint, meta, problem_digest, settings_digest)
-            resume = (meta, arrays)
-
+    seed_seq = seed_sequence(seed)
+    base_meta = {"problem": ckpt.problem_fingerprint(posterior), "method": cls.name,
+                 "settings": ckpt.digest(resume_settings(checked, seed_seq, init, preconditioner,
+                                                   store_theta, surrogate))}
+    resume = read_checkpoint(persistence.checkpoint, base_meta)
     py_target = InterpretedAdapter(ctarget) if (
         compiled is not None and not use_compiled) else posterior.whitened
-    counts = posterior.likelihood.forward.counts
-    before = counts.as_dict()
     start_time = time.perf_counter()
-    tuning_attrs: dict = {}
     if resume is None:
-        map_cache = MAPCache(posterior, init if isinstance(init, MAPResult) else
-                             _map_of(preconditioner, posterior),
-                             method=choice.settings.get("map_method", "lbfgs") if choice
-                             else "lbfgs")
-        rngs = [np.random.default_rng(s) for s in seed_seq.spawn(chains)]
-        positions, init_kind = initial_positions(init, posterior, chains, rngs, map_cache)
-        precond_start = time.perf_counter()
-        if hasattr(cls, "setup_reference"):  # delayed acceptance: its surrogate
-            sqrt_precond, precond_kind = cls.setup_reference(posterior, map_cache)
-        else:
-            sqrt_precond, precond_kind = sqrt_preconditioner(
-                "laplace_lowrank" if preconditioner is None and getattr(cls, "low_rank", False)
-                else preconditioner, posterior, map_cache)
-        sampler = with_hyperparameters(posterior, cls(py_target, sqrt_precond=sqrt_precond))
-        low_rank = getattr(cls, "low_rank", False)
-        value, tuning_attrs = initial_parameter(
-            cls, given, adapt=adapt, warmup=warmup, posterior=posterior,
-            positions=positions, sqrt_precond=sampler.sqrt_apply if low_rank else sqrt_precond,
-            safety_factor=safety_factor, curvature_iterations=curvature_iterations)
-        if low_rank:
-            tuning_attrs["laplace_rank"] = int(sqrt_precond.shape[0] - 1)
-            tuning_attrs["preconditioner_time"] = time.perf_counter() - precond_start
-        after_setup = counts.as_dict()
-        tuning_attrs["setup_time"] = time.perf_counter() - start_time
-        tuning_attrs["num_setup_solves"] = sum(after_setup.values()) - sum(before.values())
-        # solve counts and time from here on are the chains' own
-        accounting = Accounting(0.0, {"forward": 0, "adjoint": 0, "tangent": 0}, after_setup,
-                                time.perf_counter())
-        chain_list = []
-        for c in range(chains):
-            x0 = np.ascontiguousarray(positions[c])
-            if use_compiled:
-                state, prediction = sampler.init_compiled(x0, ctarget), None
-            else:
-                state, prediction = sampler.init(x0)
-            chain_list.append(Chain(rngs[c], state, value, adaptation.init(value),
-                                    prediction=prediction))
-        streamed = 0
-        base_meta = {"problem": problem_digest, "settings": settings_digest,
-                     "method": cls.name, "init_kind": init_kind,
-                     "preconditioner_kind": precond_kind, "tuning": tuning_attrs}
-        if stream is not None:
-            DrawStream(stream).reset()
+        setup = start_chains(posterior, cls, py_target, checked, seed_seq, init,
+                              preconditioner, choice, ctarget if use_compiled else None)
+        storage.start(None)
     else:
-        meta, arrays = resume
-        R = arrays["sqrt_precond"]
-        sampler = with_hyperparameters(posterior,
-                                       cls(py_target, sqrt_precond=None if R.size == 0 else R))
-        chain_list = ckpt.restore_chains(meta, arrays, sampler)
-        init_kind, precond_kind = meta["init_kind"], meta["preconditioner_kind"]
-        tuning_attrs = meta["tuning"]
-        if meta["streamed"] is not None and stream is None:
-            raise InvalidArgumentError(
-                f"checkpoint {str(checkpoint)!r} streamed {meta['streamed']} draws to disk: "
-                f"pass stream=<the same directory> to resume it")
-        streamed = meta["streamed"] or 0
-        accounting = Accounting(meta["elapsed"], meta["counts"], before, start_time)
-        base_meta = {k: meta[k] for k in ("problem", "settings", "method", "init_kind",
-                                          "preconditioner_kind", "tuning")}
-        if stream is not None:
-            DrawStream(stream).truncate(streamed)
-
-    run = RunSettings(sampler, warmup, thin, warmup + draws * thin, adapt, target_accept,
-                      max_divergences if cls.stops_on_divergence else _NEVER,
+        setup = resume_chains(posterior, cls, py_target, *resume, start_time)
+        storage.start(resume[0]["streamed"])
+    sampler, chain_list, accounting, meta = setup
+    base_meta.update(meta)
+    draws, warmup, thin = checked["draws"], checked["warmup"], checked["thin"]
+    run = RunSettings(sampler, warmup, thin, warmup + draws * thin, checked["adapt"],
+                      checked["target_accept"],
+                      checked["max_divergences"] if cls.stops_on_divergence else _NEVER,
                       ctarget if use_compiled else None)
     attrs = {
-        "sampler": cls.name, "draws": draws, "warmup": warmup, "thin": thin, "chains": chains,
-        "init": init_kind, "preconditioner": precond_kind,
-        "loop": "compiled" if use_compiled else "interpreted",
-        "adapted": int(adapt), **({"target_accept": target_accept} if adapt else {}),
-        **tuning_attrs,
+        "sampler": cls.name, "draws": draws, "warmup": warmup, "thin": thin,
+        "chains": checked["chains"], "init": meta["init_kind"],
+        "preconditioner": meta["preconditioner_kind"],
+        "loop": "compiled" if use_compiled else "interpreted", "adapted": int(checked["adapt"]),
+        **({"target_accept": checked["target_accept"]} if checked["adapt"] else {}),
+        **meta["tuning"],
         "seed": str(seed_seq.entropy), "seed_spawn_key": str(tuple(seed_seq.spawn_key)),
         "inference_library": "bayesinv", "inference_library_version": __version__,
     }
     runner = ChainRunner(posterior, cls, chain_list, run, attrs, accounting,
-                         resumed=resume is not None, store_theta=store_theta, stream=stream,
-                         streamed=streamed, stream_every=stream_every, checkpoint=checkpoint,
+                         resumed=resume is not None, store_theta=store_theta, storage=storage,
                          base_meta=base_meta, cores=cores)
-    runner.run_blocks(progress, checkpoint_interval)
+    runner.run_blocks(progress)
     idata = runner.result()
     if hasattr(cls, "result_attrs"):  # e.g. delayed acceptance's full and surrogate solves
         idata.attrs.update(cls.result_attrs(chain_list))
     if choice is not None:
         idata.attrs.update(choice.attrs)
     if diagnostics:
-        idata.attrs.update(_warn_if_not_converged(idata, chains))
+        idata.attrs.update(_warn_if_not_converged(idata, checked["chains"]))
     return idata
