@@ -18,13 +18,24 @@ from .storage import make_storage
 
 @dataclass(frozen=True)
 class Tuning:
-    """How the kernel's scale parameter is chosen (see :func:`~bayesinv.samplers.sample`).
+    """How the kernel's scale parameter is chosen: the keyword arguments of the same names
+    of :func:`~bayesinv.samplers.sample` (see there).
 
-    step_size, beta : the scale parameter δ (or RWM's s) or pCN's β; None: adapted in warm-up
-        or, for ULA-type methods, ``safety_factor / λ_max``.
-    adapt, target_accept : dual-averaging adaptation in warm-up and its target acceptance.
-    safety_factor, curvature_iterations : the ULA step rule and its power iterations.
-    max_divergences : ULA-type methods stop after more diverging steps than this.
+    Attributes
+    ----------
+    step_size, beta : float, optional
+        The scale parameter δ (or RWM's s), or pCN's β; None: adapted in warm-up or, for
+        ULA-type methods, ``safety_factor / λ_max``.
+    adapt : bool, optional
+        Dual-averaging adaptation in warm-up.
+    target_accept : float, optional
+        Its target acceptance rate.
+    safety_factor : float
+        The ULA step rule δ = safety_factor / λ_max.
+    curvature_iterations : int
+        Power iterations for λ_max.
+    max_divergences : int, optional
+        ULA-type methods stop after more diverging steps than this.
     """
 
     step_size: float | None = None
@@ -38,11 +49,19 @@ class Tuning:
 
 @dataclass(frozen=True)
 class Persistence:
-    """Where draws and the resumable state go (see :func:`~bayesinv.samplers.sample` and
-    :mod:`bayesinv.samplers.storage`).
+    """Where draws and the resumable state go: the keyword arguments of the same names of
+    :func:`~bayesinv.samplers.sample` (see there and :mod:`bayesinv.samplers.storage`).
 
-    checkpoint, checkpoint_interval : a resumable run saved every that many seconds.
-    stream, stream_every : a directory of netCDF parts written every that many kept draws.
+    Attributes
+    ----------
+    checkpoint : path, optional
+        A resumable run's checkpoint file.
+    checkpoint_interval : float
+        Seconds between checkpoints.
+    stream : path, optional
+        A directory of netCDF parts written while the run goes on.
+    stream_every : int
+        Kept draws per part.
     """
 
     checkpoint: str | PathLike | None = None

@@ -101,7 +101,7 @@ class InMemory:
 
     #: whether the storage saves the chains' state (checkpoints), so a run can resume
     resumable = False
-    #: where the resumable state goes (None: nowhere)
+    # where the resumable state goes (None: nowhere)
     path = None
     #: draws written out of memory so far (None: this storage writes none)
     streamed: int | None = None
