@@ -16,6 +16,7 @@ import pytest
 import bayesinv
 from bayesinv.diagnostics.arviz_io import read_netcdf
 from bayesinv.errors import InvalidArgumentError, SamplingInterrupted
+from bayesinv.samplers import checkpoint as ckpt
 from bayesinv.samplers import runner
 from bayesinv.samplers.driver import sample
 from bayesinv.samplers.storage import DrawStream, read_stream
@@ -127,7 +128,7 @@ def test_sigterm_to_a_real_process_then_resume_is_bit_identical(tmp_path):
 def _sigterm_after_first_checkpoint(monkeypatch):
     """SIGTERM to this process right after the first checkpoint is written: a deterministic
     trigger (the sampler's handler only sets a flag, acted on at the end of the next block)."""
-    save = runner.ckpt.save_chains
+    save = ckpt.save_chains
     sent = []
 
     def save_then_signal(*args, **kwargs):
@@ -136,7 +137,7 @@ def _sigterm_after_first_checkpoint(monkeypatch):
             sent.append(True)
             os.kill(os.getpid(), signal.SIGTERM)
 
-    monkeypatch.setattr(runner.ckpt, "save_chains", save_then_signal)
+    monkeypatch.setattr(ckpt, "save_chains", save_then_signal)
 
 
 @pytest.mark.slow

@@ -21,6 +21,7 @@ from bayesinv.samplers.delayed_acceptance import DelayedAcceptance, linearized_s
 from bayesinv.samplers.dili import DILI
 from bayesinv.samplers.kernels import _lowrank as lr
 from bayesinv.samplers.kernels import da, dili, pcn
+from bayesinv.samplers.kernels._common import IDENTITY
 from bayesinv.testing import check_moments, linear_gaussian
 
 K = 30
@@ -108,8 +109,9 @@ def test_dili_without_a_lis_is_pcn(problem, rng):
     state = dili.init(x, ex.logdensity, ex.grad, P0)
     step = 0.3
     beta = np.sqrt(8 * step) / (2 + step)
-    y = dili.propose(state, step, P0, np.random.default_rng(4))
-    y_pcn = pcn.propose(pcn.init(x, ex.loglik), beta, np.random.default_rng(4))
+    y = dili.propose(state, step, P0, P0, np.random.default_rng(4))
+    y_pcn = pcn.propose(pcn.init(x, ex.loglik), beta, IDENTITY, IDENTITY,
+                        np.random.default_rng(4))
     np.testing.assert_allclose(y, y_pcn, atol=1e-13)
     ey = target.evaluate(y, grad=True)
     new = dili.init(y, ey.logdensity, ey.grad, P0)
@@ -436,6 +438,6 @@ def test_dili_and_delayed_acceptance_agree_with_gpcnl_on_a_nonlinear_posterior(s
 
 def test_da_proposal_is_pcns(rng):
     x = rng.standard_normal(7)
-    y = da.propose(da.init(x, 0.0, 0.0), 0.4, np.random.default_rng(3))
-    np.testing.assert_array_equal(y, pcn.propose(pcn.init(x, 0.0), 0.4,
+    y = da.propose(da.init(x, 0.0, 0.0), 0.4, IDENTITY, IDENTITY, np.random.default_rng(3))
+    np.testing.assert_array_equal(y, pcn.propose(pcn.init(x, 0.0), 0.4, IDENTITY, IDENTITY,
                                                  np.random.default_rng(3)))

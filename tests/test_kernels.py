@@ -7,12 +7,15 @@ import pytest
 
 from bayesinv.samplers.kernels import _common, pcn, ula
 
+I = _common.IDENTITY
+NO_GRAD = np.empty(0)  # (the gradient argument of the common accept, unused by pCN)
+
 
 def test_ula_proposal_is_the_euler_maruyama_step():
     """Same bit-generator state → the kernel's noise is numpy's; the update is x + δg + √(2δ)η."""
     x, g, step = np.array([0.5, -1.0, 2.0]), np.array([1.0, 0.0, -3.0]), 0.01
     state = ula.init(x, -1.0, g)
-    proposal = ula.propose(state, step, np.random.default_rng(5))
+    proposal = ula.propose(state, step, I, I, np.random.default_rng(5))
     eta = np.random.default_rng(5).standard_normal(3)
     np.testing.assert_allclose(proposal, x + step * g + np.sqrt(2 * step) * eta, rtol=1e-14)
 
@@ -20,7 +23,8 @@ def test_ula_proposal_is_the_euler_maruyama_step():
 def test_preconditioned_proposal_uses_c_and_its_square_root():
     x, g, step = np.array([0.5, -1.0]), np.array([1.0, 2.0]), 0.1
     R = np.array([[2.0, 0.0], [0.5, 1.0]])
-    proposal = ula.propose_preconditioned(ula.init(x, 0.0, g), step, R, np.random.default_rng(3))
+    proposal = ula.propose(ula.init(x, 0.0, g), step, R, np.linalg.inv(R),
+                           np.random.default_rng(3))
     eta = np.random.default_rng(3).standard_normal(2)
     expected = x + step * R @ R.T @ g + np.sqrt(2 * step) * R @ eta
     np.testing.assert_allclose(proposal, expected, rtol=1e-14)
@@ -29,9 +33,9 @@ def test_preconditioned_proposal_uses_c_and_its_square_root():
 def test_pcn_proposal_formula_and_beta_one_ignores_the_current_state():
     state = pcn.init(np.array([3.0, -4.0]), 0.0)
     eta = np.random.default_rng(9).standard_normal(2)
-    np.testing.assert_allclose(pcn.propose(state, 0.6, np.random.default_rng(9)),
+    np.testing.assert_allclose(pcn.propose(state, 0.6, I, I, np.random.default_rng(9)),
                                0.8 * state.position + 0.6 * eta, rtol=1e-14)
-    np.testing.assert_allclose(pcn.propose(state, 1.0, np.random.default_rng(9)), eta)
+    np.testing.assert_allclose(pcn.propose(state, 1.0, I, I, np.random.default_rng(9)), eta)
 
 
 @pytest.mark.slow
@@ -46,7 +50,8 @@ def test_pcn_with_constant_likelihood_always_accepts_and_keeps_n01(stat_seed):
     for c in range(n_chains):
         state = pcn.init(rng.standard_normal(dim), 0.0)  # start in the stationary law N(0, I)
         for _ in range(steps):
-            state, info = pcn.accept(state, pcn.propose(state, beta, rng), 0.0, rng)
+            state, info = pcn.accept(state, pcn.propose(state, beta, I, I, rng), np.nan, 0.0,
+                                     NO_GRAD, beta, I, I, rng)
             assert info.is_accepted and info.acceptance_rate == 1.0
         finals[c] = state.position
     # The AR(1) chain started in N(0, I) stays N(0, I): test moments of n iid draws.
@@ -59,7 +64,7 @@ def test_non_finite_likelihood_is_rejected_and_flagged_without_raising():
     rng = np.random.default_rng(0)
     state = pcn.init(np.zeros(2), -3.0)
     for bad in (np.nan, -np.inf, np.inf):
-        new, info = pcn.accept(state, np.ones(2), bad, rng)
+        new, info = pcn.accept(state, np.ones(2), np.nan, bad, NO_GRAD, 0.5, I, I, rng)
         assert not info.is_accepted and info.diverging
         np.testing.assert_array_equal(new.position, state.position)
     state = ula.init(np.zeros(2), -1.0, np.zeros(2))
@@ -88,8 +93,9 @@ def test_cached_loglik_equals_recomputation_at_accepted_position():
 
     state = pcn.init(np.zeros(4), loglik(np.zeros(4)))
     for _ in range(200):
-        proposal = pcn.propose(state, 0.5, rng)
-        state, _ = pcn.accept(state, proposal, loglik(proposal), rng)
+        proposal = pcn.propose(state, 0.5, I, I, rng)
+        state, _ = pcn.accept(state, proposal, np.nan, loglik(proposal), NO_GRAD, 0.5, I, I,
+                              rng)
         assert state.loglik == loglik(state.position)
 
 
@@ -97,8 +103,9 @@ def test_kernels_compile_once_per_dtype():
     rng = np.random.default_rng(0)
     for dim in (2, 5, 11):
         state = pcn.init(np.zeros(dim), 0.0)
-        pcn.accept(state, pcn.propose(state, 0.5, rng), -1.0, rng)
+        pcn.accept(state, pcn.propose(state, 0.5, I, I, rng), np.nan, -1.0, NO_GRAD, 0.5, I, I,
+                   rng)
         ustate = ula.init(np.zeros(dim), 0.0, np.zeros(dim))
-        ula.update(ustate, ula.propose(ustate, 0.1, rng), 0.0, np.zeros(dim))
+        ula.update(ustate, ula.propose(ustate, 0.1, I, I, rng), 0.0, np.zeros(dim))
     for fn in (pcn.propose, pcn.accept, ula.propose, ula.update):
         assert len(fn.signatures) == 1, fn.signatures

@@ -14,6 +14,9 @@ from bayesinv.samplers import adaptation
 from bayesinv.samplers.kernels import _common, mala, pcn, pcnl, pula, rwm
 from bayesinv.samplers.kernels._common import IDENTITY
 
+I = IDENTITY
+NO_GRAD = np.empty(0)  # (the gradient argument of the common accept, unused by RWM)
+
 
 def _loglik(x):
     """A non-Gaussian log-likelihood with its gradient (so the tests exercise the drift)."""
@@ -89,12 +92,13 @@ def test_pcnl_and_pula_proposals_are_the_crank_nicolson_step(rng):
     eta = np.random.default_rng(11).standard_normal(6)
     expected = a * x + b * _loglik(x)[1] + c * eta
     for kernel in (pcnl, pula):
-        got = kernel.propose(state, step, np.random.default_rng(11))
+        got = kernel.propose(state, step, I, I, np.random.default_rng(11))
         np.testing.assert_allclose(got, expected, rtol=1e-13, atol=1e-14)
     # without likelihood it is the pCN proposal with β = c, from the same noise
     zero = pcnl.init(x, -0.5 * x @ x, -x)
-    np.testing.assert_allclose(pcnl.propose(zero, step, np.random.default_rng(3)),
-                               pcn.propose(pcn.init(x, 0.0), c, np.random.default_rng(3)),
+    np.testing.assert_allclose(pcnl.propose(zero, step, I, I, np.random.default_rng(3)),
+                               pcn.propose(pcn.init(x, 0.0), c, I, I,
+                                           np.random.default_rng(3)),
                                rtol=1e-13)
 
 
@@ -102,12 +106,14 @@ def test_rwm_proposal_and_ratio():
     x = np.array([0.3, -1.2])
     state = rwm.init(x, -0.5 * x @ x)
     eta = np.random.default_rng(2).standard_normal(2)
-    y = rwm.propose(state, 0.4, np.random.default_rng(2))
+    y = rwm.propose(state, 0.4, I, I, np.random.default_rng(2))
     np.testing.assert_allclose(y, x + 0.4 * eta, rtol=1e-14)
     # the ratio is π(y)/π(x), the full posterior (prior term included)
-    _, info = rwm.accept(state, y, state.logdensity + np.log(0.3), np.random.default_rng(0))
+    _, info = rwm.accept(state, y, state.logdensity + np.log(0.3), np.nan, NO_GRAD, 0.4,
+                         I, I, np.random.default_rng(0))
     assert info.acceptance_rate == pytest.approx(0.3)
-    _, info = rwm.accept(state, y, state.logdensity + 1.0, np.random.default_rng(0))
+    _, info = rwm.accept(state, y, state.logdensity + 1.0, np.nan, NO_GRAD, 0.4, I, I,
+                         np.random.default_rng(0))
     assert info.is_accepted and info.acceptance_rate == 1.0
 
 
@@ -118,12 +124,11 @@ def test_non_finite_evaluations_are_rejections_without_raising(bad):
     y = np.array([1.0, 2.0])
     lp_y, g_y = _logpost(y)
     cases = [
-        lambda r: mala.accept(state, y, bad, g_y, 0.1, IDENTITY, IDENTITY, r),
-        lambda r: mala.accept(state, y, lp_y, np.array([bad, 0.0]), 0.1, IDENTITY, IDENTITY,
-                              r),
-        lambda r: pcnl.accept(state, y, bad, g_y, 0.1, r),
-        lambda r: pcnl.accept(state, y, lp_y, np.array([0.0, bad]), 0.1, r),
-        lambda r: rwm.accept(rwm.init(x, -1.0), y, bad, r),
+        lambda r: mala.accept(state, y, bad, np.nan, g_y, 0.1, I, I, r),
+        lambda r: mala.accept(state, y, lp_y, np.nan, np.array([bad, 0.0]), 0.1, I, I, r),
+        lambda r: pcnl.accept(state, y, bad, np.nan, g_y, 0.1, I, I, r),
+        lambda r: pcnl.accept(state, y, lp_y, np.nan, np.array([0.0, bad]), 0.1, I, I, r),
+        lambda r: rwm.accept(rwm.init(x, -1.0), y, bad, np.nan, NO_GRAD, 0.1, I, I, r),
     ]
     for case in cases:
         rng = np.random.default_rng(0)
@@ -145,14 +150,17 @@ def test_cached_log_density_equals_recomputation(rng, name):
     moves = 0
     for _ in range(300):
         if name == "mala":
-            y = mala.propose(state, 0.2, IDENTITY, rng)
-            state, info = mala.accept(state, y, *_logpost(y), 0.2, IDENTITY, IDENTITY, rng)
+            y = mala.propose(state, 0.2, I, I, rng)
+            lp, g = _logpost(y)
+            state, info = mala.accept(state, y, lp, np.nan, g, 0.2, I, I, rng)
         elif name == "pcnl":
-            y = pcnl.propose(state, 0.2, rng)
-            state, info = pcnl.accept(state, y, *_logpost(y), 0.2, rng)
+            y = pcnl.propose(state, 0.2, I, I, rng)
+            lp, g = _logpost(y)
+            state, info = pcnl.accept(state, y, lp, np.nan, g, 0.2, I, I, rng)
         else:
-            y = rwm.propose(state, 0.5, rng)
-            state, info = rwm.accept(state, y, _logpost(y)[0], rng)
+            y = rwm.propose(state, 0.5, I, I, rng)
+            state, info = rwm.accept(state, y, _logpost(y)[0], np.nan, NO_GRAD, 0.5, I, I,
+                                     rng)
         moves += info.is_accepted
         assert state.logdensity == _logpost(state.position)[0]
         if name != "rwm":
@@ -166,12 +174,14 @@ def test_kernels_compile_once_per_dtype():
         x = np.zeros(dim)
         s = mala.init(x, 0.0, np.zeros(dim))
         R = np.eye(dim)
-        for P, Pinv in ((IDENTITY, IDENTITY), (R, R)):
-            mala.accept(s, mala.propose(s, 0.1, P, rng), -1.0, np.ones(dim), 0.1, P, Pinv, rng)
-        pcnl.accept(s, pcnl.propose(s, 0.1, rng), -1.0, np.ones(dim), 0.1, rng)
-        pula.update(s, pula.propose(s, 0.1, rng), -1.0, np.ones(dim))
+        for P, Pinv in ((I, I), (R, R)):
+            mala.accept(s, mala.propose(s, 0.1, P, Pinv, rng), -1.0, np.nan, np.ones(dim), 0.1,
+                        P, Pinv, rng)
+        pcnl.accept(s, pcnl.propose(s, 0.1, I, I, rng), -1.0, np.nan, np.ones(dim), 0.1,
+                    I, I, rng)
+        pula.update(s, pula.propose(s, 0.1, I, I, rng), -1.0, np.ones(dim))
         r = rwm.init(x, 0.0)
-        rwm.accept(r, rwm.propose(r, 0.1, rng), -1.0, rng)
+        rwm.accept(r, rwm.propose(r, 0.1, I, I, rng), -1.0, np.nan, NO_GRAD, 0.1, I, I, rng)
         a = adaptation.init(0.1)
         adaptation.warmup_step(a, 0.5, 0.25, 0.0, False)
     for fn in (mala.propose, mala.accept, pcnl.propose, pcnl.accept, pula.propose, rwm.propose,

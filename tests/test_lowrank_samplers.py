@@ -13,6 +13,7 @@ from bayesinv.lowrank import LowRankEigen
 from bayesinv.samplers.compiled import compiled_target
 from bayesinv.samplers.kernels import _lowrank as lr
 from bayesinv.samplers.kernels import gpcn, gpcnl, lrmala, mala, pcn, pcnl
+from bayesinv.samplers.kernels._common import IDENTITY
 from bayesinv.testing import check_moments, linear_gaussian
 
 K = 30
@@ -70,8 +71,8 @@ def test_low_rank_mala_is_dense_mala_with_the_symmetric_root(problem, truncated,
     state = mala.init(x, ev.logdensity, ev.grad)
     for step in (0.05, 0.5):
         seed = rng.integers(2**32)
-        y_low = lrmala.propose(state, step, P, np.random.default_rng(seed))
-        y_dense = mala.propose(state, step, R, np.random.default_rng(seed))
+        y_low = lrmala.propose(state, step, P, P, np.random.default_rng(seed))
+        y_dense = mala.propose(state, step, R, R_inv, np.random.default_rng(seed))
         np.testing.assert_allclose(y_low, y_dense, atol=1e-11)
         ey = target.evaluate(y_low, grad=True)
         np.testing.assert_allclose(
@@ -80,16 +81,16 @@ def test_low_rank_mala_is_dense_mala_with_the_symmetric_root(problem, truncated,
             rtol=1e-9, atol=1e-9)
 
 
-def _run(kernel_mod, init_args, steps, rng, grad, propose_args, accept_args, target):
+def _run(kernel_mod, init_args, steps, rng, parameter, P, target):
+    """A chain of a kernel through its protocol halves (the same arguments for every kernel)."""
     state = kernel_mod.init(*init_args)
     out = []
     for _ in range(steps):
-        y = kernel_mod.propose(state, *propose_args, rng)
-        ev = target.evaluate(y, grad=grad)
-        if grad:
-            state, _ = kernel_mod.accept(state, y, ev.logdensity, ev.grad, *accept_args, rng)
-        else:
-            state, _ = kernel_mod.accept(state, y, ev.loglik, *accept_args, rng)
+        y = kernel_mod.propose(state, parameter, P, P, rng)
+        ev = target.evaluate(y, grad=kernel_mod.uses_gradient)
+        grad = ev.grad if ev.grad is not None else np.full_like(y, np.nan)
+        state, _ = kernel_mod.accept(state, y, ev.logdensity, ev.loglik, grad, parameter, P, P,
+                                     rng)
         out.append(state.position.copy())
     return np.array(out)
 
@@ -100,8 +101,8 @@ def test_gpcn_with_the_prior_as_reference_is_pcn(problem):
     target = _target(problem)
     x = np.zeros(K)
     ll = target.evaluate(x).loglik
-    a = _run(gpcn, (x, ll, P0), 60, np.random.default_rng(1), False, (0.3, P0), (P0,), target)
-    b = _run(pcn, (x, ll), 60, np.random.default_rng(1), False, (0.3,), (), target)
+    a = _run(gpcn, (x, ll, P0), 60, np.random.default_rng(1), 0.3, P0, target)
+    b = _run(pcn, (x, ll), 60, np.random.default_rng(1), 0.3, IDENTITY, target)
     np.testing.assert_array_equal(a, b)
     assert len(np.unique(a[:, 0])) > 5  # it moved
 
@@ -111,10 +112,10 @@ def test_gpcnl_with_the_prior_as_reference_is_pcnl(problem):
     target = _target(problem)
     x = problem.mean_latent.copy()
     ev = target.evaluate(x, grad=True)
-    a = _run(gpcnl, (x, ev.logdensity, ev.grad, P0), 60, np.random.default_rng(2), True,
-             (0.002, P0), (0.002, P0), target)
-    b = _run(pcnl, (x, ev.logdensity, ev.grad), 60, np.random.default_rng(2), True,
-             (0.002,), (0.002,), target)
+    a = _run(gpcnl, (x, ev.logdensity, ev.grad, P0), 60, np.random.default_rng(2), 0.002, P0,
+             target)
+    b = _run(pcnl, (x, ev.logdensity, ev.grad), 60, np.random.default_rng(2), 0.002, IDENTITY,
+             target)
     np.testing.assert_array_equal(a, b)
     assert len(np.unique(a[:, 0])) > 5
 

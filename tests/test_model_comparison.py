@@ -17,6 +17,7 @@ from bayesinv.diagnostics.predictive import add_posterior_predictive
 from bayesinv.errors import SamplingInterrupted
 from bayesinv.hierarchical import ScaledPrior
 from bayesinv.likelihoods import StudentTLikelihood, UnknownNoiseLikelihood
+from bayesinv.samplers import checkpoint as ckpt
 from bayesinv.samplers import runner
 from bayesinv.testing import linear_gaussian
 
@@ -69,7 +70,7 @@ def test_an_interrupted_gibbs_run_resumes_bit_identically(problem, tmp_path, mon
     post = _gibbs(problem)
     full = _run(post, 5)
     path = tmp_path / "c.ckpt"
-    save, sent = runner.ckpt.save_chains, []
+    save, sent = ckpt.save_chains, []
 
     def save_then_signal(*args, **kwargs):
         save(*args, **kwargs)
@@ -79,7 +80,7 @@ def test_an_interrupted_gibbs_run_resumes_bit_identically(problem, tmp_path, mon
 
     with monkeypatch.context() as m:
         m.setattr(runner.ChainRunner, "block_steps", 137)
-        m.setattr(runner.ckpt, "save_chains", save_then_signal)
+        m.setattr(ckpt, "save_chains", save_then_signal)
         with pytest.raises(SamplingInterrupted):
             _run(post, 5, checkpoint=path, checkpoint_interval=1e-9)
     resumed = _run(post, 5, checkpoint=path)

@@ -20,6 +20,7 @@ from bayesinv.errors import (
     InvalidArgumentError,
     SamplingInterrupted,
 )
+from bayesinv.samplers import checkpoint as ckpt
 from bayesinv.samplers import runner
 from bayesinv.samplers.parallel import available_cores
 from bayesinv.testing import linear_gaussian
@@ -160,7 +161,7 @@ def test_an_exception_in_a_worker_is_raised_with_its_traceback(monkeypatch):
 def _sigterm_to_everyone_after_first_checkpoint(monkeypatch):
     """SIGTERM to this process and to the workers (as a scheduler signals a process group)
     right after the first checkpoint is written."""
-    save = runner.ckpt.save_chains
+    save = ckpt.save_chains
     sent = []
 
     def save_then_signal(*args, **kwargs):
@@ -171,7 +172,7 @@ def _sigterm_to_everyone_after_first_checkpoint(monkeypatch):
                 os.kill(child.pid, signal.SIGTERM)
             os.kill(os.getpid(), signal.SIGTERM)
 
-    monkeypatch.setattr(runner.ckpt, "save_chains", save_then_signal)
+    monkeypatch.setattr(ckpt, "save_chains", save_then_signal)
 
 
 @pytest.mark.slow

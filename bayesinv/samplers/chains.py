@@ -17,7 +17,7 @@ import numpy as np
 
 from .._rowwise import rowwise
 from . import adaptation
-from .compiled import CompiledTarget, is_kept, run_segment
+from .compiled import CompiledTarget, evaluation_for, is_kept, run_segment
 from .methods import Method
 
 #: what is kept per draw: position, lp, acceptance rate, divergence, scale, prediction G(θ),
@@ -113,7 +113,7 @@ def advance_compiled(run: RunSettings, chain: Chain, stop: int) -> None:
     (chain.state, chain.adapt_state, parameter, chain.num_divergent, acc_sum, kept,
      chain.iteration) = run_segment(
         method.kernel.step, method.kernel.logdensity, chain.state, chain.rng,
-        target.logdensity_and_grad, target.args, method.sqrt_precond,
+        evaluation_for(method.kernel, target), target.args, method.sqrt_precond,
         method.inv_sqrt_precond, chain.iteration, stop, run.warmup, run.thin,
         float(chain.parameter), chain.adapt_state, run.adapt, run.target_accept,
         float(np.log(method.max_parameter)), run.max_divergences, chain.num_divergent,

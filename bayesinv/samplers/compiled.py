@@ -7,20 +7,24 @@ Compiled-target protocol. A target is a module-level ``numba.njit`` function
 of the *whitened* posterior (x = ξ, log π(x) = ℓ(T(x)) − ½|x|² up to a constant) plus the
 tuple ``args`` of arrays and floats it needs, so that no data is closed over (closures
 recompile). It must not raise: return −inf or NaN for a failed evaluation, which the kernels
-treat as a rejection or a flagged divergence. :class:`CompiledTarget` bundles it with an
-optional Python ``predict(xi)`` (G(T(ξ)) of one draw ξ, for the ``log_likelihood`` group;
-the loop applies it to the kept draws one at a time, :mod:`bayesinv._rowwise`).
+treat as a rejection or a flagged divergence. Gradient-free kernels (pCN, gpCN, RWM) call an
+optional ``logdensity(x, args) -> log π(x)`` instead, so that no gradient is computed for them
+(without one, the log density is taken from ``logdensity_and_grad``: :func:`evaluation_for`).
+:class:`CompiledTarget` bundles them with an optional Python ``predict(xi)`` (G(T(ξ)) of one
+draw ξ, for the ``log_likelihood`` group; the loop applies it to the kept draws one at a
+time, :mod:`bayesinv._rowwise`).
 :func:`compiled_target` builds one for linear forward maps with Gaussian priors; a dense GP
 or a neural-network surrogate needs only its own ``logdensity_and_grad`` and ``args``.
 
 Loop. :func:`run_segment` runs steps ``[start, stop)`` of one chain with the kernel's own
-``step`` function (the same numba propose/accept code the interpreted loop calls around a
-Python PDE solve), the shared warm-up adaptation and the same thinning rule, so for the same
-seed the two loops make the same random draws and the same decisions: their draws agree to
-the round-off of the two target implementations (bit for bit when both evaluate the target
-with the same function; tested). The driver calls it segment by segment (for progress,
-streaming, checkpoints and SIGTERM), one thread per chain: the loop releases the GIL
-(``nogil=True``), so chains run in parallel on the available cores.
+``step`` function (its ``propose`` and ``accept`` halves around one target evaluation,
+:func:`.kernels._common.gradient_step`; the same numba propose/accept code the interpreted
+loop calls around a Python PDE solve), the shared warm-up adaptation and the same thinning
+rule, so for the same seed the two loops make the same random draws and the same decisions:
+their draws agree to the round-off of the two target implementations (bit for bit when both
+evaluate the target with the same function; tested). The driver calls it segment by segment
+(for progress, streaming, checkpoints and SIGTERM), one thread per chain: the loop releases
+the GIL (``nogil=True``), so chains run in parallel on the available cores.
 
 Compilation: functions taking another jitted function as an argument cannot be cached on disk
 by numba (the cache key holds the function object), so the loop is compiled once per process
@@ -29,6 +33,7 @@ for each (kernel, target) pair, a few seconds; the kernels themselves are cached
 
 from __future__ import annotations
 
+import functools
 from typing import NamedTuple
 
 import numba
@@ -42,12 +47,34 @@ from .kernels._common import loglik_from_logdensity
 
 
 class CompiledTarget(NamedTuple):
-    """A numba target: ``logdensity_and_grad(x, args)``, its ``args``, and an optional
-    ``predict(xi) -> G(T(ξ))`` for one draw ξ of length k."""
+    """A numba target: ``logdensity_and_grad(x, args)``, its ``args``, an optional
+    ``predict(xi) -> G(T(ξ))`` for one draw ξ of length k and an optional numba
+    ``logdensity(x, args)`` (the value alone, for gradient-free kernels)."""
 
     logdensity_and_grad: object
     args: tuple
     predict: object = None
+    logdensity: object = None
+
+
+@functools.cache
+def _value_of(logdensity_and_grad):
+    @numba.njit
+    def logdensity(x, args):
+        return logdensity_and_grad(x, args)[0]
+
+    return logdensity
+
+
+def evaluation_for(kernel, target: CompiledTarget):
+    """The numba function a kernel's compiled ``step`` evaluates: ``logdensity_and_grad`` for
+    gradient kernels, the log density alone for the others (the target's ``logdensity``, or
+    the value of ``logdensity_and_grad`` when it has none)."""
+    if kernel.uses_gradient:
+        return target.logdensity_and_grad
+    if target.logdensity is not None:
+        return target.logdensity
+    return _value_of(target.logdensity_and_grad)
 
 
 @numba.njit(cache=True)
@@ -59,8 +86,19 @@ def linear_gaussian_logdensity_and_grad(x, args):
     """
     B, r0, inv_sigma2, log_norm = args
     r = r0 - B @ x
-    lp = -0.5 * inv_sigma2 * (r @ r) + log_norm - 0.5 * (x @ x)
-    return lp, inv_sigma2 * (B.T @ r) - x
+    return _linear_gaussian_lp(r, x, inv_sigma2, log_norm), inv_sigma2 * (B.T @ r) - x
+
+
+@numba.njit(cache=True)
+def _linear_gaussian_lp(r, x, inv_sigma2, log_norm):
+    return -0.5 * inv_sigma2 * (r @ r) + log_norm - 0.5 * (x @ x)
+
+
+@numba.njit(cache=True)
+def linear_gaussian_logdensity(x, args):
+    """log π(ξ) of :func:`linear_gaussian_logdensity_and_grad` alone (no gradient)."""
+    B, r0, inv_sigma2, log_norm = args
+    return _linear_gaussian_lp(r0 - B @ x, x, inv_sigma2, log_norm)
 
 
 def compiled_target(posterior) -> CompiledTarget | None:
@@ -83,7 +121,8 @@ def compiled_target(posterior) -> CompiledTarget | None:
     def predict(xi):
         return A @ prior.to_physical(xi) + forward.offset
 
-    return CompiledTarget(linear_gaussian_logdensity_and_grad, args, predict)
+    return CompiledTarget(linear_gaussian_logdensity_and_grad, args, predict,
+                          linear_gaussian_logdensity)
 
 
 @numba.njit(cache=True)

@@ -31,7 +31,7 @@ from ..lowrank import WhitenedLinearization
 from ..posterior import Posterior
 from .kernels import da
 from .kernels._common import IDENTITY
-from .methods import _initial_evaluation, _Metropolis
+from .methods import Method, StepStats, _initial_evaluation
 
 
 def linearized_surrogate(posterior: Posterior, xi) -> np.ndarray:
@@ -54,7 +54,7 @@ def linearized_surrogate(posterior: Posterior, xi) -> np.ndarray:
         np.column_stack([(like.data - ev.prediction + B @ lin.xi) / sigma, B / sigma]))
 
 
-class DelayedAcceptance(_Metropolis):
+class DelayedAcceptance(Method):
     """Two-stage delayed acceptance with pCN (see the module docstring); scale ``beta``.
 
     A failed full solve is a rejected proposal, counted in ``diverging``; so is a non-finite
@@ -64,7 +64,6 @@ class DelayedAcceptance(_Metropolis):
     name = "da"
     kernel = da
     parameter = "beta"
-    uses_gradient = False
     target_accept = 0.25
     max_parameter = 1.0
     #: the surrogate is evaluated in Python: no compiled loop
@@ -137,7 +136,10 @@ class DelayedAcceptance(_Metropolis):
                        f["surrogate_solves"])
 
     def step(self, state, beta, rng):
-        proposal = da.propose(state, beta, rng)
+        """The kernel's ``propose`` (the common protocol), then two stages with two
+        evaluations instead of one ``accept``: the one method whose step is its own."""
+        R = self.sqrt_precond
+        proposal = da.propose(state, beta, R, R, rng)
         ls = self.surrogate_loglik(proposal)
         if not da.first_stage(state, ls, rng):
             state, info = da.reject_first(state, ls)
@@ -145,6 +147,10 @@ class DelayedAcceptance(_Metropolis):
         ev = self.target.evaluate(proposal)
         state, info = da.second_stage(state, proposal, ev.loglik, ls, rng)
         return state, self._stats(state, info), ev.prediction if info.is_accepted else None
+
+    @staticmethod
+    def _stats(state, info):
+        return StepStats(float(da.logdensity(state)), info.acceptance_rate, info.diverging)
 
 
 def with_surrogate(cls, surrogate):

@@ -16,7 +16,6 @@ import numpy as np
 
 from .kernels import dili
 from .lowrank_methods import GPCNL
-from .methods import _grad_or_nan
 
 
 class DILI(GPCNL):
@@ -32,15 +31,4 @@ class DILI(GPCNL):
         super().__init__(target, sqrt_precond)
         self.packed = np.ascontiguousarray(dili.lis_reference(self.packed))
         self.sqrt_precond = self.inv_sqrt_precond = self.packed
-
-    def _state_from(self, position, logdensity, grad, **derived):
-        return dili.init(position, float(logdensity), np.asarray(grad, float), self.packed)
-
-    def step(self, state, step_size, rng):
-        P = self.packed
-        proposal = dili.propose(state, step_size, P, rng)
-        ev = self.target.evaluate(proposal, grad=True)
-        state, info = dili.accept(state, proposal, ev.logdensity, _grad_or_nan(ev, proposal),
-                                  step_size, P, rng)
-        return state, self._stats(state, info), ev.prediction if info.is_accepted else None
 

@@ -12,9 +12,12 @@ runs in the process. Two loops run the same kernel code:
   thread per chain with the GIL released.
 
 All chains advance together in *blocks* of steps (about half a second each). Between blocks
-the driver updates the progress bar, streams kept draws to disk, writes checkpoints and
-honours SIGTERM (:class:`.runner.ChainRunner`); block boundaries never change the draws,
-since each chain owns its Generator, kernel state and adaptation state.
+the driver updates the progress bar, hands kept draws to the storage (in memory, streamed to
+disk, checkpointed: :mod:`.storage`) and honours SIGTERM (:class:`.runner.ChainRunner`); block
+boundaries never change the draws, since each chain owns its Generator, kernel state and
+adaptation state. Settings are checked by :mod:`.settings` (shared with batch configs), fresh
+or checkpointed chains set up by :mod:`.setup`; tuning and persistence options can be passed
+grouped (:mod:`.options`).
 
 Warm-up: the first ``warmup`` steps are discarded; during them pCN's β and MALA's, pCN-
 Langevin's and RWM's step are adapted by dual averaging (:mod:`.adaptation`) to a target
@@ -32,44 +35,29 @@ from __future__ import annotations
 
 import time
 import warnings
-from pathlib import Path
+from dataclasses import asdict
 
 import numpy as np
 
-from .._validation import (
-    float_in_interval,
-    integer_at_least,
-    one_of,
-    positive_float,
-    real_array,
-    spd_matrix,
-)
+from .._validation import spd_matrix
 from .._version import __version__
 from ..diagnostics.arviz_io import convergence_diagnostics
-from ..errors import (
-    BayesinvWarning,
-    InvalidArgumentError,
-)
+from ..errors import BayesinvWarning, InvalidArgumentError
 from ..laplace import LaplaceApproximation
-from ..optimize import MAPResult
 from ..posterior import Posterior
-from . import adaptation
 from . import checkpoint as ckpt
 from .auto import choose_method
-from .chains import (
-    Chain,
-    RunSettings,
-)
-from .compiled import CompiledTarget, InterpretedAdapter, compiled_target
-from .delayed_acceptance import with_surrogate
+from .chains import RunSettings
+from .compiled import CompiledTarget, InterpretedAdapter
 from .exact import exact_from_sample_options
-from .gibbs import blocks_of, with_hyperparameters
-from .methods import low_rank_variant, method_class
+from .options import Persistence, Tuning, grouped
 from .parallel import check_cores
-from .runner import Accounting, ChainRunner, communicator
-from .storage import DrawStream
-from .tuning import initial_parameter
-from .warmstart import MAPCache, initial_positions, seed_sequence, sqrt_preconditioner
+from .runner import ChainRunner, communicator
+from .settings import LOOPS, check_settings, choose_loop
+from .setup import check_processes, read_checkpoint, resume_chains, resume_settings, start_chains
+from .warmstart import seed_sequence
+
+__all__ = ["LOOPS", "check_settings", "sample"]
 
 _NEVER = 2**62  # "no divergence limit" for methods with an accept step
 #: Warn when the worst bulk or tail ESS of ξ is below this many draws per chain
@@ -110,127 +98,6 @@ def _warn_if_not_converged(idata, chains: int) -> dict:
     return summary
 
 
-def _tuning_options(cls, step_size, beta, adapt, warmup, target_accept):
-    """(the given scale parameter or None, whether to adapt it, the target acceptance)."""
-    if cls.parameter == "beta":
-        if step_size is not None:
-            raise InvalidArgumentError("step_size is not a pCN parameter; pCN takes beta")
-        given = beta
-    else:
-        if beta is not None:
-            raise InvalidArgumentError(
-                f"beta is a pCN parameter; method={cls.name!r} takes step_size")
-        given = step_size
-    if cls.target_accept is None:
-        if adapt:
-            raise InvalidArgumentError(
-                f"adapt=True: method={cls.name!r} has no accept step, hence no acceptance "
-                f"rate to adapt to; leave step_size=None for the curvature rule or give it")
-        adapt = False
-    elif adapt is None:
-        adapt = given is None and warmup > 0
-    if adapt and warmup == 0:
-        raise InvalidArgumentError("adapt=True needs warmup > 0 (adaptation runs in warm-up)")
-    if target_accept is not None:
-        target_accept = float_in_interval("target_accept", target_accept, 0.0, 1.0,
-                                          closed_high=False)
-    else:
-        target_accept = cls.target_accept or 0.5  # (unused without an accept step)
-    return given, bool(adapt), target_accept
-
-
-def _choose_loop(posterior, compiled, loop):
-    """(the compiled target or None, whether the compiled loop runs)."""
-    if compiled is not None and not isinstance(compiled, CompiledTarget):
-        raise InvalidArgumentError(
-            f"compiled must be a bayesinv CompiledTarget, got {type(compiled).__name__}")
-    target = compiled if compiled is not None else compiled_target(posterior)
-    if loop == "compiled" and target is None:
-        raise InvalidArgumentError(
-            "loop='compiled' needs a numba-compiled target: this posterior has none (only "
-            "LinearForwardMap with a GaussianPrior is built in); pass compiled=CompiledTarget"
-            "(...) or use loop='interpreted'")
-    return target, target is not None and loop != "interpreted"
-
-
-_LOW_RANK_ONLY = ("gpcn", "gpcnl", "dili")
-
-
-def _method_for_preconditioner(cls, preconditioner):
-    """The method class for this preconditioner: the low-rank variant for a low-rank Laplace
-    approximation (which gpCN and gpCN-Langevin always use), with clear errors otherwise."""
-    low_rank = isinstance(preconditioner, LaplaceApproximation) or (
-        isinstance(preconditioner, str) and preconditioner == "laplace_lowrank")
-    if cls.name in _LOW_RANK_ONLY:
-        if preconditioner is not None and not low_rank:
-            raise InvalidArgumentError(
-                f"method={cls.name!r} takes its reference Gaussian from a low-rank Laplace "
-                f"approximation: preconditioner=None (built at the MAP), 'laplace_lowrank' or "
-                f"bayesinv.laplace(posterior), not {preconditioner!r}")
-        return low_rank_variant(cls)
-    if low_rank:
-        return low_rank_variant(cls)
-    if preconditioner is not None and not cls.preconditionable:
-        raise InvalidArgumentError(
-            f"preconditioner applies to method='ula' or 'mala' only (and a low-rank Laplace "
-            f"approximation also to 'gpcn', 'gpcnl', 'dili'), not {cls.name!r}")
-    return cls
-
-
-def _map_of(preconditioner, posterior):
-    """A Laplace approximation's mean as the MAP (so init='map' does not recompute it)."""
-    if not isinstance(preconditioner, LaplaceApproximation):
-        return None
-    if preconditioner.dim != posterior.whitened.dim:
-        raise InvalidArgumentError(
-            f"the Laplace approximation has dimension {preconditioner.dim}, the posterior "
-            f"{posterior.whitened.dim}: was it built for another posterior?")
-    mean = preconditioner.mean
-    return MAPResult(mean, posterior.prior.to_physical(mean), float("nan"), True,
-                     "the Laplace approximation's mean", 0)
-
-
-#: the values of ``sample(loop=...)``
-LOOPS = ("auto", "interpreted", "compiled")
-
-
-def check_settings(method: str = "pcn", *, draws: int = 1000, warmup: int = 0,
-                   chains: int = 4, thin: int = 1, step_size=None, beta=None,
-                   preconditioner=None, max_divergences: int | None = None,
-                   adapt: bool | None = None, target_accept: float | None = None,
-                   safety_factor: float = 0.1, curvature_iterations: int = 20,
-                   loop: str = "auto", surrogate=None) -> dict:
-    """Validate the sampler settings of :func:`sample` that need no posterior — the same
-    checks ``sample`` makes, so that a batch config can be refused before any run.
-
-    Returns the normalised values (``cls``: the method class, ``given``: the scale parameter
-    given, or None). Raises :class:`~bayesinv.errors.InvalidArgumentError` naming the
-    setting, e.g. ``step_size`` with pCN, ``beta`` with ULA, a preconditioner with a method
-    that takes none, or an unknown ``loop``.
-    """
-    cls = method_class(method)
-    draws = integer_at_least("draws", draws, 1)
-    warmup = integer_at_least("warmup", warmup, 0)
-    chains = integer_at_least("chains", chains, 1)
-    thin = integer_at_least("thin", thin, 1)
-    loop = one_of("loop", loop, LOOPS)
-    safety_factor = positive_float("safety_factor", safety_factor)
-    curvature_iterations = integer_at_least("curvature_iterations", curvature_iterations, 1)
-    cls = with_surrogate(_method_for_preconditioner(cls, preconditioner), surrogate)
-    if loop == "compiled" and not getattr(cls, "compiled_loop", True):
-        raise InvalidArgumentError(f"method={cls.name!r} runs in the interpreted loop only; "
-                                   f"use loop='auto' or 'interpreted'")
-    given, adapt, target_accept = _tuning_options(cls, step_size, beta, adapt, warmup,
-                                                  target_accept)
-    if max_divergences is None:
-        max_divergences = max(10, (warmup + draws * thin) // 20)
-    max_divergences = integer_at_least("max_divergences", max_divergences, 0)
-    return {"cls": cls, "given": given, "draws": draws, "warmup": warmup, "chains": chains,
-            "thin": thin, "loop": loop, "safety_factor": safety_factor,
-            "curvature_iterations": curvature_iterations, "adapt": adapt,
-            "target_accept": target_accept, "max_divergences": max_divergences}
-
-
 def sample(posterior: Posterior, method: str | None = None, *, draws: int = 1000,
            warmup: int | None = None, chains: int = 4, seed=None, step_size=None, beta=None,
            init=None, thin: int = 1,
@@ -239,7 +106,8 @@ def sample(posterior: Posterior, method: str | None = None, *, draws: int = 1000
            safety_factor: float = 0.1, curvature_iterations: int = 20, loop: str = "auto",
            compiled: CompiledTarget | None = None, checkpoint=None,
            checkpoint_interval: float = 60.0, stream=None, stream_every: int = 1000,
-           diagnostics: bool = True, surrogate=None, cores: int | None = None):
+           diagnostics: bool = True, surrogate=None, cores: int | None = None,
+           tuning: Tuning | None = None, persistence: Persistence | None = None):
     """Draw from the posterior with a numba-kernel MCMC sampler.
 
     Parameters
@@ -346,6 +214,14 @@ def sample(posterior: Posterior, method: str | None = None, *, draws: int = 1000
         (:mod:`.parallel`), default 1 (this process); draws, checkpoints and streams are
         bit-identical to ``cores=1`` and solve counts are summed. Compiled loop: threads,
         default one per chain up to the cores available.
+    tuning : Tuning, optional
+        ``step_size``, ``beta``, ``adapt``, ``target_accept``, ``safety_factor``,
+        ``curvature_iterations`` and ``max_divergences`` as one object
+        (:class:`bayesinv.samplers.Tuning`), instead of the single keyword arguments.
+    persistence : Persistence, optional
+        ``checkpoint``, ``checkpoint_interval``, ``stream`` and ``stream_every`` as one object
+        (:class:`bayesinv.samplers.Persistence`); the draws go through one storage object
+        (in memory, streamed, checkpointed: :mod:`bayesinv.samplers.storage`).
 
     Returns
     -------
@@ -359,13 +235,21 @@ def sample(posterior: Posterior, method: str | None = None, *, draws: int = 1000
     if not isinstance(posterior, Posterior):
         raise InvalidArgumentError(
             f"posterior must be a bayesinv.Posterior, got {type(posterior).__name__}")
+    tuning = grouped("tuning", tuning, Tuning, {
+        "step_size": step_size, "beta": beta, "adapt": adapt, "target_accept": target_accept,
+        "safety_factor": safety_factor, "curvature_iterations": curvature_iterations,
+        "max_divergences": max_divergences})
+    persistence = grouped("persistence", persistence, Persistence, {
+        "checkpoint": checkpoint, "checkpoint_interval": checkpoint_interval,
+        "stream": stream, "stream_every": stream_every})
+    options = {"warmup": warmup, "init": init, "step_size": tuning.step_size,
+               "beta": tuning.beta, "thin": thin, "preconditioner": preconditioner,
+               "adapt": tuning.adapt, "target_accept": tuning.target_accept,
+               "compiled": compiled, "checkpoint": persistence.checkpoint,
+               "stream": persistence.stream}
     choice = None
     if method is None:
-        choice = choose_method(posterior, {
-            "warmup": warmup, "init": init, "step_size": step_size, "beta": beta,
-            "thin": thin, "preconditioner": preconditioner, "adapt": adapt,
-            "target_accept": target_accept, "compiled": compiled, "checkpoint": checkpoint,
-            "stream": stream})
+        choice = choose_method(posterior, options)
         method = choice.method
         warmup = choice.settings.get("warmup", 0) if warmup is None else warmup
         init = choice.settings.get("init", "prior") if init is None else init
@@ -373,162 +257,63 @@ def sample(posterior: Posterior, method: str | None = None, *, draws: int = 1000
     if method == "exact":
         idata = exact_from_sample_options(
             posterior, draws=draws, chains=chains, seed=seed, store_theta=store_theta,
-            unused={"warmup": warmup, "init": init, "step_size": step_size, "beta": beta,
-                    "thin": thin, "preconditioner": preconditioner, "adapt": adapt,
-                    "target_accept": target_accept, "compiled": compiled,
-                    "checkpoint": checkpoint, "stream": stream})
+            unused={**options, "warmup": warmup, "init": init})
         if choice is not None:
             idata.attrs.update(choice.attrs)
         return idata   # independent draws: no chain diagnostics (``diagnostics`` unused)
     checked = check_settings(method, draws=draws, warmup=warmup, chains=chains, thin=thin,
-                             step_size=step_size, beta=beta, preconditioner=preconditioner,
-                             max_divergences=max_divergences, adapt=adapt,
-                             target_accept=target_accept, safety_factor=safety_factor,
-                             curvature_iterations=curvature_iterations, loop=loop,
-                             surrogate=surrogate)
-    cls, given = checked["cls"], checked["given"]
-    draws, warmup, chains, thin = (checked[k] for k in ("draws", "warmup", "chains", "thin"))
-    adapt, target_accept, loop = checked["adapt"], checked["target_accept"], checked["loop"]
-    safety_factor, max_divergences = checked["safety_factor"], checked["max_divergences"]
-    curvature_iterations = checked["curvature_iterations"]
-    seed_seq = seed_sequence(seed)
-    checkpoint_interval = positive_float("checkpoint_interval", checkpoint_interval)
-    stream_every = integer_at_least("stream_every", stream_every, 1)
-    cores = check_cores(cores)
-    comm = communicator(posterior)
-    if stream is not None and comm is not None:
-        raise InvalidArgumentError(
-            f"stream={str(stream)!r} writes draws from one process, but the forward map is "
-            f"distributed over {comm.size} MPI ranks: use checkpoint= (written by rank 0) and "
-            f"save the returned draws on rank 0")
-    if cores is not None and cores > 1 and blocks_of(posterior):
-        raise InvalidArgumentError(
-            f"cores={cores}: chains with hyperparameter updates (unknown σ, prior scale τ) "
-            f"run in one process; use cores=None or 1")
-    if cores is not None and cores > 1 and comm is not None:
-        raise InvalidArgumentError(
-            f"cores={cores} forks worker processes, but the forward map is distributed over "
-            f"{comm.size} MPI ranks: its ranks already share the work (use cores=None, or "
-            f"chains on rank groups with bayesinv.hpc.groups.GroupExecutor)")
-    ctarget, use_compiled = _choose_loop(posterior, compiled, loop)
+                             preconditioner=preconditioner, loop=loop, surrogate=surrogate,
+                             **asdict(tuning))
+    cls = checked["cls"]
+    storage = persistence.storage()
+    comm, cores = communicator(posterior), check_cores(cores)
+    check_processes(posterior, comm, cores, persistence.stream)
+    ctarget, use_compiled = choose_loop(posterior, compiled, checked["loop"])
     use_compiled = use_compiled and getattr(cls, "compiled_loop", True)
     if preconditioner is not None and not isinstance(preconditioner,
                                                      (str, LaplaceApproximation)):
         preconditioner = spd_matrix("preconditioner", preconditioner, posterior.whitened.dim)
-
-    settings = {
-        "method": cls.name, "draws": draws, "warmup": warmup, "chains": chains, "thin": thin,
-        "seed": (seed_seq.entropy, tuple(seed_seq.spawn_key)), "given": given,
-        "adapt": adapt, "target_accept": target_accept, "safety_factor": safety_factor,
-        "curvature_iterations": curvature_iterations,
-        "init": init if isinstance(init, str) else real_array(
-            "init", init.position if isinstance(init, MAPResult) else init),
-        "preconditioner": preconditioner.fingerprint() if isinstance(
-            preconditioner, LaplaceApproximation) else preconditioner,
-        "max_divergences": max_divergences, "store_theta": store_theta,
-        **({} if surrogate is None else {"surrogate": ckpt.problem_fingerprint(surrogate)}),
-    }
-    problem_digest = ckpt.problem_fingerprint(posterior)
-    settings_digest = ckpt.digest(settings)
-    resume = None
-    if checkpoint is not None:
-        checkpoint = Path(checkpoint)
-        if checkpoint.exists():
-            meta, arrays = ckpt.read(checkpoint)
-            ckpt.check_resumable(checkpoint, meta, problem_digest, settings_digest)
-            resume = (meta, arrays)
-
+    seed_seq = seed_sequence(seed)
+    base_meta = {"problem": ckpt.problem_fingerprint(posterior), "method": cls.name,
+                 "settings": ckpt.digest(resume_settings(checked, seed_seq, init, preconditioner,
+                                                   store_theta, surrogate))}
+    resume = read_checkpoint(persistence.checkpoint, base_meta)
     py_target = InterpretedAdapter(ctarget) if (
         compiled is not None and not use_compiled) else posterior.whitened
-    counts = posterior.likelihood.forward.counts
-    before = counts.as_dict()
     start_time = time.perf_counter()
-    tuning_attrs: dict = {}
     if resume is None:
-        map_cache = MAPCache(posterior, init if isinstance(init, MAPResult) else
-                             _map_of(preconditioner, posterior),
-                             method=choice.settings.get("map_method", "lbfgs") if choice
-                             else "lbfgs")
-        rngs = [np.random.default_rng(s) for s in seed_seq.spawn(chains)]
-        positions, init_kind = initial_positions(init, posterior, chains, rngs, map_cache)
-        precond_start = time.perf_counter()
-        if hasattr(cls, "setup_reference"):  # delayed acceptance: its surrogate
-            sqrt_precond, precond_kind = cls.setup_reference(posterior, map_cache)
-        else:
-            sqrt_precond, precond_kind = sqrt_preconditioner(
-                "laplace_lowrank" if preconditioner is None and getattr(cls, "low_rank", False)
-                else preconditioner, posterior, map_cache)
-        sampler = with_hyperparameters(posterior, cls(py_target, sqrt_precond=sqrt_precond))
-        low_rank = getattr(cls, "low_rank", False)
-        value, tuning_attrs = initial_parameter(
-            cls, given, adapt=adapt, warmup=warmup, posterior=posterior,
-            positions=positions, sqrt_precond=sampler.sqrt_apply if low_rank else sqrt_precond,
-            safety_factor=safety_factor, curvature_iterations=curvature_iterations)
-        if low_rank:
-            tuning_attrs["laplace_rank"] = int(sqrt_precond.shape[0] - 1)
-            tuning_attrs["preconditioner_time"] = time.perf_counter() - precond_start
-        after_setup = counts.as_dict()
-        tuning_attrs["setup_time"] = time.perf_counter() - start_time
-        tuning_attrs["num_setup_solves"] = sum(after_setup.values()) - sum(before.values())
-        # solve counts and time from here on are the chains' own
-        accounting = Accounting(0.0, {"forward": 0, "adjoint": 0, "tangent": 0}, after_setup,
-                                time.perf_counter())
-        chain_list = []
-        for c in range(chains):
-            x0 = np.ascontiguousarray(positions[c])
-            if use_compiled:
-                state, prediction = sampler.init_compiled(x0, ctarget), None
-            else:
-                state, prediction = sampler.init(x0)
-            chain_list.append(Chain(rngs[c], state, value, adaptation.init(value),
-                                    prediction=prediction))
-        streamed = 0
-        base_meta = {"problem": problem_digest, "settings": settings_digest,
-                     "method": cls.name, "init_kind": init_kind,
-                     "preconditioner_kind": precond_kind, "tuning": tuning_attrs}
-        if stream is not None:
-            DrawStream(stream).reset()
+        setup = start_chains(posterior, cls, py_target, checked, seed_seq, init,
+                              preconditioner, choice, ctarget if use_compiled else None)
+        storage.start(None)
     else:
-        meta, arrays = resume
-        R = arrays["sqrt_precond"]
-        sampler = with_hyperparameters(posterior,
-                                       cls(py_target, sqrt_precond=None if R.size == 0 else R))
-        chain_list = ckpt.restore_chains(meta, arrays, sampler)
-        init_kind, precond_kind = meta["init_kind"], meta["preconditioner_kind"]
-        tuning_attrs = meta["tuning"]
-        if meta["streamed"] is not None and stream is None:
-            raise InvalidArgumentError(
-                f"checkpoint {str(checkpoint)!r} streamed {meta['streamed']} draws to disk: "
-                f"pass stream=<the same directory> to resume it")
-        streamed = meta["streamed"] or 0
-        accounting = Accounting(meta["elapsed"], meta["counts"], before, start_time)
-        base_meta = {k: meta[k] for k in ("problem", "settings", "method", "init_kind",
-                                          "preconditioner_kind", "tuning")}
-        if stream is not None:
-            DrawStream(stream).truncate(streamed)
-
-    run = RunSettings(sampler, warmup, thin, warmup + draws * thin, adapt, target_accept,
-                      max_divergences if cls.stops_on_divergence else _NEVER,
+        setup = resume_chains(posterior, cls, py_target, *resume, start_time)
+        storage.start(resume[0]["streamed"])
+    sampler, chain_list, accounting, meta = setup
+    base_meta.update(meta)
+    draws, warmup, thin = checked["draws"], checked["warmup"], checked["thin"]
+    run = RunSettings(sampler, warmup, thin, warmup + draws * thin, checked["adapt"],
+                      checked["target_accept"],
+                      checked["max_divergences"] if cls.stops_on_divergence else _NEVER,
                       ctarget if use_compiled else None)
     attrs = {
-        "sampler": cls.name, "draws": draws, "warmup": warmup, "thin": thin, "chains": chains,
-        "init": init_kind, "preconditioner": precond_kind,
-        "loop": "compiled" if use_compiled else "interpreted",
-        "adapted": int(adapt), **({"target_accept": target_accept} if adapt else {}),
-        **tuning_attrs,
+        "sampler": cls.name, "draws": draws, "warmup": warmup, "thin": thin,
+        "chains": checked["chains"], "init": meta["init_kind"],
+        "preconditioner": meta["preconditioner_kind"],
+        "loop": "compiled" if use_compiled else "interpreted", "adapted": int(checked["adapt"]),
+        **({"target_accept": checked["target_accept"]} if checked["adapt"] else {}),
+        **meta["tuning"],
         "seed": str(seed_seq.entropy), "seed_spawn_key": str(tuple(seed_seq.spawn_key)),
         "inference_library": "bayesinv", "inference_library_version": __version__,
     }
     runner = ChainRunner(posterior, cls, chain_list, run, attrs, accounting,
-                         resumed=resume is not None, store_theta=store_theta, stream=stream,
-                         streamed=streamed, stream_every=stream_every, checkpoint=checkpoint,
+                         resumed=resume is not None, store_theta=store_theta, storage=storage,
                          base_meta=base_meta, cores=cores)
-    runner.run_blocks(progress, checkpoint_interval)
+    runner.run_blocks(progress)
     idata = runner.result()
     if hasattr(cls, "result_attrs"):  # e.g. delayed acceptance's full and surrogate solves
         idata.attrs.update(cls.result_attrs(chain_list))
     if choice is not None:
         idata.attrs.update(choice.attrs)
     if diagnostics:
-        idata.attrs.update(_warn_if_not_converged(idata, chains))
+        idata.attrs.update(_warn_if_not_converged(idata, checked["chains"]))
     return idata

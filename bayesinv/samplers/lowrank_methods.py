@@ -18,7 +18,7 @@ import numpy as np
 from ..errors import InvalidArgumentError
 from .kernels import _lowrank as lr
 from .kernels import gpcn, gpcnl, lrmala, lrula
-from .methods import MALA, ULA, StepStats, _grad_or_nan, _initial_evaluation, _Metropolis
+from .methods import MALA, ULA, Method, StepStats, _initial_evaluation
 
 
 class _LowRank:
@@ -49,25 +49,14 @@ class LowRankULA(_LowRank, ULA):
 
     kernel = lrula
 
-    def _propose(self, state, step_size, rng):
-        return lrula.propose(state, step_size, self.packed, rng)
-
 
 class LowRankMALA(_LowRank, MALA):
     """MALA with the low-rank Laplace preconditioner (:mod:`.kernels.lrmala`)."""
 
     kernel = lrmala
 
-    def step(self, state, step_size, rng):
-        P = self.packed
-        proposal = lrmala.propose(state, step_size, P, rng)
-        ev = self.target.evaluate(proposal, grad=True)
-        state, info = lrmala.accept(state, proposal, ev.logdensity,
-                                    _grad_or_nan(ev, proposal), step_size, P, rng)
-        return state, self._stats(state, info), ev.prediction if info.is_accepted else None
 
-
-class GPCN(_LowRank, _Metropolis):
+class GPCN(_LowRank, Method):
     """Generalised pCN with the Laplace reference (:mod:`.kernels.gpcn`); scale ``beta``.
 
     A failed forward solve is a rejected proposal, counted in ``diverging``.
@@ -76,7 +65,6 @@ class GPCN(_LowRank, _Metropolis):
     name = "gpcn"
     kernel = gpcn
     parameter = "beta"
-    uses_gradient = False
     target_accept = 0.25
     max_parameter = 1.0
 
@@ -92,14 +80,8 @@ class GPCN(_LowRank, _Metropolis):
         return gpcn.init(np.asarray(arrays["position"], float), float(arrays["loglik"]),
                          self.packed)
 
-    def step(self, state, beta, rng):
-        proposal = gpcn.propose(state, beta, self.packed, rng)
-        ev = self.target.evaluate(proposal)
-        state, info = gpcn.accept(state, proposal, ev.loglik, self.packed, rng)
-        return state, self._stats(state, info), ev.prediction if info.is_accepted else None
 
-
-class GPCNL(_LowRank, _Metropolis):
+class GPCNL(_LowRank, Method):
     """Generalised pCN-Langevin with the Laplace reference (:mod:`.kernels.gpcnl`).
 
     A failed forward solve is a rejected proposal, counted in ``diverging``.
@@ -112,15 +94,8 @@ class GPCNL(_LowRank, _Metropolis):
     max_parameter = 2.0
 
     def _state_from(self, position, logdensity, grad, **derived):
-        return gpcnl.init(position, float(logdensity), np.asarray(grad, float), self.packed)
-
-    def step(self, state, step_size, rng):
-        P = self.packed
-        proposal = gpcnl.propose(state, step_size, P, rng)
-        ev = self.target.evaluate(proposal, grad=True)
-        state, info = gpcnl.accept(state, proposal, ev.logdensity, _grad_or_nan(ev, proposal),
-                                   step_size, P, rng)
-        return state, self._stats(state, info), ev.prediction if info.is_accepted else None
+        return self.kernel.init(position, float(logdensity), np.asarray(grad, float),
+                                self.packed)
 
 
 #: method name → its variant with a low-rank Laplace preconditioner

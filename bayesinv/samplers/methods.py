@@ -2,11 +2,12 @@
 
 Each method wraps one kernel of :mod:`bayesinv.samplers.kernels`: the kernel proposes
 (numba), the target is evaluated in Python (one PDE solve, plus one adjoint solve for
-gradient methods), and the kernel accepts or updates (numba). This is the interpreted loop's
-step; the compiled loop calls the same kernel functions through the kernel's ``step``
-(:mod:`bayesinv.samplers.compiled`). A method object knows its kernel, the name of its scale
-parameter, whether it has an acceptance rate to adapt and its default target, and whether
-divergences stop it (ULA-type methods, which have no accept step).
+gradient methods), and the kernel accepts or updates (numba). Every kernel's halves take the
+same arguments (the protocol of :mod:`.kernels._common`), so this interpreted step is written
+once, :meth:`Method.step`; the compiled loop calls the same kernel functions through the
+kernel's ``step`` (:mod:`bayesinv.samplers.compiled`). A method object knows its kernel, the
+name of its scale parameter, whether it has an acceptance rate to adapt and its default
+target, and whether divergences stop it (ULA-type methods, which have no accept step).
 
 ``step(state, parameter, rng)`` returns the new kernel state, the per-step statistics (ArviZ
 names ``lp``, ``acceptance_rate``, ``diverging``) and the prediction G(θ) at the new state
@@ -51,7 +52,6 @@ class Method:
     kernel: object
     #: name of the scale parameter in ``sample()``: "step_size" or "beta"
     parameter: str = "step_size"
-    uses_gradient: bool = True
     #: default target acceptance rate for warm-up adaptation; None: not adapted this way
     target_accept: float | None = None
     #: upper bound of the parameter (β ≤ 1 for pCN, δ ≤ 2 for pCN-Langevin)
@@ -63,6 +63,13 @@ class Method:
     #: Crank–Nicolson methods: the prior part is exact (implicit), so only the data
     #: curvature λ − 1 limits the step (see :mod:`.tuning`)
     implicit_prior: bool = False
+
+    #: whether the target is evaluated with its gradient: the kernel's (set per subclass)
+    uses_gradient: bool = True
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        cls.uses_gradient = cls.kernel.uses_gradient
 
     def __init__(self, target: WhitenedPosterior, sqrt_precond=None):
         self.target = target
@@ -87,6 +94,19 @@ class Method:
     def _state_from(self, position, logdensity, grad):
         return self.kernel.init(position, logdensity, grad)
 
+    def step(self, state, parameter, rng):
+        """One step: the kernel's ``propose``, the target at the proposal (with its gradient
+        for gradient kernels), the kernel's ``accept``; returns the new state, its
+        :class:`StepStats` and G(θ) at the new state (None when unchanged)."""
+        kernel, R, R_inv = self.kernel, self.sqrt_precond, self.inv_sqrt_precond
+        proposal = kernel.propose(state, parameter, R, R_inv, rng)
+        ev = self.target.evaluate(proposal, grad=kernel.uses_gradient)
+        state, info = kernel.accept(state, proposal, ev.logdensity, ev.loglik,
+                                    _grad_or_nan(ev, proposal), parameter, R, R_inv, rng)
+        stats = StepStats(float(kernel.logdensity(state)), info.acceptance_rate,
+                          info.diverging)
+        return state, stats, ev.prediction if info.is_accepted else None
+
     def state_to_arrays(self, state) -> dict:
         return {k: np.asarray(v) for k, v in state._asdict().items()}
 
@@ -107,15 +127,6 @@ class ULA(Method):
     stops_on_divergence = True
     preconditionable = True
 
-    def _propose(self, state, step_size, rng):
-        return ula.propose_preconditioned(state, step_size, self.sqrt_precond, rng)
-
-    def step(self, state, step_size, rng):
-        proposal = self._propose(state, step_size, rng)
-        ev = self.target.evaluate(proposal, grad=True)
-        state, info = ula.update(state, proposal, ev.logdensity, _grad_or_nan(ev, proposal))
-        stats = StepStats(state.logdensity, 0.0 if info.diverging else 1.0, info.diverging)
-        return state, stats, None if info.diverging else ev.prediction
 
 
 class PULA(ULA):
@@ -127,19 +138,8 @@ class PULA(ULA):
     max_parameter = 2.0
     implicit_prior = True
 
-    def _propose(self, state, step_size, rng):
-        return pula.propose(state, step_size, rng)
 
-
-class _Metropolis(Method):
-    """Shared bookkeeping of the Metropolis–Hastings methods."""
-
-    def _stats(self, state, info):
-        return StepStats(float(self.kernel.logdensity(state)), info.acceptance_rate,
-                         info.diverging)
-
-
-class MALA(_Metropolis):
+class MALA(Method):
     """Metropolis-adjusted Langevin (:mod:`~bayesinv.samplers.kernels.mala`).
 
     A failed forward solve is a rejected proposal, counted in ``diverging``.
@@ -150,15 +150,8 @@ class MALA(_Metropolis):
     target_accept = 0.574
     preconditionable = True
 
-    def step(self, state, step_size, rng):
-        proposal = mala.propose(state, step_size, self.sqrt_precond, rng)
-        ev = self.target.evaluate(proposal, grad=True)
-        state, info = mala.accept(state, proposal, ev.logdensity, _grad_or_nan(ev, proposal),
-                                  step_size, self.sqrt_precond, self.inv_sqrt_precond, rng)
-        return state, self._stats(state, info), ev.prediction if info.is_accepted else None
 
-
-class PCNL(_Metropolis):
+class PCNL(Method):
     """pCN-Langevin / ∞-MALA (:mod:`~bayesinv.samplers.kernels.pcnl`).
 
     A failed forward solve is a rejected proposal, counted in ``diverging``.
@@ -170,15 +163,8 @@ class PCNL(_Metropolis):
     implicit_prior = True
     max_parameter = 2.0
 
-    def step(self, state, step_size, rng):
-        proposal = pcnl.propose(state, step_size, rng)
-        ev = self.target.evaluate(proposal, grad=True)
-        state, info = pcnl.accept(state, proposal, ev.logdensity, _grad_or_nan(ev, proposal),
-                                  step_size, rng)
-        return state, self._stats(state, info), ev.prediction if info.is_accepted else None
 
-
-class PCN(_Metropolis):
+class PCN(Method):
     """Preconditioned Crank–Nicolson (:mod:`~bayesinv.samplers.kernels.pcn`).
 
     A failed forward solve is a rejected proposal, counted in ``diverging``.
@@ -187,7 +173,6 @@ class PCN(_Metropolis):
     name = "pcn"
     kernel = pcn
     parameter = "beta"
-    uses_gradient = False
     target_accept = 0.25
     max_parameter = 1.0
 
@@ -201,20 +186,13 @@ class PCN(_Metropolis):
     def state_from_arrays(self, arrays: dict):
         return pcn.init(np.asarray(arrays["position"], float), float(arrays["loglik"]))
 
-    def step(self, state, beta, rng):
-        proposal = pcn.propose(state, beta, rng)
-        ev = self.target.evaluate(proposal)
-        state, info = pcn.accept(state, proposal, ev.loglik, rng)
-        return state, self._stats(state, info), ev.prediction if info.is_accepted else None
 
-
-class RWM(_Metropolis):
+class RWM(Method):
     """Random-walk Metropolis (:mod:`~bayesinv.samplers.kernels.rwm`); ``step_size`` is the
     proposal standard deviation s in whitened coordinates."""
 
     name = "rwm"
     kernel = rwm
-    uses_gradient = False
     target_accept = 0.25
 
     def _state_from(self, position, logdensity, grad=None):
@@ -222,12 +200,6 @@ class RWM(_Metropolis):
 
     def state_from_arrays(self, arrays: dict):
         return rwm.init(np.asarray(arrays["position"], float), float(arrays["logdensity"]))
-
-    def step(self, state, scale, rng):
-        proposal = rwm.propose(state, scale, rng)
-        ev = self.target.evaluate(proposal)
-        state, info = rwm.accept(state, proposal, ev.logdensity, rng)
-        return state, self._stats(state, info), ev.prediction if info.is_accepted else None
 
 
 # (these subclass the classes above)

@@ -30,11 +30,10 @@ from tqdm.auto import tqdm
 
 from ..diagnostics.arviz_io import build_inference_data
 from ..errors import SamplerDivergenceError, SamplingInterrupted
-from . import checkpoint as ckpt
-from .chains import DRAW_KEYS, advance_compiled, advance_interpreted, stack_draws
+from .chains import advance_compiled, advance_interpreted, stack_draws
 from .gibbs import draw_groups
 from .parallel import ChainProcesses, thread_count
-from .storage import DrawStream
+from .storage import InMemory
 
 _BLOCK_SECONDS = 0.5
 
@@ -121,8 +120,12 @@ class ChainRunner:
     resumed : bool
         Whether the chains come from a checkpoint (their initial evaluations were counted
         then).
-    store_theta, stream, streamed, stream_every, checkpoint, base_meta
-        Draw storage and checkpointing (see :func:`~bayesinv.samplers.driver.sample`).
+    store_theta : bool
+        Store θ = T(ξ) with the draws.
+    storage : InMemory, Streaming or Checkpointed
+        Where the draws and the resumable state go (:mod:`.storage`), already started.
+    base_meta : dict
+        What a checkpoint records about the run besides the chains.
     cores : int or None
         Interpreted loop: worker processes (:mod:`.parallel`; None or 1: this process);
         compiled loop: threads (None: one per chain up to the cores available).
@@ -135,12 +138,13 @@ class ChainRunner:
     block_steps: int | None = None
 
     def __init__(self, posterior, cls, chain_list, run, attrs, accounting: Accounting, *,
-                 resumed: bool, store_theta: bool, stream, streamed: int, stream_every: int,
-                 checkpoint, base_meta: dict, cores: int | None = None):
+                 resumed: bool, store_theta: bool, storage=None, base_meta: dict | None = None,
+                 cores: int | None = None):
         self.posterior, self.cls, self.chain_list, self.run = posterior, cls, chain_list, run
         self.attrs, self.accounting, self.resumed = attrs, accounting, resumed
-        self.store_theta, self.stream, self.streamed = store_theta, stream, streamed
-        self.stream_every, self.checkpoint, self.base_meta = stream_every, checkpoint, base_meta
+        self.store_theta = store_theta
+        self.storage = InMemory() if storage is None else storage
+        self.base_meta = {} if base_meta is None else base_meta
         self.use_compiled = run.compiled is not None
         self.cores = cores
         self.first_iteration = min(ch.iteration for ch in chain_list)
@@ -163,30 +167,18 @@ class ChainRunner:
     def part_attrs(self) -> dict:
         return {**self.attrs, **parameter_attrs(self.cls, self.chain_list)}
 
-    def flush_stream(self, everything: bool = True) -> None:
-        """Write buffered draws as parts of ``stream_every`` draws (and the rest if asked)."""
-        if self.stream is None:
-            return
-        while True:
-            n = min(ch.buffered() for ch in self.chain_list)
-            if n == 0 or (n < self.stream_every and not everything):
-                return
-            n = min(n, self.stream_every)
-            part = inference_data(self.posterior, stack_draws(self.chain_list, n),
-                                  self.store_theta, self.part_attrs(), first_draw=self.streamed)
-            DrawStream(self.stream).write(self.streamed, part)
-            for ch in self.chain_list:
-                for key in DRAW_KEYS:
-                    rest = ch.take(key)
-                    ch.buffer[key] = [] if rest is None or len(rest) == n else [rest[n:]]
-            self.streamed += n
+    def to_inference_data(self, arrays: dict, attrs: dict, first_draw: int = 0):
+        """InferenceData of stacked draws (for the storage, :mod:`.storage`)."""
+        return inference_data(self.posterior, arrays, self.store_theta, attrs, first_draw)
+
+    def checkpoint_meta(self) -> dict:
+        """What a checkpoint records besides the chains: the run, its time and solves."""
+        elapsed, solved = self.elapsed_counts()
+        return {**self.base_meta, "elapsed": elapsed, "counts": solved}
 
     def save(self, complete: bool = False) -> None:
-        elapsed, solved = self.elapsed_counts()
-        self.flush_stream()
-        ckpt.save_chains(self.checkpoint, self.chain_list, self.run,
-                         {**self.base_meta, "elapsed": elapsed, "counts": solved},
-                         self.streamed if self.stream is not None else None, complete)
+        """Save the resumable state through the storage (a checkpoint)."""
+        self.storage.save(self, complete)
 
     def divergence_error(self, diverged) -> SamplerDivergenceError:
         chain_list = self.chain_list
@@ -207,14 +199,15 @@ class ChainRunner:
 
     # -- the loop -----------------------------------------------------------------------------
 
-    def run_blocks(self, progress, checkpoint_interval: float) -> None:
+    def run_blocks(self, progress) -> None:
         """Advance every chain to ``run.total`` steps (see the module docstring)."""
         run, chain_list, chains = self.run, self.chain_list, len(self.chain_list)
         comm = communicator(self.posterior)
         writer = comm is None or comm.rank == 0
         stop_request = _StopRequest()
         old_handler = None
-        if self.checkpoint is not None and threading.current_thread() is threading.main_thread():
+        storage = self.storage
+        if storage.resumable and threading.current_thread() is threading.main_thread():
             old_handler = signal.signal(signal.SIGTERM, stop_request)
         show = progress if progress is not None else sys.stderr.isatty()
         done = min(ch.iteration for ch in chain_list)
@@ -260,13 +253,13 @@ class ChainRunner:
                                 if ch.num_divergent > run.max_divergences]
                     if diverged:
                         raise self.divergence_error(diverged)
-                    self.flush_stream(everything=False)
+                    storage.flush(self, everything=False)
                     signalled = stop_request.signal is not None
-                    due = time.perf_counter() - last_save >= checkpoint_interval
+                    due = storage.due(time.perf_counter() - last_save)
                     if comm is not None:  # decided once, for all ranks
                         signalled = comm.allreduce(int(signalled)) > 0
                         due = comm.bcast(due, root=0)
-                    if self.checkpoint is not None and (signalled or due):
+                    if storage.resumable and (signalled or due):
                         if writer:
                             self.save()
                         last_save = time.perf_counter()
@@ -279,18 +272,18 @@ class ChainRunner:
                             f"stopped by signal {stop_request.signal or signal.SIGTERM} after "
                             f"{done} of "
                             f"{run.total} steps per chain; checkpoint written to "
-                            f"{str(self.checkpoint)!r}: call sample() again with the same "
+                            f"{str(storage.path)!r}: call sample() again with the same "
                             f"arguments to resume",
-                            checkpoint=str(self.checkpoint), iteration=done)
+                            checkpoint=str(storage.path), iteration=done)
                 if show:
                     bar.refresh()  # the final acceptance rate and divergence count
-                if self.checkpoint is not None:
+                if storage.resumable:
                     if writer:
                         self.save(complete=True)
                     if comm is not None:
                         comm.Barrier()
                 else:
-                    self.flush_stream()
+                    storage.flush(self)
         finally:
             if old_handler is not None:
                 signal.signal(signal.SIGTERM, old_handler)
@@ -304,9 +297,4 @@ class ChainRunner:
                       "num_tangent_solves": solved["tangent"],
                       "num_divergent": sum(ch.num_divergent for ch in self.chain_list),
                       "sampling_time": elapsed})
-        if self.stream is not None:
-            idata = DrawStream(self.stream).read()
-            idata.attrs.update(attrs)
-            return idata
-        return inference_data(self.posterior, stack_draws(self.chain_list), self.store_theta,
-                              attrs)
+        return self.storage.result(self, attrs)

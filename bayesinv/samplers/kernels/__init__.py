@@ -15,9 +15,14 @@ densities, the Metropolis test, shared states) live in ``_common``.
 * :mod:`.gpcn`, :mod:`.gpcnl` — generalised pCN and pCN-Langevin with the low-rank Laplace
   approximation as reference Gaussian.
 
-Each module has ``init``, ``propose`` and ``accept``/``update`` for the interpreted loop (the
-target evaluated in Python between them) and ``step(state, parameter, R, R⁻¹, rng,
-logdensity_and_grad, args)`` for the compiled loop.
+Every module follows one protocol (:mod:`._common`, enforced by
+``tests/test_kernel_protocol.py``): ``propose(state, parameter, R, R⁻¹, rng)`` and
+``accept(state, proposal, logdensity, loglik, grad, parameter, R, R⁻¹, rng)`` take the same
+arguments in every kernel, so the interpreted loop has one step (the target evaluated in Python
+between them, :meth:`bayesinv.samplers.methods.Method.step`) and the compiled loop's
+``step(state, parameter, R, R⁻¹, rng, evaluate, args)`` is built from the same two halves.
+:mod:`.dili` (DILI) shares gpCN-Langevin's halves; :mod:`.da` (delayed acceptance) has the
+common ``propose`` and two stages with two evaluations instead of one ``accept``.
 """
 
 from . import gpcn, gpcnl, lrmala, lrula, mala, pcn, pcnl, pula, rwm, ula

@@ -14,6 +14,21 @@ never raise (non-finite values are reported through flags) and take an explicit
 ``numpy.random.Generator``, which numba draws from exactly as NumPy does for the same
 bit-generator state. A constant preconditioner C = R Rᵀ is passed as its square root R and
 R⁻¹; an empty (0, 0) array means C = I.
+
+The kernel protocol (BlackJAX's discipline: every kernel's halves take the same arguments,
+whatever it uses of them; enforced by ``tests/test_kernel_protocol.py``). A kernel module has
+
+* ``init(...)`` and ``logdensity(state)`` (log π at a state, the ``lp`` statistic);
+* ``propose(state, parameter, sqrt_precond, inv_sqrt_precond, rng) -> proposal``;
+* ``accept(state, proposal, logdensity, loglik, grad, parameter, sqrt_precond,
+  inv_sqrt_precond, rng) -> (state, MetropolisInfo)``, given the target at the proposal:
+  log π, ℓ = log π + ½|x|² and ∇log π (an empty or NaN array for gradient-free kernels);
+* ``uses_gradient`` and ``step``, the compiled loop's step built from the two halves by
+  :func:`gradient_step` or :func:`value_step`.
+
+The interpreted loop's one generic step (:meth:`bayesinv.samplers.methods.Method.step`) puts
+the Python target evaluation between the same two halves. ``sqrt_precond`` carries whatever
+constant the kernel needs (R, a packed low-rank approximation, or ``IDENTITY``).
 """
 
 from __future__ import annotations
@@ -153,3 +168,33 @@ def all_finite(x):
         if not np.isfinite(v):
             return False
     return True
+
+
+def gradient_step(propose, accept):
+    """The compiled loop's step of a gradient kernel: ``propose``, one evaluation of
+    ``logdensity_and_grad(x, args) -> (log π, ∇log π)``, ``accept``."""
+
+    @numba.njit
+    def step(state, parameter, sqrt_precond, inv_sqrt_precond, rng, logdensity_and_grad,
+             args):
+        proposal = propose(state, parameter, sqrt_precond, inv_sqrt_precond, rng)
+        lp, g = logdensity_and_grad(proposal, args)
+        return accept(state, proposal, lp, loglik_from_logdensity(lp, proposal), g, parameter,
+                      sqrt_precond, inv_sqrt_precond, rng)
+
+    return step
+
+
+def value_step(propose, accept):
+    """The compiled loop's step of a gradient-free kernel: ``propose``, one evaluation of
+    ``logdensity(x, args) -> log π`` (no gradient computed), ``accept``."""
+
+    @numba.njit
+    def step(state, parameter, sqrt_precond, inv_sqrt_precond, rng, logdensity, args):
+        proposal = propose(state, parameter, sqrt_precond, inv_sqrt_precond, rng)
+        lp = logdensity(proposal, args)
+        return accept(state, proposal, lp, loglik_from_logdensity(lp, proposal),
+                      proposal[:0], parameter, sqrt_precond,
+                      inv_sqrt_precond, rng)
+
+    return step

@@ -56,6 +56,18 @@ def project(P, x):
 
 
 @numba.njit(cache=True)
+def project_span(P, g):
+    """V Vᵀ g, the orthogonal projection onto span(V) (DILI's likelihood-informed subspace)."""
+    r, k = P.shape[0] - 1, P.shape[1] - 1
+    c = project(P, g)
+    out = np.zeros(k)
+    for j in range(r):
+        for i in range(k):
+            out[i] += c[j] * P[j, i]
+    return out
+
+
+@numba.njit(cache=True)
 def _update(P, x, c, coefficient_kind):
     """x + V (f(λ) ⊙ c) with f chosen by ``coefficient_kind`` (0: −λ/(1+λ), 1: (1+λ)^{−½} − 1,
     2: (1+λ)^{½} − 1, 3: λ)."""

@@ -55,8 +55,11 @@ def logdensity(state):
     return state.loglik - 0.5 * (state.position @ state.position)
 
 
+uses_gradient = False
+
+
 @numba.njit(cache=True)
-def propose(state, beta, rng):
+def propose(state, beta, sqrt_precond, inv_sqrt_precond, rng):
     """pCN's proposal √(1 − β²) x + β η (:func:`.pcn.propose`, compiled for this state type
     here so that pCN's dispatcher keeps one signature)."""
     noise = rng.standard_normal(state.position.shape[0])

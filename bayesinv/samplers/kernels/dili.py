@@ -35,12 +35,20 @@ import numba
 import numpy as np
 
 from . import _lowrank as lr
-from ._common import all_finite, loglik_from_logdensity, metropolis_update
+from ._common import gradient_step
 from .gpcnl import GPCNLState as DILIState
-from .gpcnl import log_acceptance_ratio, propose
+from .gpcnl import log_acceptance_ratio, propose, reference_accept, reference_state
+
+__all__ = ["DILIState", "accept", "init", "lis_reference", "log_acceptance_ratio",
+           "logdensity", "project_lis", "propose", "step", "uses_gradient"]
+
+uses_gradient = True
 
 #: value of the unused slot P[r, k] marking a reference whose mean is already projected
 _LIS_MARK = 1.0
+
+#: P_r g = V Vᵀ g
+project_lis = lr.project_span
 
 
 def lis_reference(P: np.ndarray) -> np.ndarray:
@@ -57,25 +65,10 @@ def lis_reference(P: np.ndarray) -> np.ndarray:
 
 
 @numba.njit(cache=True)
-def project_lis(P, g):
-    """P_r g = V Vᵀ g."""
-    r, k = P.shape[0] - 1, P.shape[1] - 1
-    c = lr.project(P, g)
-    out = np.zeros(k)
-    for j in range(r):
-        for i in range(k):
-            out[i] += c[j] * P[j, i]
-    return out
-
-
-@numba.njit(cache=True)
 def init(position, logdensity, grad, P):
     """State at x: log π, ∇log π, w(x), the projected reference gradient h(x) = P_r ∇w(x) (in
     the ``ref_grad`` field) and Γ h(x) (in ``cov_ref_grad``)."""
-    w, g = lr.reference_potential_and_gradient(
-        P, position, loglik_from_logdensity(logdensity, position), grad + position)
-    h = project_lis(P, g)
-    return DILIState(position, logdensity, grad, w, h, lr.cov_apply(P, h))
+    return reference_state(position, logdensity, grad, P, True)
 
 
 @numba.njit(cache=True)
@@ -84,21 +77,10 @@ def logdensity(state):
 
 
 @numba.njit(cache=True)
-def accept(state, proposal, logdensity, grad, step_size, P, rng):
+def accept(state, proposal, logdensity, loglik, grad, step_size, P, unused, rng):
     """Metropolis–Hastings test of an evaluated proposal (one uniform drawn, always)."""
-    ok = np.isfinite(logdensity) and all_finite(grad)
-    if ok:
-        new = init(proposal, logdensity, grad, P)
-        log_ratio = log_acceptance_ratio(state, new, step_size, P)
-    else:
-        new = DILIState(proposal, logdensity, grad, -np.inf, grad, grad)
-        log_ratio = -np.inf
-    return metropolis_update(state, new, log_ratio, ok, rng)
+    return reference_accept(state, proposal, logdensity, grad, step_size, P, rng, True)
 
 
-@numba.njit
-def step(state, step_size, P, unused, rng, logdensity_and_grad, args):
-    """One DILI step on a compiled target (P in the ``sqrt_precond`` slot)."""
-    proposal = propose(state, step_size, P, rng)
-    lp, g = logdensity_and_grad(proposal, args)
-    return accept(state, proposal, lp, g, step_size, P, rng)
+#: One DILI step on a compiled target (P in the ``sqrt_precond`` slot).
+step = gradient_step(propose, accept)

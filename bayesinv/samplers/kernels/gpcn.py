@@ -25,7 +25,9 @@ import numba
 import numpy as np
 
 from . import _lowrank as lr
-from ._common import MetropolisInfo, loglik_from_logdensity, metropolis_update
+from ._common import MetropolisInfo, metropolis_update, value_step
+
+uses_gradient = False
 
 
 class GPCNState(NamedTuple):
@@ -51,24 +53,20 @@ def logdensity(state):
 
 
 @numba.njit(cache=True)
-def propose(state, beta, P, rng):
+def propose(state, beta, P, unused, rng):
     noise = rng.standard_normal(state.position.shape[0])
     m = lr.mean(P)
     return m + np.sqrt(1.0 - beta * beta) * (state.position - m) + beta * lr.sqrt_apply(P, noise)
 
 
 @numba.njit(cache=True)
-def accept(state, proposal, proposal_loglik, P, rng):
-    """Metropolis–Hastings test of an evaluated proposal: log α = w(ξ') − w(ξ)."""
-    ok = np.isfinite(proposal_loglik)
-    potential = lr.reference_potential(P, proposal, proposal_loglik) if ok else -np.inf
-    return metropolis_update(state, GPCNState(proposal, proposal_loglik, potential),
+def accept(state, proposal, logdensity, loglik, grad, beta, P, unused, rng):
+    """Metropolis–Hastings test of an evaluated proposal: log α = w(ξ') − w(ξ) (from ℓ)."""
+    ok = np.isfinite(loglik)
+    potential = lr.reference_potential(P, proposal, loglik) if ok else -np.inf
+    return metropolis_update(state, GPCNState(proposal, loglik, potential),
                              potential - state.potential, ok, rng)
 
 
-@numba.njit
-def step(state, beta, P, unused, rng, logdensity_and_grad, args):
-    """One gpCN step on a compiled target (the gradient is not used)."""
-    proposal = propose(state, beta, P, rng)
-    lp, _ = logdensity_and_grad(proposal, args)
-    return accept(state, proposal, loglik_from_logdensity(lp, proposal), P, rng)
+#: One gpCN step on a compiled target (log π only, no gradient computed).
+step = value_step(propose, accept)

@@ -29,6 +29,7 @@ from . import _lowrank as lr
 from ._common import (
     all_finite,
     crank_nicolson_coefficients,
+    gradient_step,
     loglik_from_logdensity,
     metropolis_update,
 )
@@ -46,13 +47,25 @@ class GPCNLState(NamedTuple):
     cov_ref_grad: np.ndarray
 
 
+uses_gradient = True
+
+
 @numba.njit(cache=True)
-def init(position, logdensity, grad, P):
+def reference_state(position, logdensity, grad, P, on_lis):
     """The state at x: w(x) and g(x) from one projection Vᵀ(x − m), and Γ g(x) once — each
-    step costs 6 passes over the k × r eigenvectors (one state and the proposal's noise)."""
+    step costs 6 passes over the k × r eigenvectors (one state and the proposal's noise).
+    ``on_lis``: g replaced by its projection V Vᵀ g onto span(V) (DILI, :mod:`.dili`)."""
     w, g = lr.reference_potential_and_gradient(
         P, position, loglik_from_logdensity(logdensity, position), grad + position)
+    if on_lis:
+        g = lr.project_span(P, g)
     return GPCNLState(position, logdensity, grad, w, g, lr.cov_apply(P, g))
+
+
+@numba.njit(cache=True)
+def init(position, logdensity, grad, P):
+    """The state at x (:func:`reference_state` with the full gradient)."""
+    return reference_state(position, logdensity, grad, P, False)
 
 
 @numba.njit(cache=True)
@@ -61,7 +74,7 @@ def logdensity(state):
 
 
 @numba.njit(cache=True)
-def propose(state, step_size, P, rng):
+def propose(state, step_size, P, unused, rng):
     a, b, c = crank_nicolson_coefficients(step_size)
     noise = rng.standard_normal(state.position.shape[0])
     m = lr.mean(P)
@@ -84,11 +97,12 @@ def log_acceptance_ratio(state, new, step_size, P):
 
 
 @numba.njit(cache=True)
-def accept(state, proposal, logdensity, grad, step_size, P, rng):
-    """Metropolis–Hastings test of an evaluated proposal (one uniform drawn, always)."""
+def reference_accept(state, proposal, logdensity, grad, step_size, P, rng, on_lis):
+    """Metropolis–Hastings test of an evaluated proposal (one uniform drawn, always), the
+    proposal's state made by :func:`reference_state` (``on_lis``: DILI's)."""
     ok = np.isfinite(logdensity) and all_finite(grad)
     if ok:
-        new = init(proposal, logdensity, grad, P)
+        new = reference_state(proposal, logdensity, grad, P, on_lis)
         log_ratio = log_acceptance_ratio(state, new, step_size, P)
     else:
         new = GPCNLState(proposal, logdensity, grad, -np.inf, grad, grad)
@@ -96,9 +110,11 @@ def accept(state, proposal, logdensity, grad, step_size, P, rng):
     return metropolis_update(state, new, log_ratio, ok, rng)
 
 
-@numba.njit
-def step(state, step_size, P, unused, rng, logdensity_and_grad, args):
-    """One step on a compiled target (P in the ``sqrt_precond`` slot)."""
-    proposal = propose(state, step_size, P, rng)
-    lp, g = logdensity_and_grad(proposal, args)
-    return accept(state, proposal, lp, g, step_size, P, rng)
+@numba.njit(cache=True)
+def accept(state, proposal, logdensity, loglik, grad, step_size, P, unused, rng):
+    """Metropolis–Hastings test of an evaluated proposal (:func:`reference_accept`)."""
+    return reference_accept(state, proposal, logdensity, grad, step_size, P, rng, False)
+
+
+#: One step on a compiled target (P in the ``sqrt_precond`` slot).
+step = gradient_step(propose, accept)

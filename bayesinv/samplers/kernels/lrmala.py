@@ -18,9 +18,16 @@ import numba
 import numpy as np
 
 from . import _lowrank as lr
-from ._common import GradientState, all_finite, metropolis_update, state_logdensity
+from ._common import (
+    GradientState,
+    all_finite,
+    gradient_step,
+    metropolis_update,
+    state_logdensity,
+)
 
 LowRankMALAState = GradientState
+uses_gradient = True
 
 #: log π at a state (the ``lp`` statistic).
 logdensity = state_logdensity
@@ -32,7 +39,7 @@ def init(position, logdensity, grad):
 
 
 @numba.njit(cache=True)
-def propose(state, step_size, P, rng):
+def propose(state, step_size, P, unused, rng):
     """y = x + δ Γ ∇log π(x) + √(2δ) Γ^{1/2} η."""
     noise = rng.standard_normal(state.position.shape[0])
     return (state.position + step_size * lr.cov_apply(P, state.grad)
@@ -54,7 +61,7 @@ def log_acceptance_ratio(state, proposal, logdensity, grad, step_size, P):
 
 
 @numba.njit(cache=True)
-def accept(state, proposal, logdensity, grad, step_size, P, rng):
+def accept(state, proposal, logdensity, loglik, grad, step_size, P, unused, rng):
     """Metropolis–Hastings test of an evaluated proposal (one uniform drawn, always)."""
     ok = np.isfinite(logdensity) and all_finite(grad)
     log_ratio = -np.inf
@@ -64,9 +71,5 @@ def accept(state, proposal, logdensity, grad, step_size, P, rng):
                              ok, rng)
 
 
-@numba.njit
-def step(state, step_size, P, unused, rng, logdensity_and_grad, args):
-    """One step on a compiled target (P in the ``sqrt_precond`` slot)."""
-    proposal = propose(state, step_size, P, rng)
-    lp, g = logdensity_and_grad(proposal, args)
-    return accept(state, proposal, lp, g, step_size, P, rng)
+#: One step on a compiled target (P in the ``sqrt_precond`` slot).
+step = gradient_step(propose, accept)

@@ -10,20 +10,12 @@ Gaussian target N(μ, P⁻¹) the stationary law is N(μ, S), S = A S Aᵀ + 2δ
 
 from __future__ import annotations
 
-import numba
-
-from ._common import MetropolisInfo
+from ._common import gradient_step
 from .lrmala import propose
-from .ula import ULAInfo, ULAState, init, logdensity, update
+from .ula import ULAInfo, ULAState, accept, init, logdensity, update, uses_gradient
 
-__all__ = ["ULAInfo", "ULAState", "init", "logdensity", "propose", "step", "update"]
+__all__ = ["ULAInfo", "ULAState", "accept", "init", "logdensity", "propose", "step", "update",
+           "uses_gradient"]
 
-
-@numba.njit
-def step(state, step_size, P, unused, rng, logdensity_and_grad, args):
-    """One step on a compiled target (P in the ``sqrt_precond`` slot)."""
-    proposal = propose(state, step_size, P, rng)
-    lp, g = logdensity_and_grad(proposal, args)
-    new, info = update(state, proposal, lp, g)
-    return new, MetropolisInfo(0.0 if info.diverging else 1.0, not info.diverging,
-                               info.diverging)
+#: One step on a compiled target (P in the ``sqrt_precond`` slot).
+step = gradient_step(propose, accept)

@@ -26,6 +26,7 @@ from ._common import (
     GradientState,
     MetropolisInfo,
     all_finite,
+    gradient_step,
     langevin_transition_logpdf,
     metropolis_update,
     preconditioned_langevin_proposal,
@@ -35,6 +36,7 @@ from ._common import (
 #: position: x; logdensity: log π(x); grad: ∇log π(x).
 MALAState = GradientState
 MALAInfo = MetropolisInfo
+uses_gradient = True
 
 
 #: log π at a state (the ``lp`` statistic).
@@ -47,7 +49,7 @@ def init(position, logdensity, grad):
 
 
 @numba.njit(cache=True)
-def propose(state, step_size, sqrt_precond, rng):
+def propose(state, step_size, sqrt_precond, inv_sqrt_precond, rng):
     """y = x + δ C ∇log π(x) + √(2δ) R η (pass ``IDENTITY`` for C = I)."""
     return preconditioned_langevin_proposal(state.position, state.grad, step_size,
                                             sqrt_precond, rng)
@@ -65,7 +67,8 @@ def log_acceptance_ratio(state, proposal, logdensity, grad, step_size, sqrt_prec
 
 
 @numba.njit(cache=True)
-def accept(state, proposal, logdensity, grad, step_size, sqrt_precond, inv_sqrt_precond, rng):
+def accept(state, proposal, logdensity, loglik, grad, step_size, sqrt_precond,
+           inv_sqrt_precond, rng):
     """Metropolis–Hastings test of an evaluated proposal (one uniform drawn, always)."""
     ok = np.isfinite(logdensity) and all_finite(grad)
     log_ratio = -np.inf
@@ -75,13 +78,8 @@ def accept(state, proposal, logdensity, grad, step_size, sqrt_precond, inv_sqrt_
     return metropolis_update(state, MALAState(proposal, logdensity, grad), log_ratio, ok, rng)
 
 
-@numba.njit
-def step(state, step_size, sqrt_precond, inv_sqrt_precond, rng, logdensity_and_grad, args):
-    """One MALA step on a compiled target (see :mod:`bayesinv.samplers.compiled`)."""
-    proposal = propose(state, step_size, sqrt_precond, rng)
-    lp, g = logdensity_and_grad(proposal, args)
-    return accept(state, proposal, lp, g, step_size, sqrt_precond, inv_sqrt_precond, rng)
-
+#: One MALA step on a compiled target (see :mod:`bayesinv.samplers.compiled`).
+step = gradient_step(propose, accept)
 
 __all__ = ["IDENTITY", "MALAInfo", "MALAState", "accept", "init", "log_acceptance_ratio",
-           "propose", "step"]
+           "propose", "step", "uses_gradient"]

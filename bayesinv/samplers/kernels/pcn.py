@@ -16,7 +16,9 @@ from typing import NamedTuple
 import numba
 import numpy as np
 
-from ._common import MetropolisInfo, loglik_from_logdensity, metropolis_update
+from ._common import MetropolisInfo, metropolis_update, value_step
+
+uses_gradient = False
 
 
 class PCNState(NamedTuple):
@@ -42,22 +44,19 @@ def logdensity(state):
 
 
 @numba.njit(cache=True)
-def propose(state, beta, rng):
+def propose(state, beta, sqrt_precond, inv_sqrt_precond, rng):
     noise = rng.standard_normal(state.position.shape[0])
     return np.sqrt(1.0 - beta * beta) * state.position + beta * noise
 
 
 @numba.njit(cache=True)
-def accept(state, proposal, proposal_loglik, rng):
-    """Metropolis–Hastings test of a pCN proposal whose log-likelihood has been evaluated."""
-    ok = np.isfinite(proposal_loglik)
-    return metropolis_update(state, PCNState(proposal, proposal_loglik),
-                             proposal_loglik - state.loglik, ok, rng)
+def accept(state, proposal, logdensity, loglik, grad, beta, sqrt_precond, inv_sqrt_precond,
+           rng):
+    """Metropolis–Hastings test of a pCN proposal with log-likelihood ``loglik`` (the only
+    part of the evaluation used)."""
+    ok = np.isfinite(loglik)
+    return metropolis_update(state, PCNState(proposal, loglik), loglik - state.loglik, ok, rng)
 
 
-@numba.njit
-def step(state, beta, sqrt_precond, inv_sqrt_precond, rng, logdensity_and_grad, args):
-    """One pCN step on a compiled target: ℓ = log π + ½|ξ|² (the gradient is not used)."""
-    proposal = propose(state, beta, rng)
-    lp, _ = logdensity_and_grad(proposal, args)
-    return accept(state, proposal, loglik_from_logdensity(lp, proposal), rng)
+#: One pCN step on a compiled target: log π only, ℓ = log π + ½|ξ|² (no gradient computed).
+step = value_step(propose, accept)

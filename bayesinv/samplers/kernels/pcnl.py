@@ -40,6 +40,7 @@ from ._common import (
     MetropolisInfo,
     all_finite,
     crank_nicolson_langevin_proposal,
+    gradient_step,
     loglik_from_logdensity,
     metropolis_update,
     state_logdensity,
@@ -48,6 +49,7 @@ from ._common import (
 #: position: x; logdensity: log π(x) = ℓ(x) − ½|x|²; grad: ∇log π(x) = ∇ℓ(x) − x.
 PCNLState = GradientState
 PCNLInfo = MetropolisInfo
+uses_gradient = True
 
 
 #: log π at a state (the ``lp`` statistic).
@@ -60,7 +62,7 @@ def init(position, logdensity, grad):
 
 
 @numba.njit(cache=True)
-def propose(state, step_size, rng):
+def propose(state, step_size, sqrt_precond, inv_sqrt_precond, rng):
     """y = a x + b ∇ℓ(x) + c η (see the module docstring)."""
     return crank_nicolson_langevin_proposal(state.position, state.grad + state.position,
                                             step_size, rng)
@@ -85,7 +87,8 @@ def log_acceptance_ratio(state, proposal, logdensity, grad, step_size):
 
 
 @numba.njit(cache=True)
-def accept(state, proposal, logdensity, grad, step_size, rng):
+def accept(state, proposal, logdensity, loglik, grad, step_size, sqrt_precond,
+           inv_sqrt_precond, rng):
     """Metropolis–Hastings test of an evaluated proposal (one uniform drawn, always)."""
     ok = np.isfinite(logdensity) and all_finite(grad)
     log_ratio = -np.inf
@@ -94,9 +97,5 @@ def accept(state, proposal, logdensity, grad, step_size, rng):
     return metropolis_update(state, PCNLState(proposal, logdensity, grad), log_ratio, ok, rng)
 
 
-@numba.njit
-def step(state, step_size, sqrt_precond, inv_sqrt_precond, rng, logdensity_and_grad, args):
-    """One pCN-Langevin step on a compiled target (see :mod:`bayesinv.samplers.compiled`)."""
-    proposal = propose(state, step_size, rng)
-    lp, g = logdensity_and_grad(proposal, args)
-    return accept(state, proposal, lp, g, step_size, rng)
+#: One pCN-Langevin step on a compiled target (see :mod:`bayesinv.samplers.compiled`).
+step = gradient_step(propose, accept)

@@ -28,24 +28,19 @@ from __future__ import annotations
 
 import numba
 
-from ._common import MetropolisInfo, crank_nicolson_langevin_proposal
-from .ula import ULAInfo, ULAState, init, logdensity, update
+from ._common import crank_nicolson_langevin_proposal, gradient_step
+from .ula import ULAInfo, ULAState, accept, init, logdensity, update, uses_gradient
 
-__all__ = ["ULAInfo", "ULAState", "init", "logdensity", "propose", "step", "update"]
+__all__ = ["ULAInfo", "ULAState", "accept", "init", "logdensity", "propose", "step", "update",
+           "uses_gradient"]
 
 
 @numba.njit(cache=True)
-def propose(state, step_size, rng):
+def propose(state, step_size, sqrt_precond, inv_sqrt_precond, rng):
     """a x + b ∇ℓ(x) + c η, with ∇ℓ(x) = ∇log π(x) + x from the state."""
     return crank_nicolson_langevin_proposal(state.position, state.grad + state.position,
                                             step_size, rng)
 
 
-@numba.njit
-def step(state, step_size, sqrt_precond, inv_sqrt_precond, rng, logdensity_and_grad, args):
-    """One pULA step on a compiled target (see :mod:`bayesinv.samplers.compiled`)."""
-    proposal = propose(state, step_size, rng)
-    lp, g = logdensity_and_grad(proposal, args)
-    new, info = update(state, proposal, lp, g)
-    return new, MetropolisInfo(0.0 if info.diverging else 1.0, not info.diverging,
-                               info.diverging)
+#: One pULA step on a compiled target (see :mod:`bayesinv.samplers.compiled`).
+step = gradient_step(propose, accept)

@@ -15,7 +15,9 @@ from typing import NamedTuple
 import numba
 import numpy as np
 
-from ._common import MetropolisInfo, metropolis_update, state_logdensity
+from ._common import MetropolisInfo, metropolis_update, state_logdensity, value_step
+
+uses_gradient = False
 
 
 class RWMState(NamedTuple):
@@ -38,20 +40,17 @@ def init(position, logdensity):
 
 
 @numba.njit(cache=True)
-def propose(state, scale, rng):
+def propose(state, scale, sqrt_precond, inv_sqrt_precond, rng):
     return state.position + scale * rng.standard_normal(state.position.shape[0])
 
 
 @numba.njit(cache=True)
-def accept(state, proposal, logdensity, rng):
+def accept(state, proposal, logdensity, loglik, grad, scale, sqrt_precond, inv_sqrt_precond,
+           rng):
     ok = np.isfinite(logdensity)
     return metropolis_update(state, RWMState(proposal, logdensity),
                              logdensity - state.logdensity, ok, rng)
 
 
-@numba.njit
-def step(state, scale, sqrt_precond, inv_sqrt_precond, rng, logdensity_and_grad, args):
-    """One RWM step on a compiled target (the gradient is not used)."""
-    proposal = propose(state, scale, rng)
-    lp, _ = logdensity_and_grad(proposal, args)
-    return accept(state, proposal, lp, rng)
+#: One RWM step on a compiled target (no gradient computed).
+step = value_step(propose, accept)

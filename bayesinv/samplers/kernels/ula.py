@@ -18,10 +18,10 @@ the coordinates ζ = R⁻¹x, with stationary law N(μ, S), S = A S Aᵀ + 2δ C
 Gaussian target. Preconditioning removes the ill-conditioning of informative data, where
 plain ULA needs ~λ_max(P) steps per relaxation time.
 
-Interpreted use (PDE targets): ``proposal = propose(state, δ, rng)``, evaluate the target at
-``proposal`` in Python, then ``update(state, proposal, logdensity, grad)``. A non-finite
-evaluation is flagged ``diverging`` and the chain stays where it was. Compiled targets use
-:func:`step`.
+The kernel protocol of :mod:`._common`: ``propose(state, δ, R, R⁻¹, rng)`` (R = ``IDENTITY``
+for C = I), the target evaluated at the proposal, then ``accept`` (which here only moves:
+:func:`update`). A non-finite evaluation is flagged ``diverging`` and the chain stays where it
+was; ``acceptance_rate`` is 1 for a step taken, 0 for a diverging one.
 """
 
 from __future__ import annotations
@@ -35,10 +35,12 @@ from ._common import (
     GradientState,
     MetropolisInfo,
     all_finite,
-    langevin_proposal,
+    gradient_step,
     preconditioned_langevin_proposal,
     state_logdensity,
 )
+
+uses_gradient = True
 
 #: position: x_k (whitened coordinates); logdensity: log π(x_k); grad: ∇log π(x_k).
 ULAState = GradientState
@@ -60,12 +62,8 @@ def init(position, logdensity, grad):
 
 
 @numba.njit(cache=True)
-def propose(state, step_size, rng):
-    return langevin_proposal(state.position, state.grad, step_size, rng)
-
-
-@numba.njit(cache=True)
-def propose_preconditioned(state, step_size, sqrt_precond, rng):
+def propose(state, step_size, sqrt_precond, inv_sqrt_precond, rng):
+    """x + δ C ∇log π(x) + √(2δ) R η (R = ``IDENTITY``: plain ULA)."""
     return preconditioned_langevin_proposal(state.position, state.grad, step_size,
                                             sqrt_precond, rng)
 
@@ -78,12 +76,15 @@ def update(state, proposal, logdensity, grad):
     return state, ULAInfo(True)
 
 
-@numba.njit
-def step(state, step_size, sqrt_precond, inv_sqrt_precond, rng, logdensity_and_grad, args):
-    """One ULA step on a compiled target (see :mod:`bayesinv.samplers.compiled`)."""
-    proposal = preconditioned_langevin_proposal(state.position, state.grad, step_size,
-                                                sqrt_precond, rng)
-    lp, g = logdensity_and_grad(proposal, args)
-    new, info = update(state, proposal, lp, g)
+@numba.njit(cache=True)
+def accept(state, proposal, logdensity, loglik, grad, step_size, sqrt_precond,
+           inv_sqrt_precond, rng):
+    """The protocol's second half: :func:`update`, reported as a MetropolisInfo (acceptance 1
+    for a step taken, 0 and ``diverging`` for a non-finite evaluation; no uniform drawn)."""
+    new, info = update(state, proposal, logdensity, grad)
     return new, MetropolisInfo(0.0 if info.diverging else 1.0, not info.diverging,
                                info.diverging)
+
+
+#: One ULA step on a compiled target (see :mod:`bayesinv.samplers.compiled`).
+step = gradient_step(propose, accept)
