@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from ..diagnostics.arviz_io import concat_draws, read_netcdf, write_netcdf_atomic
+from ..arviz_io import concat_draws, read_netcdf, write_netcdf_atomic
 from ..errors import InvalidArgumentError
 
 _PART = re.compile(r"^part-(\d{10})\.nc$")
