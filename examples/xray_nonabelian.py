@@ -42,7 +42,7 @@ import scipy.stats
 
 import bayesinv
 from bayesinv.diagnostics import dataset_from_draws, ess, rhat
-from bayesinv.diagnostics.coverage import (
+from bayesinv.coverage import (
     ConvergenceCriteria,
     InferenceSpec,
     LinearFunctional,

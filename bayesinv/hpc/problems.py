@@ -6,23 +6,22 @@ forward map (Schrödinger, Darcy or heat), the prior (Dirichlet–Laplacian seri
 Whittle–Matérn), the truth θ₀, or the linear–Gaussian reference problem. Being a plain
 function of plain (TOML) values it pickles, so workers on any executor rebuild the same model.
 :func:`study_specs` turns a whole config into the arguments of
-:func:`~bayesinv.diagnostics.coverage.run_coverage_study`.
+:func:`~bayesinv.coverage.run_coverage_study`.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ..diagnostics.coverage import (
+from ..coverage import (
     ConvergenceCriteria,
-    CoverageModel,
-    InferenceSpec,
     LinearFunctional,
     NodalValue,
     PointValue,
     ProblemSpec,
 )
 from ..experiments.schrodinger_e1 import psi as sin_sin  # ψ = sin(πx₁) sin(πx₂)
+from ..synthetic import CoverageModel, InferenceSpec
 
 
 def one(x):

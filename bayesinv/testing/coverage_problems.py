@@ -23,14 +23,15 @@ import numpy as np
 import scipy.stats
 
 from .._validation import one_of
-from ..diagnostics.coverage import KINDS, CoverageModel
+from ..coverage.spec import KINDS
 from ..diagnostics.credible import check_level, l2_norm
+from ..synthetic import CoverageModel
 from .linear_gaussian import LinearGaussianProblem, linear_gaussian
 
 
 def linear_gaussian_model(**kwargs) -> CoverageModel:
     """A problem factory for coverage studies: ``linear_gaussian(**kwargs)`` as a
-    :class:`~bayesinv.diagnostics.coverage.CoverageModel` (truth = its prior draw θ₀;
+    :class:`~bayesinv.synthetic.CoverageModel` (truth = its prior draw θ₀;
     mass matrix = identity). Module-level, hence picklable in a ``ProblemSpec``."""
     problem = linear_gaussian(**kwargs)
     return CoverageModel(problem.prior, problem.forward, problem.noise_std, truth=problem.truth)
