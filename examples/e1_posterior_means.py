@@ -46,8 +46,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 import bayesinv
-from bayesinv.diagnostics import dataset_from_draws, ess, rhat
 from bayesinv.coverage import InferenceSpec, ProblemSpec, run_coverage_study
+from bayesinv.diagnostics import dataset_from_draws, ess, rhat
 from bayesinv.diagnostics.credible import functional_interval, l2_ball, l2_norm
 from bayesinv.experiments.schrodinger_e1 import e1_model, psi, ula_settings
 from bayesinv.plotting import plot_field

@@ -20,10 +20,10 @@ import pytest
 
 from bayesinv.cli import main
 from bayesinv.coverage import InferenceSpec, NodalValue, ProblemSpec, run_coverage_study
+from bayesinv.coverage.store import ReplicateStore
 from bayesinv.errors import ConfigError
 from bayesinv.hpc.config import config_hash, load_config
 from bayesinv.hpc.executors import DaskExecutor, LocalExecutor, SerialExecutor, array_share
-from bayesinv.coverage.store import ReplicateStore
 from bayesinv.hpc.study import merge_store, run_inversion, run_study
 from bayesinv.samplers.exact import sample_exact
 from bayesinv.testing.coverage_problems import linear_gaussian_model

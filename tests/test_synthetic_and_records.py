@@ -165,7 +165,7 @@ def test_a_changed_record_is_refused_by_name(tmp_path, change, message):
 def test_a_truncated_record_is_refused_and_object_arrays_are_not_written(tmp_path):
     path, _, _ = _record(tmp_path)
     path.write_bytes(path.read_bytes()[:100])
-    with pytest.raises(CorruptFileError, match="r000004.npz"):
+    with pytest.raises(CorruptFileError, match=r"r000004\.npz"):
         read_record(path)
-    with pytest.raises(InvalidArgumentError, match="'flags' must be a numeric or string"):
+    with pytest.raises(InvalidArgumentError, match=r"'flags' must be a numeric or string"):
         write_record(tmp_path / "x.npz", {}, {"flags": np.array(["a", None], dtype=object)})
