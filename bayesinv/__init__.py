@@ -10,15 +10,12 @@ does, and says how to install it when it is missing.
 
 from . import _mpi_env  # noqa: F401  (first: Open MPI settings before mpi4py is imported)
 from ._version import __version__
+from .coverage import ConvergenceCriteria, InferenceSpec, ProblemSpec, run_coverage_study
 from .diagnostics import (
-    ConvergenceCriteria,
-    InferenceSpec,
-    ProblemSpec,
     functional_interval,
     l2_ball,
     point_value_interval,
     pointwise_intervals,
-    run_coverage_study,
     simultaneous_band,
 )
 from .errors import (

@@ -166,9 +166,9 @@ def _cmd_coverage(args) -> int:
     from concurrent.futures.process import BrokenProcessPool
     from pathlib import Path
 
+    from .coverage.store import ReplicateStore
     from .hpc.config import config_hash, load_config
     from .hpc.executors import array_share, make_executor
-    from .hpc.store import ReplicateStore
     from .hpc.study import fresh_directory, run_study
 
     cfg = load_config(args.config)
@@ -201,7 +201,7 @@ def _cmd_coverage(args) -> int:
 
 
 def _cmd_status(args) -> int:
-    from .hpc.store import STATES, ReplicateStore
+    from .coverage.store import STATES, ReplicateStore
 
     store = ReplicateStore(args.directory)
     states = store.states()

@@ -2,7 +2,7 @@ r"""Posterior fields for ParaView: XDMF (and VTX where dolfinx has ADIOS2) from 
 
 :func:`write_paraview` writes, from the draws θ^{(1..S)} of an FE field (the ``theta`` of a
 sampler run on an FE forward map, whose InferenceData records its space — see
-:mod:`bayesinv.diagnostics.space_record` — or any draws with ``space=``):
+:mod:`bayesinv.space_record` — or any draws with ``space=``):
 
 * ``mean`` m_i and ``sd`` s_i (pointwise, ddof = 1) of the pooled draws;
 * ``pointwise_lower``/``pointwise_upper``: equal-tailed pointwise intervals at ``level``
@@ -46,8 +46,8 @@ from .diagnostics.credible import (
     require_space,
     simultaneous_band,
 )
-from .diagnostics.space_record import recorded_space
 from .errors import InvalidArgumentError
+from .space_record import recorded_space
 
 SUMMARY_FIELDS = ("mean", "sd", "pointwise_lower", "pointwise_upper", "band_lower",
                   "band_upper")
@@ -283,7 +283,7 @@ def read_fields(path: str | os.PathLike[str], *, space: Any = None) -> dict[str,
 
 
 def _to_dof_order(out: dict, centers: dict, space) -> None:
-    from .diagnostics.space_record import match_points
+    from .space_record import match_points
 
     if hasattr(space, "groups"):  # an InferenceData
         found = recorded_space(space)

@@ -10,11 +10,11 @@ import numpy as np
 import scipy.stats
 
 from ._validation import integer_at_least, one_of
-from .diagnostics.arviz_io import convergence_diagnostics
+from .arviz_io import convergence_diagnostics
 from .diagnostics.credible import posterior_draws
 from .diagnostics.plots import plot_coverage  # noqa: F401  (the calibration plot, one call)
-from .diagnostics.space_record import RecordedSpace, recorded_space
 from .errors import InvalidArgumentError
+from .space_record import RecordedSpace, recorded_space
 
 
 def _recorded(space):

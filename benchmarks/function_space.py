@@ -109,7 +109,7 @@ def theta_at_grid(post, xi, nodes, block=500):
 
 def grid_ess(values):
     """(min, median) bulk ESS and max R-hat over the grid values (chain, draw, point)."""
-    from bayesinv.diagnostics.arviz_io import dataset_from_draws, ess, rhat
+    from bayesinv.arviz_io import dataset_from_draws, ess, rhat
 
     data = dataset_from_draws({"t": values})
     e = ess(data, method="bulk")["t"].values

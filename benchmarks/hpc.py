@@ -89,7 +89,7 @@ def _run(config: Path, output: Path, args, mpi: bool) -> float:
 
 
 def _replicate_arrays(directory: Path) -> dict:
-    from bayesinv.hpc.store import ReplicateStore
+    from bayesinv.coverage.store import ReplicateStore
 
     store = ReplicateStore(directory)
     return store.load_results(range(store.manifest()["replicates"]))

@@ -2,7 +2,7 @@
 
 Over R data sets Y^{(r)} = u_{θ₀}(X_i) + σ ε^{(r)} (fixed design, fixed truth θ₀ of
 :mod:`bayesinv.experiments.schrodinger_e1`, N = 600), the harness
-:func:`bayesinv.diagnostics.coverage.run_coverage_study` runs Laplace-preconditioned ULA from
+:func:`bayesinv.coverage.run_coverage_study` runs Laplace-preconditioned ULA from
 the MAP on each posterior and records whether the (1 − α) credible sets contain θ₀: the
 equal-tailed and HDI intervals for ⟨θ, ψ⟩_{L²} and for the point value θ(0.3, 0.35), the
 sup-norm band and the L² ball for the whole field. The Bernstein–von Mises theorem for
@@ -48,7 +48,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import scipy.stats
 
-from bayesinv.diagnostics.coverage import (
+from bayesinv.coverage import (
     ConvergenceCriteria,
     InferenceSpec,
     LinearFunctional,

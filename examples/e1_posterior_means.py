@@ -13,7 +13,7 @@ information added, not by a fresh draw of the noise.
    every 25th kept): the posterior mean and pointwise sd fields.
 2. The error of one data set fluctuates by about as much as it falls when N doubles (the
    contraction rate here is slow, ≈ N^(−0.2)), so the trend is measured over R data sets per N
-   with the coverage harness (:func:`~bayesinv.diagnostics.coverage.run_coverage_study`,
+   with the coverage harness (:func:`~bayesinv.coverage.run_coverage_study`,
    fixed truth, nested data, 10⁴ ULA iterations per posterior, replicates on worker
    processes): the relative L² error of the posterior mean, mean ± sd over replicates.
 
@@ -46,12 +46,12 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 import bayesinv
+from bayesinv.coverage import InferenceSpec, ProblemSpec, run_coverage_study
 from bayesinv.diagnostics import dataset_from_draws, ess, rhat
-from bayesinv.diagnostics.coverage import InferenceSpec, ProblemSpec, run_coverage_study
 from bayesinv.diagnostics.credible import functional_interval, l2_ball, l2_norm
 from bayesinv.experiments.schrodinger_e1 import e1_model, psi, ula_settings
 from bayesinv.plotting import plot_field
-from bayesinv.samplers.warmstart import child_seed
+from bayesinv.seeds import child_seed
 
 FULL = {"mesh": 32, "modes": 60, "sizes": (200, 400, 800), "chains": 4, "steps": 25_000,
         "thin": 25, "warmup": 500, "replicates": 8, "replicate_steps": 2500,

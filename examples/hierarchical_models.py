@@ -27,8 +27,8 @@ from pathlib import Path
 import numpy as np
 
 import bayesinv
-from bayesinv.diagnostics.arviz_io import az
-from bayesinv.diagnostics.coverage import (
+from bayesinv.arviz_io import az
+from bayesinv.coverage import (
     Hyperparameter,
     InferenceSpec,
     NodalValue,

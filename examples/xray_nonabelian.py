@@ -41,8 +41,7 @@ import numpy as np
 import scipy.stats
 
 import bayesinv
-from bayesinv.diagnostics import dataset_from_draws, ess, rhat
-from bayesinv.diagnostics.coverage import (
+from bayesinv.coverage import (
     ConvergenceCriteria,
     InferenceSpec,
     LinearFunctional,
@@ -50,6 +49,7 @@ from bayesinv.diagnostics.coverage import (
     coverage_table,
     run_coverage_study,
 )
+from bayesinv.diagnostics import dataset_from_draws, ess, rhat
 from bayesinv.diagnostics.plots import plot_coverage
 from bayesinv.samplers.tuning import gauss_newton_hessian
 from bayesinv.xray import matrix_likelihood, simulate_matrix_data

@@ -12,7 +12,7 @@ import pytest
 import xarray as xr
 
 import bayesinv
-from bayesinv.diagnostics.arviz_io import write_netcdf_atomic
+from bayesinv.arviz_io import write_netcdf_atomic
 from bayesinv.testing.linear_gaussian import linear_gaussian
 
 GROUPS = ("posterior", "sample_stats", "log_likelihood", "observed_data")

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import bayesinv
-from bayesinv.diagnostics.arviz_io import read_netcdf
+from bayesinv.arviz_io import read_netcdf
 from bayesinv.errors import InvalidArgumentError, SamplingInterrupted
 from bayesinv.samplers import checkpoint as ckpt
 from bayesinv.samplers import runner

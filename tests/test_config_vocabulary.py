@@ -148,7 +148,7 @@ def test_executors_named_in_configs_are_the_executors():
 
 
 def test_credible_kinds_and_named_functions_are_the_harness():
-    from bayesinv.diagnostics.coverage import KINDS
+    from bayesinv.coverage.spec import KINDS
 
     assert config.KINDS == KINDS
     assert config.COVERAGE["kinds"].default == list(KINDS)

@@ -18,7 +18,7 @@ import scipy.stats
 
 import bayesinv
 from bayesinv import ForwardMap
-from bayesinv.diagnostics.coverage import (
+from bayesinv.coverage import (
     ConvergenceCriteria,
     InferenceSpec,
     LinearFunctional,

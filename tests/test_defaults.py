@@ -10,7 +10,7 @@ import pytest
 
 import bayesinv
 from bayesinv import BayesinvWarning, ForwardMap, InvalidArgumentError, LinearForwardMap
-from bayesinv.diagnostics.coverage import (
+from bayesinv.coverage import (
     ConvergenceCriteria,
     InferenceSpec,
     LinearFunctional,

@@ -9,7 +9,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
-from bayesinv.diagnostics.coverage import (
+from bayesinv.coverage import (
     InferenceSpec,
     LinearFunctional,
     NodalValue,

@@ -87,7 +87,7 @@ def test_e1_bvm_quick(tmp_path, load_script):
 @pytest.mark.fem
 def test_e1_coverage_quick_runs_replicates_on_worker_processes(tmp_path, load_script):
     report = run_quick(load_script, "e1_coverage", tmp_path)
-    from bayesinv.diagnostics.coverage import load_coverage_study
+    from bayesinv.coverage import load_coverage_study
 
     study = load_coverage_study(tmp_path / "coverage.nc")
     assert study.attrs["executor"] == "ProcessPoolExecutor" and study.attrs["mode"] == "frequentist"

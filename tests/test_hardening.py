@@ -337,7 +337,7 @@ def _damage_arrays_keep_metadata(path: Path) -> None:
 def test_a_replicate_with_intact_metadata_and_damaged_arrays_is_recomputed(tmp_path, capsys):
     import numpy as np
 
-    from bayesinv.hpc.store import ReplicateStore
+    from bayesinv.coverage.store import ReplicateStore
     from bayesinv.hpc.study import merge_store
 
     cfg = lg_toml(tmp_path, replicates=4)
@@ -409,7 +409,7 @@ def _umask() -> int:
 
 
 def test_orphan_clean_up_never_follows_a_symlinked_directory(tmp_path):
-    from bayesinv.hpc.store import ReplicateStore
+    from bayesinv.coverage.store import ReplicateStore
 
     outside = tmp_path / "outside"
     outside.mkdir()
@@ -451,7 +451,7 @@ def test_run_stopped_by_sigterm_resumes_from_its_checkpoint_to_the_same_posterio
 
     import numpy as np
 
-    from bayesinv.diagnostics.arviz_io import read_netcdf
+    from bayesinv.arviz_io import read_netcdf
 
     # 2 chains x 3 000 000 pCN steps (compiled loop): a few seconds, far longer than a block
     cfg = lg_toml(tmp_path, draws=200, thin=15_000)
@@ -487,7 +487,7 @@ def test_sigterm_swallowed_while_posterior_nc_is_written_still_exits_143(tmp_pat
     import gc
     import signal
 
-    import bayesinv.diagnostics.arviz_io as arviz_io
+    import bayesinv.arviz_io as arviz_io
 
     real = arviz_io.write_netcdf_atomic
 

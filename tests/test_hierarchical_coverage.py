@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import scipy.stats
 
-from bayesinv.diagnostics.coverage import (
+from bayesinv.coverage import (
     CoverageModel,
     Hyperparameter,
     InferenceSpec,

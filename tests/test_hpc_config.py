@@ -186,7 +186,7 @@ def test_example_configs_load_and_describe_their_pde(name):
 @pytest.mark.fem
 @pytest.mark.parametrize("name", ["schrodinger", "darcy", "heat"])
 def test_example_configs_build_their_study(name):
-    from bayesinv.diagnostics.coverage import plan_coverage_study
+    from bayesinv.coverage import plan_coverage_study
     from bayesinv.hpc.problems import study_specs
 
     cfg = load_config(CONFIGS / f"{name}.toml")

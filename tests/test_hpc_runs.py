@@ -19,11 +19,11 @@ import numpy as np
 import pytest
 
 from bayesinv.cli import main
-from bayesinv.diagnostics.coverage import InferenceSpec, NodalValue, ProblemSpec, run_coverage_study
+from bayesinv.coverage import InferenceSpec, NodalValue, ProblemSpec, run_coverage_study
+from bayesinv.coverage.store import ReplicateStore
 from bayesinv.errors import ConfigError
 from bayesinv.hpc.config import config_hash, load_config
 from bayesinv.hpc.executors import DaskExecutor, LocalExecutor, SerialExecutor, array_share
-from bayesinv.hpc.store import ReplicateStore
 from bayesinv.hpc.study import merge_store, run_inversion, run_study
 from bayesinv.samplers.exact import sample_exact
 from bayesinv.testing.coverage_problems import linear_gaussian_model
@@ -338,9 +338,9 @@ import os
 import time
 
 if os.environ.get("BAYESINV_TEST_GATE"):
-    import bayesinv.diagnostics.coverage as _coverage
+    import bayesinv.coverage.replicate as _coverage
 
-    _run = _coverage._run_replicate
+    _run = _coverage.run_replicate
 
     def _gated(task, _gate=os.environ["BAYESINV_TEST_GATE"]):
         deadline = time.monotonic() + 300
@@ -351,7 +351,7 @@ if os.environ.get("BAYESINV_TEST_GATE"):
             time.sleep(0.01)
         return _run(task)
 
-    _coverage._run_replicate = _gated
+    _coverage.run_replicate = _gated
 """
 
 

@@ -11,6 +11,11 @@ pytestmark = pytest.mark.fem
 fem = pytest.importorskip("bayesinv.fem")
 
 import bayesinv  # noqa: E402
+from bayesinv.arviz_io import (  # noqa: E402
+    build_inference_data,
+    read_netcdf,
+    write_netcdf_atomic,
+)
 from bayesinv.diagnostics import (  # noqa: E402
     functional_interval,
     l2_ball,
@@ -18,16 +23,11 @@ from bayesinv.diagnostics import (  # noqa: E402
     pointwise_intervals,
     simultaneous_band,
 )
-from bayesinv.diagnostics.arviz_io import (  # noqa: E402
-    build_inference_data,
-    read_netcdf,
-    write_netcdf_atomic,
-)
-from bayesinv.diagnostics.space_record import RecordedSpace, recorded_space  # noqa: E402
 from bayesinv.errors import InvalidArgumentError  # noqa: E402
 from bayesinv.fem import _compat  # noqa: E402
 from bayesinv.fem.variational import DofSpace  # noqa: E402
 from bayesinv.io import posterior_fields, read_fields, write_paraview  # noqa: E402
+from bayesinv.space_record import RecordedSpace, recorded_space  # noqa: E402
 
 
 def idata_on(space, seed=0, chains=2, draws=40):
@@ -138,7 +138,7 @@ def test_sets_find_the_recorded_space_before_and_after_a_round_trip(square, tmp_
 
 
 def test_streamed_parts_keep_the_record_when_concatenated(square):
-    from bayesinv.diagnostics.arviz_io import concat_draws
+    from bayesinv.arviz_io import concat_draws
 
     space = square.space(1)
     parts = [idata_on(space, seed=k, draws=5)[0] for k in range(3)]

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import bayesinv
-from bayesinv.diagnostics.arviz_io import az
+from bayesinv.arviz_io import az
 from bayesinv.diagnostics.predictive import add_posterior_predictive
 from bayesinv.errors import SamplingInterrupted
 from bayesinv.hierarchical import ScaledPrior

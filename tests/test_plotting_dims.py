@@ -10,7 +10,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
-from bayesinv.diagnostics.arviz_io import (
+from bayesinv.arviz_io import (
     build_inference_data,
     read_netcdf,
     write_netcdf_atomic,

@@ -132,7 +132,7 @@ def test_inference_data_contract(problem, tmp_path):
     assert idata.log_likelihood["y"].values[1, -1].sum() == pytest.approx(
         problem.likelihood.logpdf(problem.prior.to_physical(xi)))
     idata.to_netcdf(tmp_path / "run.nc")
-    back = bayesinv.diagnostics.arviz_io.az.from_netcdf(tmp_path / "run.nc")
+    back = bayesinv.arviz_io.az.from_netcdf(tmp_path / "run.nc")
     np.testing.assert_array_equal(back.posterior["xi"].values, idata.posterior["xi"].values)
 
 

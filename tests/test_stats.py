@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import scipy.stats
 
-from bayesinv.diagnostics.arviz_io import dataset_from_draws, ess, rhat
+from bayesinv.arviz_io import dataset_from_draws, ess, rhat
 from bayesinv.testing import check_moments
 from bayesinv.testing.stats import rhat_threshold
 

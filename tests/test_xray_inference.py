@@ -7,7 +7,7 @@ import pytest
 import scipy.stats
 
 import bayesinv
-from bayesinv.diagnostics.coverage import (
+from bayesinv.coverage import (
     InferenceSpec,
     LinearFunctional,
     ProblemSpec,

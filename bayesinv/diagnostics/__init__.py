@@ -1,9 +1,11 @@
-"""Diagnostics and results: the ArviZ bridge, credible sets and coverage studies.
+"""Diagnostics of posterior draws: convergence (the ArviZ bridge's R-hat and ESS) and credible sets.
+
+Coverage studies, which score credible sets over many data sets, are :mod:`bayesinv.coverage`.
 
 Figures live in :mod:`bayesinv.diagnostics.plots` (imported on demand).
 """
 
-from .arviz_io import (
+from ..arviz_io import (
     build_inference_data,
     convergence_diagnostics,
     dataset_from_draws,
@@ -11,23 +13,6 @@ from .arviz_io import (
     mcse,
     rhat,
     summary,
-)
-from .coverage import (
-    ConvergenceCriteria,
-    CoverageModel,
-    CoveragePlan,
-    InferenceSpec,
-    LinearFunctional,
-    NodalValue,
-    PointValue,
-    ProblemSpec,
-    assemble_study,
-    coverage_table,
-    load_coverage_study,
-    plan_coverage_study,
-    replicate_diagnostics,
-    run_coverage_study,
-    summarize_coverage,
 )
 from .credible import (
     Interval,
@@ -43,36 +28,21 @@ from .credible import (
 )
 
 __all__ = [
-    "ConvergenceCriteria",
-    "CoverageModel",
-    "CoveragePlan",
-    "InferenceSpec",
     "Interval",
     "L2Ball",
-    "LinearFunctional",
-    "NodalValue",
-    "PointValue",
     "PointwiseIntervals",
-    "ProblemSpec",
     "SimultaneousBand",
-    "assemble_study",
     "build_inference_data",
     "convergence_diagnostics",
-    "coverage_table",
     "dataset_from_draws",
     "ess",
     "functional_interval",
     "l2_ball",
-    "load_coverage_study",
     "mcse",
-    "plan_coverage_study",
     "point_value_interval",
     "pointwise_intervals",
-    "replicate_diagnostics",
     "rhat",
-    "run_coverage_study",
     "scalar_interval",
     "simultaneous_band",
-    "summarize_coverage",
     "summary",
 ]

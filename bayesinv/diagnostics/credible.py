@@ -46,10 +46,10 @@ import scipy.sparse as sp
 from numpy.typing import ArrayLike
 
 from .._validation import float_in_interval, one_of, real_array
+from ..arviz_io import hdi
 from ..errors import InvalidArgumentError
 from ..protocols import Draws
-from .arviz_io import hdi
-from .space_record import resolve_space
+from ..space_record import resolve_space
 
 INTERVAL_KINDS = ("equal_tailed", "hdi")
 
@@ -99,10 +99,32 @@ def _check_value(value, shape: tuple, what: str) -> np.ndarray:
     return v
 
 
-def _equal_tailed(pooled: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:
-    alpha = 1.0 - level
-    lower, upper = np.quantile(pooled, [alpha / 2, 1.0 - alpha / 2], axis=0)
-    return lower, upper
+def interval_bounds(draws: np.ndarray, levels, kind: str = "equal_tailed"
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """Bounds (lower, upper), each shaped (L, *event), of the credible intervals of each
+    component of ``draws`` (chain, draw, *event) at each of the L ``levels`` 1 − α.
+
+    Equal-tailed: the quantiles q_{α/2} and q_{1−α/2} of the pooled draws (one
+    :func:`numpy.quantile` call for all levels); HDI: ArviZ's highest-density interval at each
+    level. The one builder behind :func:`pointwise_intervals`, :func:`scalar_interval` (one
+    level) and the scoring of coverage replicates (all levels at once).
+    """
+    levels = np.atleast_1d(np.asarray(levels, dtype=float))
+    if kind == "hdi":
+        bounds = [hdi(draws, level) for level in levels]
+        return (np.stack([np.asarray(lo) for lo, _ in bounds]),
+                np.stack([np.asarray(hi) for _, hi in bounds]))
+    alpha = 1.0 - levels
+    pooled = draws.reshape(-1, *draws.shape[2:])
+    q = np.quantile(pooled, np.concatenate([alpha / 2, 1.0 - alpha / 2]), axis=0)
+    return q[: len(levels)], q[len(levels):]
+
+
+def set_radii(statistics, levels) -> np.ndarray:
+    """The radii R of the sets {θ : T(θ) ≤ R} holding a fraction 1 − α of the draws, at each
+    of ``levels``: the empirical (1 − α)-quantiles of the per-draw statistics T(θ^{(s)})
+    (the standardised sup norm of a band, the L² distance of a ball)."""
+    return np.quantile(statistics, levels)
 
 
 @dataclass(frozen=True)
@@ -264,11 +286,8 @@ def pointwise_intervals(draws: Draws, level: float = 0.95, *, kind: str = "equal
     if arr.ndim != 3:
         raise InvalidArgumentError(
             f"draws of {var_name!r} must have shape (chain, draw, n), got {arr.shape}")
-    if kind == "hdi":
-        lower, upper = hdi(arr, level)
-    else:
-        lower, upper = _equal_tailed(arr.reshape(-1, arr.shape[-1]), level)
-    return PointwiseIntervals(np.asarray(lower), np.asarray(upper), level, kind)
+    lower, upper = interval_bounds(arr, level, kind)
+    return PointwiseIntervals(lower[0], upper[0], level, kind)
 
 
 def simultaneous_band(draws: Draws, level: float = 0.95, *, nodes: ArrayLike | None = None,
@@ -282,7 +301,7 @@ def simultaneous_band(draws: Draws, level: float = 0.95, *, nodes: ArrayLike | N
     pooled = _pooled(draws, var_name, ndim=1)
     nodes = _node_indices(nodes, pooled.shape[1])
     center, scale, tolerance, stats = band_statistics(pooled, nodes)
-    radius = float(np.quantile(stats, level))
+    radius = float(set_radii(stats, level))
     return SimultaneousBand(center, scale, radius, level, nodes, tolerance)
 
 
@@ -329,9 +348,15 @@ def l2_ball(draws: Draws, level: float = 0.95, *, mass_matrix: ArrayLike | None 
         space = resolve_space(draws, space, pooled.shape[1])
     M = _mass_matrix(mass_matrix, space, pooled.shape[1])
     _require_l2_product("l2_ball", M, pooled.shape[1])
+    center, distances = ball_statistics(pooled, M)
+    return L2Ball(center, float(set_radii(distances, level)), level, M)
+
+
+def ball_statistics(pooled: np.ndarray, mass_matrix=None):
+    """(m, D) for pooled draws (S, n): the mean and each draw's L² distance
+    D_s = ‖θ^{(s)} − m‖_{L²} from it."""
     center = pooled.mean(axis=0)
-    radius = float(np.quantile(l2_norm(pooled - center, M), level))
-    return L2Ball(center, radius, level, M)
+    return center, l2_norm(pooled - center, mass_matrix)
 
 
 def scalar_interval(values: ArrayLike, level: float = 0.95, *, kind: str = "equal_tailed",
@@ -342,11 +367,8 @@ def scalar_interval(values: ArrayLike, level: float = 0.95, *, kind: str = "equa
     arr = posterior_draws(values)
     if arr.ndim != 2:
         raise InvalidArgumentError(f"scalar draws must have shape (chain, draw), got {arr.shape}")
-    if kind == "hdi":
-        lower, upper = hdi(arr, level)
-    else:
-        lower, upper = _equal_tailed(arr.ravel(), level)
-    return Interval(float(lower), float(upper), level, kind, name)
+    lower, upper = interval_bounds(arr, level, kind)
+    return Interval(float(lower[0]), float(upper[0]), level, kind, name)
 
 
 def functional_weights(psi, n: int, *, space=None, mass_matrix=None) -> np.ndarray:

@@ -16,8 +16,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 import scipy.stats
 
+from ..arviz_io import plot_ecdf_difference
 from ..errors import InvalidArgumentError
-from .arviz_io import plot_ecdf_difference
+from ..space_record import resolve_space
 from .credible import (
     check_level,
     functional_weights,
@@ -27,7 +28,6 @@ from .credible import (
     require_space,
     simultaneous_band,
 )
-from .space_record import resolve_space
 
 KIND_LABELS = {"equal_tailed": "equal-tailed", "hdi": "HDI", "band": "sup-norm band",
                "l2_ball": "L² ball"}

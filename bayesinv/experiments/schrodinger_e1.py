@@ -12,15 +12,15 @@ the MAP (δ = 0.1), started at the MAP.
 The theory's optional rescaling of the prior by N^{−d/(2α+d)} is not used: the prior is the
 same for every N, so errors can be compared across N.
 
-:func:`e1_model` returns a :class:`~bayesinv.diagnostics.coverage.CoverageModel`; as a
+:func:`e1_model` returns a :class:`~bayesinv.synthetic.CoverageModel`; as a
 module-level function it is the problem factory of E1 coverage studies
 (``ProblemSpec(e1_model, {...})``), picklable for process pools.
 """
 
 from __future__ import annotations
 
-from ..diagnostics.coverage import CoverageModel
 from ..fields import e1_truth, sin_sin
+from ..synthetic import CoverageModel
 
 #: the frozen E1 settings (the full-size run)
 SETTINGS = {"mesh": 32, "noise_std": 0.0025, "alpha": 2.0, "scale": 10.0, "num_modes": 60,

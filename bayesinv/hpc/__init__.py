@@ -3,7 +3,8 @@
 * :mod:`bayesinv.hpc.config` — TOML experiment configs, validated on load;
 * :mod:`bayesinv.hpc.problems` — the problem factories a config describes (Schrödinger,
   Darcy, heat, linear–Gaussian);
-* :mod:`bayesinv.hpc.store` — one file per replicate, written atomically, with a manifest;
+* :mod:`bayesinv.coverage.store` (also importable as ``bayesinv.hpc.store``) — one file per
+  replicate, written atomically, with a manifest;
   reruns resume;
 * :mod:`bayesinv.hpc.executors` — serial, local processes, MPI (rank-sliced), Dask, and the
   SLURM-array share of a study;
@@ -13,6 +14,7 @@
 Importing this package imports none of mpi4py, dask or dolfinx.
 """
 
+from ..coverage.store import ReplicateStore
 from .config import config_hash, load_config, validate_config
 from .executors import (
     DaskExecutor,
@@ -22,7 +24,6 @@ from .executors import (
     array_share,
     make_executor,
 )
-from .store import ReplicateStore
 from .study import merge_store, report_study, run_inversion, run_study
 
 __all__ = [

@@ -34,7 +34,7 @@ import math
 import tomllib
 from pathlib import Path
 
-from ..diagnostics.coverage import KINDS
+from ..coverage.spec import KINDS
 from ..errors import ConfigError, InvalidArgumentError
 from ..links import LINKS as _LINKS
 from ..priors.spde import beta_from_nu

@@ -6,17 +6,15 @@ forward map (Schrödinger, Darcy or heat), the prior (Dirichlet–Laplacian seri
 Whittle–Matérn), the truth θ₀, or the linear–Gaussian reference problem. Being a plain
 function of plain (TOML) values it pickles, so workers on any executor rebuild the same model.
 :func:`study_specs` turns a whole config into the arguments of
-:func:`~bayesinv.diagnostics.coverage.run_coverage_study`.
+:func:`~bayesinv.coverage.run_coverage_study`.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ..diagnostics.coverage import (
+from ..coverage import (
     ConvergenceCriteria,
-    CoverageModel,
-    InferenceSpec,
     LinearFunctional,
     NodalValue,
     PointValue,
@@ -24,6 +22,7 @@ from ..diagnostics.coverage import (
 )
 from ..fields import PSI, bumps_field, e1_truth
 from ..linear_gaussian import linear_gaussian
+from ..synthetic import CoverageModel, InferenceSpec
 
 # The vocabulary of the [problem] and [coverage] tables: hpc/config.py takes its choices from
 # these (tests/test_hpc_config.py checks the FEM ones against the classes that consume them).
@@ -41,7 +40,7 @@ FUNCTIONAL_KINDS = {"linear": "psi", "point": "point", "nodal": "index"}
 
 def linear_gaussian_model(**kwargs) -> CoverageModel:
     """A problem factory for coverage studies: ``linear_gaussian(**kwargs)`` as a
-    :class:`~bayesinv.diagnostics.coverage.CoverageModel` (truth = its prior draw θ₀;
+    :class:`~bayesinv.synthetic.CoverageModel` (truth = its prior draw θ₀;
     mass matrix = identity). Module-level, hence picklable in a ``ProblemSpec``."""
     problem = linear_gaussian(**kwargs)
     return CoverageModel(problem.prior, problem.forward, problem.noise_std, truth=problem.truth)

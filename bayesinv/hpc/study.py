@@ -3,7 +3,7 @@
 These are what the ``bayesinv`` command runs (:mod:`bayesinv.cli`); each takes a validated
 config (:func:`bayesinv.hpc.config.load_config`) and works in its output directory.
 
-* :func:`run_study` — plan the study (:func:`~bayesinv.diagnostics.coverage.plan_coverage_study`),
+* :func:`run_study` — plan the study (:func:`~bayesinv.coverage.plan_coverage_study`),
   open the results store (refusing a directory that holds another config), run the replicates
   still missing (all, or this SLURM array task's share) on an executor, each writing its own
   file, and — once every replicate has a file — merge them into ``coverage.nc`` and
@@ -26,12 +26,12 @@ from pathlib import Path
 import numpy as np
 
 from .._files import atomic_path, write_json_atomic, write_text_atomic
-from ..diagnostics.coverage import assemble_study, coverage_table, plan_coverage_study, write_netcdf
+from ..coverage import assemble_study, coverage_table, plan_coverage_study, write_netcdf
+from ..coverage.store import ReplicateStore, run_stored
 from ..errors import BayesinvWarning, ConfigError
 from .config import config_hash
 from .executors import MPIExecutor, SerialExecutor
 from .problems import study_specs
-from .store import ReplicateStore, run_stored
 
 STUDY_FILE = "coverage.nc"
 TABLE_FILE = "coverage.csv"
@@ -264,33 +264,29 @@ def run_inversion(cfg: dict, *, output=None, figures: bool = True, progress=None
     were written — rewrites the same outputs without sampling again); delete it to start
     afresh.
     """
-    from ..diagnostics.arviz_io import write_netcdf_atomic
+    from ..arviz_io import write_netcdf_atomic
     from ..diagnostics.credible import l2_norm, posterior_draws
-    from ..likelihood import GaussianLikelihood, simulate
-    from ..posterior import Posterior
-    from ..samplers.warmstart import child_seed
+    from ..synthetic import realise
     from .problems import config_model, inference_spec
 
     out = prepare_output(output or cfg["experiment"]["output"])
     start = time.perf_counter()
     model = config_model(**cfg["problem"])
-    root = np.random.SeedSequence(cfg["experiment"]["seed"])
-    noise_seed, sampler_seed = child_seed(root, 1), child_seed(root, 2)
-    truth = model.truth
-    data = simulate(model.forward, truth, model.noise_std, seed=noise_seed)
-    posterior = Posterior(model.prior, GaussianLikelihood(model.forward, data,
-                                                          model.noise_std))
+    # the path of every coverage replicate, at the config's fixed truth: data from the root
+    # seed's child 1, draws from child 2
+    experiment = realise(model, cfg["experiment"]["seed"], truth=model.truth)
+    truth = experiment.truth
     spec = inference_spec(cfg)
     checkpoint = out / CHECKPOINT_FILE
+    overrides = {}
     if spec.method != "exact":
-        spec.settings["progress"] = progress
-        spec.settings["checkpoint"] = checkpoint
-        spec.settings["checkpoint_interval"] = (
-            cfg["executor"]["checkpoint_interval"] if checkpoint_interval is None
-            else checkpoint_interval)
+        overrides = {"progress": progress, "checkpoint": checkpoint,
+                     "checkpoint_interval": (cfg["executor"]["checkpoint_interval"]
+                                             if checkpoint_interval is None
+                                             else checkpoint_interval)}
         if checkpoint.exists():
             log(f"resuming from {checkpoint}")
-    idata = spec.run(posterior, sampler_seed)
+    idata = experiment.sample(spec, **overrides)
     idata.attrs["config_hash"] = config_hash(cfg)
     write_netcdf_atomic(idata, out / "posterior.nc")
     theta = posterior_draws(idata, "theta")
@@ -303,7 +299,7 @@ def run_inversion(cfg: dict, *, output=None, figures: bool = True, progress=None
                "relative_l2_error_posterior_mean": err / norm if norm > 0 else None,
                "seconds": time.perf_counter() - start}
     if "xi" in idata.posterior:
-        from ..diagnostics.arviz_io import convergence_diagnostics
+        from ..arviz_io import convergence_diagnostics
 
         diag = convergence_diagnostics(idata)
         summary.update(max_rhat_xi=float(np.nanmax(diag["rhat"])),

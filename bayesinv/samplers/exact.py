@@ -19,13 +19,13 @@ import numpy as np
 
 from .._validation import integer_at_least
 from .._version import __version__
-from ..diagnostics.arviz_io import build_inference_data
+from ..arviz_io import build_inference_data
 from ..errors import InvalidArgumentError
 from ..forward.linear import LinearForwardMap
 from ..likelihood import GaussianLikelihood
 from ..posterior import Posterior
+from ..seeds import seed_sequence
 from .tuning import gauss_newton_hessian, sqrt_inverse
-from .warmstart import seed_sequence
 
 
 def is_linear_gaussian(posterior: Posterior) -> bool:

@@ -94,9 +94,9 @@ def thread_count(cores: int | None, chains: int) -> int:
 
 def _worker_signals() -> None:
     """In a worker: SIGINT and SIGTERM are the parent's business; die with the parent."""
-    from ..hpc.executors import _default_signals  # parent-death signal (Linux prctl)
+    from .._process import default_signals  # parent-death signal (Linux prctl)
 
-    _default_signals()
+    default_signals()
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 

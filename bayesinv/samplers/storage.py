@@ -37,7 +37,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from ..diagnostics.arviz_io import concat_draws, read_netcdf, write_netcdf_atomic
+from ..arviz_io import concat_draws, read_netcdf, write_netcdf_atomic
 from ..errors import InvalidArgumentError
 from . import checkpoint as ckpt
 from .chains import DRAW_KEYS, stack_draws

@@ -15,6 +15,7 @@ from .._validation import real_array, spd_matrix
 from ..errors import InvalidArgumentError
 from ..optimize import MAPResult, find_map
 from ..posterior import Posterior
+from ..seeds import child_seed, seed_sequence  # noqa: F401  (their home before bayesinv.seeds)
 from .tuning import gauss_newton_hessian, sqrt_inverse
 
 #: the named values of ``sample(init=...)`` (besides a MAPResult or an array)
@@ -22,22 +23,6 @@ INITS = ("prior", "map")
 #: the named values of ``sample(preconditioner=...)`` (besides None, a LaplaceApproximation
 #: or an SPD matrix)
 PRECONDITIONERS = ("laplace", "laplace_lowrank")
-
-
-def seed_sequence(seed) -> np.random.SeedSequence:
-    """The root SeedSequence from an int, None (fresh entropy) or a SeedSequence."""
-    if isinstance(seed, np.random.SeedSequence):
-        return seed
-    if seed is None or (isinstance(seed, (int, np.integer)) and not isinstance(seed, bool)
-                        and seed >= 0):
-        return np.random.SeedSequence(seed)
-    raise InvalidArgumentError(
-        f"seed must be a non-negative int, None or a numpy SeedSequence, got {seed!r}")
-
-
-def child_seed(seed: np.random.SeedSequence, j: int) -> np.random.SeedSequence:
-    """The j-th child of ``seed`` (what ``seed.spawn`` gives the j-th time), statelessly."""
-    return np.random.SeedSequence(seed.entropy, spawn_key=(*seed.spawn_key, j))
 
 
 class MAPCache:

@@ -23,7 +23,7 @@ import numpy as np
 import scipy.stats
 
 from .._validation import one_of
-from ..diagnostics.coverage import KINDS
+from ..coverage.spec import KINDS
 from ..diagnostics.credible import check_level, l2_norm
 from ..hpc.problems import linear_gaussian_model  # noqa: F401  (its testing name)
 from ..linear_gaussian import LinearGaussianProblem

@@ -110,8 +110,8 @@ def hyper_posterior(B, r0, *, noise, scale=1.0, points: int = 4000) -> HyperPost
 def hierarchical_linear_model(noise_hyper=(3.0, 0.5), scale_hyper=(3.0, 2.0), **kwargs):
     """A coverage-study factory: ``linear_gaussian(**kwargs)`` with σ² ~ InvGamma(noise_hyper)
     and τ² ~ InvGamma(scale_hyper) unknown (either may be None). Module-level, so picklable in
-    a :class:`~bayesinv.diagnostics.coverage.ProblemSpec`."""
-    from ..diagnostics.coverage import CoverageModel
+    a :class:`~bayesinv.coverage.ProblemSpec`."""
+    from ..synthetic import CoverageModel
     from .linear_gaussian import linear_gaussian
 
     p = linear_gaussian(**kwargs)

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.stats
 
-from ..diagnostics.arviz_io import dataset_from_draws, ess, rhat
+from ..arviz_io import dataset_from_draws, ess, rhat
 
 
 def bonferroni_threshold(num_tests: int, family_alpha: float = 1e-3) -> float:

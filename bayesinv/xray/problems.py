@@ -21,10 +21,10 @@ import scipy.linalg
 import scipy.sparse as sp
 
 from .._validation import integer_at_least, positive_float
-from ..diagnostics.coverage import CoverageModel
 from ..errors import InvalidArgumentError
 from ..priors.gaussian import GaussianPrior
 from ..priors.kernels import Kernel, KernelPrior, MaternKernel
+from ..synthetic import CoverageModel
 from .geometry import LineQuadrature, Lines
 from .mesh import Triangulation, disk_triangulation
 from .transforms import NonAbelianXRayTransform
@@ -131,7 +131,7 @@ def nonabelian_problem(n: int = 3, *, num_lines: int = 400, steps: int = 40,
 
 def nonabelian_model(**kwargs) -> CoverageModel:
     """A coverage-study factory (module-level, so picklable in a ``ProblemSpec``):
-    :func:`nonabelian_problem` as a :class:`~bayesinv.diagnostics.coverage.CoverageModel`
+    :func:`nonabelian_problem` as a :class:`~bayesinv.synthetic.CoverageModel`
     with the block mass matrix."""
     p = nonabelian_problem(**kwargs)
     return CoverageModel(p.prior, p.forward, p.noise_std, truth=p.truth,

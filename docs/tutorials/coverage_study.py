@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 import bayesinv
-from bayesinv.diagnostics.coverage import (
+from bayesinv.coverage import (
     ConvergenceCriteria,
     InferenceSpec,
     LinearFunctional,
@@ -74,7 +74,7 @@ def main(argv=None) -> dict:
         short_table = coverage_table(short)
 
     if args.output is not None:
-        from bayesinv.diagnostics.coverage import write_netcdf
+        from bayesinv.coverage import write_netcdf
 
         args.output.mkdir(parents=True, exist_ok=True)
         write_netcdf(exact, args.output / "coverage_exact.nc")
