@@ -11,6 +11,7 @@ and attributes recording the sampler, its parameters, the seed, solve counts and
 from __future__ import annotations
 
 import warnings
+from typing import Any
 
 import numpy as np
 
@@ -48,7 +49,7 @@ def build_inference_data(*, posterior: dict, sample_stats: dict, log_likelihood:
         constant_data.update(record[0])
     spaces = [np.shape(a)[-1] for k, a in constant_data.items()
               if DIMS.get(k, [None])[-1] == "space"]
-    coords = {"space": ["x", "y", "z"][: spaces[0]]} if spaces else {}
+    coords: dict[str, Any] = {"space": ["x", "y", "z"][: spaces[0]]} if spaces else {}
     num_draws = next(iter(posterior.values())).shape[1]
     coords["draw"] = np.arange(first_draw, first_draw + num_draws)
     idata = az.from_dict(

@@ -141,7 +141,7 @@ class LaplaceApproximation:
         """Independent draws as ArviZ InferenceData, usable with the credible sets of
         :mod:`bayesinv.diagnostics` (``posterior``: ``xi``, ``theta``; ``sample_stats``:
         ``lp`` = log N(ξ; ξ*, Γ)). Chain c uses ``SeedSequence(seed).spawn(chains)[c]``."""
-        from .samplers.warmstart import seed_sequence
+        from .seeds import seed_sequence
 
         draws = integer_at_least("draws", draws, 1)
         chains = integer_at_least("chains", chains, 1)

@@ -28,6 +28,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -35,6 +36,7 @@ from ._validation import positive_float
 from .errors import InvalidArgumentError
 from .likelihood import GaussianLikelihood, simulate
 from .likelihoods.noise import UnknownNoiseLikelihood, inverse_gamma_parameters
+from .linear_gaussian import linear_gaussian
 from .posterior import Posterior
 from .seeds import child_seed, seed_sequence
 
@@ -66,8 +68,8 @@ class CoverageModel:
         truth. Score either with the functional :class:`~bayesinv.coverage.Hyperparameter`.
     """
 
-    prior: object
-    forward: object
+    prior: Any
+    forward: Any
     noise_std: float
     truth: np.ndarray | None = None
     space: object = None
@@ -96,6 +98,14 @@ class CoverageModel:
     def hierarchical(self) -> bool:
         """Whether σ or τ is unknown (sampled with θ)."""
         return self.noise_hyper is not None or self.scale_hyper is not None
+
+
+def linear_gaussian_model(**kwargs) -> CoverageModel:
+    """A problem factory for coverage studies: ``linear_gaussian(**kwargs)`` as a
+    :class:`~bayesinv.synthetic.CoverageModel` (truth = its prior draw θ₀;
+    mass matrix = identity). Module-level, hence picklable in a ``ProblemSpec``."""
+    problem = linear_gaussian(**kwargs)
+    return CoverageModel(problem.prior, problem.forward, problem.noise_std, truth=problem.truth)
 
 
 def check_truth(truth, dim: int) -> np.ndarray:

@@ -44,7 +44,7 @@ import numpy as np
 
 from .._files import temporary_owner, write_json_atomic
 from .._version import __version__
-from ..errors import ConfigError, CorruptFileError
+from ..errors import ConfigError, CorruptFileError, InvalidArgumentError
 from . import replicate as _replicate
 from .records import read_record, write_record
 
@@ -198,7 +198,7 @@ class ReplicateStore:
         result.update({k: meta[k] for k in _TEXT_KEYS})
         return meta, result
 
-    def read_meta(self, r: int, fingerprint: str) -> dict | None:
+    def read_meta(self, r: int, fingerprint: str | None) -> dict | None:
         """The metadata of replicate r's file, or None where :meth:`read` would give None.
         The whole file is read and its checksum verified (a file with intact metadata but
         damaged arrays is not a result): enough for status and resume decisions."""
@@ -305,7 +305,12 @@ def run_stored(store: ReplicateStore, plan, executor=None, *, indices: Iterable[
     each writing its own file, with ``executor.map`` (None: serially, here); returns the
     indices run. ``progress``: a callable taking the
     (index, status) of each finished replicate (in task order)."""
-    fingerprint = store.manifest()["fingerprint"]
+    manifest = store.manifest()
+    if manifest is None:
+        raise InvalidArgumentError(
+            f"store: {str(store.directory)!r} holds no study (no manifest); start the study "
+            f"there first")
+    fingerprint = manifest["fingerprint"]
     run_all = map if executor is None else executor.map
     todo = store.pending(range(plan.replicates) if indices is None else indices,
                          retry_failed=retry_failed)

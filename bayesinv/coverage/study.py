@@ -249,7 +249,7 @@ def plan_coverage_study(problem: ProblemSpec, inference: InferenceSpec, *, repli
             f"R-hat needs at least 2 chains, but the inference runs {inference.chains}; run "
             f"more chains or disable the R-hat check (ConvergenceCriteria(rhat_max=None))")
     if isinstance(inference.method, str):  # known before sampling: fail now, not per replicate
-        per_replicate = int(inference.settings.get("draws", 1000)) * inference.chains
+        per_replicate = int(inference.settings.get("draws", 1000)) * (inference.chains or 1)
         if sbc_draws > per_replicate:
             raise InvalidArgumentError(
                 f"sbc_draws={sbc_draws} exceeds the {per_replicate} posterior draws of a "

@@ -21,8 +21,7 @@ from ..coverage import (
     ProblemSpec,
 )
 from ..fields import PSI, bumps_field, e1_truth
-from ..linear_gaussian import linear_gaussian
-from ..synthetic import CoverageModel, InferenceSpec
+from ..synthetic import CoverageModel, InferenceSpec, linear_gaussian_model
 
 # The vocabulary of the [problem] and [coverage] tables: hpc/config.py takes its choices from
 # these (tests/test_hpc_config.py checks the FEM ones against the classes that consume them).
@@ -36,14 +35,6 @@ PRIOR_KINDS = ("series", "matern")
 TRUTH_KINDS = ("e1", "bumps", "constant")
 #: coverage.functionals[].kind, and the key each kind requires
 FUNCTIONAL_KINDS = {"linear": "psi", "point": "point", "nodal": "index"}
-
-
-def linear_gaussian_model(**kwargs) -> CoverageModel:
-    """A problem factory for coverage studies: ``linear_gaussian(**kwargs)`` as a
-    :class:`~bayesinv.synthetic.CoverageModel` (truth = its prior draw θ₀;
-    mass matrix = identity). Module-level, hence picklable in a ``ProblemSpec``."""
-    problem = linear_gaussian(**kwargs)
-    return CoverageModel(problem.prior, problem.forward, problem.noise_std, truth=problem.truth)
 
 
 def build_domain(spec: dict):

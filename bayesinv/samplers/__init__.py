@@ -10,5 +10,5 @@ from .options import Persistence, Tuning
 from .storage import read_stream
 from .warmstart import INITS, PRECONDITIONERS
 
-__all__ = ["INITS", "LOOPS", "METHODS", "PRECONDITIONERS", "CompiledTarget", "Persistence", "Tuning",
-           "check_settings", "compiled_target", "read_stream", "sample", "sample_exact"]
+__all__ = ["INITS", "LOOPS", "METHODS", "PRECONDITIONERS", "CompiledTarget", "Persistence",
+           "Tuning", "check_settings", "compiled_target", "read_stream", "sample", "sample_exact"]

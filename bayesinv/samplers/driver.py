@@ -41,7 +41,7 @@ import numpy as np
 
 from .._validation import spd_matrix
 from .._version import __version__
-from ..diagnostics.arviz_io import convergence_diagnostics
+from ..arviz_io import convergence_diagnostics
 from ..errors import BayesinvWarning, InvalidArgumentError
 from ..laplace import LaplaceApproximation
 from ..posterior import Posterior
@@ -286,8 +286,9 @@ def sample(posterior: Posterior, method: str | None = None, *, draws: int = 1000
                               preconditioner, choice, ctarget if use_compiled else None)
         storage.start(None)
     else:
-        setup = resume_chains(posterior, cls, py_target, *resume, start_time)
-        storage.start(resume[0]["streamed"])
+        resumed_meta, resumed_arrays = resume
+        setup = resume_chains(posterior, cls, py_target, resumed_meta, resumed_arrays, start_time)
+        storage.start(resumed_meta["streamed"])
     sampler, chain_list, accounting, meta = setup
     base_meta.update(meta)
     draws, warmup, thin = checked["draws"], checked["warmup"], checked["thin"]

@@ -153,7 +153,7 @@ class Streaming(InMemory):
             n = min(n, self.every)
             part = runner.to_inference_data(stack_draws(chain_list, n), runner.part_attrs(),
                                             first_draw=self.streamed)
-            self.stream.write(self.streamed, part)
+            self.stream.write(self.streamed or 0, part)
             for ch in chain_list:
                 for key in DRAW_KEYS:
                     rest = ch.take(key)

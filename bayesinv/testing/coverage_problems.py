@@ -25,8 +25,8 @@ import scipy.stats
 from .._validation import one_of
 from ..coverage.spec import KINDS
 from ..diagnostics.credible import check_level, l2_norm
-from ..hpc.problems import linear_gaussian_model  # noqa: F401  (its testing name)
 from ..linear_gaussian import LinearGaussianProblem
+from ..synthetic import linear_gaussian_model  # noqa: F401  (its testing name)
 
 
 def inflated_coverage(level: float, sd_ratio) -> np.ndarray:
