@@ -90,3 +90,17 @@ class WhitenedPrior:
         """log N(ξ; 0, I)."""
         xi = self.check_latent(xi)
         return float(-0.5 * xi @ xi - 0.5 * self.latent_dim * np.log(2 * np.pi))
+
+
+def prior_description(prior) -> dict:
+    """What identifies a prior, for checkpoint fingerprints
+    (:func:`bayesinv.samplers.checkpoint.problem_fingerprint`): its type, its factor and mean
+    when they are arrays, and its own ``fingerprint()`` where it defines one (priors whose
+    map is not given by a dense factor: SPDE priors, wrappers of another prior)."""
+    parts = {"type": type(prior).__qualname__}
+    for name in ("factor", "mean"):
+        if isinstance(getattr(prior, name, None), np.ndarray):
+            parts[name] = getattr(prior, name)
+    if callable(getattr(prior, "fingerprint", None)):
+        parts["fingerprint"] = prior.fingerprint()
+    return parts

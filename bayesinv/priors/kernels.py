@@ -33,6 +33,7 @@ Dense kernels cost O(n²) memory: about 140 MB at 4 225 nodes (64² mesh) and 2.
 
 from __future__ import annotations
 
+import copy
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable
@@ -255,6 +256,9 @@ class KernelPrior(GaussianPrior):
                 f"kernel must be a bayesinv.priors.kernels.Kernel, got {type(kernel).__name__}")
         self.points = points_2d("points", points)
         self.kernel = kernel
+        self._options: dict[str, Any] = {"factor": factor, "jitter": jitter,
+                         "variance_fraction": variance_fraction, "max_rank": max_rank,
+                         "weights": weights}
         self.factor_kind = one_of("factor", factor, ("cholesky", "eigen"))
         self.jitter = None if jitter is None else nonnegative_float("jitter", jitter)
         n = self.points.shape[0]
@@ -283,6 +287,19 @@ class KernelPrior(GaussianPrior):
             L, self.explained_variance, self.kl_eigenvalues = _eigen_factor(
                 C, w, self.variance_fraction, max_rank)
         super().__init__(L, mean)
+
+    @property
+    def length_scale(self) -> float:
+        """The kernel's ℓ."""
+        return self.kernel.length_scale
+
+    def with_length_scale(self, length_scale: float) -> KernelPrior:
+        """The same prior with the kernel's ℓ = ``length_scale`` (points, variance, mean and
+        factor options kept; the factor is recomputed, O(n³)), for hierarchical
+        length-scales (:class:`~bayesinv.hierarchical.LengthScalePrior`)."""
+        kernel = copy.copy(self.kernel)
+        kernel.length_scale = positive_float("length_scale", length_scale)
+        return type(self)(self.points, kernel, mean=self.mean, **self._options)
 
     @classmethod
     def on_space(cls, space: Any, kernel: Kernel, *,

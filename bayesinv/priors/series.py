@@ -125,6 +125,7 @@ class SeriesPrior(GaussianPrior):
         self.eigenvalues = lam
         self.eigenfunctions = np.asarray(eigenfunctions, dtype=float)
         self.mass_matrix = mass_matrix
+        self.auto_scale = self.scale is None
         if self.scale is None:
             self.scale = unit_scale(lam, mass_matrix, self.alpha, self.shift)
         self.coefficient_sd = self.rescaling * self.scale * (self.shift + lam) ** (-self.alpha / 2)
@@ -212,6 +213,31 @@ class SeriesPrior(GaussianPrior):
         """
         return cls.laplacian(domain, alpha=alpha, boundary="dirichlet", num_modes=num_modes,
                              max_eigenvalue=max_eigenvalue, scale=scale, mean=mean, **kwargs)
+
+    @property
+    def length_scale(self) -> float:
+        """ℓ = √(8ν)/κ with κ² the shift τ² and ν = α − d/2 (the Matérn range of the SPDE
+        prior with the same operator (κ² − Δ)^{α/2}); inf for shift 0."""
+        nu = self.alpha - self.spatial_dim / 2
+        return math.sqrt(8 * nu / self.shift) if self.shift > 0 else math.inf
+
+    def with_length_scale(self, length_scale: float) -> SeriesPrior:
+        """The same prior with shift κ² = 8ν/ℓ² (ν = α − d/2 > 0): the same eigenpairs,
+        α, rescaling ρ and mean; s re-normalised to unit average variance if it was chosen
+        so (``scale=None``), else kept (for hierarchical length-scales,
+        :class:`~bayesinv.hierarchical.LengthScalePrior`)."""
+        length_scale = positive_float("length_scale", length_scale)
+        nu = self.alpha - self.spatial_dim / 2
+        if nu <= 0:
+            raise InvalidArgumentError(
+                f"a length-scale needs alpha > d/2 (ν = α − d/2 > 0), got alpha={self.alpha}, "
+                f"d={self.spatial_dim}")
+        new = type(self)(self.eigenvalues, self.eigenfunctions, self.mass_matrix,
+                         alpha=self.alpha, scale=None if self.auto_scale else self.scale,
+                         mean=self.mean, spatial_dim=self.spatial_dim,
+                         shift=8 * nu / length_scale**2, rescaling=self.rescaling)
+        new.boundary = self.boundary
+        return new
 
     @property
     def num_modes(self) -> int:

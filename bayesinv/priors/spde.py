@@ -176,17 +176,45 @@ class WhittleMaternPrior(WhitenedPrior):
         if self.noise == "lumped":
             M = sp.diags(np.asarray(M.sum(axis=1)).ravel()).tocsc()
         self.mass_matrix = M
-        A = self.kappa**2 * M + K
-        if self.robin_coefficient > 0:
-            if boundary_mass_matrix is None:
-                raise InvalidArgumentError("robin_coefficient > 0 needs boundary_mass_matrix")
-            A = A + self.robin_coefficient * sp.csc_matrix(boundary_mass_matrix)
-        self.operator = A.tocsc()
+        if self.robin_coefficient > 0 and boundary_mass_matrix is None:
+            raise InvalidArgumentError("robin_coefficient > 0 needs boundary_mass_matrix")
+        self.stiffness_matrix, self.backend = K, backend
+        self.boundary_mass_matrix = (None if self.robin_coefficient == 0
+                                     else sp.csc_matrix(boundary_mass_matrix))
         self._mass = SparseCholesky(M, backend, name="mass matrix")
-        self._op = SparseCholesky(self.operator, backend, name="SPDE operator κ²M + K + bM_∂")
+        self._factorise()
+        self.mean = mean_vector("mean", mean, self.dim)
+
+    def _factorise(self) -> None:
+        """A = κ²M + K + bM_∂, its sparse Cholesky factor, and c from σ² and κ."""
+        A = self.kappa**2 * self.mass_matrix + self.stiffness_matrix
+        if self.boundary_mass_matrix is not None:  # robin_coefficient > 0
+            A = A + self.robin_coefficient * self.boundary_mass_matrix
+        self.operator = A.tocsc()
+        self._op = SparseCholesky(self.operator, self.backend,
+                                  name="SPDE operator κ²M + K + bM_∂")
         self.noise_scale = math.sqrt(
             self.variance / matern_variance_constant(self.nu, self.kappa, self.spatial_dim))
-        self.mean = mean_vector("mean", mean, self.dim)
+
+    def with_length_scale(self, length_scale: float) -> WhittleMaternPrior:
+        """The same prior with range ℓ = ``length_scale`` (κ = √(8ν)/ℓ) and the same marginal
+        variance σ², β, mean and noise root. The Robin coefficient is scaled with κ (b/κ kept,
+        the rule of ``robin=True``). Shares M, K, M_∂ and the mass factorisation; only
+        κ²M + K + bM_∂ is factorised anew (for hierarchical length-scales,
+        :class:`~bayesinv.hierarchical.LengthScalePrior`)."""
+        length_scale = positive_float("length_scale", length_scale)
+        new = object.__new__(type(self))
+        new.__dict__.update(self.__dict__)
+        new.kappa = math.sqrt(8 * self.nu) / length_scale
+        new.robin_coefficient = self.robin_coefficient * new.kappa / self.kappa
+        new._factorise()
+        return new
+
+    def fingerprint(self) -> dict:
+        """κ, β, σ², the Robin coefficient, the noise root and the operator (checkpoints)."""
+        return {"kappa": self.kappa, "beta": self.beta, "variance": self.variance,
+                "robin": self.robin_coefficient, "noise": self.noise,
+                "operator": self.operator, "mass": self.mass_matrix}
 
     # -- construction from the usual parametrisations ------------------------------------------
 

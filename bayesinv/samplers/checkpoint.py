@@ -17,7 +17,8 @@ onto the target, so a crash or SIGKILL mid-write leaves the previous checkpoint 
 
 Fingerprints are SHA-256 digests of (a) the problem — data, noise level, forward-map type and
 the map's own ``fingerprint()`` where it has one (every FEM map),
-dimensions and matrices or design points, prior type, factor and mean — and (b) the sampler
+dimensions and matrices or design points, prior type, factor and mean and the prior's own
+``fingerprint()`` where it has one (SPDE priors, hyperparameter wrappers) — and (b) the sampler
 settings that determine the draws (method, draws, warm-up, thinning, chains, seed, tuning
 arguments, initial positions, preconditioner). A checkpoint whose fingerprints differ is
 refused with a message saying which part differs, never silently mixed.
@@ -96,6 +97,8 @@ def problem_fingerprint(posterior) -> str:
     for name in ("factor", "mean"):
         if isinstance(getattr(prior, name, None), np.ndarray):
             parts[f"prior.{name}"] = getattr(prior, name)
+    if callable(getattr(prior, "fingerprint", None)):  # e.g. a ScaledPrior's wrapped prior
+        parts["prior.fingerprint"] = prior.fingerprint()
     return digest(parts)
 
 

@@ -6,6 +6,8 @@ A posterior whose likelihood or prior has hyperparameters (``gibbs_blocks()``: a
 
     ξ ~ K_h(ξ, ·)  (the chosen kernel — pCN, MALA, … — on π(ξ | h, Y), h fixed),
     h_j ~ π(h_j | ξ, h_{-j}, Y)  (conjugate draw, or a Metropolis step on log h_j),
+    (h_j, ξ) ← a block's ``recentre`` draw, if it has one: h_j from its conditional given
+              θ (not ξ), ξ moved so that θ is unchanged (interweaving, Yu & Meng 2011),
 
 each part leaving the joint posterior π(ξ, h | Y) invariant, hence their composition too
 (Tierney 1994; Roberts & Rosenthal 2004 for Metropolis-within-Gibbs). :class:`GibbsMethod`
@@ -110,6 +112,11 @@ class GibbsMethod:
                 hyper[j], prediction, fresh, changed = proposal, ev.prediction, ev, True
             else:
                 block.set(hyper[j])
+            moved = block.recentre(hyper[j], xi, rng) if hasattr(block, "recentre") else None
+            if moved is not None:  # θ and the prediction unchanged, ξ and h_j move
+                hyper[j], xi = moved
+                block.set(hyper[j])
+                fresh, changed = None, True
         if changed:
             if inner_method.uses_gradient:
                 if fresh is None:

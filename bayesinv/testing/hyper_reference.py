@@ -107,6 +107,52 @@ def hyper_posterior(B, r0, *, noise, scale=1.0, points: int = 4000) -> HyperPost
                           np.sqrt(sig2), np.sqrt(tau2), w)
 
 
+@dataclass
+class LengthScalePosterior:
+    """Exact posterior of an unknown length-scale ℓ and of ξ (see :func:`length_scale_posterior`):
+    grid values of ℓ with their weights, and the mixture mean and sd of ξ."""
+
+    length_scale: np.ndarray
+    weights: np.ndarray
+    xi_mean: np.ndarray
+    xi_sd: np.ndarray
+
+    def moments(self) -> tuple[float, float]:
+        m = float(self.weights @ self.length_scale)
+        return m, float(np.sqrt(max(self.weights @ (self.length_scale - m) ** 2, 0.0)))
+
+
+def length_scale_posterior(factor_of, A, r0, noise_std: float, log_mean: float, log_sd: float,
+                           *, points: int = 400, width: float = 6.0) -> LengthScalePosterior:
+    r"""The exact posterior of ℓ and ξ for r₀ = Y − A m = A L_ℓ ξ + σ ε, ξ ~ N(0, I_k),
+    log ℓ ~ N(μ, s²): on a grid of u = log ℓ over μ ± ``width``·s,
+
+    .. math:: p(u \mid Y) ∝ N(u; μ, s^2)\, N(r₀; 0, B_ℓ B_ℓᵀ + σ^2 I), \qquad B_ℓ = A L_ℓ,
+
+    and ξ | ℓ, Y ~ N(P⁻¹B_ℓᵀr₀/σ², P⁻¹), P = I + B_ℓᵀB_ℓ/σ², mixed over the grid.
+    ``factor_of(ℓ)`` returns the dense factor L_ℓ (n, k)."""
+    A, r0 = np.asarray(A, float), np.asarray(r0, float)
+    u = np.linspace(log_mean - width * log_sd, log_mean + width * log_sd, points)
+    logw, means, second = np.empty(points), [], []
+    for i, ui in enumerate(u):
+        B = A @ factor_of(float(np.exp(ui)))
+        S = B @ B.T + noise_std**2 * np.eye(A.shape[0])
+        c = np.linalg.cholesky(S)
+        z = np.linalg.solve(c, r0)
+        logw[i] = (-0.5 * ((ui - log_mean) / log_sd) ** 2 - 0.5 * z @ z
+                   - np.sum(np.log(np.diag(c))))
+        P = np.eye(B.shape[1]) + B.T @ B / noise_std**2
+        C = np.linalg.inv(P)
+        m = C @ B.T @ r0 / noise_std**2
+        means.append(m)
+        second.append(np.diag(C) + m**2)
+    w = np.exp(logw - logw.max())
+    w /= w.sum()
+    mean = w @ np.array(means)
+    sd = np.sqrt(np.maximum(w @ np.array(second) - mean**2, 0.0))
+    return LengthScalePosterior(np.exp(u), w, mean, sd)
+
+
 def hierarchical_linear_model(noise_hyper=(3.0, 0.5), scale_hyper=(3.0, 2.0), **kwargs):
     """A coverage-study factory: ``linear_gaussian(**kwargs)`` with σ² ~ InvGamma(noise_hyper)
     and τ² ~ InvGamma(scale_hyper) unknown (either may be None). Module-level, so picklable in
