@@ -25,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -59,7 +60,8 @@ def write_record(path, meta: dict, arrays: dict) -> Path:
               "sha256": digest(meta, arrays)}
     path = Path(path)
     with atomic_path(path) as tmp, open(tmp, "wb") as f:
-        np.savez(f, **{HEADER: np.array(json.dumps(header))}, **arrays)
+        entries: dict[str, Any] = {HEADER: np.array(json.dumps(header)), **arrays}
+        np.savez(f, **entries)
     return path
 
 

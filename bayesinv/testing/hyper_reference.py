@@ -22,6 +22,7 @@ unknown and τ = 1 it is the Normal–Inverse-Gamma regression posterior with an
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -119,7 +120,8 @@ class LengthScalePosterior:
 
     def moments(self) -> tuple[float, float]:
         m = float(self.weights @ self.length_scale)
-        return m, float(np.sqrt(max(self.weights @ (self.length_scale - m) ** 2, 0.0)))
+        variance = float(self.weights @ (self.length_scale - m) ** 2)
+        return m, math.sqrt(max(variance, 0.0))
 
 
 def length_scale_posterior(factor_of, A, r0, noise_std: float, log_mean: float, log_sd: float,
