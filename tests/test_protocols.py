@@ -105,11 +105,11 @@ def test_every_builtin_class_satisfies_its_protocol_statically(tmp_path, monkeyp
             lines.append(f"def check_{alias}(x: {alias}) -> {protocol}: return x")
     lines += ["class Control:", "    input_dim = 1",
               "def check_control(x: Control) -> ForwardMapProtocol: return x"]
-    control_line = len(lines)
+    control_line = 1 + next(i for i, line in enumerate(lines) if "check_control" in line)
     source = tmp_path / "protocol_check.py"
     source.write_text("\n".join(lines) + "\n")
     stdout, stderr, _ = api.run([
-        "--config-file", str(ROOT / "pyproject.toml"), "--cache-dir", str(ROOT / ".mypy_cache"),
+        "--config-file", str(ROOT / "pyproject.toml"), "--cache-dir", str(tmp_path / "cache"),
         "--no-error-summary", "--hide-error-context", str(source)])
     errors = [line for line in stdout.splitlines() if ": error:" in line]
     assert len(errors) == 1, textwrap.indent(stdout + stderr, "  ")
