@@ -154,6 +154,30 @@ def test_hierarchical_models_example_quick(tmp_path, load_script):
     assert {row["functional"] for row in report["coverage"]} == {"sigma", "tau", "theta_0"}
 
 
+
+@pytest.mark.slow
+@pytest.mark.fem
+def test_joint_experiments_example_quick(tmp_path, load_script):
+    report = run_quick(load_script, "joint_experiments", tmp_path)
+    for name in ("joint_experiments.png", "summary.json"):
+        assert (tmp_path / name).stat().st_size > 0, name
+    models = report["models"]
+    singles = [models[name] for name in ("Darcy, source", "Darcy, flow", "heat")]
+    joint = models["joint"]
+    # Three experiments of comparable information: the joint posterior is clearly tighter than
+    # each one alone (measured ratios ≈ 0.35; a joint likelihood that dropped an experiment
+    # would give ≈ 0.5–1), in the sampled sd and in the Laplace sd at the MAP.
+    for key in ("psi_sd", "mean_pointwise_sd", "psi_sd_laplace", "mean_pointwise_sd_laplace"):
+        assert joint[key] < 0.7 * min(m[key] for m in singles), key
+    for m in [*singles, joint]:  # draws and Laplace agree (nearly Gaussian posteriors)
+        assert m["psi_sd"] == pytest.approx(m["psi_sd_laplace"], rel=0.4)
+        assert m["mean_pointwise_sd"] == pytest.approx(m["mean_pointwise_sd_laplace"], rel=0.3)
+    # the joint posterior mean recovers θ₀ better than each experiment alone
+    assert joint["relative_l2_error_posterior_mean"] < min(
+        m["relative_l2_error_posterior_mean"] for m in singles)
+    assert abs(joint["psi_mean"] - report["psi_truth"]) < 4 * joint["psi_sd"]
+    assert all(n > 0 for n in report["forward_solves"].values())
+
 def test_bvm_coverage_clopper_pearson_matches_beta_quantiles(load_script):
     """The example's Clopper–Pearson interval: the Beta quantiles of its definition, SciPy's
     exact binomial interval, and the closed forms at k = 0 and k = n."""
