@@ -23,7 +23,10 @@ approximation, the mean pointwise posterior sd (mass-weighted average over O), t
 error of the posterior mean and the acceptance rate. Conditioning on more independent data
 can only shrink a Gaussian posterior (the joint precision is the sum of the experiments'
 Gauss–Newton Hessians plus the prior's), which is what the table checks on the nonlinear
-problem.
+problem. The sampled sds of the single experiments agree with their Laplace values within
+7%; the joint sampled sd of ⟨θ, ψ⟩ is ≈ 12% above its Gauss–Newton Laplace value (4 chains
+× 3000 draws, ESS ≈ 2000, so not Monte Carlo error), presumably the maps' nonlinearity (the
+Gauss–Newton Hessian drops the second-derivative term); not investigated further.
 
 Writes ``joint_experiments.png`` (truth, joint posterior mean, pointwise sd per experiment and
 joint, on one colour scale) and ``summary.json`` to ``--output`` (default
@@ -35,7 +38,6 @@ from __future__ import annotations
 import argparse
 import json
 import time
-import warnings
 from pathlib import Path
 
 import matplotlib
@@ -155,15 +157,13 @@ def main(argv=None) -> dict:
 
     report = {"config": cfg, "noise_std": noise, "psi_truth": float(w @ truth), "models": {}}
     sds, means = {}, {}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", bayesinv.BayesinvWarning)
-        for k, (name, post) in enumerate(models.items()):
-            theta, numbers = fit(post, cfg, args.seed + k, w)
-            sds[name], means[name] = theta.std(0, ddof=1), theta.mean(0)
-            numbers["mean_pointwise_sd"] = average(sds[name])
-            numbers["mean_pointwise_sd_laplace"] = average(numbers.pop("pointwise_sd_laplace"))
-            numbers["relative_l2_error_posterior_mean"] = rel(means[name])
-            report["models"][name] = numbers
+    for k, (name, post) in enumerate(models.items()):
+        theta, numbers = fit(post, cfg, args.seed + k, w)
+        sds[name], means[name] = theta.std(0, ddof=1), theta.mean(0)
+        numbers["mean_pointwise_sd"] = average(sds[name])
+        numbers["mean_pointwise_sd_laplace"] = average(numbers.pop("pointwise_sd_laplace"))
+        numbers["relative_l2_error_posterior_mean"] = rel(means[name])
+        report["models"][name] = numbers
     report["forward_solves"] = {name: int(G.counts.forward) for name, (G, _) in maps.items()}
     report["seconds"] = time.perf_counter() - t0
     designs = {name: G.design for name, (G, _) in maps.items()}
