@@ -42,16 +42,19 @@ def model_to_mesh(model, comm, rank: int, gdim: int):
 _GMSH_MODELS = itertools.count()
 
 
-def read_gmsh(path, comm, gdim: int):
-    """Read a gmsh ``.msh`` file into ``(mesh, cell_tags, facet_tags)``.
+@contextlib.contextmanager
+def gmsh_model(purpose: str, name: str):
+    """A fresh gmsh model ``bayesinv_<name>_<k>`` inside a quiet gmsh session, yielding the gmsh
+    module; ``purpose`` says what needs gmsh in the error when it is missing.
 
-    A gmsh session opened by the caller is left open (only the model read here is removed).
+    A gmsh session opened by the caller is left open (only our model is removed); one opened
+    here is finalised.
     """
     try:
         import gmsh
-    except (ImportError, OSError) as exc:
+    except (ImportError, OSError) as exc:  # OSError: a missing system library (libGLU, libX*)
         raise MissingDependencyError(
-            "reading .msh files needs gmsh: pip install gmsh (on Debian it also needs "
+            f"{purpose} needs gmsh: pip install gmsh (on Debian it also needs "
             "libglu1-mesa libxcursor1 libxft2 libxinerama1, installed by `make setup`) "
             f"(import error: {exc})") from exc
     owned = not gmsh.isInitialized()
@@ -59,14 +62,23 @@ def read_gmsh(path, comm, gdim: int):
         gmsh.initialize(interruptible=False)
     try:
         gmsh.option.setNumber("General.Terminal", 0)
-        gmsh.model.add(f"bayesinv_read_{next(_GMSH_MODELS)}")
-        gmsh.merge(str(Path(path)))
-        return model_to_mesh(gmsh.model, comm, 0, gdim)
+        gmsh.model.add(f"bayesinv_{name}_{next(_GMSH_MODELS)}")
+        yield gmsh
     finally:
         if gmsh.isInitialized():
             gmsh.model.remove()
             if owned:
                 gmsh.finalize()
+
+
+def read_gmsh(path, comm, gdim: int):
+    """Read a gmsh ``.msh`` file into ``(mesh, cell_tags, facet_tags)``.
+
+    A gmsh session opened by the caller is left open (only the model read here is removed).
+    """
+    with gmsh_model("reading .msh files", "read") as gmsh:
+        gmsh.merge(str(Path(path)))
+        return model_to_mesh(gmsh.model, comm, 0, gdim)
 
 
 def xdmf_file(comm, path, mode: str):

@@ -16,13 +16,12 @@ its own serial mesh. Parallelism in bayesinv is across chains and replicates.
 
 from __future__ import annotations
 
-import itertools
-
 import numpy as np
 
-from ..errors import InvalidArgumentError, MissingDependencyError
+from ..errors import InvalidArgumentError
 from . import _compat
 from ._compat import COMM, INSTALL_HINT, MPI, PETSc, basix, dolfinx, ufl  # noqa: F401
+from ._compat_io import gmsh_model
 
 #: The dolfinx version string (e.g. "0.5.2"); ``_compat.DOLFINX_VERSION`` is the tuple.
 DOLFINX_VERSION = dolfinx.__version__
@@ -40,20 +39,6 @@ def unit_square_mesh(n: int, diagonal: str = "right"):
                                            diagonal=diag[diagonal])
 
 
-_GMSH_MODELS = itertools.count()
-
-
-def _import_gmsh():
-    try:
-        import gmsh
-    except (ImportError, OSError) as exc:  # OSError: a missing system library (libGLU, libX*)
-        raise MissingDependencyError(
-            "meshing disks and ellipses needs gmsh: pip install gmsh (on Debian it also needs "
-            "libglu1-mesa libxcursor1 libxft2 libxinerama1, installed by `make setup`) "
-            f"(import error: {exc})") from exc
-    return gmsh
-
-
 def gmsh_ellipse_mesh(semi_axes: tuple[float, float], rotation: float,
                       center: tuple[float, float], mesh_size: float):
     """A triangle mesh of the ellipse {x: ((R⁻¹(x − c))_1/a)² + ((R⁻¹(x − c))_2/b)² < 1}.
@@ -62,15 +47,9 @@ def gmsh_ellipse_mesh(semi_axes: tuple[float, float], rotation: float,
     mesh is reproducible) and converted with ``_compat.model_to_mesh``. A gmsh
     session opened by the caller is left open (only our model is removed).
     """
-    gmsh = _import_gmsh()
-    owned = not gmsh.isInitialized()
-    if owned:
-        gmsh.initialize(interruptible=False)
-    try:
-        gmsh.option.setNumber("General.Terminal", 0)
+    with gmsh_model("meshing disks and ellipses", "ellipse") as gmsh:
         gmsh.option.setNumber("General.Verbosity", 0)
         gmsh.option.setNumber("General.NumThreads", 1)
-        gmsh.model.add(f"bayesinv_ellipse_{next(_GMSH_MODELS)}")
         a, b = semi_axes
         (rx, ry), extra = ((a, b), 0.0) if a >= b else ((b, a), np.pi / 2)  # OCC needs rx >= ry
         cx, cy = center
@@ -83,11 +62,6 @@ def gmsh_ellipse_mesh(semi_axes: tuple[float, float], rotation: float,
         gmsh.option.setNumber("Mesh.MeshSizeMax", mesh_size)
         gmsh.model.mesh.generate(2)
         mesh, _, _ = _compat.model_to_mesh(gmsh.model, COMM, 0, gdim=2)
-    finally:
-        if gmsh.isInitialized():
-            gmsh.model.remove()
-            if owned:
-                gmsh.finalize()
     return mesh
 
 

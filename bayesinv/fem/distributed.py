@@ -100,7 +100,7 @@ class DistributedVariationalMap(ForwardMap):
         import dolfinx.fem
 
         from .residual import ResidualForms
-        from .variational import _fill, _Plain, _state_space
+        from .variational_spaces import _fill, _Plain, _state_space
 
         if not callable(residual):
             raise InvalidArgumentError(

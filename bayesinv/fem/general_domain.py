@@ -32,7 +32,7 @@ class MeshDomain:
     """
 
     def __init__(self, mesh, name: str = "mesh"):
-        from .variational import DofSpace, _check_serial
+        from .variational_spaces import DofSpace, _check_serial
 
         self.facet_tags = getattr(mesh, "facet_tags", None)
         self.cell_tags = getattr(mesh, "cell_tags", None)

@@ -27,23 +27,13 @@ class MeshData(NamedTuple):
 
 
 def _gmsh_gdim(path: Path) -> int:
-    from ._dolfinx import _import_gmsh
+    from ._compat_io import gmsh_model
 
-    gmsh = _import_gmsh()
-    owned = not gmsh.isInitialized()
-    if owned:
-        gmsh.initialize(interruptible=False)
-    try:
-        gmsh.option.setNumber("General.Terminal", 0)
-        gmsh.model.add("bayesinv_read_mesh_dimension")
+    with gmsh_model("reading .msh files", "read_mesh_dimension") as gmsh:
         gmsh.merge(str(path))
         dim = gmsh.model.getDimension()
         _, coords, _ = gmsh.model.mesh.getNodes()
         z = np.asarray(coords).reshape(-1, 3)[:, 2]
-        gmsh.model.remove()
-    finally:
-        if owned and gmsh.isInitialized():
-            gmsh.finalize()
     if dim < 1:
         raise InvalidArgumentError(f"the gmsh file {str(path)!r} holds no mesh")
     return 3 if (dim < 3 and np.abs(z).max(initial=0.0) > 0.0) else dim

@@ -37,99 +37,30 @@ Hinze, Pinnau, Ulbrich & Ulbrich (2009), *Optimization with PDE constraints*, §
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from functools import cached_property
 
 import numpy as np
-import scipy.sparse as sp
 import ufl
 
 from ..errors import ForwardSolveError, InvalidArgumentError
 from ..forward.base import ForwardMap
 from ..forward.fingerprint import fingerprint
-from ..links import Link, get_link
+from ..links import get_link
 from . import _compat
 from .dirichlet import DirichletBC, boundary_dofs
 from .jacobian import JacobianBlock
 from .newton import NewtonOptions, newton_solve
 from .parameters import ParameterMap
-from .pointeval import evaluation_matrix
 from .solvers import make_solver
 from .variational_derivatives import VariationalLinearization
-
-
-class _Plain(Link):
-    """Φ(θ) = θ without a positivity check (sources, signed coefficients)."""
-
-    name = "none"
-
-    def __call__(self, theta):
-        return np.array(theta, dtype=float, copy=True)
-
-    def derivative(self, theta):
-        return np.ones_like(np.asarray(theta, dtype=float))
-
-    def second_derivative(self, theta):
-        return np.zeros_like(np.asarray(theta, dtype=float))
-
-
-def _mesh_parts(mesh, facet_tags):
-    """(dolfinx mesh, facet tags, Domain or None) from a Domain, a MeshData or a dolfinx mesh."""
-    from .domain import Domain
-
-    if isinstance(mesh, Domain):
-        return mesh.mesh, facet_tags, mesh
-    if hasattr(mesh, "mesh") and hasattr(mesh, "facet_tags"):  # MeshData, MeshDomain
-        tags = mesh.facet_tags if facet_tags is None else facet_tags
-        return mesh.mesh, tags, None
-    if hasattr(mesh, "geometry") and hasattr(mesh, "topology"):
-        return mesh, facet_tags, None
-    raise InvalidArgumentError(
-        f"mesh must be a bayesinv.fem.Domain, the result of bayesinv.fem.read_mesh or a dolfinx "
-        f"Mesh, got {type(mesh).__name__}")
-
-
-def _check_serial(mesh):
-    from ._dolfinx import check_serial_mesh
-
-    check_serial_mesh(mesh, "VariationalForwardMap")
-
-
-def _state_space(mesh, state):
-    if isinstance(state, int) and not isinstance(state, bool):
-        if state not in (1, 2):
-            raise InvalidArgumentError(f"state (a Lagrange degree) must be 1 or 2, got {state}")
-        return _compat.function_space(mesh, "Lagrange", state)
-    if hasattr(state, "dofmap") and hasattr(state, "mesh"):
-        if state.mesh is not mesh:
-            raise InvalidArgumentError("the state space must be a space on the given mesh")
-        if state.dofmap.index_map_bs != 1:
-            raise InvalidArgumentError("the state space must be scalar-valued")
-        return state
-    raise InvalidArgumentError(
-        f"state must be a Lagrange degree (1 or 2) or a dolfinx FunctionSpace, got {state!r}")
-
-
-def _fill(function, value, what: str):
-    """Set a dolfinx Function's dofs from a constant, callable, Function or dof array."""
-    arr = function.x.array
-    if hasattr(value, "x") and hasattr(value, "function_space"):
-        if value.function_space is not function.function_space:
-            function.interpolate(value)
-        else:
-            arr[:] = value.x.array
-    elif callable(value):
-        function.interpolate(value)
-    elif np.ndim(value) == 0:
-        arr[:] = float(value)
-    else:
-        values = np.asarray(value, dtype=float)
-        if values.shape != arr.shape:
-            raise InvalidArgumentError(
-                f"{what} must be a constant, a callable g(x), a Function or {arr.shape[0]} dof "
-                f"values, got an array of shape {values.shape}")
-        arr[:] = values
-    if not np.isfinite(arr).all():
-        raise InvalidArgumentError(f"{what} has non-finite values")
+from .variational_spaces import (
+    DofSpace,
+    _check_serial,
+    _fill,
+    _mesh_parts,
+    _Plain,
+    _state_space,
+    observation_matrix,
+)
 
 
 class VariationalForwardMap(ForwardMap):
@@ -241,7 +172,10 @@ class VariationalForwardMap(ForwardMap):
             self._initial.append(u0)
         self._set_experiment(0)
 
-        O = self._observation_matrix(observation, V).tocsr()
+        O, self.observation_kind, design = observation_matrix(observation, V, self.domain)
+        if design is not None:
+            self.design = design
+        O = O.tocsr()
         self.observation_matrix = O
         self._O_free = O[:, self.free_dofs].tocsr()
         self._O_free_t = self._O_free.T.tocsr()
@@ -337,53 +271,6 @@ class VariationalForwardMap(ForwardMap):
         g = dolfinx.fem.Function(self.function_space)
         _fill(g, bc.value, "DirichletBC value")
         return g.x.array.copy()
-
-    def _observation_matrix(self, observation, V):
-        from .observation import FieldObservation, PointObservation, l2_observation_matrix
-
-        if isinstance(observation, str):
-            if observation != "field":
-                raise InvalidArgumentError(
-                    f"observation must be points (n, dim), 'field', an observation object or "
-                    f"linear functionals of u (callables), got {observation!r}")
-            observation = FieldObservation()
-        if isinstance(observation, FieldObservation):
-            self.observation_kind = "field"
-            degree = _compat.basix_element(V).degree
-            dom = self.domain
-            if dom is not None and V is dom.space(degree).function_space:
-                return l2_observation_matrix(dom.space(degree))
-            return _l2_root(V)
-        if callable(observation) or (isinstance(observation, (list, tuple)) and observation
-                                     and all(callable(o) for o in observation)):
-            self.observation_kind = "functionals"
-            items = [observation] if callable(observation) else list(observation)
-            return self._functional_rows(items, V)
-        if isinstance(observation, PointObservation):
-            observation = observation.points
-        self.observation_kind = "points"
-        O = evaluation_matrix(V, observation, "observation points")
-        self.design = np.asarray(observation, dtype=float).reshape(O.shape[0], -1)
-        return O
-
-    def _functional_rows(self, items, V):
-        import dolfinx.fem
-
-        v = ufl.TestFunction(V)
-        probe = dolfinx.fem.Function(V)
-        rows = []
-        for i, ell in enumerate(items):
-            form = ell(probe)
-            if not isinstance(form, ufl.Form) or form.arguments():
-                raise InvalidArgumentError(
-                    f"observation functional {i} must return a UFL 0-form (e.g. u * ufl.dx), "
-                    f"got {form!r}")
-            row = ufl.algorithms.expand_derivatives(ufl.derivative(form, probe, v))
-            if probe in row.coefficients():
-                raise InvalidArgumentError(
-                    f"observation functional {i} is not linear in u")
-            rows.append(_compat.assemble_vector_array(_compat.form(row)))
-        return sp.csr_matrix(np.vstack(rows))
 
     # -- the solves -------------------------------------------------------------------------
 
@@ -516,64 +403,3 @@ class VariationalForwardMap(ForwardMap):
     def parameter_values(self, theta) -> np.ndarray:
         """The dof values m = Φ(E θ) of the parameter field."""
         return self.link(self._param.values(self._check_theta(theta)))
-
-
-class DofSpace:
-    """The dofs of a dolfinx space as the package's spaces show them: ``function_space``,
-    ``num_dofs``, ``coordinates`` (num_dofs, gdim), ``degree``, ``boundary_dofs``,
-    ``interior_dofs`` and UFL-assembled ``mass_matrix``/``stiffness_matrix`` (what the SPDE
-    and kernel priors need), on any cell type."""
-
-    def __init__(self, V):
-        self.function_space = V
-        gdim = V.mesh.geometry.dim
-        self.coordinates = V.tabulate_dof_coordinates()[:, :gdim].copy()
-        self.num_dofs = self.coordinates.shape[0]
-        self.degree = int(_compat.basix_element(V).degree)
-        self.cell_dofs = np.asarray(_compat.cell_dofs(V), dtype=np.int64)
-
-    def interpolate(self, fn) -> np.ndarray:
-        """Dof values of ``fn``: a constant, a callable fn(x) (x of shape (gdim, n), evaluated
-        at the dof coordinates: the nodal interpolant for Lagrange spaces, cell midpoints for
-        DG0) or an array of values."""
-        from .domain import dof_values
-
-        return dof_values(fn, self.coordinates)
-
-    def _matrix(self, integrand):
-        V = self.function_space
-        u, v = ufl.TrialFunction(V), ufl.TestFunction(V)
-        return _compat.assemble_matrix_csr(_compat.form(integrand(u, v) * ufl.dx))
-
-    @cached_property
-    def mass_matrix(self) -> sp.csr_matrix:
-        """M_ij = ∫ φ_i φ_j."""
-        return self._matrix(lambda u, v: u * v)
-
-    @cached_property
-    def stiffness_matrix(self) -> sp.csr_matrix:
-        """K_ij = ∫ ∇φ_i·∇φ_j."""
-        return self._matrix(lambda u, v: ufl.inner(ufl.grad(u), ufl.grad(v)))
-
-    @cached_property
-    def boundary_dofs(self) -> np.ndarray:
-        return np.asarray(_compat.locate_boundary_dofs(self.function_space, None, None),
-                          dtype=np.int64)
-
-    @cached_property
-    def interior_dofs(self) -> np.ndarray:
-        mask = np.ones(self.num_dofs, dtype=bool)
-        mask[self.boundary_dofs] = False
-        return np.flatnonzero(mask)
-
-
-def _l2_root(V):
-    """R with RᵀR = M (M the mass matrix of V, UFL-assembled), from a sparse Cholesky factor."""
-    from ..linalg import SparseCholesky
-    u, v = ufl.TrialFunction(V), ufl.TestFunction(V)
-    M = _compat.assemble_matrix_csr(_compat.form(u * v * ufl.dx))
-    chol = SparseCholesky(M, name="mass matrix")
-    inverse = np.empty_like(chol.perm)
-    inverse[chol.perm] = np.arange(chol.perm.size)
-    R = chol.L.tocsr()[inverse]         # R Rᵀ = M (R = Pᵀ L)
-    return R.T.tocsr()

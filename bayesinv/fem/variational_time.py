@@ -110,7 +110,7 @@ class VariationalEvolutionMap(ForwardMap):
         import dolfinx.fem
 
         u0 = dolfinx.fem.Function(V)
-        from .variational import _fill
+        from .variational_spaces import _fill
 
         _fill(u0, initial_value, "initial_value")
         self._start = inner._initial[0].copy()
