@@ -60,27 +60,6 @@ from .likelihoods.noise import inverse_gamma_parameters
 from .priors.base import WhitenedPrior, prior_description
 
 
-class NoiseBlock:
-    """Conjugate Gibbs update of σ for the observations ``part`` of the prediction."""
-
-    kind = "conjugate"
-
-    def __init__(self, likelihood, part: slice):
-        self.likelihood, self.part = likelihood, part
-        self.name, self.initial = likelihood.name, likelihood.initial
-
-    def set(self, value: float) -> None:
-        self.likelihood.condition(value)
-
-    def draw(self, prediction, rng) -> float:
-        """σ ~ (σ² | θ, Y) with σ² ~ InvGamma(a + N/2, b + |r|²/2)."""
-        like = self.likelihood
-        r = like.data - prediction[self.part]
-        shape = like.a + 0.5 * like.num_observations
-        scale = like.b + 0.5 * float(r @ r)
-        return float(np.sqrt(scale / rng.gamma(shape)))
-
-
 class ScaledPrior(WhitenedPrior):
     r"""θ = m + τ (T(ξ) − m) with an unknown amplitude τ, τ² ~ InvGamma(a, b) (module
     docstring). Wraps any whitened prior (series, SPDE, kernel, …); evaluations use the current

@@ -55,7 +55,7 @@ def sampler_accepts(method: str, **settings) -> bool:
 def scale(method: str) -> dict:
     """A valid scale parameter for ``method`` (the sampler refuses ULA-type methods without
     one only after a curvature estimate; give one to keep the probes fast)."""
-    from bayesinv.samplers.methods import METHODS
+    from bayesinv.samplers.registry import METHODS
 
     return {METHODS[method].parameter: 0.05}
 
@@ -94,7 +94,7 @@ def test_a_preconditioner_is_accepted_by_config_iff_by_sample(method, preconditi
 @pytest.mark.parametrize("value", [-0.5, 0.0, 0.3, 1.0, 1.5, 2.0, 2.5])
 @pytest.mark.parametrize("method", ["pcn", "pcnl", "mala", "gpcnl"])
 def test_the_scale_range_is_the_methods(method, value):
-    from bayesinv.samplers.methods import METHODS
+    from bayesinv.samplers.registry import METHODS
 
     settings = {METHODS[method].parameter: value}
     assert config_accepts(method, **settings) == sampler_accepts(method, **settings), settings

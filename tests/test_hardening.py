@@ -196,7 +196,7 @@ def test_settings_the_sampler_takes_are_accepted(tmp_path, extra):
 def test_the_config_vocabulary_is_the_samplers():
     from bayesinv.hpc import config
     from bayesinv.samplers.driver import LOOPS
-    from bayesinv.samplers.methods import METHODS
+    from bayesinv.samplers.registry import METHODS
 
     assert set(config.METHODS) == {*METHODS, "exact"}
     for loop in LOOPS:

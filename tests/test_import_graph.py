@@ -41,20 +41,6 @@ FLOORS = (
     ("public API", ("bayesinv",)),
 )
 
-#: arrows that close a circle in modules this change could not edit, each with the fix; the
-#: test fails when one of them disappears, so that its entry is removed too
-KNOWN_CIRCLES = {
-    ("bayesinv.likelihoods.noise", "bayesinv.hierarchical"):
-        "NoiseBlock and inverse_gamma_parameters belong in one module",
-    ("bayesinv.samplers.methods", "bayesinv.samplers.delayed_acceptance"):
-        "samplers/methods.py registers the methods defined in modules that import it",
-    ("bayesinv.samplers.methods", "bayesinv.samplers.dili"):
-        "samplers/methods.py registers the methods defined in modules that import it",
-    ("bayesinv.samplers.methods", "bayesinv.samplers.lowrank_methods"):
-        "samplers/methods.py registers the methods defined in modules that import it",
-}
-
-
 def modules(root: Path) -> dict[str, Path]:
     """{dotted name: path} of every module of the package under ``root``."""
     out = {}
@@ -147,10 +133,6 @@ def circles(graph: dict[str, set[str]]) -> list[list[str]]:
     return out
 
 
-def without_known(graph):
-    return {m: {t for t in ts if (m, t) not in KNOWN_CIRCLES} for m, ts in graph.items()}
-
-
 def upward_arrows(graph) -> list[str]:
     return [f"{m} ({FLOORS[floor(m)][0]}) imports {t} ({FLOORS[floor(t)][0]})"
             for m, ts in sorted(graph.items()) for t in sorted(ts) if floor(t) > floor(m)]
@@ -162,26 +144,20 @@ def test_every_module_is_on_a_floor():
 
 
 def test_no_import_circle():
-    found = circles(without_known(import_graph()))
+    found = circles(import_graph())
     assert not found, "import circles: " + "; ".join(" <-> ".join(c) for c in found)
 
 
 def test_no_import_back_up_the_floors():
-    bad = upward_arrows(without_known(import_graph()))
+    bad = upward_arrows(import_graph())
     assert not bad, "imports back up the floors:\n" + "\n".join(bad)
-
-
-def test_known_circles_are_still_there():
-    graph = import_graph()
-    gone = [f"{a} -> {b}" for a, b in KNOWN_CIRCLES if b not in graph[a]]
-    assert not gone, f"fixed, remove from KNOWN_CIRCLES: {gone}"
 
 
 @pytest.mark.parametrize("arrow", [("bayesinv.samplers.exact", "bayesinv.coverage.study"),
                                    ("bayesinv.coverage.store", "bayesinv.hpc.study")])
 def test_the_checks_catch_a_planted_arrow(arrow):
     """An arrow up the floors (and, with its way back, a circle) is found."""
-    graph = without_known(import_graph())
+    graph = import_graph()
     graph[arrow[0]] = graph[arrow[0]] | {arrow[1]}
     assert any(arrow[0] in line.split(" (")[0] for line in upward_arrows(graph))
     graph[arrow[1]] = graph[arrow[1]] | {arrow[0]}

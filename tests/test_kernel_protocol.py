@@ -27,7 +27,8 @@ from bayesinv.samplers.kernels import (
     rwm,
     ula,
 )
-from bayesinv.samplers.methods import LOW_RANK_VARIANTS, METHODS, Method
+from bayesinv.samplers.methods import Method
+from bayesinv.samplers.registry import LOW_RANK_VARIANTS, METHODS
 from bayesinv.testing import linear_gaussian
 
 KERNELS = {m.__name__.rsplit(".", 1)[1]: m

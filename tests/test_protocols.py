@@ -67,7 +67,7 @@ def _subclasses(base: type) -> list[type]:
 def _builtin_classes() -> dict[str, list[type]]:
     """Each Protocol's built-in implementations, found in the imported package."""
     _import_package()
-    from bayesinv.samplers.methods import METHODS
+    from bayesinv.samplers.registry import METHODS
 
     likelihoods = [*_subclasses(ThroughForwardMap), JointLikelihood]
     # every class of the samplers package with both halves of a kernel (the sampling
@@ -161,7 +161,7 @@ def test_instances_satisfy_their_protocols_at_runtime(rng):
             like.num_observations,)
     assert Likelihood is LikelihoodProtocol  # the name bayesinv.likelihoods has exported
 
-    from bayesinv.samplers.methods import make_method
+    from bayesinv.samplers.registry import make_method
 
     target = Posterior(priors[0], likelihoods[0]).whitened
     for name in ("ula", "pula", "mala", "pcn", "pcnl", "rwm"):

@@ -65,7 +65,7 @@ def _case_names():
 
 
 def test_every_case_has_a_reference_and_every_method_is_covered(tool, reference):
-    from bayesinv.samplers.methods import METHODS
+    from bayesinv.samplers.registry import METHODS
 
     assert set(reference) - {"__fingerprint__"} == set(tool.CASES)
     covered = {method for _, method, _ in tool.CASES.values()}

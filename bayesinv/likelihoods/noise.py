@@ -162,5 +162,25 @@ class UnknownNoiseLikelihood(GaussianLikelihood):
                                                      + 0.5 * _LOG_2PI)
 
     def gibbs_blocks(self, offset: int = 0) -> list:
-        from ..hierarchical import NoiseBlock
         return [NoiseBlock(self, slice(offset, offset + self.num_observations))]
+
+
+class NoiseBlock:
+    """Conjugate Gibbs update of σ for the observations ``part`` of the prediction."""
+
+    kind = "conjugate"
+
+    def __init__(self, likelihood, part: slice):
+        self.likelihood, self.part = likelihood, part
+        self.name, self.initial = likelihood.name, likelihood.initial
+
+    def set(self, value: float) -> None:
+        self.likelihood.condition(value)
+
+    def draw(self, prediction, rng) -> float:
+        """σ ~ (σ² | θ, Y) with σ² ~ InvGamma(a + N/2, b + |r|²/2)."""
+        like = self.likelihood
+        r = like.data - prediction[self.part]
+        shape = like.a + 0.5 * like.num_observations
+        scale = like.b + 0.5 * float(r @ r)
+        return float(np.sqrt(scale / rng.gamma(shape)))

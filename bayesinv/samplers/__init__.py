@@ -5,8 +5,8 @@ draw storage (:mod:`.storage`: in memory, streamed, checkpointed)."""
 from .compiled import CompiledTarget, compiled_target
 from .driver import LOOPS, check_settings, sample
 from .exact import sample_exact
-from .methods import METHODS
 from .options import Persistence, Tuning
+from .registry import METHODS
 from .storage import read_stream
 from .warmstart import INITS, PRECONDITIONERS
 

@@ -20,7 +20,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..errors import ForwardSolveError, InvalidArgumentError
+from ..errors import ForwardSolveError
 from ..posterior import WhitenedPosterior
 from .kernels import mala, pcn, pcnl, pula, rwm, ula
 from .kernels._common import IDENTITY, loglik_from_logdensity
@@ -200,36 +200,3 @@ class RWM(Method):
 
     def state_from_arrays(self, arrays: dict):
         return rwm.init(np.asarray(arrays["position"], float), float(arrays["logdensity"]))
-
-
-# (these subclass the classes above)
-from .delayed_acceptance import DelayedAcceptance  # noqa: E402
-from .dili import DILI  # noqa: E402
-from .lowrank_methods import GPCN, GPCNL  # noqa: E402
-from .lowrank_methods import LOW_RANK_VARIANTS as _LOW_RANK  # noqa: E402
-
-LOW_RANK_VARIANTS = {**_LOW_RANK, DILI.name: DILI}
-METHODS = {cls.name: cls for cls in (ULA, PULA, MALA, PCN, PCNL, RWM, GPCN, GPCNL, DILI,
-                                     DelayedAcceptance)}
-
-
-def low_rank_variant(cls: type[Method]) -> type[Method]:
-    """The variant of a method that takes a low-rank Laplace approximation (clear error for
-    methods without one)."""
-    if cls.name not in LOW_RANK_VARIANTS:
-        raise InvalidArgumentError(
-            f"a low-rank Laplace preconditioner applies to method={sorted(LOW_RANK_VARIANTS)}, "
-            f"not {cls.name!r}")
-    return LOW_RANK_VARIANTS[cls.name]
-
-
-def method_class(name) -> type[Method]:
-    """The method class for a name, with a clear error for unknown names."""
-    if not isinstance(name, str) or name not in METHODS:
-        raise InvalidArgumentError(f"method must be one of {sorted(METHODS)}, got {name!r}")
-    return METHODS[name]
-
-
-def make_method(name: str, target: WhitenedPosterior, *, sqrt_precond=None) -> Method:
-    """Instantiate a method by name."""
-    return method_class(name)(target, sqrt_precond=sqrt_precond)

@@ -9,7 +9,7 @@ from ..errors import InvalidArgumentError
 from ..laplace import LaplaceApproximation
 from .compiled import CompiledTarget, compiled_target
 from .delayed_acceptance import with_surrogate
-from .methods import low_rank_variant, method_class
+from .registry import low_rank_variant, method_class
 
 
 def _tuning_options(cls, step_size, beta, adapt, warmup, target_accept):
