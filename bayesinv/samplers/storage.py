@@ -133,7 +133,7 @@ class Streaming(InMemory):
     def __init__(self, directory, every: int):
         self.stream = DrawStream(directory)
         self.every = every
-        self.streamed = 0
+        self.streamed: int = 0
 
     def start(self, streamed: int | None) -> None:
         if streamed is None:
@@ -153,7 +153,7 @@ class Streaming(InMemory):
             n = min(n, self.every)
             part = runner.to_inference_data(stack_draws(chain_list, n), runner.part_attrs(),
                                             first_draw=self.streamed)
-            self.stream.write(self.streamed or 0, part)
+            self.stream.write(self.streamed, part)
             for ch in chain_list:
                 for key in DRAW_KEYS:
                     rest = ch.take(key)
