@@ -112,3 +112,35 @@ def pytest_sessionfinish(session, exitstatus):
         import json
 
         Path(path).write_text(json.dumps(_OUTCOMES, indent=1))
+
+
+def _sigterm_after_first_checkpoint(monkeypatch, *, workers: bool = False) -> None:
+    """Patch (through ``monkeypatch``, or a ``monkeypatch.context()``) the checkpoint writer so
+    that a real SIGTERM reaches this process right after the first checkpoint is written — a
+    deterministic trigger (the sampler's handler only sets a flag, acted on at the end of the
+    next block). ``workers``: signal the chain worker processes too, as a scheduler signals a
+    process group."""
+    import multiprocessing
+    import os
+    import signal
+
+    from bayesinv.samplers import checkpoint as ckpt
+
+    save, sent = ckpt.save_chains, []
+
+    def save_then_signal(*args, **kwargs):
+        save(*args, **kwargs)
+        if not sent:
+            sent.append(True)
+            if workers:
+                for child in multiprocessing.active_children():
+                    os.kill(child.pid, signal.SIGTERM)
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    monkeypatch.setattr(ckpt, "save_chains", save_then_signal)
+
+
+@pytest.fixture
+def sigterm_after_first_checkpoint():
+    """:func:`_sigterm_after_first_checkpoint`, for tests that interrupt and resume a run."""
+    return _sigterm_after_first_checkpoint

@@ -16,7 +16,6 @@ import pytest
 import bayesinv
 from bayesinv.arviz_io import read_netcdf
 from bayesinv.errors import InvalidArgumentError, SamplingInterrupted
-from bayesinv.samplers import checkpoint as ckpt
 from bayesinv.samplers import runner
 from bayesinv.samplers.driver import sample
 from bayesinv.samplers.storage import DrawStream, read_stream
@@ -125,26 +124,11 @@ def test_sigterm_to_a_real_process_then_resume_is_bit_identical(tmp_path):
     assert resumed.attrs["num_forward_solves"] == reference.attrs["num_forward_solves"]
 
 
-def _sigterm_after_first_checkpoint(monkeypatch):
-    """SIGTERM to this process right after the first checkpoint is written: a deterministic
-    trigger (the sampler's handler only sets a flag, acted on at the end of the next block)."""
-    save = ckpt.save_chains
-    sent = []
-
-    def save_then_signal(*args, **kwargs):
-        save(*args, **kwargs)
-        if not sent:
-            sent.append(True)
-            os.kill(os.getpid(), signal.SIGTERM)
-
-    monkeypatch.setattr(ckpt, "save_chains", save_then_signal)
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("reference_first", [True, False])
 @pytest.mark.parametrize("stream", [False, True])
 def test_compiled_run_interrupted_in_process_resumes_bit_identically(
-        tmp_path, monkeypatch, stream, reference_first):
+        tmp_path, monkeypatch, stream, reference_first, sigterm_after_first_checkpoint):
     """Odd block and part sizes, θ from a dense prior factor, and the reference run before or
     after the interrupted one (the first run in a process pays the JIT time): θ, predictions
     and log-likelihoods must not depend on how the steps were grouped."""
@@ -158,7 +142,7 @@ def test_compiled_run_interrupted_in_process_resumes_bit_identically(
     def interrupted_then_resumed():
         with monkeypatch.context() as m:
             m.setattr(runner.ChainRunner, "block_steps", 777)
-            _sigterm_after_first_checkpoint(m)
+            sigterm_after_first_checkpoint(m)
             with pytest.raises(SamplingInterrupted, match="call sample\\(\\) again") as info:
                 sample(problem.posterior, "mala", checkpoint=path, checkpoint_interval=1e-9,
                        **extra, **kw)

@@ -3,8 +3,6 @@ noise models; an interrupted Gibbs run resumes bit-identically."""
 
 from __future__ import annotations
 
-import os
-import signal
 import warnings
 
 import matplotlib
@@ -17,7 +15,6 @@ from bayesinv.diagnostics.predictive import add_posterior_predictive
 from bayesinv.errors import SamplingInterrupted
 from bayesinv.hierarchical import ScaledPrior
 from bayesinv.likelihoods import StudentTLikelihood, UnknownNoiseLikelihood
-from bayesinv.samplers import checkpoint as ckpt
 from bayesinv.samplers import runner
 from bayesinv.testing import linear_gaussian
 
@@ -64,23 +61,16 @@ def test_loo_compare_and_ppc_on_two_noise_models(problem):
     assert 0.2 < resid.std() < 1.0
 
 
-def test_an_interrupted_gibbs_run_resumes_bit_identically(problem, tmp_path, monkeypatch):
+def test_an_interrupted_gibbs_run_resumes_bit_identically(problem, tmp_path, monkeypatch,
+                                                         sigterm_after_first_checkpoint):
     """SIGTERM right after the first checkpoint (as in test_checkpoint_stream): the resumed
     run's ξ, σ, τ, θ and log-likelihood equal an uninterrupted run's."""
     post = _gibbs(problem)
     full = _run(post, 5)
     path = tmp_path / "c.ckpt"
-    save, sent = ckpt.save_chains, []
-
-    def save_then_signal(*args, **kwargs):
-        save(*args, **kwargs)
-        if not sent:
-            sent.append(True)
-            os.kill(os.getpid(), signal.SIGTERM)
-
     with monkeypatch.context() as m:
         m.setattr(runner.ChainRunner, "block_steps", 137)
-        m.setattr(ckpt, "save_chains", save_then_signal)
+        sigterm_after_first_checkpoint(m)
         with pytest.raises(SamplingInterrupted):
             _run(post, 5, checkpoint=path, checkpoint_interval=1e-9)
     resumed = _run(post, 5, checkpoint=path)

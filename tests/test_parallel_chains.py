@@ -20,7 +20,6 @@ from bayesinv.errors import (
     InvalidArgumentError,
     SamplingInterrupted,
 )
-from bayesinv.samplers import checkpoint as ckpt
 from bayesinv.samplers import runner
 from bayesinv.samplers.parallel import available_cores
 from bayesinv.testing import linear_gaussian
@@ -158,34 +157,18 @@ def test_an_exception_in_a_worker_is_raised_with_its_traceback(monkeypatch):
 
 # -- checkpoints, streams, SIGTERM ------------------------------------------------------------
 
-def _sigterm_to_everyone_after_first_checkpoint(monkeypatch):
-    """SIGTERM to this process and to the workers (as a scheduler signals a process group)
-    right after the first checkpoint is written."""
-    save = ckpt.save_chains
-    sent = []
-
-    def save_then_signal(*args, **kwargs):
-        save(*args, **kwargs)
-        if not sent:
-            sent.append(True)
-            for child in multiprocessing.active_children():
-                os.kill(child.pid, signal.SIGTERM)
-            os.kill(os.getpid(), signal.SIGTERM)
-
-    monkeypatch.setattr(ckpt, "save_chains", save_then_signal)
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("resume_cores", [1, 2])
 def test_checkpointed_run_on_two_cores_resumes_bit_identically(tmp_path, monkeypatch,
-                                                                resume_cores):
+                                                                resume_cores,
+                                                                sigterm_after_first_checkpoint):
     post = _posterior_with(_FailsAbove)
     kw = {"draws": 300, "warmup": 100, "thin": 2, "chains": 3, "seed": 9,
           "loop": "interpreted", "diagnostics": False, "init": np.zeros(6)}
     path, parts = tmp_path / "run.ckpt", tmp_path / "parts"
     with monkeypatch.context() as m:
         m.setattr(runner.ChainRunner, "block_steps", 70)
-        _sigterm_to_everyone_after_first_checkpoint(m)
+        sigterm_after_first_checkpoint(m, workers=True)
         with pytest.raises(SamplingInterrupted) as info:
             bayesinv.sample(post, "mala", cores=2, checkpoint=path, checkpoint_interval=1e-9,
                             stream=parts, stream_every=40, **kw)

@@ -6,14 +6,12 @@ grouped options ``Tuning`` and ``Persistence`` of ``sample()``."""
 
 from __future__ import annotations
 
-import os
 import signal
 
 import numpy as np
 import pytest
 
 from bayesinv.errors import InvalidArgumentError, SamplingInterrupted
-from bayesinv.samplers import checkpoint as ckpt
 from bayesinv.samplers import runner
 from bayesinv.samplers.driver import sample
 from bayesinv.samplers.options import Persistence, Tuning
@@ -76,25 +74,18 @@ def test_every_storage_returns_the_in_memory_draws(kind, loop, problem, tmp_path
     assert (tmp_path / "run.ckpt").exists() == ("checkpoint" in kind)
 
 
-def test_every_storage_interrupted_then_called_again(kind, problem, tmp_path, monkeypatch):
+def test_every_storage_interrupted_then_called_again(kind, problem, tmp_path, monkeypatch,
+                                                     sigterm_after_first_checkpoint):
     """SIGTERM during the run: a resumable storage stops with a checkpoint and the next call
     resumes it to the uninterrupted draws; the others do not install the handler (the signal
     is then the caller's business, here ignored) and run to the end."""
     reference = sample(problem.posterior, "pcn", **KW)
     persistence = _persistence(kind, tmp_path, checkpoint_interval=1e-9)
-    save, sent = ckpt.save_chains, []
-
-    def save_then_signal(*args, **kwargs):
-        save(*args, **kwargs)
-        if not sent:
-            sent.append(True)
-            os.kill(os.getpid(), signal.SIGTERM)
-
     old = signal.signal(signal.SIGTERM, signal.SIG_IGN)
     try:
         with monkeypatch.context() as m:
             m.setattr(runner.ChainRunner, "block_steps", 11)
-            m.setattr(ckpt, "save_chains", save_then_signal)
+            sigterm_after_first_checkpoint(m)
             if persistence.checkpoint is not None:
                 with pytest.raises(SamplingInterrupted) as info:
                     sample(problem.posterior, "pcn", persistence=persistence, **KW)
