@@ -16,8 +16,8 @@ the driver updates the progress bar, hands kept draws to the storage (in memory,
 disk, checkpointed: :mod:`.storage`) and honours SIGTERM (:class:`.runner.ChainRunner`); block
 boundaries never change the draws, since each chain owns its Generator, kernel state and
 adaptation state. Settings are checked by :mod:`.settings` (shared with batch configs), fresh
-or checkpointed chains set up by :mod:`.setup`; tuning and persistence options can be passed
-grouped (:mod:`.options`).
+or checkpointed chains set up by :mod:`.setup`; the tuning and persistence options are passed
+grouped, as ``tuning=Tuning(...)`` and ``persistence=Persistence(...)`` (:mod:`.options`).
 
 Warm-up: the first ``warmup`` steps are discarded; during them pCN's β and MALA's, pCN-
 Langevin's and RWM's step are adapted by dual averaging (:mod:`.adaptation`) to a target
@@ -36,6 +36,7 @@ from __future__ import annotations
 import time
 import warnings
 from dataclasses import asdict
+from typing import TYPE_CHECKING, Literal, Never
 
 import numpy as np
 
@@ -50,12 +51,18 @@ from .auto import choose_method
 from .chains import RunSettings
 from .compiled import CompiledTarget, InterpretedAdapter
 from .exact import exact_from_sample_options
-from .options import Persistence, Tuning, grouped
+from .options import Persistence, Tuning, checked_group, refuse_moved_keywords
 from .parallel import check_cores
 from .runner import ChainRunner, communicator
 from .settings import LOOPS, check_settings, choose_loop
 from .setup import check_processes, read_checkpoint, resume_chains, resume_settings, start_chains
 from .warmstart import seed_sequence
+
+if TYPE_CHECKING:
+    import arviz
+    from numpy.typing import ArrayLike
+
+    from ..optimize import MAPResult
 
 __all__ = ["LOOPS", "check_settings", "sample"]
 
@@ -68,7 +75,7 @@ RHAT_MAX = 1.01
 
 # -- results --------------------------------------------------------------------------------
 
-def _warn_if_not_converged(idata, chains: int) -> dict:
+def _warn_if_not_converged(idata: arviz.InferenceData, chains: int) -> dict[str, float]:
     """R-hat, ESS and MCSE of ξ (ArviZ); a BayesinvWarning naming the worst coordinates."""
     diag = convergence_diagnostics(idata, "xi")
     ess_min = np.minimum(diag["ess_bulk"], diag["ess_tail"])
@@ -99,15 +106,18 @@ def _warn_if_not_converged(idata, chains: int) -> dict:
 
 
 def sample(posterior: Posterior, method: str | None = None, *, draws: int = 1000,
-           warmup: int | None = None, chains: int = 4, seed=None, step_size=None, beta=None,
-           init=None, thin: int = 1,
-           preconditioner=None, max_divergences: int | None = None, store_theta: bool = True,
-           progress=None, adapt: bool | None = None, target_accept: float | None = None,
-           safety_factor: float = 0.1, curvature_iterations: int = 20, loop: str = "auto",
-           compiled: CompiledTarget | None = None, checkpoint=None,
-           checkpoint_interval: float = 60.0, stream=None, stream_every: int = 1000,
-           diagnostics: bool = True, surrogate=None, cores: int | None = None,
-           tuning: Tuning | None = None, persistence: Persistence | None = None):
+           warmup: int | None = None, chains: int = 4,
+           seed: int | np.random.SeedSequence | None = None, step_size: float | None = None,
+           beta: float | None = None,
+           init: Literal["prior", "map"] | MAPResult | ArrayLike | None = None, thin: int = 1,
+           preconditioner: Literal["laplace", "laplace_lowrank"] | LaplaceApproximation
+           | ArrayLike | None = None,
+           store_theta: bool = True, progress: bool | None = None,
+           loop: Literal["auto", "interpreted", "compiled"] = "auto",
+           compiled: CompiledTarget | None = None, diagnostics: bool = True,
+           surrogate: Posterior | None = None, cores: int | None = None,
+           tuning: Tuning | None = None, persistence: Persistence | None = None,
+           **moved: Never) -> arviz.InferenceData:
     """Draw from the posterior with a numba-kernel MCMC sampler.
 
     Parameters
@@ -145,11 +155,12 @@ def sample(posterior: Posterior, method: str | None = None, *, draws: int = 1000
         Root seed; chain c uses ``default_rng(SeedSequence(seed).spawn(chains)[c])``. None
         draws fresh entropy, recorded in the ``seed`` attribute so the run can be repeated.
     step_size : float, optional
-        δ > 0 (ULA, MALA, pCN-Langevin, pULA; δ ≤ 2 for the last two) or RWM's s > 0.
-        ULA/pULA without it use ``safety_factor / λ_max`` (Gauss–Newton curvature at the
-        warm start; λ_max − 1 for pULA); MALA, pCN-Langevin and RWM adapt it in warm-up.
+        The kernel's scale parameter: δ > 0 (ULA, MALA, pCN-Langevin, pULA; δ ≤ 2 for the
+        last two) or RWM's s > 0. ULA/pULA without it use ``Tuning.safety_factor / λ_max``
+        (Gauss–Newton curvature at the warm start; λ_max − 1 for pULA); MALA, pCN-Langevin
+        and RWM adapt it in warm-up.
     beta : float, optional
-        pCN's β in (0, 1]; adapted in warm-up when not given.
+        pCN's scale parameter β in (0, 1]; adapted in warm-up when not given.
     init : "prior", "map", MAPResult or array, optional
         Start at independent prior draws (over-dispersed; the default with a given method;
         the automatic choice starts gradient methods at the MAP), at the MAP estimate
@@ -167,40 +178,16 @@ def sample(posterior: Posterior, method: str | None = None, *, draws: int = 1000
         default threshold) is its low-rank form C = I − V D Vᵀ, applied in O(k r) per step;
         it is also the reference Gaussian of "gpcn" and "gpcnl". A user matrix must be
         finite, symmetric and positive definite.
-    max_divergences : int, optional
-        ULA/pULA stop with :class:`SamplerDivergenceError` when a chain has more diverging
-        steps than this (default: 5% of its steps, at least 10). Methods with an accept step
-        count failed solves as rejections and never stop.
     store_theta : bool
         Store θ = T(ξ) for each draw (dim × draws per chain); ξ is always stored.
     progress : bool or None
         Show a progress bar (acceptance rate, divergences); None shows it only when stderr is
         a terminal.
-    adapt : bool, optional
-        Adapt the scale parameter during warm-up to ``target_accept`` (dual averaging) and
-        freeze it afterwards; default: when the parameter is not given (and the method has an
-        accept step). With a given parameter and ``adapt=True`` that value is the start.
-    target_accept : float in (0, 1), optional
-        Default 0.25 (pCN, RWM) or 0.574 (MALA, pCN-Langevin).
-    safety_factor : float
-        ULA/pULA default step δ = safety_factor / λ_max (stability needs < 2).
-    curvature_iterations : int
-        Power iterations for λ_max (2 linearised solves each).
     loop : {"auto", "interpreted", "compiled"}
         "auto" uses the compiled loop when the posterior has a compiled target.
     compiled : CompiledTarget, optional
         A user's numba target (see :mod:`bayesinv.samplers.compiled`), overriding the
         automatic one; with ``loop="interpreted"`` it is evaluated from Python.
-    checkpoint : path, optional
-        Resumable run: the state is saved there (atomically) every ``checkpoint_interval``
-        seconds, at the end and on SIGTERM (which then stops the run with
-        :class:`SamplingInterrupted`). If the file exists, the run resumes from it — after
-        checking that it belongs to this problem and these settings — and the draws are
-        bit-identical to an uninterrupted run.
-    stream : path, optional
-        A directory to which kept draws are written as netCDF parts while the run goes on
-        (every ``stream_every`` draws and at checkpoints; see :mod:`.storage`); draws are not
-        kept in memory, and the result is read back from the parts at the end.
     surrogate : Posterior, optional
         ``method="da"`` only: a cheaper posterior on the same whitened space (e.g. a coarser
         mesh) for the first stage; None (default) uses the forward map linearised at the MAP.
@@ -215,13 +202,33 @@ def sample(posterior: Posterior, method: str | None = None, *, draws: int = 1000
         bit-identical to ``cores=1`` and solve counts are summed. Compiled loop: threads,
         default one per chain up to the cores available.
     tuning : Tuning, optional
-        ``step_size``, ``beta``, ``adapt``, ``target_accept``, ``safety_factor``,
-        ``curvature_iterations`` and ``max_divergences`` as one object
-        (:class:`bayesinv.samplers.Tuning`), instead of the single keyword arguments.
+        How the scale parameter is tuned (:class:`bayesinv.samplers.Tuning`; None: its
+        defaults). ``adapt``: adapt it during warm-up to ``target_accept`` (dual averaging)
+        and freeze it afterwards; default: when it is not given (and the method has an accept
+        step); with a given value and ``adapt=True`` that value is the start.
+        ``target_accept`` in (0, 1): default 0.25 (pCN, RWM) or 0.574 (MALA, pCN-Langevin).
+        ``safety_factor``: ULA/pULA default step δ = safety_factor / λ_max (stability needs
+        < 2), λ_max by ``curvature_iterations`` power iterations (2 linearised solves each).
+        ``max_divergences``: ULA/pULA stop with :class:`SamplerDivergenceError` when a chain
+        has more diverging steps than this (default: 5% of its steps, at least 10); methods
+        with an accept step count failed solves as rejections and never stop.
     persistence : Persistence, optional
-        ``checkpoint``, ``checkpoint_interval``, ``stream`` and ``stream_every`` as one object
-        (:class:`bayesinv.samplers.Persistence`); the draws go through one storage object
-        (in memory, streamed, checkpointed: :mod:`bayesinv.samplers.storage`).
+        Where the draws and the resumable state go (:class:`bayesinv.samplers.Persistence`;
+        None: in memory), through one storage object (:mod:`bayesinv.samplers.storage`).
+        ``checkpoint`` (a path): a resumable run, whose state is saved there (atomically)
+        every ``checkpoint_interval`` seconds, at the end and on SIGTERM (which then stops
+        the run with :class:`SamplingInterrupted`); if the file exists, the run resumes from
+        it — after checking that it belongs to this problem and these settings — and the
+        draws are bit-identical to an uninterrupted run. ``stream`` (a directory): kept draws
+        are written there as netCDF parts while the run goes on (every ``stream_every`` draws
+        and at checkpoints), not kept in memory, and the result is read back from the parts
+        at the end.
+    **moved
+        Nothing: the former keyword arguments ``adapt``, ``target_accept``,
+        ``safety_factor``, ``curvature_iterations``, ``max_divergences`` (now in ``tuning``)
+        and ``checkpoint``, ``checkpoint_interval``, ``stream``, ``stream_every`` (now in
+        ``persistence``) raise an :class:`~bayesinv.errors.InvalidArgumentError` that names
+        the new spelling; any other unknown keyword is a ``TypeError``.
 
     Returns
     -------
@@ -231,19 +238,27 @@ def sample(posterior: Posterior, method: str | None = None, *, draws: int = 1000
         frozen scale parameter); ``log_likelihood``: ``y``; ``observed_data``: ``y``;
         attributes: sampler, its parameters and how they were chosen, seed, loop, solve
         counts, time, diagnostics and version.
+
+    Raises
+    ------
+    InvalidArgumentError
+        A setting out of range or not taken by the method (naming it), or a former keyword
+        argument of ``tuning`` or ``persistence``.
+
+    Examples
+    --------
+    >>> idata = sample(posterior, "mala", step_size=0.1,
+    ...                tuning=Tuning(target_accept=0.6),
+    ...                persistence=Persistence(checkpoint="run.ckpt"))  # doctest: +SKIP
     """
     if not isinstance(posterior, Posterior):
         raise InvalidArgumentError(
             f"posterior must be a bayesinv.Posterior, got {type(posterior).__name__}")
-    tuning = grouped("tuning", tuning, Tuning, {
-        "step_size": step_size, "beta": beta, "adapt": adapt, "target_accept": target_accept,
-        "safety_factor": safety_factor, "curvature_iterations": curvature_iterations,
-        "max_divergences": max_divergences})
-    persistence = grouped("persistence", persistence, Persistence, {
-        "checkpoint": checkpoint, "checkpoint_interval": checkpoint_interval,
-        "stream": stream, "stream_every": stream_every})
-    options = {"warmup": warmup, "init": init, "step_size": tuning.step_size,
-               "beta": tuning.beta, "thin": thin, "preconditioner": preconditioner,
+    refuse_moved_keywords("sample", moved)
+    tuning = checked_group("tuning", tuning, Tuning)
+    persistence = checked_group("persistence", persistence, Persistence)
+    options = {"warmup": warmup, "init": init, "step_size": step_size,
+               "beta": beta, "thin": thin, "preconditioner": preconditioner,
                "adapt": tuning.adapt, "target_accept": tuning.target_accept,
                "compiled": compiled, "checkpoint": persistence.checkpoint,
                "stream": persistence.stream}
@@ -262,8 +277,8 @@ def sample(posterior: Posterior, method: str | None = None, *, draws: int = 1000
             idata.attrs.update(choice.attrs)
         return idata   # independent draws: no chain diagnostics (``diagnostics`` unused)
     checked = check_settings(method, draws=draws, warmup=warmup, chains=chains, thin=thin,
-                             preconditioner=preconditioner, loop=loop, surrogate=surrogate,
-                             **asdict(tuning))
+                             step_size=step_size, beta=beta, preconditioner=preconditioner,
+                             loop=loop, surrogate=surrogate, **asdict(tuning))
     cls = checked["cls"]
     storage = persistence.storage()
     comm, cores = communicator(posterior), check_cores(cores)
