@@ -124,7 +124,10 @@ class InferenceSpec:
     """How to draw from a posterior (picklable, so it travels to worker processes).
 
     ``method``: a :func:`bayesinv.sample` method name (``"ula"``, ``"pcn"``, ...) with
-    ``settings`` its keyword arguments (``draws``, ``chains``, ``step_size``, ``init``, ...);
+    ``settings`` its keyword arguments (``draws``, ``chains``, ``step_size``, ``init``, ...),
+    flat as in a config's ``[inference.settings]``: options of ``sample()``'s groups
+    (``target_accept``, ``checkpoint``, ...) are gathered into ``tuning=`` and
+    ``persistence=`` (:func:`bayesinv.samplers.options.grouped_settings`);
     ``"exact"`` for :func:`bayesinv.samplers.exact.sample_exact` (linear–Gaussian problems);
     or a module-level function ``method(posterior, *, seed, **settings) -> InferenceData``.
     """
@@ -157,10 +160,11 @@ class InferenceSpec:
 
             return sample_exact(posterior, seed=seed, **settings)
         from .samplers.driver import sample
+        from .samplers.options import grouped_settings
 
         settings.setdefault("progress", False)
         settings.setdefault("diagnostics", False)
-        return sample(posterior, self.method, seed=seed, **settings)
+        return sample(posterior, self.method, seed=seed, **grouped_settings(settings))
 
 
 def jsonable(value):

@@ -36,6 +36,7 @@ import ufl
 
 import bayesinv
 from bayesinv import fem
+from bayesinv.samplers import Persistence
 
 FULL = {"mesh": 32, "N": 200, "modes": 5, "draws": 1000, "warmup": 300}
 QUICK = {"mesh": 12, "N": 60, "modes": 3, "draws": 60, "warmup": 40}
@@ -85,8 +86,10 @@ def run_chain(chain: int, comm, cfg: dict, args) -> dict:
     seed = np.random.SeedSequence(args.seed + 1).spawn(args.chains)[chain]
     idata = bayesinv.sample(posterior, "pcnl", draws=cfg["draws"], warmup=cfg["warmup"],
                             chains=1, seed=seed, init=np.zeros(prior.latent_dim),
-                            progress=False, diagnostics=False, checkpoint=checkpoint,
-                            checkpoint_interval=args.checkpoint_interval)
+                            progress=False, diagnostics=False,
+                            persistence=Persistence(
+                                checkpoint=checkpoint,
+                                checkpoint_interval=args.checkpoint_interval))
     xi = np.ascontiguousarray(idata.posterior["xi"].values[0])
     everyone = comm.gather(xi, root=0)
     return {"xi": xi, "theta": idata.posterior["theta"].values[0], "truth": truth,

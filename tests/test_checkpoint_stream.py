@@ -16,7 +16,7 @@ import pytest
 import bayesinv
 from bayesinv.arviz_io import read_netcdf
 from bayesinv.errors import InvalidArgumentError, SamplingInterrupted
-from bayesinv.samplers import runner
+from bayesinv.samplers import Persistence, runner
 from bayesinv.samplers.driver import sample
 from bayesinv.samplers.storage import DrawStream, read_stream
 from bayesinv.testing import linear_gaussian
@@ -53,6 +53,7 @@ SCRIPT = textwrap.dedent("""
 
     from bayesinv.errors import SamplingInterrupted
     from bayesinv.samplers.driver import sample
+    from bayesinv.samplers.options import Persistence
     from bayesinv.samplers.runner import ChainRunner
     from bayesinv.testing import linear_gaussian
 
@@ -76,8 +77,9 @@ SCRIPT = textwrap.dedent("""
     forward.linearize = linearize_or_wait  # the same map (its digest), frozen at one solve
     ChainRunner.block_steps = 100
     try:
-        sample(problem.posterior, "pcn", checkpoint=sys.argv[1], stream=sys.argv[2],
-               checkpoint_interval=3600, stream_every=1000, **{kw})
+        sample(problem.posterior, "pcn", persistence=Persistence(
+            checkpoint=sys.argv[1], stream=sys.argv[2], checkpoint_interval=3600,
+            stream_every=1000), **{kw})
     except SamplingInterrupted as exc:
         print("interrupted at", exc.iteration, flush=True)
         sys.exit(3)
@@ -114,7 +116,9 @@ def test_sigterm_to_a_real_process_then_resume_is_bit_identical(tmp_path):
     assert live.posterior["xi"].shape[1] >= 2000 and first.posterior["xi"].shape[0] == 2
 
     problem = _problem()
-    resumed = sample(problem.posterior, "pcn", checkpoint=ckpt, stream=stream, **SUBPROCESS_KW)
+    resumed = sample(problem.posterior, "pcn", persistence=Persistence(checkpoint=ckpt,
+                                                                      stream=stream),
+                     **SUBPROCESS_KW)
     reference = sample(problem.posterior, "pcn", **SUBPROCESS_KW)
     _assert_same_draws(resumed, reference)
     np.testing.assert_array_equal(live.posterior["xi"].values,
@@ -144,13 +148,15 @@ def test_compiled_run_interrupted_in_process_resumes_bit_identically(
             m.setattr(runner.ChainRunner, "block_steps", 777)
             sigterm_after_first_checkpoint(m)
             with pytest.raises(SamplingInterrupted, match="call sample\\(\\) again") as info:
-                sample(problem.posterior, "mala", checkpoint=path, checkpoint_interval=1e-9,
-                       **extra, **kw)
+                sample(problem.posterior, "mala", persistence=Persistence(
+                    checkpoint=path, checkpoint_interval=1e-9, **extra), **kw)
         assert info.value.iteration == 777  # the signal came with the first checkpoint
         if stream:
             with pytest.raises(InvalidArgumentError, match="pass stream=<the same directory>"):
-                sample(problem.posterior, "mala", checkpoint=path, **kw)
-        return sample(problem.posterior, "mala", checkpoint=path, **extra, **kw)
+                sample(problem.posterior, "mala", persistence=Persistence(checkpoint=path),
+                       **kw)
+        return sample(problem.posterior, "mala",
+                      persistence=Persistence(checkpoint=path, **extra), **kw)
 
     if reference_first:
         reference = sample(problem.posterior, "mala", **kw)
@@ -167,7 +173,7 @@ def test_compiled_run_interrupted_in_process_resumes_bit_identically(
 def test_resuming_a_completed_run_returns_it_without_sampling(tmp_path):
     problem = _problem()
     kw = {"beta": 0.4, "draws": 300, "chains": 2, "seed": 1, "diagnostics": False,
-          "checkpoint": tmp_path / "done.ckpt"}
+          "persistence": Persistence(checkpoint=tmp_path / "done.ckpt")}
     first = sample(problem.posterior, "pcn", **kw)
     before = problem.forward.counts.forward
     again = sample(problem.posterior, "pcn", **kw)
@@ -178,7 +184,8 @@ def test_resuming_a_completed_run_returns_it_without_sampling(tmp_path):
 def test_a_checkpoint_from_another_problem_or_sampler_is_refused(tmp_path):
     problem = _problem()
     path = tmp_path / "run.ckpt"
-    kw = {"draws": 50, "chains": 2, "seed": 1, "diagnostics": False, "checkpoint": path}
+    kw = {"draws": 50, "chains": 2, "seed": 1, "diagnostics": False,
+          "persistence": Persistence(checkpoint=path)}
     sample(problem.posterior, "pcn", beta=0.4, **kw)
     other = linear_gaussian(dim=12, num_observations=6, noise_std=0.3, seed=4)
     with pytest.raises(InvalidArgumentError, match="different problem"):
@@ -200,7 +207,8 @@ def test_streamed_and_thinned_draws_equal_the_in_memory_run(tmp_path):
     kw = {"draws": 230, "warmup": 20, "thin": 3, "chains": 3, "seed": 5, "diagnostics": False,
           "loop": "interpreted"}
     memory = sample(problem.posterior, "pcnl", **kw)
-    streamed = sample(problem.posterior, "pcnl", stream=tmp_path / "s", stream_every=50, **kw)
+    streamed = sample(problem.posterior, "pcnl",
+                      persistence=Persistence(stream=tmp_path / "s", stream_every=50), **kw)
     _assert_same_draws(memory, streamed)
     parts = DrawStream(tmp_path / "s").parts()
     assert [first for first, _ in parts] == [0, 50, 100, 150, 200]
@@ -242,10 +250,11 @@ def test_interrupted_during_warmup_resumes_with_the_adaptation_state(tmp_path):
     forward.counts.reset()
     forward.kill_at = 60
     with pytest.raises(SamplingInterrupted) as info:
-        sample(post, "pcnl", checkpoint=tmp_path / "w.ckpt", **kw)
+        sample(post, "pcnl", persistence=Persistence(checkpoint=tmp_path / "w.ckpt"), **kw)
     assert 0 < info.value.iteration < 3000  # stopped inside warm-up
     forward.kill_at = None
-    resumed = sample(post, "pcnl", checkpoint=tmp_path / "w.ckpt", **kw)
+    resumed = sample(post, "pcnl", persistence=Persistence(checkpoint=tmp_path / "w.ckpt"),
+                     **kw)
     _assert_same_draws(resumed, reference)
 
 
@@ -268,7 +277,7 @@ def test_maps_with_different_fingerprints_never_resume_each_others_runs(tmp_path
             _Fingerprinted(problem.forward.matrix, tag), problem.data, problem.noise_std))
 
     kw = {"beta": 0.4, "draws": 50, "chains": 2, "seed": 1, "diagnostics": False,
-          "checkpoint": tmp_path / "run.ckpt"}
+          "persistence": Persistence(checkpoint=tmp_path / "run.ckpt")}
     sample(posterior("a"), "pcn", **kw)
     sample(posterior("a"), "pcn", **kw)  # the same map resumes (here: returns the run)
     with pytest.raises(InvalidArgumentError, match="different problem"):

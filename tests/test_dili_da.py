@@ -15,7 +15,7 @@ from bayesinv.forward.linear import LinearForwardMap
 from bayesinv.hpc.config import validate_config
 from bayesinv.laplace import LaplaceApproximation
 from bayesinv.lowrank import LowRankEigen
-from bayesinv.samplers import runner
+from bayesinv.samplers import Persistence, runner
 from bayesinv.samplers.compiled import compiled_target
 from bayesinv.samplers.delayed_acceptance import DelayedAcceptance, linearized_surrogate
 from bayesinv.samplers.dili import DILI
@@ -287,9 +287,11 @@ def test_interrupted_run_resumes_to_the_same_draws(weak, method, tmp_path, monke
     monkeypatch.setattr(runner.ChainRunner, "block_steps", 15)
     monkeypatch.setattr(runner.ChainRunner, "save", save_then_crash)
     with pytest.raises(_Crash):
-        bayesinv.sample(weak.posterior, method, checkpoint=path, checkpoint_interval=1e-9, **kw)
+        bayesinv.sample(weak.posterior, method, persistence=Persistence(
+            checkpoint=path, checkpoint_interval=1e-9), **kw)
     monkeypatch.setattr(runner.ChainRunner, "save", save)
-    resumed = bayesinv.sample(weak.posterior, method, checkpoint=path, **kw)
+    resumed = bayesinv.sample(weak.posterior, method, persistence=Persistence(checkpoint=path),
+                              **kw)
     np.testing.assert_array_equal(reference.posterior["xi"].values,
                                   resumed.posterior["xi"].values)
     if method == "da":

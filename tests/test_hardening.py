@@ -546,10 +546,11 @@ def _lg_posterior():
 
 def _checkpointed(tmp_path):
     from bayesinv import sample
+    from bayesinv.samplers import Persistence
 
     path = tmp_path / "run.ckpt.npz"
-    kw = {"draws": 20, "chains": 2, "seed": 1, "diagnostics": False, "checkpoint": path,
-          "beta": 0.5}
+    kw = {"draws": 20, "chains": 2, "seed": 1, "diagnostics": False,
+          "persistence": Persistence(checkpoint=path), "beta": 0.5}
     sample(_lg_posterior(), "pcn", **kw)
     return path, kw
 

@@ -217,7 +217,8 @@ def test_adapted_gpcn_from_the_default_laplace(problem):
 
 def test_checkpoint_of_a_gpcnl_run_resumes_to_the_same_draws(problem, truncated, tmp_path):
     kw = {"preconditioner": truncated, "step_size": 0.5, "draws": 30, "chains": 2, "seed": 5,
-          "diagnostics": False, "loop": "interpreted", "checkpoint": tmp_path / "c.npz"}
+          "diagnostics": False, "loop": "interpreted",
+          "persistence": bayesinv.samplers.Persistence(checkpoint=tmp_path / "c.npz")}
     a = bayesinv.sample(problem.posterior, "gpcnl", **kw)
     b = bayesinv.sample(problem.posterior, "gpcnl", **kw)  # read back from the checkpoint
     np.testing.assert_array_equal(a.posterior["xi"].values, b.posterior["xi"].values)

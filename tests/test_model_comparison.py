@@ -15,7 +15,7 @@ from bayesinv.diagnostics.predictive import add_posterior_predictive
 from bayesinv.errors import SamplingInterrupted
 from bayesinv.hierarchical import ScaledPrior
 from bayesinv.likelihoods import StudentTLikelihood, UnknownNoiseLikelihood
-from bayesinv.samplers import runner
+from bayesinv.samplers import Persistence, runner
 from bayesinv.testing import linear_gaussian
 
 matplotlib.use("Agg")
@@ -72,8 +72,8 @@ def test_an_interrupted_gibbs_run_resumes_bit_identically(problem, tmp_path, mon
         m.setattr(runner.ChainRunner, "block_steps", 137)
         sigterm_after_first_checkpoint(m)
         with pytest.raises(SamplingInterrupted):
-            _run(post, 5, checkpoint=path, checkpoint_interval=1e-9)
-    resumed = _run(post, 5, checkpoint=path)
+            _run(post, 5, persistence=Persistence(checkpoint=path, checkpoint_interval=1e-9))
+    resumed = _run(post, 5, persistence=Persistence(checkpoint=path))
     for name in ("xi", "sigma", "tau", "theta"):
         np.testing.assert_array_equal(resumed.posterior[name].values, full.posterior[name].values)
     np.testing.assert_array_equal(resumed.log_likelihood["y"].values,

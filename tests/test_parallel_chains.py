@@ -20,7 +20,7 @@ from bayesinv.errors import (
     InvalidArgumentError,
     SamplingInterrupted,
 )
-from bayesinv.samplers import runner
+from bayesinv.samplers import Persistence, runner
 from bayesinv.samplers.parallel import available_cores
 from bayesinv.testing import linear_gaussian
 
@@ -170,11 +170,12 @@ def test_checkpointed_run_on_two_cores_resumes_bit_identically(tmp_path, monkeyp
         m.setattr(runner.ChainRunner, "block_steps", 70)
         sigterm_after_first_checkpoint(m, workers=True)
         with pytest.raises(SamplingInterrupted) as info:
-            bayesinv.sample(post, "mala", cores=2, checkpoint=path, checkpoint_interval=1e-9,
-                            stream=parts, stream_every=40, **kw)
+            bayesinv.sample(post, "mala", cores=2, persistence=Persistence(
+                checkpoint=path, checkpoint_interval=1e-9, stream=parts, stream_every=40),
+                **kw)
     assert info.value.iteration == 70  # the block that wrote the first checkpoint
-    resumed = bayesinv.sample(post, "mala", cores=resume_cores, checkpoint=path, stream=parts,
-                              stream_every=40, **kw)
+    resumed = bayesinv.sample(post, "mala", cores=resume_cores, persistence=Persistence(
+        checkpoint=path, stream=parts, stream_every=40), **kw)
     reference = bayesinv.sample(post, "mala", **kw)
     _assert_identical(resumed, reference)
 

@@ -16,6 +16,7 @@ from bayesinv import (
 )
 from bayesinv.samplers.compiled import CompiledTarget, compiled_target
 from bayesinv.samplers.driver import sample
+from bayesinv.samplers.options import Tuning
 from bayesinv.testing import check_moments, linear_gaussian
 
 
@@ -110,10 +111,10 @@ def test_adaptation_reaches_its_target_acceptance_in_dimension_100(method, targe
 
 
 def test_target_accept_can_be_chosen(problem):
-    lo = sample(problem.posterior, "mala", target_accept=0.3, draws=500, warmup=500,
-                chains=2, seed=1, diagnostics=False)
-    hi = sample(problem.posterior, "mala", target_accept=0.9, draws=500, warmup=500,
-                chains=2, seed=1, diagnostics=False)
+    lo = sample(problem.posterior, "mala", tuning=Tuning(target_accept=0.3), draws=500,
+                warmup=500, chains=2, seed=1, diagnostics=False)
+    hi = sample(problem.posterior, "mala", tuning=Tuning(target_accept=0.9), draws=500,
+                warmup=500, chains=2, seed=1, diagnostics=False)
     assert np.all(lo.attrs["step_size"] > 2 * hi.attrs["step_size"])
 
 
@@ -214,7 +215,8 @@ def test_a_given_map_result_is_reused_not_recomputed(problem):
 @pytest.mark.parametrize("method", ["ula", "pula"])
 def test_ula_step_from_the_gauss_newton_curvature(problem, method):
     idata = sample(problem.posterior, method, draws=5, chains=2, seed=1, init="map",
-                   safety_factor=0.2, curvature_iterations=200, diagnostics=False)
+                   tuning=Tuning(safety_factor=0.2, curvature_iterations=200),
+                   diagnostics=False)
     lam = np.linalg.eigvalsh(problem.precision_latent).max()
     curv = lam - 1 if method == "pula" else lam
     assert idata.attrs["step_size_rule"] == "curvature"
@@ -225,7 +227,8 @@ def test_ula_step_from_the_gauss_newton_curvature(problem, method):
 
 def test_laplace_preconditioned_curvature_is_one_for_a_linear_model(problem):
     idata = sample(problem.posterior, "ula", preconditioner="laplace", init="map", draws=5,
-                   chains=1, seed=1, curvature_iterations=50, diagnostics=False)
+                   chains=1, seed=1, tuning=Tuning(curvature_iterations=50),
+                   diagnostics=False)
     assert idata.attrs["curvature_lambda_max"] == pytest.approx(1.0, rel=1e-8)
     assert idata.attrs["step_size"] == pytest.approx(0.1, rel=1e-8)
 
@@ -257,7 +260,7 @@ def test_failed_solves_are_counted_rejections(problem, method):
 def test_ula_divergence_stops_with_the_partial_draws(problem):
     with pytest.raises(bayesinv.SamplerDivergenceError, match=r"smaller step_size") as info:
         sample(problem.posterior, "ula", step_size=0.5, draws=400, chains=2, seed=0,
-               max_divergences=3, diagnostics=False)
+               tuning=Tuning(max_divergences=3), diagnostics=False)
     partial = info.value.partial
     assert partial is not None and partial.posterior["xi"].shape[0] == 2
     assert 0 < partial.posterior["xi"].shape[1] < 400
@@ -291,12 +294,16 @@ def test_diagnostics_are_recorded_without_warning_when_converged(problem, stat_s
     ({"method": "mala", "step_size": 0.1, "draws": 0}, "draws must be >= 1"),
     ({"method": "mala", "step_size": 0.1, "chains": 0}, "chains must be >= 1"),
     ({"method": "mala", "step_size": 0.1, "thin": 0}, "thin must be >= 1"),
-    ({"method": "mala", "warmup": 10, "target_accept": 0.0}, r"target_accept must be in \(0"),
-    ({"method": "mala", "warmup": 10, "target_accept": 1.0}, r"target_accept must be in \(0"),
-    ({"method": "pcn", "warmup": 10, "target_accept": 1.5}, r"target_accept must be in \(0"),
+    ({"method": "mala", "warmup": 10, "tuning": Tuning(target_accept=0.0)},
+     r"target_accept must be in \(0"),
+    ({"method": "mala", "warmup": 10, "tuning": Tuning(target_accept=1.0)},
+     r"target_accept must be in \(0"),
+    ({"method": "pcn", "warmup": 10, "tuning": Tuning(target_accept=1.5)},
+     r"target_accept must be in \(0"),
     ({"method": "mala"}, r"needs step_size > 0 .* or warmup > 0"),
     ({"method": "pcnl", "step_size": 3.0}, r"step_size must be in \(0.0, 2.0\]"),
-    ({"method": "mala", "step_size": 0.1, "adapt": True}, "adapt=True needs warmup > 0"),
+    ({"method": "mala", "step_size": 0.1, "tuning": Tuning(adapt=True)},
+     "adapt=True needs warmup > 0"),
     ({"method": "pcnl", "step_size": 0.1, "preconditioner": "laplace"}, "applies to method"),
     ({"method": "pcn", "beta": 0.1, "step_size": 0.1}, "step_size is not a pCN parameter"),
     ({"method": "mala", "beta": 0.1}, "beta is a pCN parameter"),

@@ -12,6 +12,7 @@ from bayesinv import (
     LinearForwardMap,
     SamplerDivergenceError,
 )
+from bayesinv.samplers.options import Tuning
 from bayesinv.samplers.tuning import gauss_newton_hessian, gauss_newton_max_eigenvalue
 from bayesinv.testing import check_moments, linear_gaussian
 
@@ -174,7 +175,8 @@ def test_ula_stops_with_a_clear_report_when_diverging(problem):
     ({"method": "pcn"}, "needs beta"),
     ({"method": "ula", "step_size": 0.0}, "step_size must be > 0"),
     ({"method": "ula", "step_size": -1.0}, "step_size must be > 0"),
-    ({"method": "ula", "step_size": 0.1, "adapt": True, "warmup": 5}, "has no accept step"),
+    ({"method": "ula", "step_size": 0.1, "tuning": Tuning(adapt=True), "warmup": 5},
+     "has no accept step"),
     ({"method": "ula", "step_size": 0.1, "beta": 0.1}, "beta is a pCN parameter"),
     ({"method": "pcn", "beta": 0.5, "draws": 0}, "draws must be >= 1"),
     ({"method": "pcn", "beta": 0.5, "chains": 0}, "chains must be >= 1"),

@@ -492,7 +492,8 @@ def test_newton_failure_is_a_rejection_in_pcn_and_mala(bratu_posterior, method):
 
     kw = {"beta": 0.9} if method == "pcn" else {"step_size": 1.5}
     idata = bayesinv.sample(bratu_posterior, method, draws=150, chains=1, seed=3,
-                            init=np.zeros(1), diagnostics=False, adapt=False, **kw)
+                            init=np.zeros(1), diagnostics=False,
+                            tuning=bayesinv.samplers.Tuning(adapt=False), **kw)
     assert idata.sample_stats["diverging"].values.sum() > 0       # failed solves happened
     assert np.all(idata.posterior["theta"].values < 6.9)          # and were never accepted
 
@@ -501,7 +502,8 @@ def test_newton_failure_is_a_flagged_divergence_in_ula(bratu_posterior):
     import bayesinv
 
     idata = bayesinv.sample(bratu_posterior, "ula", step_size=2.0, draws=100, chains=1, seed=1,
-                            init=np.zeros(1), diagnostics=False, max_divergences=1000)
+                            init=np.zeros(1), diagnostics=False,
+                            tuning=bayesinv.samplers.Tuning(max_divergences=1000))
     diverging = idata.sample_stats["diverging"].values
     assert diverging.sum() > 0 and diverging.mean() < 1
     assert np.all(np.isfinite(idata.posterior["theta"].values))

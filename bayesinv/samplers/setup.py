@@ -27,9 +27,9 @@ def check_processes(posterior, comm, cores, stream) -> None:
     cannot work together."""
     if stream is not None and comm is not None:
         raise InvalidArgumentError(
-            f"stream={str(stream)!r} writes draws from one process, but the forward map is "
-            f"distributed over {comm.size} MPI ranks: use checkpoint= (written by rank 0) and "
-            f"save the returned draws on rank 0")
+            f"Persistence(stream={str(stream)!r}) writes draws from one process, but the "
+            f"forward map is distributed over {comm.size} MPI ranks: use Persistence("
+            f"checkpoint=...) (written by rank 0) and save the returned draws on rank 0")
     if cores is not None and cores > 1 and blocks_of(posterior):
         raise InvalidArgumentError(
             f"cores={cores}: chains with hyperparameter updates (unknown σ, prior scale τ) "

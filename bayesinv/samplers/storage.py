@@ -111,7 +111,7 @@ class InMemory:
         if streamed is not None:
             raise InvalidArgumentError(
                 f"the checkpoint streamed {streamed} draws to disk: pass stream=<the same "
-                f"directory> to resume it")
+                f"directory> in persistence=Persistence(...) to resume it")
 
     def flush(self, runner, everything: bool = True) -> None:
         """Write buffered draws out (nothing to do in memory)."""
@@ -186,7 +186,8 @@ class Checkpointed:
         except InvalidArgumentError:
             raise InvalidArgumentError(
                 f"checkpoint {str(self.path)!r} streamed {streamed} draws to disk: pass "
-                f"stream=<the same directory> to resume it") from None
+                f"stream=<the same directory> in persistence=Persistence(...) to resume it"
+            ) from None
 
     def flush(self, runner, everything: bool = True) -> None:
         self.draws.flush(runner, everything)
