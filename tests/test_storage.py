@@ -181,6 +181,30 @@ def test_sample_stays_small():
     assert all(p.kind is inspect.Parameter.KEYWORD_ONLY for p in named[2:])
 
 
+def test_the_annotated_choices_are_the_samplers():
+    """The ``Literal`` annotations of ``loop``, ``init`` and ``preconditioner`` list exactly
+    the named values the sampler accepts (LOOPS, INITS, PRECONDITIONERS)."""
+    import typing
+
+    from numpy.typing import ArrayLike
+
+    from bayesinv.arviz_io import az
+    from bayesinv.optimize import MAPResult
+    from bayesinv.samplers import INITS, LOOPS, PRECONDITIONERS
+
+    hints = typing.get_type_hints(sample, localns={"ArrayLike": ArrayLike,
+                                                   "MAPResult": MAPResult, "arviz": az})
+
+    def named(hint):
+        members = [hint] if typing.get_origin(hint) is typing.Literal else typing.get_args(hint)
+        return tuple(v for m in members if typing.get_origin(m) is typing.Literal
+                     for v in typing.get_args(m))
+
+    assert named(hints["loop"]) == LOOPS
+    assert named(hints["init"]) == INITS
+    assert named(hints["preconditioner"]) == PRECONDITIONERS
+
+
 @pytest.mark.parametrize(("settings", "expected"), [
     ({"draws": 5, "target_accept": 0.6, "checkpoint_interval": 2.0},
      {"draws": 5, "tuning": Tuning(target_accept=0.6),
