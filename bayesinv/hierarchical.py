@@ -149,8 +149,9 @@ class ScaleBlock(LogWalkBlock):
     docstring)."""
 
     def recentre(self, value: float, xi: np.ndarray, rng):
-        """The centred (interweaving) draw: (τ', ξ') with θ unchanged, or None when the wrapped
-        prior is not linear (module docstring)."""
+        """The centred (interweaving) draw: (τ', ξ', τ'/τ) with θ unchanged, or None when the
+        wrapped prior is not linear (module docstring). ξ' = (τ/τ') ξ, and T_τ'(ζ) = T_τ(ζ τ'/τ)
+        for every ζ, so the likelihood's gradient in ξ is multiplied by the third entry, τ'/τ."""
         prior = self.prior
         if not _is_linear(prior.base):
             return None
@@ -158,7 +159,7 @@ class ScaleBlock(LogWalkBlock):
         shape = prior.a + 0.5 * eta.size
         rate = prior.b + 0.5 * float(eta @ eta)
         tau = float(np.sqrt(rate / rng.gamma(shape)))
-        return tau, eta / tau
+        return tau, eta / tau, tau / value
 
 
 def _is_linear(prior) -> bool:

@@ -158,9 +158,10 @@ def test_centred_scale_draw_keeps_theta_and_is_conjugate(problem, rng):
     xi, tau = rng.standard_normal(K), 1.7
     prior.set_value(tau)
     theta = prior.to_physical(xi)
-    tau_new, xi_new = block.recentre(tau, xi, rng)
+    tau_new, xi_new, factor = block.recentre(tau, xi, rng)
     prior.set_value(tau_new)
     np.testing.assert_allclose(prior.to_physical(xi_new), theta, rtol=1e-12, atol=1e-12)
+    assert factor == pytest.approx(tau_new / tau, rel=1e-14)
     precision = np.array([block.recentre(tau, xi, rng)[0] ** -2 for _ in range(20000)])
     a, b = SCALE_HYPER[0] + K / 2, SCALE_HYPER[1] + 0.5 * tau**2 * (xi @ xi)
     assert abs(precision.mean() - a / b) < 5 * np.sqrt(a) / b / np.sqrt(20000)

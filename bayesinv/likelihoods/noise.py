@@ -184,3 +184,11 @@ class NoiseBlock:
         shape = like.a + 0.5 * like.num_observations
         scale = like.b + 0.5 * float(r @ r)
         return float(np.sqrt(scale / rng.gamma(shape)))
+
+    def loglik_gradient_factor(self, old: float, new: float, size: int) -> float | None:
+        """How ∇_ξ log p(Y | ξ, σ) changes from σ = ``old`` to ``new`` at fixed ξ: by (old/new)²
+        when this block's observations are the whole prediction (of length ``size``); None
+        (unknown) when other terms, which do not scale, add to the log-likelihood."""
+        if self.part.indices(size) != (0, size, 1):
+            return None
+        return (old / new) ** 2
