@@ -324,7 +324,9 @@ def assemble_study(results: Mapping[int, Mapping[str, Any]], metadata: Mapping[s
     return summarize_coverage(ds, confidence=metadata["confidence"])
 
 
-def _assemble(results, names, levels, kinds, sbc_draws, indices=None) -> xr.Dataset:
+def _assemble(results: Sequence[Mapping[str, Any]], names: Sequence[str],
+              levels: Sequence[float], kinds: Sequence[str], sbc_draws: int,
+              indices: Sequence[int] | None = None) -> xr.Dataset:
     rep = np.arange(len(results)) if indices is None else np.asarray(indices)
     stack = lambda key: np.stack([np.asarray(r[key]) for r in results])  # noqa: E731
     failed = np.array([bool(r["failure"]) for r in results])
