@@ -10,13 +10,24 @@ and attributes recording the sampler, its parameters, the seed, solve counts and
 
 from __future__ import annotations
 
+import os
 import warnings
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from ._files import atomic_path
 from .space_record import RECORD_DIMS, record_space
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import xarray as xr
+    from matplotlib.axes import Axes
+
+    from .fem.domain import LagrangeSpace
+    from .fem.variational_spaces import DofSpace
 
 with warnings.catch_warnings():
     # ArviZ 0.23 announces its 1.x refactor with a FutureWarning on import.
@@ -33,9 +44,14 @@ DIMS = {
 }
 
 
-def build_inference_data(*, posterior: dict, sample_stats: dict, log_likelihood: dict | None,
-                         observed_data: dict, constant_data: dict, attrs: dict,
-                         first_draw: int = 0, space=None):
+def build_inference_data(*, posterior: Mapping[str, np.ndarray],
+                         sample_stats: Mapping[str, np.ndarray],
+                         log_likelihood: Mapping[str, np.ndarray] | None,
+                         observed_data: Mapping[str, ArrayLike],
+                         constant_data: Mapping[str, ArrayLike], attrs: Mapping[str, Any],
+                         first_draw: int = 0,
+                         space: LagrangeSpace | DofSpace | None = None
+                         ) -> az.InferenceData:
     """Assemble InferenceData from (chain, draw, ...) arrays; draws are numbered from
     ``first_draw`` (a part of a streamed run). ``space``: the FE space θ lives on, recorded
     in ``constant_data`` (see :mod:`bayesinv.space_record`) when θ has its
@@ -67,29 +83,33 @@ def build_inference_data(*, posterior: dict, sample_stats: dict, log_likelihood:
     return idata
 
 
-def summary(data, var_names=None, **kwargs):
+def summary(data: Any, var_names: str | list[str] | None = None, **kwargs: Any
+            ) -> pd.DataFrame:
     """ArviZ summary table (mean, sd, HDI, MCSE, ESS bulk/tail, R-hat)."""
     return az.summary(data, var_names=var_names, **kwargs)
 
 
-def ess(data, **kwargs):
+def ess(data: Any, **kwargs: Any) -> xr.Dataset:
+    """ArviZ's effective sample size (``method="bulk"``, ``"tail"``, ...) of each variable."""
     return az.ess(data, **kwargs)
 
 
-def rhat(data, **kwargs):
+def rhat(data: Any, **kwargs: Any) -> xr.Dataset:
+    """ArviZ's rank-normalised split R-hat of each variable."""
     return az.rhat(data, **kwargs)
 
 
-def mcse(data, **kwargs):
+def mcse(data: Any, **kwargs: Any) -> xr.Dataset:
+    """ArviZ's Monte Carlo standard error (``method="mean"``, ...) of each variable."""
     return az.mcse(data, **kwargs)
 
 
-def dataset_from_draws(draws: dict):
+def dataset_from_draws(draws: Mapping[str, ArrayLike]) -> xr.Dataset:
     """An xarray Dataset with (chain, draw) dims from arrays of shape (chain, draw, ...)."""
     return az.convert_to_dataset({k: np.asarray(v) for k, v in draws.items()})
 
 
-def write_netcdf_atomic(idata, path) -> None:
+def write_netcdf_atomic(idata: az.InferenceData, path: str | os.PathLike[str]) -> None:
     """Write InferenceData to netCDF atomically: a temporary file, then ``os.replace``.
 
     A reader (``arviz.from_netcdf``) never sees a half-written file.
@@ -98,7 +118,7 @@ def write_netcdf_atomic(idata, path) -> None:
         idata.to_netcdf(str(tmp))
 
 
-def read_netcdf(path):
+def read_netcdf(path: str | os.PathLike[str]) -> az.InferenceData:
     """InferenceData from a netCDF file, loaded into memory (the file is closed after)."""
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", category=FutureWarning, module="arviz")
@@ -108,7 +128,7 @@ def read_netcdf(path):
     return idata
 
 
-def concat_draws(parts):
+def concat_draws(parts: Iterable[az.InferenceData]) -> az.InferenceData:
     """Concatenate InferenceData parts along ``draw`` (other groups from the first part,
     attributes from the last)."""
     parts = list(parts)
@@ -122,7 +142,8 @@ def concat_draws(parts):
     return combined
 
 
-def convergence_diagnostics(idata, var_name: str = "xi") -> dict:
+def convergence_diagnostics(idata: az.InferenceData, var_name: str = "xi"
+                            ) -> dict[str, NDArray[np.float64]]:
     """Per-coordinate R-hat (rank-normalised split), bulk and tail ESS and MCSE of the mean.
 
     Vehtari, Gelman, Simpson, Carpenter & Bürkner (2021), via ArviZ. Returns arrays keyed
@@ -139,7 +160,7 @@ def convergence_diagnostics(idata, var_name: str = "xi") -> dict:
         }
 
 
-def hdi(draws, prob: float) -> tuple[np.ndarray, np.ndarray]:
+def hdi(draws: ArrayLike, prob: float) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """Highest-density intervals of each component of draws shaped (chain, draw, *shape).
 
     ArviZ's unimodal HDI: the shortest interval between order statistics that contains
@@ -147,14 +168,16 @@ def hdi(draws, prob: float) -> tuple[np.ndarray, np.ndarray]:
     Each component goes through ArviZ's 1-d path (~10–60 µs each), several times faster
     than its xarray path for the many small calls of a coverage study.
     """
-    draws = np.asarray(draws, dtype=float)
-    flat = draws.reshape(draws.shape[0] * draws.shape[1], -1)
+    array = np.asarray(draws, dtype=float)
+    flat = array.reshape(array.shape[0] * array.shape[1], -1)
     bounds = np.array([az.hdi(flat[:, j], hdi_prob=prob) for j in range(flat.shape[1])])
-    bounds = bounds.reshape(*draws.shape[2:], 2)
+    bounds = bounds.reshape(*array.shape[2:], 2)
     return bounds[..., 0], bounds[..., 1]
 
 
-def plot_ecdf_difference(values, cdf, ax, *, eval_points, rvs=None, ci_prob: float = 0.95):
+def plot_ecdf_difference(values: ArrayLike, cdf: Callable[[np.ndarray], np.ndarray], ax: Axes,
+                         *, eval_points: ArrayLike, rvs: Callable[..., np.ndarray] | None = None,
+                         ci_prob: float = 0.95) -> Axes:
     """ArviZ's ECDF-difference plot of ``values`` against a reference ``cdf`` with a
     simultaneous confidence band (Säilynoja, Bürkner & Vehtari 2022) at fixed ``eval_points``
     (chosen independently of the values, so that the band is calibrated). For a discrete

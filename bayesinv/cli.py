@@ -34,6 +34,8 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, NoReturn
 
 from .errors import (
     BayesinvError,
@@ -43,6 +45,9 @@ from .errors import (
     SamplingInterrupted,
 )
 from .hpc.config import EXECUTORS
+
+if TYPE_CHECKING:
+    from types import FrameType
 
 #: exit code -> meaning (see the module docstring)
 EXIT_CODES = {0: "done", 1: "a worker process died: rerun to resume",
@@ -61,15 +66,15 @@ class _Sigterm:
     HDF5 object while ``posterior.nc`` is written, Python prints and drops it): the command
     then still exits 143 rather than 0."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.received = False
 
-    def __call__(self, signum, frame):
+    def __call__(self, signum: int, frame: FrameType | None) -> NoReturn:
         self.received = True
         raise Preempted(143)
 
 
-def _one_line(exc) -> str:
+def _one_line(exc: BaseException) -> str:
     text = " ".join(str(exc).split())
     return text if len(text) <= 400 else text[:397] + "..."
 
@@ -136,7 +141,7 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _cmd_run(args) -> int:
+def _cmd_run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from .hpc.config import load_config
@@ -150,7 +155,7 @@ def _cmd_run(args) -> int:
     return 0
 
 
-def _stopped_message(args) -> str:
+def _stopped_message(args: argparse.Namespace) -> str:
     if args.command == "coverage":
         return "finished replicates are saved, rerun to resume"
     checkpoint = getattr(args, "checkpoint", None)
@@ -161,7 +166,7 @@ def _stopped_message(args) -> str:
     return "rerun the command"
 
 
-def _cmd_coverage(args) -> int:
+def _cmd_coverage(args: argparse.Namespace) -> int:
     import os
     from concurrent.futures.process import BrokenProcessPool
     from pathlib import Path
@@ -200,12 +205,14 @@ def _cmd_coverage(args) -> int:
     return 0
 
 
-def _cmd_status(args) -> int:
-    from .coverage.store import STATES, ReplicateStore
+def _cmd_status(args: argparse.Namespace) -> int:
+    from .coverage.store import MANIFEST, STATES, ReplicateStore
 
     store = ReplicateStore(args.directory)
-    states = store.states()
     manifest = store.manifest()
+    if manifest is None:
+        raise ConfigError(f"{args.directory} is not a study directory (no {MANIFEST})")
+    states = store.states()
     R = len(states)
     counts = {s: sum(1 for v, _ in states.values() if v == s) for s in STATES}
     print(f"{args.directory}: {R} replicates (config hash {manifest['fingerprint'][:12]}, "
@@ -217,18 +224,35 @@ def _cmd_status(args) -> int:
     return 0
 
 
-def _cmd_report(args) -> int:
+def _cmd_report(args: argparse.Namespace) -> int:
     from .hpc.study import report_study
 
     report_study(args.directory, figures=not args.no_figures)
     return 0
 
 
-COMMANDS = {"run": _cmd_run, "coverage": _cmd_coverage, "status": _cmd_status,
-            "report": _cmd_report}
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "run": _cmd_run, "coverage": _cmd_coverage, "status": _cmd_status, "report": _cmd_report}
 
 
-def main(argv=None) -> int:
+#: (exception class, exit code, message prefix) of the failures with their own exit code, in
+#: the order they are matched; any other :class:`BayesinvError` exits 5 naming its class
+_FAILURES: tuple[tuple[type[BayesinvError], int, str], ...] = (
+    (ConfigError, 2, "config error: "),
+    (InvalidArgumentError, 2, "invalid argument: "),
+    (CorruptFileError, 4, "damaged file: "),
+)
+
+
+def _failure(exc: BayesinvError) -> tuple[int, str]:
+    """The exit code of a failure and its one-line message (see :data:`EXIT_CODES`)."""
+    for cls, code, prefix in _FAILURES:
+        if isinstance(exc, cls):
+            return code, prefix + _one_line(exc)
+    return 5, f"{type(exc).__name__}: {_one_line(exc)}"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``bayesinv`` console script (exit codes: :data:`EXIT_CODES`)."""
     args = _parser().parse_args(argv)
     handler = _Sigterm()
@@ -242,18 +266,10 @@ def main(argv=None) -> int:
     except (Preempted, SamplingInterrupted):
         print(f"{name}: stopped by SIGTERM; {_stopped_message(args)}", file=sys.stderr)
         return 143
-    except ConfigError as exc:
-        print(f"{name}: config error: {_one_line(exc)}", file=sys.stderr)
-        return 2
-    except InvalidArgumentError as exc:
-        print(f"{name}: invalid argument: {_one_line(exc)}", file=sys.stderr)
-        return 2
-    except CorruptFileError as exc:
-        print(f"{name}: damaged file: {_one_line(exc)}", file=sys.stderr)
-        return 4
     except BayesinvError as exc:
-        print(f"{name}: {type(exc).__name__}: {_one_line(exc)}", file=sys.stderr)
-        return 5
+        code, message = _failure(exc)
+        print(f"{name}: {message}", file=sys.stderr)
+        return code
     except OSError as exc:
         print(f"{name}: {_os_error(exc)}", file=sys.stderr)
         return 3

@@ -28,9 +28,10 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from ._validation import positive_float
 from .errors import InvalidArgumentError
@@ -38,7 +39,21 @@ from .likelihood import GaussianLikelihood, simulate
 from .likelihoods.noise import UnknownNoiseLikelihood, inverse_gamma_parameters
 from .linear_gaussian import linear_gaussian
 from .posterior import Posterior
+from .protocols import LikelihoodProtocol
 from .seeds import child_seed, seed_sequence
+
+if TYPE_CHECKING:
+    import scipy.sparse as sp
+    from arviz import InferenceData
+
+    from .fem.domain import LagrangeSpace
+    from .fem.variational_spaces import DofSpace
+    from .forward.base import ForwardMap
+    from .priors.base import WhitenedPrior
+
+#: a root seed: a non-negative int, None (fresh entropy) or a SeedSequence
+#: (:func:`bayesinv.seeds.seed_sequence`)
+RootSeed = int | np.random.SeedSequence | None
 
 
 @dataclass
@@ -68,16 +83,16 @@ class CoverageModel:
         truth. Score either with the functional :class:`~bayesinv.coverage.Hyperparameter`.
     """
 
-    prior: Any
-    forward: Any
+    prior: WhitenedPrior
+    forward: ForwardMap
     noise_std: float
-    truth: np.ndarray | None = None
-    space: object = None
-    mass_matrix: object = None
-    noise_hyper: tuple | None = None
-    scale_hyper: tuple | None = None
+    truth: NDArray[np.float64] | None = None
+    space: LagrangeSpace | DofSpace | None = None
+    mass_matrix: sp.spmatrix | NDArray[np.float64] | None = None
+    noise_hyper: tuple[float, float] | None = None
+    scale_hyper: tuple[float, float] | None = None
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         self.noise_std = positive_float("noise_std", self.noise_std)
         for name in ("noise_hyper", "scale_hyper"):
             value = getattr(self, name)
@@ -92,6 +107,7 @@ class CoverageModel:
 
     @property
     def dim(self) -> int:
+        """p, the length of θ."""
         return self.prior.dim
 
     @property
@@ -100,7 +116,7 @@ class CoverageModel:
         return self.noise_hyper is not None or self.scale_hyper is not None
 
 
-def linear_gaussian_model(**kwargs) -> CoverageModel:
+def linear_gaussian_model(**kwargs: Any) -> CoverageModel:
     """A problem factory for coverage studies: ``linear_gaussian(**kwargs)`` as a
     :class:`~bayesinv.synthetic.CoverageModel` (truth = its prior draw θ₀;
     mass matrix = identity). Module-level, hence picklable in a ``ProblemSpec``."""
@@ -108,7 +124,7 @@ def linear_gaussian_model(**kwargs) -> CoverageModel:
     return CoverageModel(problem.prior, problem.forward, problem.noise_std, truth=problem.truth)
 
 
-def check_truth(truth, dim: int) -> np.ndarray:
+def check_truth(truth: ArrayLike, dim: int) -> NDArray[np.float64]:
     """θ₀ as a finite float vector of length ``dim``."""
     arr = np.asarray(truth, dtype=float)
     if arr.shape != (dim,):
@@ -132,8 +148,8 @@ class InferenceSpec:
     or a module-level function ``method(posterior, *, seed, **settings) -> InferenceData``.
     """
 
-    method: str | Callable = "ula"
-    settings: Mapping = field(default_factory=dict)
+    method: str | Callable[..., InferenceData] = "ula"
+    settings: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def chains(self) -> int | None:
@@ -143,12 +159,13 @@ class InferenceSpec:
         return int(self.settings.get("chains", 4))
 
     def describe(self) -> str:
+        """The method's name (a function's dotted path) and the settings, as JSON."""
         name = self.method if isinstance(self.method, str) else (
             f"{self.method.__module__}.{self.method.__qualname__}")
         return json.dumps({"method": name, **{k: jsonable(v) for k, v in
                                               self.settings.items()}})
 
-    def run(self, posterior, seed, **overrides):
+    def run(self, posterior: Posterior, seed: RootSeed, **overrides: Any) -> InferenceData:
         """Draws from ``posterior`` with the ``settings`` updated by ``overrides``. The
         sampler's own progress bar and convergence warnings are off unless asked for: a
         study diagnoses (and flags) every replicate itself."""
@@ -167,7 +184,7 @@ class InferenceSpec:
         return sample(posterior, self.method, seed=seed, **grouped_settings(settings))
 
 
-def jsonable(value):
+def jsonable(value: object) -> str | int | float | bool | None:
     """A JSON-friendly stand-in for a setting's value (its repr, an array's shape)."""
     if isinstance(value, (str, int, float, bool)) or value is None:
         return value
@@ -182,44 +199,47 @@ class Realisation:
     ``sampler_seed`` is the root seed's child 2, the stream of :meth:`sample`.
     """
 
-    truth: np.ndarray
+    truth: NDArray[np.float64]
     noise_std: float
-    hyper: dict
-    data: np.ndarray
+    hyper: dict[str, float]
+    data: NDArray[np.float64]
     posterior: Posterior
     sampler_seed: np.random.SeedSequence
 
-    def sample(self, inference: InferenceSpec, **overrides):
+    def sample(self, inference: InferenceSpec, **overrides: Any) -> InferenceData:
         """Posterior draws (InferenceData) by ``inference`` from the sampler seed."""
         return inference.run(self.posterior, self.sampler_seed, **overrides)
 
 
-def realise(model: CoverageModel, seed, truth=None) -> Realisation:
+def realise(model: CoverageModel, seed: RootSeed, truth: ArrayLike | None = None
+            ) -> Realisation:
     """Truth → data → posterior from the root ``seed`` (int or SeedSequence).
 
     ``truth``: a fixed θ₀ (checked against the model), or None to draw θ₀ from the prior (and
     σ, τ from their hyperpriors) with the seed's child 0. The noise uses child 1.
     """
     seed = seed_sequence(seed)
-    if truth is not None:
-        truth = check_truth(truth, model.dim)
+    fixed = None if truth is None else check_truth(truth, model.dim)
     truth_rng = np.random.default_rng(child_seed(seed, 0))
+    likelihood: Callable[[NDArray[np.float64]], LikelihoodProtocol]
     if model.hierarchical:
-        likelihood, prior, truth, sigma, hyper = _hierarchical(model, truth, truth_rng)
+        likelihood, prior, theta0, sigma, hyper = _hierarchical(model, fixed, truth_rng)
     else:
-        if truth is None:
-            truth = model.prior.sample(truth_rng)
+        theta0 = model.prior.sample(truth_rng) if fixed is None else fixed
         prior, sigma, hyper = model.prior, model.noise_std, {}
 
-        def likelihood(data):
+        def likelihood(data: NDArray[np.float64]) -> LikelihoodProtocol:
             return GaussianLikelihood(model.forward, data, noise_std=sigma)
 
-    data = simulate(model.forward, truth, sigma, seed=child_seed(seed, 1))
-    return Realisation(truth, sigma, hyper, data, Posterior(prior, likelihood(data)),
+    data = simulate(model.forward, theta0, sigma, seed=child_seed(seed, 1))
+    return Realisation(theta0, sigma, hyper, data, Posterior(prior, likelihood(data)),
                        child_seed(seed, 2))
 
 
-def _hierarchical(model: CoverageModel, truth, truth_rng):
+def _hierarchical(model: CoverageModel, truth: NDArray[np.float64] | None,
+                  truth_rng: np.random.Generator
+                  ) -> tuple[Callable[[NDArray[np.float64]], LikelihoodProtocol], WhitenedPrior,
+                             NDArray[np.float64], float, dict[str, float]]:
     """(likelihood factory, prior, true θ, true σ, true {name: value}), with the unknown σ and
     τ of ``noise_hyper`` / ``scale_hyper`` drawn from their hyperpriors (``truth`` None) or
     fixed (σ = ``noise_std``, τ = 1)."""
@@ -227,24 +247,26 @@ def _hierarchical(model: CoverageModel, truth, truth_rng):
 
     hyper = {}
     prior = model.prior
+    scaled = None
     if model.scale_hyper is not None:
         a, b = model.scale_hyper
         tau = 1.0 if truth is not None else float(np.sqrt(b / truth_rng.gamma(a)))
-        prior = ScaledPrior(model.prior, a, b, scale=tau)
+        prior = scaled = ScaledPrior(model.prior, a, b, scale=tau)
         hyper["tau"] = tau
     sigma = model.noise_std
-    if model.noise_hyper is not None:
-        a, b = model.noise_hyper
+    noise_hyper = model.noise_hyper
+    if noise_hyper is not None:
+        a, b = noise_hyper
         if truth is None:
             sigma = float(np.sqrt(b / truth_rng.gamma(a)))
         hyper["sigma"] = sigma
     theta0 = prior.sample(truth_rng) if truth is None else truth
-    if model.scale_hyper is not None:
-        prior.scale = prior.initial = 1.0  # chains start from τ = 1
+    if scaled is not None:
+        scaled.scale = scaled.initial = 1.0  # chains start from τ = 1
 
-    def likelihood(data):
-        if model.noise_hyper is None:
+    def likelihood(data: NDArray[np.float64]) -> LikelihoodProtocol:
+        if noise_hyper is None:
             return GaussianLikelihood(model.forward, data, sigma)
-        return UnknownNoiseLikelihood(model.forward, data, *model.noise_hyper)
+        return UnknownNoiseLikelihood(model.forward, data, *noise_hyper)
 
     return likelihood, prior, theta0, sigma, hyper

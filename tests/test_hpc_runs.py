@@ -292,6 +292,14 @@ def test_slurm_array_tasks_split_the_study_without_overlap(tmp_path, monkeypatch
     assert_same_replicates(out, tmp_path / "whole")
 
 
+@pytest.mark.parametrize("cls", [LocalExecutor, DaskExecutor])
+def test_a_pool_executor_outside_its_with_block_says_so(cls):
+    executor = cls(1)
+    with pytest.raises(RuntimeError, match="as a context manager"):
+        list(executor.map(abs, [-1, 2]))
+    assert executor.__exit__(None, None, None) is False  # no pool, no client: nothing to close
+
+
 @pytest.mark.parametrize(("R", "K"), [(1, 1), (7, 3), (10, 4), (3, 5), (100, 7)])
 def test_array_shares_partition_the_replicates(R, K):
     shares = [list(array_share(R, k, K)) for k in range(K)]

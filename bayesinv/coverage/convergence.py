@@ -12,11 +12,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ..arviz_io import dataset_from_draws, ess, rhat
 from ..errors import InvalidArgumentError
+
+if TYPE_CHECKING:
+    from arviz import InferenceData
 
 
 @dataclass(frozen=True)
@@ -39,7 +44,9 @@ class ConvergenceCriteria:
     min_acceptance: float | None = None
     latent: bool = False
 
-    def failures(self, diag: Mapping) -> list[str]:
+    def failures(self, diag: Mapping[str, float]) -> list[str]:
+        """The checks a run with diagnostics ``diag`` (:func:`replicate_diagnostics`) fails,
+        each as a sentence with the measured value (empty when it passes)."""
         out = []
         if self.rhat_max is not None and not diag["rhat_max"] < self.rhat_max:
             out.append(f"R-hat {diag['rhat_max']:.4f} >= {self.rhat_max}")
@@ -59,8 +66,8 @@ class ConvergenceCriteria:
 DEFAULT_CRITERIA = ConvergenceCriteria()
 
 
-def replicate_diagnostics(idata, monitored: np.ndarray | None = None, *,
-                            latent: bool = True, rhat_required: bool = True) -> dict:
+def replicate_diagnostics(idata: InferenceData, monitored: ArrayLike | None = None, *,
+                          latent: bool = True, rhat_required: bool = True) -> dict[str, float]:
     """Max R-hat, min bulk/tail ESS, mean acceptance and divergences of one run.
 
     ``monitored``: draws (chain, draw, K) of the quantities to diagnose; ``latent`` adds the

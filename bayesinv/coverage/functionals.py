@@ -11,15 +11,20 @@ credible intervals for a single run.
 from __future__ import annotations
 
 import pickle
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, TypeAlias
 
 import numpy as np
+from numpy.typing import NDArray
 
 from .._validation import integer_at_least
 from ..diagnostics.credible import functional_weights, point_weights
 from ..errors import InvalidArgumentError
 from ..synthetic import CoverageModel
+
+if TYPE_CHECKING:
+    from .spec import ProblemSpec
 
 
 @dataclass(frozen=True, eq=False)
@@ -27,9 +32,10 @@ class LinearFunctional:
     """⟨θ, ψ⟩_{L²} with ψ a module-level callable ψ(x) or nodal values (quadrature by M)."""
 
     name: str
-    psi: Callable | np.ndarray
+    psi: Callable[[NDArray[np.float64]], NDArray[np.float64]] | NDArray[np.float64]
 
-    def weights(self, model: CoverageModel) -> np.ndarray:
+    def weights(self, model: CoverageModel) -> NDArray[np.float64]:
+        """w with wᵀθ = ⟨θ, ψ⟩_{L²} on ``model``'s space (or mass matrix)."""
         return functional_weights(self.psi, model.dim, space=model.space,
                                   mass_matrix=model.mass_matrix)
 
@@ -39,9 +45,10 @@ class PointValue:
     """θ(x), the FE field evaluated at a point x of the domain (needs ``model.space``)."""
 
     name: str
-    point: tuple
+    point: tuple[float, ...]
 
-    def weights(self, model: CoverageModel) -> np.ndarray:
+    def weights(self, model: CoverageModel) -> NDArray[np.float64]:
+        """w with wᵀθ = θ(x) (the FE interpolation at the point)."""
         if model.space is None:
             raise InvalidArgumentError(
                 f"PointValue {self.name!r} needs a CoverageModel with a space; use NodalValue "
@@ -57,7 +64,8 @@ class NodalValue:
     name: str
     index: int
 
-    def weights(self, model: CoverageModel) -> np.ndarray:
+    def weights(self, model: CoverageModel) -> NDArray[np.float64]:
+        """The ``index``-th unit vector."""
         index = integer_at_least("index", self.index, 0)
         if index >= model.dim:
             raise InvalidArgumentError(
@@ -75,7 +83,8 @@ class Hyperparameter:
 
     name: str
 
-    def weights(self, model: CoverageModel) -> np.ndarray:
+    def weights(self, model: CoverageModel) -> NDArray[np.float64]:
+        """Zeros (after checking that ``model`` has the hyperprior): not linear in θ."""
         need = {"sigma": "noise_hyper", "tau": "scale_hyper"}
         if self.name not in need:
             raise InvalidArgumentError(
@@ -86,17 +95,23 @@ class Hyperparameter:
         return np.zeros(model.dim)  # not linear in θ: the draws are read from the run
 
 
-def functional_matrix(functionals, model: CoverageModel) -> np.ndarray:
+#: any scalar functional a coverage study scores
+Functional: TypeAlias = LinearFunctional | PointValue | NodalValue | Hyperparameter
+
+
+def functional_matrix(functionals: Sequence[Functional], model: CoverageModel
+                      ) -> NDArray[np.float64]:
     """The (F, n) matrix W whose rows give the scalar functionals f = W θ."""
     if not functionals:
         return np.zeros((0, model.dim))
     return np.stack([f.weights(model) for f in functionals])
 
 
-_WEIGHTS_CACHE: dict[bytes, np.ndarray] = {}
+_WEIGHTS_CACHE: dict[bytes, NDArray[np.float64]] = {}
 
 
-def cached_functional_matrix(problem, functionals, model) -> np.ndarray:
+def cached_functional_matrix(problem: ProblemSpec, functionals: Sequence[Functional],
+                             model: CoverageModel) -> NDArray[np.float64]:
     """:func:`functional_matrix`, computed once per process for a (problem spec,
     functionals) pair (interpolating ψ or locating a point costs FE work)."""
     key = pickle.dumps((problem, functionals))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import xarray as xr
@@ -9,7 +10,7 @@ import xarray as xr
 from .._files import atomic_path
 
 
-def write_netcdf(ds: xr.Dataset, path) -> Path:
+def write_netcdf(ds: xr.Dataset, path: str | os.PathLike[str]) -> Path:
     """Write a study atomically (temporary file in the same directory, then rename)."""
     path = Path(path)
     with atomic_path(path) as tmp:
@@ -17,7 +18,7 @@ def write_netcdf(ds: xr.Dataset, path) -> Path:
     return path
 
 
-def load_coverage_study(path) -> xr.Dataset:
+def load_coverage_study(path: str | os.PathLike[str]) -> xr.Dataset:
     """Read a study written by :func:`run_coverage_study` (``output=``) or ``write_netcdf``."""
     ds = xr.load_dataset(path)
     ds["flagged"] = ds["flagged"].astype(bool)

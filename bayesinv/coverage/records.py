@@ -24,10 +24,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .._files import atomic_path
 from ..errors import CorruptFileError, InvalidArgumentError
@@ -37,7 +40,7 @@ VERSION = 2
 HEADER = "__record__"
 
 
-def digest(meta: dict, arrays: dict) -> str:
+def digest(meta: Mapping[str, Any], arrays: Mapping[str, ArrayLike]) -> str:
     """SHA-256 of the metadata (canonical JSON) and the arrays (name, dtype, shape, bytes)."""
     h = hashlib.sha256(json.dumps(meta, sort_keys=True).encode())
     for name in sorted(arrays):
@@ -47,31 +50,33 @@ def digest(meta: dict, arrays: dict) -> str:
     return h.hexdigest()
 
 
-def write_record(path, meta: dict, arrays: dict) -> Path:
+def write_record(path: str | os.PathLike[str], meta: Mapping[str, Any],
+                 arrays: Mapping[str, ArrayLike]) -> Path:
     """Write one replicate's record atomically: ``meta`` (JSON-serialisable) and ``arrays``
     (numeric or string arrays; no objects, so reading never needs pickle)."""
-    arrays = {k: np.asarray(v) for k, v in arrays.items()}
-    for name, a in arrays.items():
+    checked = {k: np.asarray(v) for k, v in arrays.items()}
+    for name, a in checked.items():
         if name == HEADER or a.dtype.hasobject:
             raise InvalidArgumentError(
                 f"record entry {name!r} must be a numeric or string array not named "
                 f"{HEADER!r}, got dtype {a.dtype}")
     header = {"format": FORMAT, "version": VERSION, "meta": meta,
-              "sha256": digest(meta, arrays)}
+              "sha256": digest(meta, checked)}
     path = Path(path)
     with atomic_path(path) as tmp, open(tmp, "wb") as f:
-        entries: dict[str, Any] = {HEADER: np.array(json.dumps(header)), **arrays}
+        entries: dict[str, Any] = {HEADER: np.array(json.dumps(header)), **checked}
         np.savez(f, **entries)
     return path
 
 
-def _damaged(path, why: str) -> CorruptFileError:
+def _damaged(path: Path, why: str) -> CorruptFileError:
     return CorruptFileError(
         f"{str(path)!r} is not a readable replicate record ({why}); the store recomputes "
         f"the replicate (delete the file, or rerun)", path)
 
 
-def read_record(path) -> tuple[dict, dict]:
+def read_record(path: str | os.PathLike[str]
+                ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """(meta, arrays) of a record written by :func:`write_record`, verified. Raises
     :class:`~bayesinv.errors.CorruptFileError` naming the file when it is truncated,
     damaged, of another format or version, or fails its checksum; ``FileNotFoundError``,

@@ -22,9 +22,12 @@ inference algorithms with simulation-based calibration, arXiv:1804.06788.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from numpy.typing import NDArray
 from threadpoolctl import threadpool_limits
 
 from ..diagnostics.credible import (
@@ -39,8 +42,14 @@ from ..diagnostics.credible import (
 from ..errors import ForwardSolveError, InvalidArgumentError, SamplerDivergenceError
 from ..synthetic import InferenceSpec, realise
 from .convergence import ConvergenceCriteria, replicate_diagnostics
-from .functionals import Hyperparameter, cached_functional_matrix
+from .functionals import Functional, Hyperparameter, cached_functional_matrix
 from .spec import SCALAR_KINDS, ProblemSpec
+
+if TYPE_CHECKING:
+    import scipy.sparse as sp
+
+#: per kind of field set, (the statistic of each pooled draw, shape (S,), that of the truth)
+FieldStatistics = dict[str, tuple[NDArray[np.float64], float]]
 
 
 @dataclass(frozen=True, eq=False)
@@ -49,10 +58,10 @@ class ReplicateTask:
 
     problem: ProblemSpec
     inference: InferenceSpec
-    functionals: tuple
-    levels: tuple
-    kinds: tuple
-    truth: np.ndarray | None  # None: draw from the prior
+    functionals: tuple[Functional, ...]
+    levels: tuple[float, ...]
+    kinds: tuple[str, ...]
+    truth: NDArray[np.float64] | None  # None: draw from the prior
     criteria: ConvergenceCriteria | None
     sbc_draws: int
     pointwise_field: bool
@@ -60,7 +69,7 @@ class ReplicateTask:
     replicate: int
 
 
-def run_replicate(task: ReplicateTask) -> dict:
+def run_replicate(task: ReplicateTask) -> dict[str, Any]:
     """Simulate, infer and score one replicate. A sampler divergence or a failed forward
     solve while sampling is a *result* (recorded in ``failure``, flagged in the study)."""
     start = time.perf_counter()
@@ -95,7 +104,7 @@ def run_replicate(task: ReplicateTask) -> dict:
     return out
 
 
-def failed_result(task: ReplicateTask, exc: BaseException, start: float) -> dict:
+def failed_result(task: ReplicateTask, exc: BaseException, start: float) -> dict[str, Any]:
     """The record of a replicate whose inference raised ``exc`` (started at ``start``)."""
     out = empty_result(task, len(task.functionals))
     out["failure"] = f"{type(exc).__name__}: {exc}"
@@ -103,7 +112,7 @@ def failed_result(task: ReplicateTask, exc: BaseException, start: float) -> dict
     return out
 
 
-def empty_result(task: ReplicateTask, num_functionals: int) -> dict:
+def empty_result(task: ReplicateTask, num_functionals: int) -> dict[str, Any]:
     """A replicate's record before scoring: NaN everywhere (``divergences`` −1)."""
     nl, nk, nf = len(task.levels), len(task.kinds), num_functionals + 1
     nan = np.nan
@@ -119,11 +128,13 @@ def empty_result(task: ReplicateTask, num_functionals: int) -> dict:
     }
 
 
-def field_statistics(theta, truth, kinds, M) -> dict:
+def field_statistics(theta: NDArray[np.float64], truth: NDArray[np.float64],
+                     kinds: Sequence[str], M: sp.spmatrix | NDArray[np.float64] | None
+                     ) -> FieldStatistics:
     """Per kind of field set, the statistic of each draw (S,) and of the truth: the
     standardised sup-norm deviation from the mean (band) and the L² distance (ball)."""
     pooled = theta.reshape(-1, theta.shape[-1])
-    out = {}
+    out: FieldStatistics = {}
     if "band" in kinds:
         mean, scale, tol, stat = band_statistics(pooled)
         out["band"] = (stat, float(sup_statistic(truth, mean, scale, tol)))
@@ -133,7 +144,9 @@ def field_statistics(theta, truth, kinds, M) -> dict:
     return out
 
 
-def score(out: dict, task: ReplicateTask, theta, fdraws, ftruth, truth, M, field) -> None:
+def score(out: dict[str, Any], task: ReplicateTask, theta: NDArray[np.float64],
+          fdraws: NDArray[np.float64], ftruth: NDArray[np.float64], truth: NDArray[np.float64],
+          M: sp.spmatrix | NDArray[np.float64] | None, field: FieldStatistics) -> None:
     """Hits, ranks and summaries of one replicate's draws (fills ``out`` in place), at all
     levels at once."""
     chains, draws, n = theta.shape

@@ -11,8 +11,9 @@ with ``spawn``/``forkserver`` they rebuild the model once each.
 from __future__ import annotations
 
 import pickle
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any, Protocol, TypeVar
 
 from ..errors import InvalidArgumentError
 from ..synthetic import CoverageModel
@@ -24,6 +25,19 @@ FIELD_KINDS = ("band", "l2_ball")
 #: the name of the whole field among the scored "functionals"
 FIELD = "field"
 
+_Task = TypeVar("_Task")
+_Result = TypeVar("_Result")
+
+
+class Executor(Protocol):
+    """What runs a study's replicates: ``map(fn, tasks)``, the results in task order (a
+    ``concurrent.futures`` executor, or one of :mod:`bayesinv.hpc.executors`)."""
+
+    def map(self, fn: Callable[[_Task], _Result], tasks: Iterable[_Task], /
+            ) -> Iterable[_Result]:
+        """``fn(task)`` for each task, in task order."""
+        ...
+
 
 @dataclass(frozen=True)
 class ProblemSpec:
@@ -34,9 +48,9 @@ class ProblemSpec:
     """
 
     factory: Callable[..., CoverageModel]
-    kwargs: Mapping = field(default_factory=dict)
+    kwargs: Mapping[str, Any] = field(default_factory=dict)
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         # the spec travels to worker processes (and keys the model cache) pickled: refuse a
         # lambda or nested function here, with the fix, not as a pickling error in a worker
         if not callable(self.factory):

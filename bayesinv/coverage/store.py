@@ -37,16 +37,23 @@ import os
 import socket
 import time
 import traceback
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from .._files import temporary_owner, write_json_atomic
 from .._version import __version__
 from ..errors import ConfigError, CorruptFileError, InvalidArgumentError
 from . import replicate as _replicate
 from .records import read_record, write_record
+
+if TYPE_CHECKING:
+    from .replicate import ReplicateTask
+    from .spec import Executor
+    from .study import CoveragePlan
 
 MANIFEST = "manifest.json"
 FORMAT_VERSION = 2  # 2: replicate files in the format of bayesinv.coverage.records
@@ -67,7 +74,7 @@ def _pid_alive(pid: int) -> bool:
 class ReplicateStore:
     """The per-replicate results of one study in ``directory`` (see the module docstring)."""
 
-    def __init__(self, directory):
+    def __init__(self, directory: str | os.PathLike[str]) -> None:
         self.directory = Path(directory)
 
     # -- the manifest ------------------------------------------------------------------------
@@ -76,7 +83,7 @@ class ReplicateStore:
     def manifest_path(self) -> Path:
         return self.directory / MANIFEST
 
-    def manifest(self) -> dict | None:
+    def manifest(self) -> dict[str, Any] | None:
         """The manifest, or None when the directory holds no study yet. A manifest that
         cannot be read (truncated, not JSON) raises
         :class:`~bayesinv.errors.CorruptFileError` naming it."""
@@ -105,8 +112,9 @@ class ReplicateStore:
                 self.manifest_path)
         return manifest
 
-    def open(self, fingerprint: str, metadata: dict, *, fixed_truth=None,
-             config: dict | None = None) -> dict:
+    def open(self, fingerprint: str, metadata: Mapping[str, Any], *,
+             fixed_truth: NDArray[np.float64] | None = None, config: Mapping[str, Any] | None = None
+             ) -> dict[str, Any]:
         """Create the manifest, or check that the directory holds this very study.
 
         ``metadata`` and ``fixed_truth`` are the plan's (:class:`CoveragePlan`): with them the
@@ -166,13 +174,15 @@ class ReplicateStore:
     # -- replicate files ---------------------------------------------------------------------
 
     def record_path(self, r: int) -> Path:
+        """The result file of replicate r."""
         return self.directory / "replicates" / f"r{r:06d}.npz"
 
     def marker_path(self, r: int) -> Path:
+        """The marker file present while replicate r runs."""
         return self.directory / "running" / f"r{r:06d}.json"
 
-    def write(self, r: int, result: dict, *, fingerprint: str, status: str = "done",
-              error: str = "") -> Path:
+    def write(self, r: int, result: Mapping[str, Any], *, fingerprint: str,
+              status: str = "done", error: str = "") -> Path:
         """Write replicate r's result atomically."""
         meta = {"fingerprint": fingerprint, "replicate": int(r), "status": status,
                 "error": error, "host": socket.gethostname(), "pid": os.getpid(),
@@ -181,7 +191,8 @@ class ReplicateStore:
         arrays = {k: np.asarray(v) for k, v in result.items() if k not in _TEXT_KEYS}
         return write_record(self.record_path(r), meta, arrays)
 
-    def read(self, r: int, fingerprint: str | None = None) -> tuple[dict, dict] | None:
+    def read(self, r: int, fingerprint: str | None = None
+             ) -> tuple[dict[str, Any], dict[str, Any]] | None:
         """(meta, result) of replicate r, or None if the file is missing, unreadable
         (truncated) or belongs to another study or replicate."""
         path = self.record_path(r)
@@ -194,18 +205,18 @@ class ReplicateStore:
         fingerprint = fingerprint or (self.manifest() or {}).get("fingerprint")
         if meta.get("fingerprint") != fingerprint or meta.get("replicate") != int(r):
             return None
-        result = dict(arrays)
+        result: dict[str, Any] = dict(arrays)
         result.update({k: meta[k] for k in _TEXT_KEYS})
         return meta, result
 
-    def read_meta(self, r: int, fingerprint: str | None) -> dict | None:
+    def read_meta(self, r: int, fingerprint: str | None) -> dict[str, Any] | None:
         """The metadata of replicate r's file, or None where :meth:`read` would give None.
         The whole file is read and its checksum verified (a file with intact metadata but
         damaged arrays is not a result): enough for status and resume decisions."""
         got = self.read(r, fingerprint)
         return None if got is None else got[0]
 
-    def load_results(self, indices: Iterable[int]) -> dict[int, dict]:
+    def load_results(self, indices: Iterable[int]) -> dict[int, dict[str, Any]]:
         """{r: result} for the replicates in ``indices`` with a valid file (done or failed)."""
         fingerprint = (self.manifest() or {}).get("fingerprint")
         out = {}
@@ -216,11 +227,13 @@ class ReplicateStore:
         return out
 
     def mark_running(self, r: int) -> None:
+        """Write replicate r's marker (this process's pid and host, the time)."""
         write_json_atomic(self.marker_path(r), {
             "pid": os.getpid(), "host": socket.gethostname(),
             "started": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")})
 
     def clear_running(self, r: int) -> None:
+        """Remove replicate r's marker (if any)."""
         self.marker_path(r).unlink(missing_ok=True)
 
     # -- status ------------------------------------------------------------------------------
@@ -257,6 +270,7 @@ class ReplicateStore:
         return out
 
     def counts(self) -> dict[str, int]:
+        """{state: number of replicates in it}, for every state of :data:`STATES`."""
         states = [s for s, _ in self.states().values()]
         return {s: states.count(s) for s in STATES}
 
@@ -279,11 +293,11 @@ class StoredReplicate:
     that raises is written as ``failed`` with the traceback — the study goes on.
     """
 
-    def __init__(self, directory, fingerprint: str):
+    def __init__(self, directory: str | os.PathLike[str], fingerprint: str) -> None:
         self.directory = str(directory)
         self.fingerprint = fingerprint
 
-    def __call__(self, task) -> tuple[int, str]:
+    def __call__(self, task: ReplicateTask) -> tuple[int, str]:
         store = ReplicateStore(self.directory)
         r = task.replicate
         store.mark_running(r)
@@ -299,8 +313,9 @@ class StoredReplicate:
         return r, status
 
 
-def run_stored(store: ReplicateStore, plan, executor=None, *, indices: Iterable[int] | None = None,
-               retry_failed: bool = False, progress=None) -> list[int]:
+def run_stored(store: ReplicateStore, plan: CoveragePlan, executor: Executor | None = None, *,
+               indices: Iterable[int] | None = None, retry_failed: bool = False,
+               progress: Callable[[int, str], object] | None = None) -> list[int]:
     """Run the plan's replicates among ``indices`` (default all) that have no valid file yet,
     each writing its own file, with ``executor.map`` (None: serially, here); returns the
     indices run. ``progress``: a callable taking the

@@ -57,13 +57,16 @@ from __future__ import annotations
 import datetime
 import hashlib
 import json
+import os
 import pickle
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import xarray as xr
+from numpy.typing import ArrayLike, NDArray
 
 from .._validation import integer_at_least, one_of
 from .._version import __version__
@@ -71,14 +74,18 @@ from ..diagnostics.credible import check_level
 from ..errors import InvalidArgumentError
 from ..synthetic import InferenceSpec, check_truth, jsonable
 from .convergence import DEFAULT_CRITERIA, ConvergenceCriteria
-from .functionals import cached_functional_matrix
+from .functionals import Functional, cached_functional_matrix
 from .io import write_netcdf
 from .replicate import ReplicateTask, run_replicate
-from .spec import FIELD, KINDS, ProblemSpec
+from .spec import FIELD, KINDS, Executor, ProblemSpec
 from .summary import summarize_coverage
 
+if TYPE_CHECKING:
+    from .store import ReplicateStore
 
-def check_levels(levels) -> tuple:
+
+def check_levels(levels: ArrayLike) -> tuple[float, ...]:
+    """Credible levels as a sorted tuple of distinct floats, each in (0, 1)."""
     try:
         values = [float(v) for v in np.atleast_1d(np.asarray(levels, dtype=float))]
     except (TypeError, ValueError) as exc:
@@ -93,11 +100,15 @@ def check_levels(levels) -> tuple:
 
 
 def run_coverage_study(problem: ProblemSpec, inference: InferenceSpec, *, replicates: int,
-                       seed: int, truth="prior", levels=(0.5, 0.8, 0.9, 0.95),
-                       functionals: Sequence = (), kinds: Sequence[str] = KINDS,
+                       seed: int, truth: Literal["prior", "fixed"] | ArrayLike = "prior",
+                       levels: ArrayLike = (0.5, 0.8, 0.9, 0.95),
+                       functionals: Sequence[Functional] = (), kinds: Sequence[str] = KINDS,
                        convergence: ConvergenceCriteria | None = DEFAULT_CRITERIA,
-                       sbc_draws: int = 99, pointwise_field: bool = True, executor=None,
-                       confidence: float = 0.95, output=None, store=None) -> xr.Dataset:
+                       sbc_draws: int = 99, pointwise_field: bool = True,
+                       executor: Executor | None = None, confidence: float = 0.95,
+                       output: str | os.PathLike[str] | None = None,
+                       store: str | os.PathLike[str] | ReplicateStore | None = None
+                       ) -> xr.Dataset:
     """Run R replicates of truth → data → posterior → credible sets and score them.
 
     Parameters
@@ -193,12 +204,13 @@ class CoveragePlan:
     per-replicate files without rebuilding the model.
     """
 
-    tasks: tuple
-    metadata: dict
-    fixed_truth: np.ndarray | None
+    tasks: tuple[ReplicateTask, ...]
+    metadata: dict[str, Any]
+    fixed_truth: NDArray[np.float64] | None
 
     @property
     def replicates(self) -> int:
+        """R, the number of replicates."""
         return len(self.tasks)
 
     def fingerprint(self) -> str:
@@ -209,14 +221,15 @@ class CoveragePlan:
                int(self.metadata["attrs"]["seed"]), self.replicates)
         return hashlib.sha256(pickle.dumps(key)).hexdigest()
 
-    def assemble(self, results: Mapping[int, dict], **attrs) -> xr.Dataset:
+    def assemble(self, results: Mapping[int, Mapping[str, Any]], **attrs: Any) -> xr.Dataset:
         """The study Dataset from per-replicate results {replicate index: result}."""
         return assemble_study(results, self.metadata, self.fixed_truth, **attrs)
 
 
 def plan_coverage_study(problem: ProblemSpec, inference: InferenceSpec, *, replicates: int,
-                        seed: int, truth="prior", levels=(0.5, 0.8, 0.9, 0.95),
-                        functionals: Sequence = (), kinds: Sequence[str] = KINDS,
+                        seed: int, truth: Literal["prior", "fixed"] | ArrayLike = "prior",
+                        levels: ArrayLike = (0.5, 0.8, 0.9, 0.95),
+                        functionals: Sequence[Functional] = (), kinds: Sequence[str] = KINDS,
                         convergence: ConvergenceCriteria | None = DEFAULT_CRITERIA,
                         sbc_draws: int = 99, pointwise_field: bool = True,
                         confidence: float = 0.95) -> CoveragePlan:
@@ -286,8 +299,8 @@ def plan_coverage_study(problem: ProblemSpec, inference: InferenceSpec, *, repli
     return CoveragePlan(tasks, metadata, fixed)
 
 
-def assemble_study(results: Mapping[int, dict], metadata: Mapping, fixed_truth=None,
-                   **attrs) -> xr.Dataset:
+def assemble_study(results: Mapping[int, Mapping[str, Any]], metadata: Mapping[str, Any],
+                   fixed_truth: ArrayLike | None = None, **attrs: Any) -> xr.Dataset:
     """Merge per-replicate results {index: result} into the study Dataset and summarise it.
 
     ``metadata`` is :attr:`CoveragePlan.metadata`; ``attrs`` are extra Dataset attributes
@@ -311,7 +324,9 @@ def assemble_study(results: Mapping[int, dict], metadata: Mapping, fixed_truth=N
     return summarize_coverage(ds, confidence=metadata["confidence"])
 
 
-def _assemble(results, names, levels, kinds, sbc_draws, indices=None) -> xr.Dataset:
+def _assemble(results: Sequence[Mapping[str, Any]], names: Sequence[str],
+              levels: Sequence[float], kinds: Sequence[str], sbc_draws: int,
+              indices: Sequence[int] | None = None) -> xr.Dataset:
     rep = np.arange(len(results)) if indices is None else np.asarray(indices)
     stack = lambda key: np.stack([np.asarray(r[key]) for r in results])  # noqa: E731
     failed = np.array([bool(r["failure"]) for r in results])

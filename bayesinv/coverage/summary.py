@@ -12,13 +12,18 @@ from __future__ import annotations
 
 import re
 import warnings
+from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.stats
 import xarray as xr
+from numpy.typing import ArrayLike
 
 from ..diagnostics.credible import check_level
 from ..errors import BayesinvWarning
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def summarize_coverage(ds: xr.Dataset, confidence: float = 0.95) -> xr.Dataset:
@@ -59,7 +64,7 @@ def summarize_coverage(ds: xr.Dataset, confidence: float = 0.95) -> xr.Dataset:
     return out
 
 
-def rank_uniformity_pvalue(ranks, num_draws: int) -> float:
+def rank_uniformity_pvalue(ranks: ArrayLike, num_draws: int) -> float:
     """χ² test that ranks are uniform on {0, …, num_draws} (Talts et al. 2018).
 
     Ranks are binned into B ≤ 20 bins with at least ~5 expected counts each (B =
@@ -107,7 +112,7 @@ def flagged_summary(ds: xr.Dataset) -> str:
             f"(run_coverage_study(..., convergence=ConvergenceCriteria(...))).")
 
 
-def coverage_table(ds: xr.Dataset):
+def coverage_table(ds: xr.Dataset) -> pd.DataFrame:
     """A pandas DataFrame: one row per applicable (kind, functional, level).
 
     With no valid replicate the table is empty; a :class:`~bayesinv.errors.BayesinvWarning`

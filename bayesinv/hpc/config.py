@@ -31,8 +31,11 @@ import hashlib
 import inspect
 import json
 import math
+import os
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from ..coverage.spec import KINDS
 from ..errors import ConfigError, InvalidArgumentError
@@ -58,6 +61,9 @@ from .schema import (
     table,
 )
 
+if TYPE_CHECKING:
+    from ..samplers.methods import Method
+
 # -- the vocabulary: every choice comes from the code that consumes it -----------------------
 #: the sampler's methods (:data:`bayesinv.samplers.METHODS`, pCN first: the default) and
 #: "exact" (the linear–Gaussian reference problem's exact posterior)
@@ -71,7 +77,7 @@ PSI_FUNCTIONS = tuple(PSI)
 HEAT_SCHEMES = ("backward_euler", "crank_nicolson")
 
 
-def _matern_nu(path, value):
+def _matern_nu(path: str, value: Any) -> float:
     """ν of the SPDE (Whittle–Matérn) prior: what :func:`bayesinv.priors.spde.beta_from_nu`
     accepts on the configs' 2-d domains."""
     value = number(0.0)(path, value)
@@ -82,7 +88,7 @@ def _matern_nu(path, value):
     return value
 
 
-def _sample_default(name: str):
+def _sample_default(name: str) -> Any:
     """The default of ``bayesinv.sample``'s keyword ``name``."""
     return inspect.signature(sample).parameters[name].default
 
@@ -205,7 +211,7 @@ EXECUTOR = {
 TOP = ("experiment", "problem", "inference", "coverage", "executor")
 
 
-def _problem(raw) -> dict:
+def _problem(raw: Any) -> dict[str, Any]:
     if not isinstance(raw, dict):
         fail("problem", raw, "a table")
     if "pde" not in raw:
@@ -245,7 +251,7 @@ def _problem(raw) -> dict:
     return top
 
 
-def _inference(raw, pde: str) -> dict:
+def _inference(raw: Any, pde: str) -> dict[str, Any]:
     if raw is None:
         raise ConfigError("missing table [inference]")
     if not isinstance(raw, dict):
@@ -271,7 +277,7 @@ def _inference(raw, pde: str) -> dict:
     return top
 
 
-def _check_scale(cls, given) -> None:
+def _check_scale(cls: type[Method], given: float | None) -> None:
     """The scale parameter (``step_size`` or ``beta``) in the method's range
     (0, ``cls.max_parameter``] (what :func:`bayesinv.samplers.tuning.check_parameter` asks)."""
     if given is not None:
@@ -279,7 +285,7 @@ def _check_scale(cls, given) -> None:
         number(0.0, high)(f"inference.settings.{cls.parameter}", given)
 
 
-def _coverage(raw) -> dict:
+def _coverage(raw: Any) -> dict[str, Any]:
     if raw is not None and not isinstance(raw, dict):
         fail("coverage", raw, "a table")
     raw = dict(raw or {})
@@ -308,7 +314,7 @@ def _coverage(raw) -> dict:
     return top
 
 
-def validate_config(raw: dict) -> dict:
+def validate_config(raw: dict[str, Any]) -> dict[str, Any]:
     """The normalised config (defaults filled in) of a parsed TOML document."""
     if not isinstance(raw, dict):
         raise ConfigError(f"a config must be a TOML table, got {type(raw).__name__}")
@@ -338,7 +344,7 @@ def validate_config(raw: dict) -> dict:
     return cfg
 
 
-def load_config(path) -> dict:
+def load_config(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Read and validate a TOML experiment config (see the module docstring)."""
     path = Path(path)
     try:
@@ -361,7 +367,7 @@ def load_config(path) -> dict:
     return validate_config(raw)
 
 
-def config_hash(cfg: dict) -> str:
+def config_hash(cfg: Mapping[str, Any]) -> str:
     """SHA-256 of the parts of a normalised config that determine the results (everything
     but ``[executor]`` and ``experiment.output``)."""
     relevant = {k: v for k, v in cfg.items() if k != "executor"}

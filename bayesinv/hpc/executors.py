@@ -34,11 +34,22 @@ whatever transport ``mpirun`` sets up.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ProcessPoolExecutor
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from .._process import default_signals as _default_signals
 from .._validation import integer_at_least
 from ..errors import ConfigError
+
+if TYPE_CHECKING:
+    from distributed import Client, LocalCluster
+    from distributed.security import Security
+    from mpi4py.MPI import Comm
+
+_Task = TypeVar("_Task")
+_Result = TypeVar("_Result")
 
 
 class SerialExecutor:
@@ -47,13 +58,14 @@ class SerialExecutor:
     name = "serial"
     is_root = True
 
-    def map(self, fn, tasks):
+    def map(self, fn: Callable[[_Task], _Result], tasks: Iterable[_Task]) -> Iterator[_Result]:
+        """``fn(task)`` for each task, lazily, in task order."""
         return map(fn, tasks)
 
-    def __enter__(self):
+    def __enter__(self) -> SerialExecutor:
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> Literal[False]:
         return False
 
 
@@ -63,15 +75,18 @@ class LocalExecutor:
     name = "local"
     is_root = True
 
-    def __init__(self, workers: int = 2):
+    def __init__(self, workers: int = 2) -> None:
         self.workers = integer_at_least("workers", workers, 1)
-        self._pool = None
+        self._pool: ProcessPoolExecutor | None = None
 
-    def __enter__(self):
+    def __enter__(self) -> LocalExecutor:
         self._pool = ProcessPoolExecutor(self.workers, initializer=_default_signals)
         return self
 
-    def __exit__(self, exc_type, exc, tb):
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> Literal[False]:
+        if self._pool is None:  # never entered
+            return False
         if exc_type is None:
             self._pool.shutdown(wait=True)
             return False
@@ -83,7 +98,8 @@ class LocalExecutor:
         self._pool.shutdown(wait=False, cancel_futures=True)
         return False
 
-    def map(self, fn, tasks):
+    def map(self, fn: Callable[[_Task], _Result], tasks: Iterable[_Task]) -> Iterator[_Result]:
+        """``fn(task)`` for each task in the worker processes; the results in task order."""
         if self._pool is None:
             raise RuntimeError("use LocalExecutor as a context manager: with LocalExecutor(2) "
                                "as ex: ...")
@@ -99,7 +115,7 @@ class MPIExecutor:
 
     name = "mpi"
 
-    def __init__(self, comm=None):
+    def __init__(self, comm: Comm | None = None) -> None:
         if comm is None:
             from mpi4py import MPI
 
@@ -110,21 +126,24 @@ class MPIExecutor:
 
     @property
     def is_root(self) -> bool:
+        """Whether this is rank 0."""
         return self.rank == 0
 
-    def __enter__(self):
+    def __enter__(self) -> MPIExecutor:
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> Literal[False]:
         return False
 
-    def map(self, fn, tasks):
+    def map(self, fn: Callable[[_Task], _Result], tasks: Iterable[_Task]) -> Iterator[_Result]:
+        """Tasks p, p + P, ... on rank p; every task's result, in task order, on every rank
+        (the task list is rank 0's)."""
         # rank 0's list is the list: ranks that computed theirs at slightly different
         # moments (e.g. from a results directory other ranks are writing to) agree on it
-        tasks = self.comm.bcast(list(tasks), root=0)
-        mine = [(i, fn(tasks[i])) for i in range(self.rank, len(tasks), self.size)]
+        shared: list[_Task] = self.comm.bcast(list(tasks), root=0)
+        mine = [(i, fn(shared[i])) for i in range(self.rank, len(shared), self.size)]
         gathered = self.comm.allgather(mine)
-        results = [None] * len(tasks)
+        results: list[Any] = [None] * len(shared)
         for part in gathered:
             for i, value in part:
                 results[i] = value
@@ -149,13 +168,14 @@ class DaskExecutor:
     name = "dask"
     is_root = True
 
-    def __init__(self, workers: int = 2, scheduler: str | None = None):
+    def __init__(self, workers: int = 2, scheduler: str | None = None) -> None:
         self.workers = integer_at_least("workers", workers, 1)
         self.scheduler = scheduler or None
-        self._client = self._cluster = None
-        self.security = None
+        self._client: Client | None = None
+        self._cluster: LocalCluster | None = None
+        self.security: Security | None = None
 
-    def __enter__(self):
+    def __enter__(self) -> DaskExecutor:
         import dask
         from distributed import Client, LocalCluster
         from distributed.security import Security
@@ -174,17 +194,24 @@ class DaskExecutor:
             self._client = Client(self.scheduler)
         return self
 
-    def __exit__(self, *exc):
-        self._client.close()
+    def __exit__(self, *exc: object) -> Literal[False]:
+        if self._client is not None:
+            self._client.close()
         if self._cluster is not None:
             self._cluster.close()
         return False
 
     @property
-    def client(self):
+    def client(self) -> Client | None:
+        """The Dask client (None outside the ``with`` block)."""
         return self._client
 
-    def map(self, fn, tasks):
+    def map(self, fn: Callable[[_Task], _Result], tasks: Iterable[_Task]) -> Iterator[_Result]:
+        """``fn(task)`` for each task on the cluster; the results in task order, each as soon
+        as it is ready."""
+        if self._client is None:
+            raise RuntimeError("use DaskExecutor as a context manager: with DaskExecutor(2) "
+                               "as ex: ...")
         futures = self._client.map(fn, list(tasks), pure=False)
         for future in futures:  # in task order, each as soon as it is ready
             yield future.result()
@@ -194,7 +221,8 @@ class DaskExecutor:
 EXECUTORS = ("serial", "local", "mpi", "dask")
 
 
-def make_executor(kind: str, *, workers: int = 2, scheduler: str = ""):
+def make_executor(kind: str, *, workers: int = 2, scheduler: str = ""
+                  ) -> SerialExecutor | LocalExecutor | MPIExecutor | DaskExecutor:
     """An executor by name: one of :data:`EXECUTORS`."""
     if kind == "serial":
         return SerialExecutor()
@@ -208,7 +236,7 @@ def make_executor(kind: str, *, workers: int = 2, scheduler: str = ""):
 
 
 def array_share(replicates: int, task_id: int | None = None, num_tasks: int | None = None,
-                environ=None) -> range:
+                environ: Mapping[str, str] | None = None) -> range:
     """The replicates of SLURM array task k of K: the contiguous block
     ``[k R // K, (k + 1) R // K)`` (blocks differ in size by at most one).
 

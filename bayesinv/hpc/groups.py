@@ -16,8 +16,17 @@ Importing this module does not import mpi4py (the communicator is passed in, or
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
+
 from .._validation import integer_at_least
 from ..errors import InvalidArgumentError
+
+if TYPE_CHECKING:
+    from mpi4py.MPI import Comm
+
+_Task = TypeVar("_Task")
+_Result = TypeVar("_Result")
 
 
 class GroupExecutor:
@@ -33,7 +42,7 @@ class GroupExecutor:
 
     name = "mpi-groups"
 
-    def __init__(self, ranks_per_group: int, comm=None):
+    def __init__(self, ranks_per_group: int, comm: Comm | None = None) -> None:
         if comm is None:
             from mpi4py import MPI
 
@@ -48,23 +57,25 @@ class GroupExecutor:
 
     @property
     def is_root(self) -> bool:
+        """Whether this is world rank 0."""
         return self.comm.rank == 0
 
-    def __enter__(self):
+    def __enter__(self) -> GroupExecutor:
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> Literal[False]:
         self.group_comm.Free()
         return False
 
-    def map(self, fn, tasks):
+    def map(self, fn: Callable[[_Task, Comm], _Result], tasks: Iterable[_Task]
+            ) -> list[_Result]:
         """``fn(task, group_comm)`` for every task, task i on group i mod G (collectively on
         its ranks); the results in task order, on every rank (each from its group's rank 0)."""
-        tasks = self.comm.bcast(list(tasks), root=0)
-        mine = [(i, fn(tasks[i], self.group_comm))
-                for i in range(self.group, len(tasks), self.groups)]
+        shared: list[_Task] = self.comm.bcast(list(tasks), root=0)
+        mine = [(i, fn(shared[i], self.group_comm))
+                for i in range(self.group, len(shared), self.groups)]
         gathered = self.comm.allgather(mine if self.group_comm.rank == 0 else [])
-        results = [None] * len(tasks)
+        results: list[Any] = [None] * len(shared)
         for part in gathered:
             for i, value in part:
                 results[i] = value

@@ -11,7 +11,11 @@ function of plain (TOML) values it pickles, so workers on any executor rebuild t
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
+from numpy.typing import NDArray
 
 from ..coverage import (
     ConvergenceCriteria,
@@ -20,8 +24,17 @@ from ..coverage import (
     PointValue,
     ProblemSpec,
 )
+from ..coverage.functionals import Functional
+from ..errors import InvalidArgumentError
 from ..fields import PSI, bumps_field, e1_truth
 from ..synthetic import CoverageModel, InferenceSpec, linear_gaussian_model
+
+if TYPE_CHECKING:
+    from ..fem import DarcyMap, Domain, HeatForwardMap, LagrangeSpace, SchrodingerMap
+    from ..priors import SeriesPrior, WhittleMaternPrior
+
+#: a validated config (:func:`bayesinv.hpc.config.validate_config`), or one of its tables
+Config = Mapping[str, Any]
 
 # The vocabulary of the [problem] and [coverage] tables: hpc/config.py takes its choices from
 # these (tests/test_hpc_config.py checks the FEM ones against the classes that consume them).
@@ -37,7 +50,8 @@ TRUTH_KINDS = ("e1", "bumps", "constant")
 FUNCTIONAL_KINDS = {"linear": "psi", "point": "point", "nodal": "index"}
 
 
-def build_domain(spec: dict):
+def build_domain(spec: Config) -> Domain:
+    """The domain of a validated ``[problem.domain]`` table."""
     from .. import fem
 
     if spec["shape"] == "unit_square":
@@ -45,7 +59,10 @@ def build_domain(spec: dict):
     return fem.disk(spec["radius"], mesh_size=spec["mesh_size"])
 
 
-def build_forward(pde: str, domain, design, spec: dict):
+def build_forward(pde: str, domain: Domain, design: NDArray[np.float64], spec: Config
+                  ) -> SchrodingerMap | DarcyMap | HeatForwardMap:
+    """The forward map of ``pde`` on ``domain``, observed at the ``design`` points, with the
+    settings of a validated ``[problem.forward]`` table."""
     from .. import fem
 
     if pde == "schrodinger":
@@ -55,7 +72,8 @@ def build_forward(pde: str, domain, design, spec: dict):
     return fem.HeatForwardMap(domain, design, **spec)
 
 
-def build_prior(domain, spec: dict):
+def build_prior(domain: Domain, spec: Config) -> SeriesPrior | WhittleMaternPrior:
+    """The prior of a validated ``[problem.prior]`` table on ``domain``."""
     from ..priors import SeriesPrior, WhittleMaternPrior
 
     settings = {k: v for k, v in spec.items() if k != "kind"}
@@ -64,7 +82,8 @@ def build_prior(domain, spec: dict):
     return WhittleMaternPrior.from_matern(domain, **settings)
 
 
-def build_truth(space, spec: dict) -> np.ndarray:
+def build_truth(space: LagrangeSpace, spec: Config) -> NDArray[np.float64]:
+    """θ₀ (nodal values on ``space``) of a validated ``[problem.truth]`` table."""
     if spec["kind"] == "e1":
         theta0 = space.interpolate(e1_truth)
     elif spec["kind"] == "bumps":
@@ -76,11 +95,24 @@ def build_truth(space, spec: dict) -> np.ndarray:
     return theta0
 
 
-def config_model(*, pde: str, noise_std: float, domain=None, design=None, forward=None,
-                 prior=None, truth=None, linear_gaussian=None) -> CoverageModel:
+def config_model(*, pde: str, noise_std: float, domain: Config | None = None,
+                 design: Config | None = None, forward: Config | None = None,
+                 prior: Config | None = None, truth: Config | None = None,
+                 linear_gaussian: Config | None = None) -> CoverageModel:
     """The CoverageModel of a validated ``[problem]`` table (keyword per sub-table)."""
     if pde == "linear_gaussian":
+        if linear_gaussian is None:
+            raise InvalidArgumentError(
+                "config_model(pde='linear_gaussian') needs the table linear_gaussian (a "
+                "validated config has it)")
         return linear_gaussian_model(noise_std=noise_std, **linear_gaussian)
+    if domain is None or design is None or forward is None or prior is None or truth is None:
+        missing = [name for name, table in (("domain", domain), ("design", design),
+                                            ("forward", forward), ("prior", prior),
+                                            ("truth", truth)) if table is None]
+        raise InvalidArgumentError(
+            f"config_model(pde={pde!r}) needs the tables {missing} (a validated config has "
+            f"them all)")
     from .. import fem
 
     dom = build_domain(domain)
@@ -93,16 +125,20 @@ def config_model(*, pde: str, noise_std: float, domain=None, design=None, forwar
                          noise_std, truth=build_truth(space, truth), space=space)
 
 
-def problem_spec(cfg: dict) -> ProblemSpec:
+def problem_spec(cfg: Config) -> ProblemSpec:
+    """The picklable problem spec of a validated config: :func:`config_model` of its
+    ``[problem]`` table."""
     return ProblemSpec(config_model, cfg["problem"])
 
 
-def inference_spec(cfg: dict) -> InferenceSpec:
+def inference_spec(cfg: Config) -> InferenceSpec:
+    """The sampler and its settings named by a validated config's ``[inference]`` table."""
     return InferenceSpec(cfg["inference"]["method"], dict(cfg["inference"]["settings"]))
 
 
-def functionals(cfg: dict) -> tuple:
-    out = []
+def functionals(cfg: Config) -> tuple[Functional, ...]:
+    """The scalar functionals of a validated config's ``[[coverage.functionals]]``."""
+    out: list[Functional] = []
     for f in cfg["coverage"]["functionals"]:
         if f["kind"] == "linear":
             out.append(LinearFunctional(f["name"], PSI[f["psi"]]))
@@ -113,7 +149,8 @@ def functionals(cfg: dict) -> tuple:
     return tuple(out)
 
 
-def convergence(cfg: dict) -> ConvergenceCriteria | None:
+def convergence(cfg: Config) -> ConvergenceCriteria | None:
+    """The criteria of ``[coverage.convergence]``, or None when it is disabled."""
     c = cfg["coverage"]["convergence"]
     if not c["enabled"]:
         return None
@@ -122,7 +159,7 @@ def convergence(cfg: dict) -> ConvergenceCriteria | None:
                                min_acceptance=c["min_acceptance"], latent=c["latent"])
 
 
-def study_specs(cfg: dict) -> dict:
+def study_specs(cfg: Config) -> dict[str, Any]:
     """Keyword arguments of ``plan_coverage_study``/``run_coverage_study`` for a config."""
     cov = cfg["coverage"]
     return {"problem": problem_spec(cfg), "inference": inference_spec(cfg),

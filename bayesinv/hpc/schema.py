@@ -12,32 +12,38 @@ import copy
 import math
 import numbers
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
+from typing import Any, NoReturn, TypeAlias
 
 from .._validation import _show
 from ..errors import ConfigError
 
 _REQUIRED = object()
 
+#: ``check(path, value) -> normalised value`` (raises ConfigError naming ``path``)
+Checker: TypeAlias = Callable[[str, Any], Any]
+
 
 @dataclass(frozen=True)
 class Key:
     """One key of the schema: a checker ``check(path, value) -> value`` and a default."""
 
-    check: Callable
+    check: Checker
     default: object = _REQUIRED
     doc: str = ""
 
 
 # -- value checkers: each returns the normalised value or raises ConfigError ---------------
 
-def fail(path, value, allowed) -> None:
+def fail(path: str, value: object, allowed: str) -> NoReturn:
+    """Raise the ConfigError "``path`` must be ``allowed``, got ``value``"."""
     raise ConfigError(f"{path} must be {allowed}, got {_show(value)}")
 
 
-def integer(minimum: int | None = None):
-    def check(path, value):
+def integer(minimum: int | None = None) -> Checker:
+    """An integer (not a bool), at least ``minimum`` if given."""
+    def check(path: str, value: Any) -> int:
         if isinstance(value, bool) or not isinstance(value, numbers.Integral):
             fail(path, value, f"an integer >= {minimum}" if minimum is not None
                   else "an integer")
@@ -47,8 +53,10 @@ def integer(minimum: int | None = None):
     return check
 
 
-def number(low: float | None = None, high: float | None = None, *, open_low=True,
-           open_high=False):
+def number(low: float | None = None, high: float | None = None, *, open_low: bool = True,
+           open_high: bool = False) -> Checker:
+    """A finite number (not a bool) in the interval from ``low`` to ``high`` (each bound
+    open or closed; None: unbounded), as a float."""
     lo_txt = "(" if open_low else "["
     hi_txt = ")" if open_high else "]"
     if low is not None and high is not None:
@@ -58,49 +66,54 @@ def number(low: float | None = None, high: float | None = None, *, open_low=True
     else:
         allowed = "a finite number"
 
-    def check(path, value):
+    def check(path: str, value: Any) -> float:
         if isinstance(value, bool) or not isinstance(value, numbers.Real) \
                 or not math.isfinite(value):
             fail(path, value, allowed)
-        if low is not None and (value <= low if open_low else value < low):
+        x = float(value)
+        if low is not None and (x <= low if open_low else x < low):
             fail(path, value, allowed)
-        if high is not None and (value >= high if open_high else value > high):
+        if high is not None and (x >= high if open_high else x > high):
             fail(path, value, allowed)
-        return float(value)
+        return x
     return check
 
 
-def choice(options):
-    def check(path, value):
+def choice(options: Collection[str]) -> Checker:
+    """One of the strings ``options``."""
+    def check(path: str, value: Any) -> str:
         if not isinstance(value, str) or value not in options:
             fail(path, value, f"one of {list(options)}")
         return value
     return check
 
 
-def boolean(path, value):
+def boolean(path: str, value: Any) -> bool:
+    """``true`` or ``false``."""
     if not isinstance(value, bool):
         fail(path, value, "true or false")
     return value
 
 
-def string(path, value):
+def string(path: str, value: Any) -> str:
+    """A non-empty string."""
     if not isinstance(value, str) or not value:
         fail(path, value, "a non-empty string")
     return value
 
 
-def any_string(path, value):
+def any_string(path: str, value: Any) -> str:
+    """A string (possibly empty)."""
     if not isinstance(value, str):
         fail(path, value, "a string")
     return value
 
 
-def number_or_false(low: float):
+def number_or_false(low: float) -> Checker:
     """A number > low, or ``false`` to disable the check (TOML has no null)."""
     inner = number(low)
 
-    def check(path, value):
+    def check(path: str, value: Any) -> float | None:
         if value is False:
             return None
         if isinstance(value, bool):
@@ -109,8 +122,11 @@ def number_or_false(low: float):
     return check
 
 
-def list_of(item, *, min_length: int = 1, length: int | None = None, distinct=False):
-    def check(path, value):
+def list_of(item: Checker, *, min_length: int = 1, length: int | None = None,
+            distinct: bool = False) -> Checker:
+    """A list of values each passing ``item``: at least ``min_length`` of them (exactly
+    ``length`` if given), distinct if asked."""
+    def check(path: str, value: Any) -> list[Any]:
         what = f"a list of {length} values" if length else f"a list of >= {min_length} values"
         if not isinstance(value, list) or len(value) < min_length \
                 or (length is not None and len(value) != length):
@@ -122,14 +138,14 @@ def list_of(item, *, min_length: int = 1, length: int | None = None, distinct=Fa
     return check
 
 
-def scalar(path, value):
+def scalar(path: str, value: Any) -> bool | int | float | str:
     """A plain TOML scalar passed through to a library call (bool, int, float, string)."""
     if not isinstance(value, (bool, int, float, str)):
         fail(path, value, "a number, a string or a boolean")
     return value
 
 
-def plain_name(path, value):
+def plain_name(path: str, value: Any) -> str:
     """A name usable as one path component: letters, digits, '_', '-', '.', not starting
     with '.' (so neither '..' nor a hidden name), at most 100 characters."""
     if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,99}",
@@ -139,7 +155,8 @@ def plain_name(path, value):
     return value
 
 
-def table(path: str, raw, schema: dict, *, required: bool = False) -> dict:
+def table(path: str, raw: Any, schema: Mapping[str, Key], *, required: bool = False
+          ) -> dict[str, Any]:
     """Validate a TOML table against a schema: unknown keys, missing keys, each value."""
     if raw is None:
         if required:

@@ -21,9 +21,12 @@ import os
 import tempfile
 import time
 import warnings
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from .._files import atomic_path, write_json_atomic, write_text_atomic
 from ..coverage import assemble_study, coverage_table, plan_coverage_study, write_netcdf
@@ -33,39 +36,57 @@ from .config import config_hash
 from .executors import MPIExecutor, SerialExecutor
 from .problems import study_specs
 
+if TYPE_CHECKING:
+    import pandas as pd
+    import xarray as xr
+    from arviz import InferenceData
+    from matplotlib.figure import Figure
+
+    from ..coverage import CoveragePlan
+    from ..coverage.spec import Executor
+    from ..synthetic import CoverageModel
+
+#: where the commands write their messages (``print`` by default)
+Log = Callable[[str], object]
+
 STUDY_FILE = "coverage.nc"
 TABLE_FILE = "coverage.csv"
 
 
-def fresh_directory(base) -> Path:
+def fresh_directory(base: str | os.PathLike[str]) -> Path:
     """``base`` if it holds no study, else the first of ``base-2``, ``base-3``, ... that
     holds none."""
-    base = Path(base)
-    candidate, k = base, 1
+    root = Path(base)
+    candidate, k = root, 1
     while (candidate / "manifest.json").exists():
         k += 1
-        candidate = base.with_name(f"{base.name}-{k}")
+        candidate = root.with_name(f"{root.name}-{k}")
     return candidate
 
 
-def _open_store(store, fingerprint, plan, cfg, executor):
+def _open_store(store: ReplicateStore, fingerprint: str, plan: CoveragePlan,
+                cfg: Mapping[str, Any], executor: Executor) -> None:
     """Open the store on rank 0 first (MPI), so ranks never race to create the manifest."""
-    kw = {"fixed_truth": plan.fixed_truth, "config": cfg}
+    def open_store() -> None:
+        store.open(fingerprint, plan.metadata, fixed_truth=plan.fixed_truth, config=cfg)
+
     if isinstance(executor, MPIExecutor):
         error = None
         if executor.is_root:
             try:
-                store.open(fingerprint, plan.metadata, **kw)
+                open_store()
             except ConfigError as exc:
                 error = str(exc)
         error = executor.comm.bcast(error, root=0)
         if error is not None:
             raise ConfigError(error)
-    store.open(fingerprint, plan.metadata, **kw)
+    open_store()
 
 
-def run_study(cfg: dict, *, output=None, executor=None, indices=None, retry_failed=False,
-              progress: bool | None = None, log=print):
+def run_study(cfg: Mapping[str, Any], *, output: str | os.PathLike[str] | None = None,
+              executor: Executor | None = None, indices: Iterable[int] | None = None,
+              retry_failed: bool = False, progress: bool | None = None, log: Log = print
+              ) -> xr.Dataset | None:
     """Run a configured coverage study into its results directory.
 
     Parameters
@@ -106,9 +127,9 @@ def run_study(cfg: dict, *, output=None, executor=None, indices=None, retry_fail
     # tqdm's disable=None: shown only on a terminal
     disable = True if not root else (None if progress is None else not progress)
     bar = tqdm(total=len(todo), desc="replicates", unit="rep", disable=disable)
-    failed = []
+    failed: list[int] = []
 
-    def tick(r, status):
+    def tick(r: int, status: str) -> None:
         bar.update(1)
         if status == "failed":
             failed.append(r)
@@ -142,7 +163,7 @@ def run_study(cfg: dict, *, output=None, executor=None, indices=None, retry_fail
     return ds
 
 
-def _table(ds):
+def _table(ds: xr.Dataset) -> pd.DataFrame:
     """The coverage table, without its empty-table warning: the commands log the flagged
     replicates (``table.attrs["flagged"]``) themselves."""
     with warnings.catch_warnings():
@@ -150,17 +171,17 @@ def _table(ds):
         return coverage_table(ds)
 
 
-def _write_csv(table, path) -> None:
+def _write_csv(table: pd.DataFrame, path: Path) -> None:
     with atomic_path(path) as tmp:
         table.to_csv(tmp, index=False)
 
 
-def _save_figure(fig, path) -> None:
+def _save_figure(fig: Figure, path: Path) -> None:
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=100, format="png")
 
 
-def merge_store(directory):
+def merge_store(directory: str | os.PathLike[str]) -> xr.Dataset:
     """The study Dataset of whatever replicates in ``directory`` have results."""
     store = ReplicateStore(directory)
     manifest = store.manifest()
@@ -176,14 +197,15 @@ def merge_store(directory):
                           replicates_done=len(results))
 
 
-def report_study(directory, *, figures: bool = True, log=print):
+def report_study(directory: str | os.PathLike[str], *, figures: bool = True, log: Log = print
+                 ) -> xr.Dataset:
     """Merge the finished replicates of a study directory; write ``report/`` (netCDF, CSV
     and markdown tables, figures). Returns the Dataset."""
-    directory = Path(directory)
-    ds = merge_store(directory)
-    store = ReplicateStore(directory)
+    folder = Path(directory)
+    ds = merge_store(folder)
+    store = ReplicateStore(folder)
     counts = store.counts()
-    out = directory / "report"
+    out = folder / "report"
     if out.is_symlink():
         raise NotADirectoryError(errno.ENOTDIR, "the report directory is a symbolic link "
                                  "(refusing to write through it)", str(out))
@@ -192,7 +214,7 @@ def report_study(directory, *, figures: bool = True, log=print):
     table = _table(ds)
     _write_csv(table, out / TABLE_FILE)
     R = ds.attrs["replicates"]
-    lines = [f"# Coverage study `{directory.name}`", "",
+    lines = [f"# Coverage study `{folder.name}`", "",
              f"{len(ds['replicate'])} of {R} replicates finished "
              f"({', '.join(f'{v} {k}' for k, v in counts.items() if v)}); "
              f"{int(ds['num_valid'])} valid, {int(ds['num_flagged'])} flagged; mode "
@@ -212,7 +234,7 @@ def report_study(directory, *, figures: bool = True, log=print):
     return ds
 
 
-def _coverage_figure(path, ds):
+def _coverage_figure(path: Path, ds: xr.Dataset) -> None:
     # a pyplot-free Figure: no backend switch in the caller's process (e.g. a notebook)
     from matplotlib.figure import Figure
 
@@ -232,25 +254,27 @@ def _coverage_figure(path, ds):
 CHECKPOINT_FILE = "checkpoint.npz"
 
 
-def prepare_output(out) -> Path:
+def prepare_output(out: str | os.PathLike[str]) -> Path:
     """Create the output directory and check, before any work, that files can be written
     in it (a temporary file is created and removed). Raises ``OSError`` — e.g.
     ``NotADirectoryError`` when the path is a file, ``PermissionError`` — naming the path."""
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise NotADirectoryError(errno.ENOTDIR, "the output path is not a directory", str(out))
-    out.mkdir(parents=True, exist_ok=True)
+    path = Path(out)
+    if path.exists() and not path.is_dir():
+        raise NotADirectoryError(errno.ENOTDIR, "the output path is not a directory", str(path))
+    path.mkdir(parents=True, exist_ok=True)
     try:
-        fd, probe = tempfile.mkstemp(prefix=".write-test.", suffix=".tmp", dir=out)
+        fd, probe = tempfile.mkstemp(prefix=".write-test.", suffix=".tmp", dir=path)
     except PermissionError:
-        raise PermissionError(errno.EACCES, "Permission denied", str(out)) from None
+        raise PermissionError(errno.EACCES, "Permission denied", str(path)) from None
     os.close(fd)
     os.unlink(probe)
-    return out
+    return path
 
 
-def run_inversion(cfg: dict, *, output=None, figures: bool = True, progress=None, log=print,
-                  checkpoint_interval: float | None = None):
+def run_inversion(cfg: Mapping[str, Any], *, output: str | os.PathLike[str] | None = None,
+                  figures: bool = True, progress: bool | None = None, log: Log = print,
+                  checkpoint_interval: float | None = None
+                  ) -> tuple[InferenceData, dict[str, Any]]:
     """One inversion: data from the config's truth (seed child 1 of the root seed, as
     replicate streams are), posterior draws (child 2), written to ``posterior.nc`` with a
     ``summary.json`` and figures (truth, posterior mean and sd, traces).
@@ -278,7 +302,7 @@ def run_inversion(cfg: dict, *, output=None, figures: bool = True, progress=None
     truth = experiment.truth
     spec = inference_spec(cfg)
     checkpoint = out / CHECKPOINT_FILE
-    overrides = {}
+    overrides: dict[str, Any] = {}
     if spec.method != "exact":
         overrides = {"progress": progress, "checkpoint": checkpoint,
                      "checkpoint_interval": (cfg["executor"]["checkpoint_interval"]
@@ -316,7 +340,8 @@ def run_inversion(cfg: dict, *, output=None, figures: bool = True, progress=None
     return idata, summary
 
 
-def _inversion_figure(path, model, idata, truth, theta):
+def _inversion_figure(path: Path, model: CoverageModel, idata: InferenceData,
+                      truth: NDArray[np.float64], theta: NDArray[np.float64]) -> None:
     from matplotlib.figure import Figure  # pyplot-free, as in _coverage_figure
 
     from ..plotting import plot_field, plot_traces, unplottable

@@ -5,8 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from .._validation import integer_at_least
+from ..protocols import ForwardMapProtocol, PriorProtocol, Seed
 
 
 @dataclass
@@ -23,13 +25,13 @@ class TaylorReport:
     zero, which is a pass.
     """
 
-    eps: np.ndarray
-    r0: np.ndarray
-    r1: np.ndarray
-    rates0: np.ndarray
-    rates1: np.ndarray
+    eps: NDArray[np.float64]
+    r0: NDArray[np.float64]
+    r1: NDArray[np.float64]
+    rates0: NDArray[np.float64]
+    rates1: NDArray[np.float64]
     dot_product_error: float | None
-    floor: np.ndarray | None = None
+    floor: NDArray[np.float64] | None = None
 
     def passed(self, rate_tol: float = 0.2, dot_tol: float = 1e-8) -> bool:
         """Rate 2 (within ``rate_tol``) between successive remainders above round-off, at
@@ -59,7 +61,8 @@ class TaylorReport:
         return "\n".join(lines)
 
 
-def check_forward_map(forward, theta, rng=None, *, direction=None, weights=None,
+def check_forward_map(forward: ForwardMapProtocol, theta: ArrayLike, rng: Seed = None, *,
+                      direction: ArrayLike | None = None, weights: ArrayLike | None = None,
                       eps0: float | None = None, halvings: int = 6) -> TaylorReport:
     """Taylor test of the adjoint gradient of a forward map (and the dot-product test).
 
@@ -68,23 +71,25 @@ def check_forward_map(forward, theta, rng=None, *, direction=None, weights=None,
     the derivative. ``eps0`` defaults to 0.1/‖h‖_∞ (a change of 0.1 in the field).
     """
     halvings = integer_at_least("halvings", halvings, 2)
-    rng = np.random.default_rng(rng)
+    generator = np.random.default_rng(rng)
     theta = np.asarray(theta, dtype=float)
-    h = rng.standard_normal(theta.shape) if direction is None else np.asarray(direction, float)
+    h = (generator.standard_normal(theta.shape) if direction is None
+         else np.asarray(direction, float))
     y0, pullback = forward.value_and_pullback(theta)
-    w = rng.standard_normal(y0.shape) if weights is None else np.asarray(weights, float)
+    w = generator.standard_normal(y0.shape) if weights is None else np.asarray(weights, float)
     grad_h = float(pullback(w) @ h)
-    eps0 = 0.1 / np.abs(h).max() if eps0 is None else eps0
-    eps = eps0 * 0.5 ** np.arange(halvings)
-    r0, r1, floor = [], [], []
+    eps = (0.1 / np.abs(h).max() if eps0 is None else eps0) * 0.5 ** np.arange(halvings)
+    remainders0: list[float] = []
+    remainders1: list[float] = []
+    floor: list[float] = []
     w_y0 = abs(float(w @ y0))
     for e in eps:
         y = forward(theta + e * h)
         dy = y - y0
-        r0.append(np.linalg.norm(dy))
-        r1.append(abs(float(w @ dy) - e * grad_h))
+        remainders0.append(float(np.linalg.norm(dy)))
+        remainders1.append(abs(float(w @ dy) - e * grad_h))
         floor.append(1e4 * np.finfo(float).eps * (abs(float(w @ y)) + w_y0 + e * abs(grad_h)))
-    r0, r1 = np.array(r0), np.array(r1)
+    r0, r1 = np.array(remainders0), np.array(remainders1)
     dot_error = None
     if getattr(forward, "has_jvp", False):
         jh = float(forward.jvp(theta, h) @ w)
@@ -131,16 +136,19 @@ class PriorCheck:
     shapes_ok: bool
     batch_error: float
     dot_product_error: float
-    eps: np.ndarray
-    jvp_remainders: np.ndarray
+    eps: NDArray[np.float64]
+    jvp_remainders: NDArray[np.float64]
     linear: bool
-    jvp_eps: np.ndarray | None = None
-    logpdf_remainders: np.ndarray | None = None
-    logpdf_rates: np.ndarray | None = None
+    jvp_eps: NDArray[np.float64] | None = None
+    logpdf_remainders: NDArray[np.float64] | None = None
+    logpdf_rates: NDArray[np.float64] | None = None
     latent_consistency: float | None = None
     whitened_gradient_error: float | None = None
 
     def passed(self, tol: float = 1e-8, rate_tol: float = 0.2) -> bool:
+        """Whether every check holds: errors within ``tol`` (the density checks within
+        10³ ``tol``), the jvp remainders' overall rate and the log-density Taylor rates
+        within ``rate_tol`` of theirs (see the attributes)."""
         ok = self.shapes_ok and self.batch_error <= tol and self.dot_product_error <= tol
         if self.linear:
             ok = ok and bool(np.all(self.jvp_remainders <= 1e3 * tol))
@@ -170,7 +178,7 @@ class PriorCheck:
         return "\n".join(lines)
 
 
-def _has_density(prior) -> bool:
+def _has_density(prior: PriorProtocol) -> bool:
     try:
         prior.logpdf(prior.to_physical(np.zeros(prior.latent_dim)))
     except TypeError:
@@ -182,8 +190,8 @@ def _has_density(prior) -> bool:
 _ZERO_REMAINDER = 1e-9
 
 
-def check_prior(prior, rng=None, *, eps0: float = 0.5, halvings: int = 6,
-                jvp_eps0: float = 1e-3) -> PriorCheck:
+def check_prior(prior: PriorProtocol, rng: Seed = None, *, eps0: float = 0.5,
+                halvings: int = 6, jvp_eps0: float = 1e-3) -> PriorCheck:
     """Check a prior against the contract every sampler relies on.
 
     * shapes of ``sample``, ``sample_latent`` and batched ``to_physical``;
@@ -201,17 +209,19 @@ def check_prior(prior, rng=None, *, eps0: float = 0.5, halvings: int = 6,
     Returns a :class:`PriorCheck`; ``report.passed()`` says whether all hold.
     """
     halvings = integer_at_least("halvings", halvings, 2)
-    rng = np.random.default_rng(rng)
+    generator = np.random.default_rng(rng)
     k, n = prior.latent_dim, prior.dim
-    shapes_ok = (prior.sample(rng).shape == (n,) and prior.sample(rng, size=3).shape == (3, n)
-                 and prior.sample_latent(rng, size=2).shape == (2, k))
-    batch = rng.standard_normal((2, 3, k))
+    shapes_ok = (prior.sample(generator).shape == (n,)
+                 and prior.sample(generator, size=3).shape == (3, n)
+                 and prior.sample_latent(generator, size=2).shape == (2, k))
+    batch = generator.standard_normal((2, 3, k))
     tb = np.asarray(prior.to_physical(batch))
     shapes_ok = shapes_ok and tb.shape == (2, 3, n)
     rows = np.array([[prior.to_physical(batch[i, j]) for j in range(3)] for i in range(2)])
     batch_error = float(np.abs(tb - rows).max() / (np.abs(rows).max() + 1e-300))
 
-    xi, v, w = rng.standard_normal(k), rng.standard_normal(k), rng.standard_normal(n)
+    xi, v, w = (generator.standard_normal(k), generator.standard_normal(k),
+                generator.standard_normal(n))
     jv = np.asarray(prior.to_physical_jvp(xi, v))
     jtw = np.asarray(prior.to_physical_vjp(xi, w))
     lhs, rhs = float(jv @ w), float(v @ jtw)
@@ -237,7 +247,7 @@ def check_prior(prior, rng=None, *, eps0: float = 0.5, halvings: int = 6,
         report.logpdf_remainders = rem
         report.logpdf_rates = np.log2(rem[:-1] / rem[1:])
         if report.linear:
-            xis = rng.standard_normal((3, k))
+            xis = generator.standard_normal((3, k))
             vals = [prior.logpdf(prior.to_physical(x)) + 0.5 * x @ x for x in xis]
             report.latent_consistency = float(np.ptp(vals) / (1.0 + abs(vals[0])))
             if k <= n:

@@ -19,8 +19,11 @@ posterior:
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import scipy.stats
+from numpy.typing import ArrayLike, NDArray
 
 from .._validation import one_of
 from ..coverage.spec import KINDS
@@ -28,16 +31,21 @@ from ..diagnostics.credible import check_level, l2_norm
 from ..linear_gaussian import LinearGaussianProblem
 from ..synthetic import linear_gaussian_model  # noqa: F401  (its testing name)
 
+if TYPE_CHECKING:
+    import scipy.sparse as sp
 
-def inflated_coverage(level: float, sd_ratio) -> np.ndarray:
+    from ..protocols import Seed
+
+
+def inflated_coverage(level: float, sd_ratio: ArrayLike) -> NDArray[np.float64]:
     """P(|Z| ≤ z r) = 2Φ(z r) − 1: coverage of a central Gaussian interval whose sd is r times
     the true posterior sd, for a truth distributed as the posterior."""
     z = scipy.stats.norm.ppf(0.5 + check_level(level) / 2)
     return 2.0 * scipy.stats.norm.cdf(z * np.asarray(sd_ratio, float)) - 1.0
 
 
-def frequentist_coverage(problem: LinearGaussianProblem, weights, level: float,
-                         truth=None) -> float:
+def frequentist_coverage(problem: LinearGaussianProblem, weights: ArrayLike, level: float,
+                         truth: ArrayLike | None = None) -> float:
     """Exact frequentist coverage of the exact posterior's equal-tailed interval for wᵀθ at a
     fixed truth (default: the problem's θ₀), over data Y = Aθ₀ + b + σε."""
     level = check_level(level)
@@ -58,14 +66,17 @@ def frequentist_coverage(problem: LinearGaussianProblem, weights, level: float,
                  - scipy.stats.norm.cdf((-z * s_f - bias) / tau))
 
 
-def _gaussian_draws(cov, size, rng):
+def _gaussian_draws(cov: ArrayLike, size: int, rng: np.random.Generator
+                    ) -> NDArray[np.float64]:
     vals, vecs = np.linalg.eigh(np.asarray(cov, float))
     root = vecs * np.sqrt(np.clip(vals, 0.0, None))
     return rng.standard_normal((size, root.shape[1])) @ root.T
 
 
-def gaussian_set_coverage(truth_cov, set_cov, level: float, kind: str, *, weights=None,
-                          mass_matrix=None, num_samples: int = 200_000, seed=0) -> float:
+def gaussian_set_coverage(truth_cov: ArrayLike, set_cov: ArrayLike, level: float, kind: str, *,
+                          weights: ArrayLike | None = None,
+                          mass_matrix: sp.spmatrix | NDArray[np.float64] | None = None,
+                          num_samples: int = 200_000, seed: Seed = 0) -> float:
     r"""P(θ₀ ∈ C) when C is the level-``level`` credible set of N(m, S) (``set_cov``) and
     θ₀ ~ N(m, Σ) (``truth_cov``): the coverage a sampler with stationary law N(m, S) attains
     in a simulation-based-calibration study of a Gaussian posterior N(m, Σ).
@@ -87,9 +98,9 @@ def gaussian_set_coverage(truth_cov, set_cov, level: float, kind: str, *, weight
         sd = np.sqrt(np.clip(np.diag(S), 0.0, None))
         varying = sd > 1e-12 * sd.max()
 
-        def stat(x):
+        def stat(x: NDArray[np.float64]) -> NDArray[np.float64]:
             return np.max(np.abs(x[:, varying]) / sd[varying], axis=1)
     else:
-        def stat(x):
+        def stat(x: NDArray[np.float64]) -> NDArray[np.float64]:
             return l2_norm(x, mass_matrix)
     return float(np.mean(stat(zeta) <= np.quantile(stat(eta), level)))

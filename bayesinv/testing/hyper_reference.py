@@ -23,20 +23,29 @@ unknown and τ = 1 it is the Normal–Inverse-Gamma regression posterior with an
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+if TYPE_CHECKING:
+    from ..synthetic import CoverageModel
+
+#: a hyperparameter: a known value h > 0, or the InvGamma(a, b) hyperprior (a, b) of h²
+Hyper = float | tuple[float, float]
 
 
-def _log_hyper(u, a, b):
+def _log_hyper(u: NDArray[np.float64], a: float, b: float) -> NDArray[np.float64]:
     return -2.0 * a * u - b * np.exp(-2.0 * u)
 
 
-def _grid(hyper, points):
+def _grid(hyper: Hyper, points: int) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """(u values, log prior) for a hyperprior (a, b), or a known value h > 0."""
     if np.isscalar(hyper):
-        return np.array([np.log(hyper)]), np.zeros(1)
-    a, b = hyper
+        return np.log(np.atleast_1d(np.asarray(hyper, dtype=float))), np.zeros(1)
+    a, b = np.asarray(hyper, dtype=float)
     u = np.linspace(np.log(1e-4), np.log(1e2), points)
     return u, _log_hyper(u, a, b)
 
@@ -45,17 +54,19 @@ def _grid(hyper, points):
 class HyperPosterior:
     """Exact posterior moments: ξ (mean, sd), σ and τ (mean, sd), and the grid for quantiles."""
 
-    xi_mean: np.ndarray
-    xi_sd: np.ndarray
-    sigma: np.ndarray   # grid values of σ (flattened with tau)
-    tau: np.ndarray
-    weights: np.ndarray
+    xi_mean: NDArray[np.float64]
+    xi_sd: NDArray[np.float64]
+    sigma: NDArray[np.float64]   # grid values of σ (flattened with tau)
+    tau: NDArray[np.float64]
+    weights: NDArray[np.float64]
 
-    def moments(self, values) -> tuple[float, float]:
+    def moments(self, values: NDArray[np.float64]) -> tuple[float, float]:
+        """(mean, sd) of ``values`` on the grid (e.g. :attr:`sigma`) under the posterior."""
         m = float(self.weights @ values)
-        return m, float(np.sqrt(max(self.weights @ (values - m) ** 2, 0.0)))
+        variance = float(self.weights @ (values - m) ** 2)
+        return m, float(np.sqrt(max(variance, 0.0)))
 
-    def interval(self, name: str, level: float) -> tuple[float, float]:
+    def interval(self, name: Literal["sigma", "tau"], level: float) -> tuple[float, float]:
         """The equal-tailed credible interval of ``sigma`` or ``tau``."""
         values = getattr(self, name)
         order = np.argsort(values)
@@ -65,7 +76,8 @@ class HyperPosterior:
         return float(lo), float(hi)
 
 
-def hyper_posterior(B, r0, *, noise, scale=1.0, points: int = 4000) -> HyperPosterior:
+def hyper_posterior(B: ArrayLike, r0: ArrayLike, *, noise: Hyper, scale: Hyper = 1.0,
+                    points: int = 4000) -> HyperPosterior:
     """The exact posterior (module docstring).
 
     Parameters
@@ -79,10 +91,10 @@ def hyper_posterior(B, r0, *, noise, scale=1.0, points: int = 4000) -> HyperPost
     points : int
         Grid points per unknown hyperparameter (use ~300 when both are unknown).
     """
-    B, r0 = np.asarray(B, float), np.asarray(r0, float)
-    N, k = B.shape
-    U, s, Vt = np.linalg.svd(B, full_matrices=True)
-    z = U.T @ r0
+    Bm, r = np.asarray(B, float), np.asarray(r0, float)
+    N, k = Bm.shape
+    U, s, Vt = np.linalg.svd(Bm, full_matrices=True)
+    z = U.T @ r
     lam = np.zeros(N)
     lam[: s.size] = s**2
     us, ls = _grid(noise, points)
@@ -113,18 +125,20 @@ class LengthScalePosterior:
     """Exact posterior of an unknown length-scale ℓ and of ξ (see :func:`length_scale_posterior`):
     grid values of ℓ with their weights, and the mixture mean and sd of ξ."""
 
-    length_scale: np.ndarray
-    weights: np.ndarray
-    xi_mean: np.ndarray
-    xi_sd: np.ndarray
+    length_scale: NDArray[np.float64]
+    weights: NDArray[np.float64]
+    xi_mean: NDArray[np.float64]
+    xi_sd: NDArray[np.float64]
 
     def moments(self) -> tuple[float, float]:
+        """Posterior (mean, sd) of ℓ."""
         m = float(self.weights @ self.length_scale)
         variance = float(self.weights @ (self.length_scale - m) ** 2)
         return m, math.sqrt(max(variance, 0.0))
 
 
-def length_scale_posterior(factor_of, A, r0, noise_std: float, log_mean: float, log_sd: float,
+def length_scale_posterior(factor_of: Callable[[float], NDArray[np.float64]], A: ArrayLike,
+                           r0: ArrayLike, noise_std: float, log_mean: float, log_sd: float,
                            *, points: int = 400, width: float = 6.0) -> LengthScalePosterior:
     r"""The exact posterior of ℓ and ξ for r₀ = Y − A m = A L_ℓ ξ + σ ε, ξ ~ N(0, I_k),
     log ℓ ~ N(μ, s²): on a grid of u = log ℓ over μ ± ``width``·s,
@@ -133,19 +147,21 @@ def length_scale_posterior(factor_of, A, r0, noise_std: float, log_mean: float, 
 
     and ξ | ℓ, Y ~ N(P⁻¹B_ℓᵀr₀/σ², P⁻¹), P = I + B_ℓᵀB_ℓ/σ², mixed over the grid.
     ``factor_of(ℓ)`` returns the dense factor L_ℓ (n, k)."""
-    A, r0 = np.asarray(A, float), np.asarray(r0, float)
+    Am, r = np.asarray(A, float), np.asarray(r0, float)
     u = np.linspace(log_mean - width * log_sd, log_mean + width * log_sd, points)
-    logw, means, second = np.empty(points), [], []
+    logw = np.empty(points)
+    means: list[NDArray[np.float64]] = []
+    second: list[NDArray[np.float64]] = []
     for i, ui in enumerate(u):
-        B = A @ factor_of(float(np.exp(ui)))
-        S = B @ B.T + noise_std**2 * np.eye(A.shape[0])
+        B = Am @ factor_of(float(np.exp(ui)))
+        S = B @ B.T + noise_std**2 * np.eye(Am.shape[0])
         c = np.linalg.cholesky(S)
-        z = np.linalg.solve(c, r0)
+        z = np.linalg.solve(c, r)
         logw[i] = (-0.5 * ((ui - log_mean) / log_sd) ** 2 - 0.5 * z @ z
                    - np.sum(np.log(np.diag(c))))
         P = np.eye(B.shape[1]) + B.T @ B / noise_std**2
         C = np.linalg.inv(P)
-        m = C @ B.T @ r0 / noise_std**2
+        m = C @ B.T @ r / noise_std**2
         means.append(m)
         second.append(np.diag(C) + m**2)
     w = np.exp(logw - logw.max())
@@ -155,7 +171,9 @@ def length_scale_posterior(factor_of, A, r0, noise_std: float, log_mean: float, 
     return LengthScalePosterior(np.exp(u), w, mean, sd)
 
 
-def hierarchical_linear_model(noise_hyper=(3.0, 0.5), scale_hyper=(3.0, 2.0), **kwargs):
+def hierarchical_linear_model(noise_hyper: tuple[float, float] | None = (3.0, 0.5),
+                              scale_hyper: tuple[float, float] | None = (3.0, 2.0),
+                              **kwargs: Any) -> CoverageModel:
     """A coverage-study factory: ``linear_gaussian(**kwargs)`` with σ² ~ InvGamma(noise_hyper)
     and τ² ~ InvGamma(scale_hyper) unknown (either may be None). Module-level, so picklable in
     a :class:`~bayesinv.coverage.ProblemSpec`."""

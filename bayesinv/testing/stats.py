@@ -36,6 +36,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.stats
+from numpy.typing import ArrayLike, NDArray
 
 from ..arviz_io import dataset_from_draws, ess, rhat
 
@@ -51,8 +52,8 @@ def t_threshold(num_tests: int, dof: int, family_alpha: float = 1e-3) -> float:
     return float(scipy.stats.t.ppf(1.0 - family_alpha / (2.0 * num_tests), dof))
 
 
-def rhat_threshold(ess_per_chain, num_chains: int, num_tests: int,
-                   family_alpha: float = 1e-3) -> np.ndarray:
+def rhat_threshold(ess_per_chain: ArrayLike, num_chains: int, num_tests: int,
+                   family_alpha: float = 1e-3) -> NDArray[np.float64]:
     r"""The R-hat above which a coordinate is flagged, calibrated for stationary chains.
 
     Parameters
@@ -86,13 +87,14 @@ class ConvergenceCheck:
     ESS of at least 3 × ``min_ess``).
     """
 
-    rhat: np.ndarray
-    rhat_limit: np.ndarray
-    ess_bulk: np.ndarray
+    rhat: NDArray[np.float64]
+    rhat_limit: NDArray[np.float64]
+    ess_bulk: NDArray[np.float64]
     min_ess: float
 
     @property
     def passed(self) -> bool:
+        """Every R-hat within its limit and every bulk ESS above ``min_ess``."""
         return bool(np.all(self.rhat <= self.rhat_limit) and np.all(self.ess_bulk > self.min_ess))
 
     def __str__(self) -> str:
@@ -101,12 +103,12 @@ class ConvergenceCheck:
                 f"(functional {worst}); bulk ESS min {self.ess_bulk.min():.0f}")
 
 
-def check_convergence(draws, family_alpha: float = 1e-3,
+def check_convergence(draws: ArrayLike, family_alpha: float = 1e-3,
                       min_ess: float = 400.0) -> ConvergenceCheck:
     """The calibrated R-hat gate (module docstring) for draws of shape (chain, draw, K)."""
-    draws = np.asarray(draws, dtype=float)
-    chains, k = draws.shape[0], draws.shape[-1]
-    data = dataset_from_draws({"f": draws.reshape(chains, draws.shape[1], -1)})
+    array = np.asarray(draws, dtype=float)
+    chains, k = array.shape[0], array.shape[-1]
+    data = dataset_from_draws({"f": array.reshape(chains, array.shape[1], -1)})
     ess_bulk = ess(data, method="bulk")["f"].values
     # ArviZ's R-hat is the larger of the bulk R-hat and the R-hat of the folded draws
     # |f − median|; each follows the law above with its own ESS (they differ: a sampler with
@@ -128,21 +130,24 @@ class MomentCheck:
     (:class:`ConvergenceCheck`); the false-failure probability is split evenly between them.
     """
 
-    t_mean: np.ndarray
-    t_var: np.ndarray
+    t_mean: NDArray[np.float64]
+    t_var: NDArray[np.float64]
     threshold: float
     convergence: ConvergenceCheck
 
     @property
     def converged(self) -> bool:
+        """The calibrated R-hat gate passed (:attr:`ConvergenceCheck.passed`)."""
         return self.convergence.passed
 
     @property
     def max_abs_t(self) -> float:
+        """The largest |t| over the means and second moments."""
         return float(max(np.abs(self.t_mean).max(), np.abs(self.t_var).max()))
 
     @property
     def passed(self) -> bool:
+        """Every |t| within the Bonferroni threshold."""
         return self.max_abs_t <= self.threshold
 
     def __str__(self) -> str:
@@ -150,7 +155,7 @@ class MomentCheck:
                 f"{self.convergence}")
 
 
-def check_moments(draws, mean, sd, family_alpha: float = 1e-3,
+def check_moments(draws: ArrayLike, mean: ArrayLike, sd: ArrayLike, family_alpha: float = 1e-3,
                   min_ess: float = 400.0) -> MomentCheck:
     """Test draws of shape (chain, draw, K) against expected means and sds (length K).
 
@@ -159,22 +164,22 @@ def check_moments(draws, mean, sd, family_alpha: float = 1e-3,
     warm-up already discarded. The total false-failure probability of ``passed`` and
     ``converged`` together is ``family_alpha``, each getting half.
     """
-    draws = np.asarray(draws, dtype=float)
-    mean, sd = np.asarray(mean, dtype=float), np.asarray(sd, dtype=float)
-    chains, _, k = draws.shape
+    array = np.asarray(draws, dtype=float)
+    mu, s = np.asarray(mean, dtype=float), np.asarray(sd, dtype=float)
+    chains, _, k = array.shape
     if chains < 4:
         raise ValueError(f"check_moments needs >= 4 independent chains, got {chains}")
-    chain_mean = draws.mean(axis=1)                         # (C, K)
-    chain_var = ((draws - mean) ** 2).mean(axis=1)          # E (f − μ)² = s² per chain
+    chain_mean = array.mean(axis=1)                         # (C, K)
+    chain_var = ((array - mu) ** 2).mean(axis=1)            # E (f − μ)² = s² per chain
     root_c = np.sqrt(chains)
 
-    def t(values, truth):
+    def t(values: np.ndarray, truth: np.ndarray) -> np.ndarray:
         return (values.mean(axis=0) - truth) / (values.std(axis=0, ddof=1) / root_c)
 
     half = family_alpha / 2.0
     return MomentCheck(
-        t_mean=t(chain_mean, mean),
-        t_var=t(chain_var, sd**2),
+        t_mean=t(chain_mean, mu),
+        t_var=t(chain_var, s**2),
         threshold=t_threshold(2 * k, chains - 1, half),
-        convergence=check_convergence(draws, half, min_ess),
+        convergence=check_convergence(array, half, min_ess),
     )

@@ -9,21 +9,33 @@ FEniCSx; not imported by :mod:`bayesinv.testing`'s ``__init__``.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Literal
+
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from ..fem import _compat
 from ..fem._compat import COMM, PETSc, dolfinx, ufl
 from ..fem._compat import quiet_jit as _quiet_jit
 
+if TYPE_CHECKING:
+    import scipy.sparse as sp
+    from dolfinx.fem import Function, FunctionSpace
+    from ufl.core.expr import Expr
 
-def function_from_values(V, values: np.ndarray):
+    from ..fem.domain import LagrangeSpace
+    from ..links import Link
+
+
+def function_from_values(V: FunctionSpace, values: ArrayLike) -> Function:
     """A dolfinx Function of ``V`` holding the given dof values."""
     fn = dolfinx.fem.Function(V)
     fn.x.array[:] = values
     return fn
 
 
-def assemble_bilinear(V, kind: str, coefficient=None):
+def assemble_bilinear(V: FunctionSpace, kind: Literal["mass", "stiffness", "boundary_mass"],
+                      coefficient: Function | None = None) -> sp.csr_matrix:
     """Assemble a bilinear form with UFL and PETSc and return it as a SciPy CSR matrix.
 
     ``kind`` is ``"mass"`` (∫ q u v), ``"stiffness"`` (∫ q ∇u·∇v) or ``"boundary_mass"``
@@ -38,8 +50,9 @@ def assemble_bilinear(V, kind: str, coefficient=None):
     return _compat.assemble_matrix_csr(_compat.form(integrand))
 
 
-def ufl_reference_solve(space, *, kind: str, coefficient, base_stiffness: float,
-                        source_scale: float, source, boundary) -> np.ndarray:
+def ufl_reference_solve(space: LagrangeSpace, *, kind: str, coefficient: ArrayLike,
+                        base_stiffness: float, source_scale: float, source: ArrayLike,
+                        boundary: ArrayLike) -> NDArray[np.float64]:
     """Solve c_K ∫∇u·∇v + ∫ f t(u, v) = c_s ∫ s v, u = g on ∂O, the plain dolfinx way.
 
     UFL forms, PETSc assembly with Dirichlet conditions and a direct LU solve: the reference
@@ -64,8 +77,10 @@ def ufl_reference_solve(space, *, kind: str, coefficient, base_stiffness: float,
     return np.array(uh.x.array, dtype=np.float64)
 
 
-def ufl_reference_heat(space, *, coefficient, time_step: float, theta_scheme: float,
-                       num_steps: int, initial, sources, boundary) -> np.ndarray:
+def ufl_reference_heat(space: LagrangeSpace, *, coefficient: ArrayLike, time_step: float,
+                       theta_scheme: float, num_steps: int, initial: ArrayLike,
+                       sources: NDArray[np.float64], boundary: NDArray[np.float64]
+                       ) -> NDArray[np.float64]:
     """The ϑ-scheme for ∂_t u − ∇·(f∇u) = s, u = g on ∂O, the plain dolfinx way.
 
     Per step: UFL forms (u v/Δt + ϑ f ∇u·∇v) and (u^{n−1} v/Δt − (1−ϑ) f ∇u^{n−1}·∇v +
@@ -119,8 +134,9 @@ class NaiveUFLGradient:
     and the gradient assembled from the UFL form −Φ'(θ) ∫ ψ t(u, λ).
     """
 
-    def __init__(self, space, *, kind: str, base_stiffness: float, source_scale: float,
-                 source, boundary, observation, link):
+    def __init__(self, space: LagrangeSpace, *, kind: str, base_stiffness: float,
+                 source_scale: float, source: ArrayLike, boundary: ArrayLike,
+                 observation: sp.spmatrix, link: Link) -> None:
         V = space.function_space
         Q = space.domain.parameter_space.function_space
         self._space, self._link, self._O = space, link, observation.tocsr()
@@ -130,7 +146,7 @@ class NaiveUFLGradient:
         s, g = function_from_values(V, source), function_from_values(V, boundary)
         u, v, psi = ufl.TrialFunction(V), ufl.TestFunction(V), ufl.TestFunction(Q)
 
-        def t(a, b):
+        def t(a: Expr, b: Expr) -> Expr:
             return a * b if kind == "mass" else ufl.inner(ufl.grad(a), ufl.grad(b))
 
         integrand = self._f * t(u, v)
@@ -147,7 +163,8 @@ class NaiveUFLGradient:
         self._ksp.getPC().setType("lu")
         self._boundary = space.boundary_dofs
 
-    def __call__(self, theta: np.ndarray, w: np.ndarray):
+    def __call__(self, theta: NDArray[np.float64], w: NDArray[np.float64]
+                 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         """(G(θ), J(θ)ᵀ w)."""
         self._f.x.array[:] = self._link(theta)
         A, b = self._A, self._b
