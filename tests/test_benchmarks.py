@@ -68,3 +68,15 @@ def test_distributed_benchmark_quick(tmp_path, load_script):
     np.testing.assert_allclose(norms, norms[0], rtol=1e-7)
     assert all(len(r["max_rss_mb"]) == r["ranks"] for r in rows)
     assert "| mumps | 2 |" in (tmp_path / "distributed.md").read_text()
+
+
+@pytest.mark.fem
+def test_hyperparameter_benchmark_quick(tmp_path, load_script):
+    report = load_script("benchmarks/hyperparameters.py").main(
+        ["--quick", "--methods", "mala", "--output", str(tmp_path)])
+    solves = {r["case"]: (r["forward_per_step"], r["adjoint_per_step"])
+              for r in report["results"]}
+    # σ and the interweaving τ move rescale the gradient; σ of one joint part recomputes it
+    assert solves == {"known σ, τ": (1, 1), "unknown σ": (1, 1), "unknown τ": (2, 2),
+                      "σ of one part": (2, 2)}
+    assert "| mala | unknown τ |" in (tmp_path / "hyperparameters.md").read_text()
