@@ -47,15 +47,15 @@ def interval_bounds(draws: np.ndarray, levels: ArrayLike, kind: str = "equal_tai
     :func:`~bayesinv.diagnostics.credible.scalar_interval` (one level) and the scoring of
     coverage replicates (all levels at once).
     """
-    levels = np.atleast_1d(np.asarray(levels, dtype=float))
+    probs = np.atleast_1d(np.asarray(levels, dtype=float))
     if kind == "hdi":
-        bounds = [hdi(draws, float(level)) for level in levels]
+        bounds = [hdi(draws, float(level)) for level in probs]
         return (np.stack([np.asarray(lo) for lo, _ in bounds]),
                 np.stack([np.asarray(hi) for _, hi in bounds]))
-    alpha = 1.0 - levels
+    alpha = 1.0 - probs
     pooled = draws.reshape(-1, *draws.shape[2:])
     q = np.quantile(pooled, np.concatenate([alpha / 2, 1.0 - alpha / 2]), axis=0)
-    return q[: len(levels)], q[len(levels):]
+    return q[: len(probs)], q[len(probs):]
 
 
 def set_radii(statistics: ArrayLike, levels: ArrayLike) -> np.ndarray:

@@ -9,7 +9,7 @@ The field solving (κ² − Δ)^β (θ − m) = c𝒲 on R^d is Matérn with smo
   2-d, {1/2, 5/2, …} in 3-d) — :func:`matern_operator`;
 * hIPPYlib's (γ, δ), with the operator γ(κ² − Δ) = γ(−Δ) + δ, give κ² = δ/γ and c = γ^{−β},
   so that σ² = Γ(ν)/(Γ(2β)(4π)^{d/2}κ^{2ν}γ^{2β}) — :func:`hippylib_operator`;
-* the Robin coefficient b of A = κ²M + K + bM_∂ is :data:`ROBIN_FACTOR`\ [β]·κ for
+* the Robin coefficient b of A = κ²M + K + bM_∂ is ``ROBIN_FACTOR[β]·κ`` for
   ``robin=True`` (:func:`robin_coefficient`; the measurements behind it are in
   :mod:`bayesinv.priors.spde`).
 
