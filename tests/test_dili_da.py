@@ -8,13 +8,12 @@ import copy
 
 import numpy as np
 import pytest
+from _problems import K, inexact_laplace, lowrank_problem
 
 import bayesinv
 from bayesinv.errors import ConfigError, InvalidArgumentError
 from bayesinv.forward.linear import LinearForwardMap
 from bayesinv.hpc.config import validate_config
-from bayesinv.laplace import LaplaceApproximation
-from bayesinv.lowrank import LowRankEigen
 from bayesinv.samplers import runner
 from bayesinv.samplers.compiled import compiled_target
 from bayesinv.samplers.delayed_acceptance import DelayedAcceptance, linearized_surrogate
@@ -24,24 +23,16 @@ from bayesinv.samplers.kernels import da, dili, pcn
 from bayesinv.samplers.kernels._common import IDENTITY
 from bayesinv.testing import check_moments, linear_gaussian
 
-K = 30
-
 
 @pytest.fixture(scope="module")
 def problem():
-    return linear_gaussian(dim=K, num_observations=12, noise_std=0.05, seed=3)
+    return lowrank_problem()
 
 
 @pytest.fixture(scope="module")
 def truncated(problem):
-    """An inexact LIS reference: the exact eigenvectors, eigenvalues × 0.7 in 10 of 12
-    directions (two informed directions left in the complement), mean shifted by 0.3 sds."""
-    exact = bayesinv.laplace(problem.posterior, map=problem.mean_latent, threshold=1e-10)
-    e = exact.eigen
-    keep = np.r_[0:10]
-    eig = LowRankEigen(0.7 * e.values[keep], e.vectors[:, keep], 0, 0, 0.0, True)
-    shifted = problem.mean_latent + 0.3 * np.sqrt(np.diag(problem.cov_latent))
-    return LaplaceApproximation(problem.posterior, shifted, eig)
+    """An inexact low-rank Laplace reference (:func:`_problems.inexact_laplace`)."""
+    return inexact_laplace(problem)
 
 
 # A less informative problem on which pCN (DA's inner proposal) mixes in a few thousand steps.
