@@ -33,3 +33,22 @@ def inexact_laplace(problem) -> LaplaceApproximation:
     eig = LowRankEigen(0.7 * e.values[keep], e.vectors[:, keep], 0, 0, 0.0, True)
     shifted = problem.mean_latent + 0.3 * np.sqrt(np.diag(problem.cov_latent))
     return LaplaceApproximation(problem.posterior, shifted, eig)
+
+
+def sampler_problem():
+    """12 parameters, 6 observations: half the directions are prior-dominated (the sampler
+    tests' linear-Gaussian problem)."""
+    return linear_gaussian(dim=12, num_observations=6, noise_std=0.3, seed=3)
+
+
+def functionals(problem, xi, cov, mean=None):
+    """(draws, mean, sd) of the coordinates of ``xi`` plus its projections on the two leading
+    and two trailing posterior directions, under N(``mean``, ``cov``) (default mean: the
+    exact posterior's), for :func:`bayesinv.testing.check_moments`."""
+    mean = problem.mean_latent if mean is None else mean
+    _, vecs = np.linalg.eigh(problem.cov_latent)
+    V = np.column_stack([vecs[:, :2], vecs[:, -2:]])
+    draws = np.concatenate([xi, xi @ V], axis=-1)
+    mean = np.concatenate([mean, mean @ V])
+    sd = np.sqrt(np.concatenate([np.diag(cov), np.diag(V.T @ cov @ V)]))
+    return draws, mean, sd
