@@ -394,15 +394,10 @@ def test_dili_and_delayed_acceptance_agree_with_gpcnl_on_a_nonlinear_posterior(s
     t-tests of the chain means and second moments of all coordinates at family-wise level 1e-3
     per comparison (false-failure probability ≤ 2e-3 in all for mixed chains; the calibrated
     R-hat gate is checked too and adds to it)."""
-    from bayesinv import fem
     from bayesinv.testing import check_convergence
+    from bayesinv.testing.schrodinger import schrodinger_posterior
 
-    domain = fem.unit_square(4)
-    forward = fem.SchrodingerMap(domain, fem.uniform_design(domain, 12, seed=1),
-                                 boundary_value=1.0)
-    prior = bayesinv.WhittleMaternPrior.from_hippylib(domain, gamma=0.1, delta=0.5)
-    data = bayesinv.simulate(forward, prior.sample(np.random.default_rng(2)), 0.06, seed=3)
-    post = bayesinv.Posterior(prior, bayesinv.GaussianLikelihood(forward, data, 0.06))
+    post = schrodinger_posterior(4, 12, 0.06, delta=0.5)
     start = bayesinv.find_map(post)
     kw = {"chains": 16, "init": start, "diagnostics": False}
     base = 1000 * stat_seed
