@@ -29,34 +29,24 @@ class LikelihoodEvaluation(NamedTuple):
     prediction: np.ndarray
 
 
-class ThroughForwardMap:
-    """What every likelihood of a residual r = Y − G(θ) derives from its
-    ``loglik_from_prediction``, ``pointwise_from_prediction`` and ``_score(r)`` (∂ℓ/∂G): the
-    evaluation through the forward map, with ∇ℓ(θ) = J(θ)ᵀ ∂ℓ/∂G by one adjoint solve."""
+class EvaluatedLikelihood:
+    """What a likelihood derives from its ``evaluate(θ, grad)`` and
+    ``pointwise_from_prediction``: N, ℓ(θ), (ℓ(θ), ∇ℓ(θ)) and the pointwise log-likelihoods
+    (shared by :class:`ThroughForwardMap` and
+    :class:`~bayesinv.likelihoods.JointLikelihood`)."""
 
     forward: ForwardMap
     data: np.ndarray
 
-    if TYPE_CHECKING:  # what each subclass defines (the noise model)
-        def loglik_from_prediction(self, prediction: np.ndarray) -> float: ...
+    if TYPE_CHECKING:  # what each subclass defines
+        def evaluate(self, theta: ArrayLike, grad: bool = False) -> LikelihoodEvaluation: ...
 
         def pointwise_from_prediction(self, prediction: np.ndarray) -> np.ndarray: ...
-
-        def _score(self, r: np.ndarray) -> np.ndarray: ...
 
     @property
     def num_observations(self) -> int:
         """N, the number of observations."""
         return self.data.shape[0]
-
-    def evaluate(self, theta: ArrayLike, grad: bool = False) -> LikelihoodEvaluation:
-        """ℓ(θ) with the prediction G(θ), and ∇ℓ(θ) when ``grad`` (one adjoint solve)."""
-        if not grad:
-            prediction = self.forward(theta)
-            return LikelihoodEvaluation(self.loglik_from_prediction(prediction), None, prediction)
-        prediction, pullback = self.forward.value_and_pullback(theta)
-        g = pullback(self._score(self.data - prediction))
-        return LikelihoodEvaluation(self.loglik_from_prediction(prediction), g, prediction)
 
     def logpdf(self, theta: ArrayLike) -> float:
         """ℓ(θ)."""
@@ -71,6 +61,28 @@ class ThroughForwardMap:
     def pointwise_logpdf(self, theta: ArrayLike) -> np.ndarray:
         """log p(Y_i | G(θ)) for each observation i."""
         return self.pointwise_from_prediction(self.forward(theta))
+
+
+class ThroughForwardMap(EvaluatedLikelihood):
+    """What every likelihood of a residual r = Y − G(θ) derives from its
+    ``loglik_from_prediction``, ``pointwise_from_prediction`` and ``_score(r)`` (∂ℓ/∂G): the
+    evaluation through the forward map, with ∇ℓ(θ) = J(θ)ᵀ ∂ℓ/∂G by one adjoint solve."""
+
+    if TYPE_CHECKING:  # what each subclass defines (the noise model)
+        def loglik_from_prediction(self, prediction: np.ndarray) -> float: ...
+
+        def pointwise_from_prediction(self, prediction: np.ndarray) -> np.ndarray: ...
+
+        def _score(self, r: np.ndarray) -> np.ndarray: ...
+
+    def evaluate(self, theta: ArrayLike, grad: bool = False) -> LikelihoodEvaluation:
+        """ℓ(θ) with the prediction G(θ), and ∇ℓ(θ) when ``grad`` (one adjoint solve)."""
+        if not grad:
+            prediction = self.forward(theta)
+            return LikelihoodEvaluation(self.loglik_from_prediction(prediction), None, prediction)
+        prediction, pullback = self.forward.value_and_pullback(theta)
+        g = pullback(self._score(self.data - prediction))
+        return LikelihoodEvaluation(self.loglik_from_prediction(prediction), g, prediction)
 
 
 class GaussianLikelihood(ThroughForwardMap):

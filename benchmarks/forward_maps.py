@@ -24,26 +24,23 @@ Usage: ``python benchmarks/forward_maps.py [--sizes 32 64 128] [--rounds 7] [--q
 
 from __future__ import annotations
 
-import argparse
-import json
-import os
-import platform
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
 from petsc4py import PETSc
 
-from bayesinv import __version__
-from bayesinv.fem import DarcyMap, SchrodingerMap, _dolfinx, uniform_design, unit_square
+from bayesinv.fem import DarcyMap, SchrodingerMap, uniform_design, unit_square
 from bayesinv.testing import ufl_reference
 
 try:
     from sksparse import cholmod
 except ImportError:  # pragma: no cover
     cholmod = None
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import benchmark_parser, interleaved_samples, record_run, write_report
 
 PDES = {
     "schrodinger": {"cls": SchrodingerMap, "kwargs": {"boundary_value": 1.0}, "kind": "mass",
@@ -97,27 +94,9 @@ class CholmodLimit:
 
 # --- timing --------------------------------------------------------------------------------
 
-def calls_per_sample(fn, target_seconds: float) -> int:
-    t0 = time.perf_counter()
-    fn()
-    one = max(time.perf_counter() - t0, 1e-6)
-    return int(np.clip(target_seconds / one, 1, 200))
-
-
 def time_interleaved(methods: dict, rounds: int, target_seconds: float) -> dict:
     """Median seconds per call of each method; each round times every method in turn."""
-    for fn in methods.values():  # warm-up (numba, PETSc set-up, caches)
-        fn()
-        fn()
-    per = {name: calls_per_sample(fn, target_seconds / 5) for name, fn in methods.items()}
-    samples = {name: [] for name in methods}
-    for _ in range(rounds):
-        for name, fn in methods.items():
-            for _ in range(5):
-                t0 = time.perf_counter()
-                for _ in range(per[name]):
-                    fn()
-                samples[name].append((time.perf_counter() - t0) / per[name])
+    samples = interleaved_samples(methods, rounds, target_seconds)
     return {name: float(np.median(s)) for name, s in samples.items()}
 
 
@@ -207,15 +186,6 @@ def run(sizes, num_points: int, rounds: int, target_seconds: float, seed: int = 
     return {"results": results}
 
 
-def machine_info() -> dict:
-    return {
-        "python": sys.version.split()[0], "platform": platform.platform(),
-        "cpus": os.cpu_count(), "bayesinv": __version__,
-        "dolfinx": _dolfinx.DOLFINX_VERSION, "petsc": ".".join(map(str, PETSc.Sys.getVersion())),
-        "load_average_start": os.getloadavg(),
-    }
-
-
 def markdown(report: dict) -> str:
     info = report["machine"]
     lines = [
@@ -270,25 +240,15 @@ def markdown(report: dict) -> str:
 
 
 def main(argv=None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[32, 64, 128])
-    parser.add_argument("--num-points", type=int, default=200)
-    parser.add_argument("--rounds", type=int, default=7)
+    parser = benchmark_parser(__doc__, sizes=[32, 64, 128], rounds=7)
     parser.add_argument("--seconds", type=float, default=0.3,
                         help="target time per method per round")
-    parser.add_argument("--output", type=Path,
-                        default=Path(__file__).resolve().parent / "results")
-    parser.add_argument("--quick", action="store_true", help="a smoke run (8², 1 round)")
     args = parser.parse_args(argv)
     if args.quick:
         args.sizes, args.rounds, args.seconds, args.num_points = [8], 1, 0.01, 20
-    info = machine_info()
-    report = run(args.sizes, args.num_points, args.rounds, args.seconds)
-    info["load_average_end"] = os.getloadavg()
-    report.update(machine=info, rounds=args.rounds, date=time.strftime("%Y-%m-%d %H:%M"))
-    args.output.mkdir(parents=True, exist_ok=True)
-    (args.output / "forward_maps.json").write_text(json.dumps(report, indent=2))
-    (args.output / "forward_maps.md").write_text(markdown(report))
+    report = record_run(lambda: run(args.sizes, args.num_points, args.rounds, args.seconds),
+                        rounds=args.rounds)
+    write_report(report, args.output, "forward_maps", markdown)
     return report
 
 

@@ -22,29 +22,18 @@ Run: ``python benchmarks/full_hessian.py`` (``--quick``: a smoke run at 8²).
 
 from __future__ import annotations
 
-import argparse
-import json
-import os
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
-import ufl
 
 import bayesinv
 from bayesinv import fem
-from bayesinv.fem import _dolfinx
 from bayesinv.lowrank import FullHessian, GaussNewtonHessian
 
-HERE = Path(__file__).resolve().parent
-
-
-def darcy(u, m, v):
-    return (m * ufl.inner(ufl.grad(u), ufl.grad(v)) + v) * ufl.dx
-
-
-def nonlinear(u, m, v):
-    return (ufl.exp(m) * ufl.inner(ufl.grad(u), ufl.grad(v)) + u ** 3 * v - v) * ufl.dx
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import benchmark_parser, darcy, nonlinear, record_run, write_report
 
 
 def maps(dom, X):
@@ -135,25 +124,14 @@ def markdown(report: dict) -> str:
 
 
 def main(argv=None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[64, 128])
-    parser.add_argument("--num-points", type=int, default=200)
-    parser.add_argument("--rounds", type=int, default=5)
+    parser = benchmark_parser(__doc__, sizes=[64, 128], rounds=5)
     parser.add_argument("--block", type=int, default=10)
-    parser.add_argument("--output", type=Path, default=HERE / "results")
-    parser.add_argument("--quick", action="store_true", help="a smoke run (8², 1 round)")
     args = parser.parse_args(argv)
     if args.quick:
         args.sizes, args.rounds, args.block, args.num_points = [8], 1, 2, 20
-    info = {"cpus": os.cpu_count(), "load_average_start": os.getloadavg(),
-            "dolfinx": _dolfinx.DOLFINX_VERSION}
-    report = run(args.sizes, args.num_points, args.rounds, args.block)
-    info["load_average_end"] = os.getloadavg()
-    report.update(machine=info, rounds=args.rounds, block=args.block,
-                  num_points=args.num_points, date=time.strftime("%Y-%m-%d %H:%M"))
-    args.output.mkdir(parents=True, exist_ok=True)
-    (args.output / "full_hessian.json").write_text(json.dumps(report, indent=2))
-    (args.output / "full_hessian.md").write_text(markdown(report))
+    report = record_run(lambda: run(args.sizes, args.num_points, args.rounds, args.block),
+                        rounds=args.rounds, block=args.block, num_points=args.num_points)
+    write_report(report, args.output, "full_hessian", markdown)
     return report
 
 

@@ -8,18 +8,12 @@ import os
 import sys
 import time
 
-import numpy as np
-
 import bayesinv
-from bayesinv import fem
+from bayesinv.testing.schrodinger import schrodinger_posterior
 
 
 def main(n: int = 32, steps: int = 600) -> None:
-    domain = fem.unit_square(n)
-    forward = fem.SchrodingerMap(domain, fem.uniform_design(domain, 200, seed=1))
-    prior = bayesinv.WhittleMaternPrior.from_hippylib(domain, gamma=0.1, delta=1.0)
-    data = bayesinv.simulate(forward, prior.sample(np.random.default_rng(2)), 1e-2, seed=3)
-    post = bayesinv.Posterior(prior, bayesinv.GaussianLikelihood(forward, data, 1e-2))
+    post = schrodinger_posterior(n, 200, 1e-2)
     kw = {"beta": 0.1, "draws": steps, "chains": 2, "seed": 5, "diagnostics": False}
     bayesinv.sample(post, "pcn", **{**kw, "draws": 5})  # JIT
     times = {}

@@ -23,19 +23,24 @@ Run: ``python benchmarks/variational_maps.py`` (``--quick``: a smoke run at 8²)
 
 from __future__ import annotations
 
-import argparse
 import importlib.util
-import json
-import os
-import time
+import sys
 from pathlib import Path
 
 import numpy as np
-import ufl
 
 from bayesinv import fem
-from bayesinv.fem import _dolfinx
 from bayesinv.testing import ufl_reference
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import (
+    benchmark_parser,
+    darcy,
+    interleaved_samples,
+    nonlinear,
+    record_run,
+    write_report,
+)
 
 HERE = Path(__file__).resolve().parent
 
@@ -47,29 +52,10 @@ def _forward_maps_script():
     return module
 
 
-def darcy(u, m, v):
-    return m * ufl.inner(ufl.grad(u), ufl.grad(v)) * ufl.dx + 1.0 * v * ufl.dx
-
-
-def nonlinear(u, m, v):
-    return (ufl.exp(m) * ufl.inner(ufl.grad(u), ufl.grad(v)) + u ** 3 * v - v) * ufl.dx
-
-
-def time_interleaved(fm, methods: dict, rounds: int, target_seconds: float):
+def time_interleaved(methods: dict, rounds: int, target_seconds: float):
     """Median and minimum seconds per call of each method; each round times every method in
     turn (the minimum is the robust statistic on a machine shared with other jobs)."""
-    for fn in methods.values():  # warm-up
-        fn()
-        fn()
-    per = {name: fm.calls_per_sample(fn, target_seconds / 5) for name, fn in methods.items()}
-    samples = {name: [] for name in methods}
-    for _ in range(rounds):
-        for name, fn in methods.items():
-            for _ in range(5):
-                t0 = time.perf_counter()
-                for _ in range(per[name]):
-                    fn()
-                samples[name].append((time.perf_counter() - t0) / per[name])
+    samples = interleaved_samples(methods, rounds, target_seconds)
     return ({n: float(np.median(v)) for n, v in samples.items()},
             {n: float(np.min(v)) for n, v in samples.items()})
 
@@ -116,7 +102,7 @@ def run(sizes, num_points: int, rounds: int, target_seconds: float, seed: int = 
         before = N.newton_iterations
         N(theta)
         iterations = N.newton_iterations - before
-        times, best = time_interleaved(fm, methods, rounds, target_seconds)
+        times, best = time_interleaved(methods, rounds, target_seconds)
         row = {"n": n, "free_dofs": int(G.free_dofs.size), "seconds": times,
                "min_seconds": best,
                "min_ratio_to_limit": best["variational"] / best["limit"],
@@ -181,24 +167,14 @@ def markdown(report: dict) -> str:
 
 
 def main(argv=None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[64, 128])
-    parser.add_argument("--num-points", type=int, default=200)
-    parser.add_argument("--rounds", type=int, default=5)
+    parser = benchmark_parser(__doc__, sizes=[64, 128], rounds=5)
     parser.add_argument("--seconds", type=float, default=0.2)
-    parser.add_argument("--output", type=Path, default=HERE / "results")
-    parser.add_argument("--quick", action="store_true", help="a smoke run (8², 1 round)")
     args = parser.parse_args(argv)
     if args.quick:
         args.sizes, args.rounds, args.seconds, args.num_points = [8], 1, 0.01, 20
-    info = {"cpus": os.cpu_count(), "load_average_start": os.getloadavg(),
-            "dolfinx": _dolfinx.DOLFINX_VERSION}
-    report = run(args.sizes, args.num_points, args.rounds, args.seconds)
-    info["load_average_end"] = os.getloadavg()
-    report.update(machine=info, rounds=args.rounds, date=time.strftime("%Y-%m-%d %H:%M"))
-    args.output.mkdir(parents=True, exist_ok=True)
-    (args.output / "variational_maps.json").write_text(json.dumps(report, indent=2))
-    (args.output / "variational_maps.md").write_text(markdown(report))
+    report = record_run(lambda: run(args.sizes, args.num_points, args.rounds, args.seconds),
+                        rounds=args.rounds)
+    write_report(report, args.output, "variational_maps", markdown)
     return report
 
 

@@ -62,8 +62,8 @@ intervals are not a substitute here.
 
 from __future__ import annotations
 
-import argparse
 import json
+import sys
 import time
 import warnings
 from concurrent.futures import ProcessPoolExecutor
@@ -80,6 +80,9 @@ import bayesinv
 from bayesinv.diagnostics import dataset_from_draws, ess, rhat
 from bayesinv.diagnostics.credible import functional_weights
 from bayesinv.experiments.schrodinger_e1 import SETTINGS, e1_model, psi
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _cli import example_parser, start
 
 FULL = {"mesh": 16, "modes": 40, "Ns": [200, 400, 800, 1600, 3200], "replicates": 40,
         "chains": 4, "draws": 600, "warmup": 200, "rhat_max": 1.02, "ess_min": 200,
@@ -269,22 +272,18 @@ def run(cfg, args, log):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="a tiny study (what tests run)")
-    parser.add_argument("--output", default="results/bvm", help="output directory")
+    parser = example_parser(__doc__, "results/bvm", seed=18,
+                            quick_help="a tiny study (what tests run)")
     parser.add_argument("--replicates", type=int, help="R per (N, prior)")
     parser.add_argument("--workers", type=int, default=2, help="local worker processes (1: serial)")
-    parser.add_argument("--seed", type=int, default=18)
     parser.add_argument("--progress", type=int, default=0, help="report every this many")
     parser.add_argument("--summarize", action="store_true",
                         help="only rebuild the outputs from OUTPUT/replicates.jsonl (e.g. of a "
                              "run stopped early: replicates run round-robin over the cells)")
-    args = parser.parse_args(argv)
-    cfg = dict(QUICK if args.quick else FULL, design_seed=args.seed)
+    args, cfg, out = start(parser, argv, FULL, QUICK)
+    cfg["design_seed"] = args.seed
     if args.replicates is not None:
         cfg["replicates"] = args.replicates
-    out = Path(args.output)
-    out.mkdir(parents=True, exist_ok=True)
     log = out / "replicates.jsonl"
     if args.summarize:  # the JSON lines of the run, or the records kept in summary.json
         records = ([json.loads(line) for line in log.read_text().splitlines() if line]

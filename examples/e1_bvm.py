@@ -30,8 +30,8 @@ band (interior nodes) and the band along the line.
 
 from __future__ import annotations
 
-import argparse
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -56,6 +56,9 @@ from bayesinv.experiments.schrodinger_e1 import e1_model, psi, ula_settings
 from bayesinv.plotting import plot_field
 from bayesinv.samplers.tuning import gauss_newton_hessian
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _cli import example_parser, start
+
 FULL = {"mesh": 32, "modes": 60, "N": 600, "chains": 4, "steps": 25_000, "thin": 10,
         "warmup": 500}
 QUICK = {"mesh": 12, "modes": 15, "N": 600, "chains": 2, "steps": 400, "thin": 1,
@@ -65,14 +68,8 @@ LINE = ((0.05, 0.172), (0.95, 0.812))
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="small mesh and short chains")
-    parser.add_argument("--output", default="results/e1_bvm", help="output directory")
-    parser.add_argument("--seed", type=int, default=2025)
-    args = parser.parse_args(argv)
-    cfg = QUICK if args.quick else FULL
-    out = Path(args.output)
-    out.mkdir(parents=True, exist_ok=True)
+    parser = example_parser(__doc__, "results/e1_bvm", seed=2025)
+    args, cfg, out = start(parser, argv, FULL, QUICK)
     t_start = time.perf_counter()
     noise_seed, sampler_seed = np.random.SeedSequence(args.seed).spawn(2)
 

@@ -35,8 +35,8 @@ posterior sd, the regime the Bernstein–von Mises theorem excludes asymptotical
 
 from __future__ import annotations
 
-import argparse
 import json
+import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -60,6 +60,9 @@ from bayesinv.coverage import (
 from bayesinv.diagnostics.plots import plot_coverage, plot_sbc
 from bayesinv.experiments.schrodinger_e1 import e1_model, psi, ula_settings
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _cli import example_parser, start
+
 FULL = {"mesh": 32, "modes": 60, "N": 600, "replicates": 100, "chains": 4, "draws": 1000,
         "thin": 4, "warmup": 200, "criteria": {"rhat_max": 1.01, "ess_min": 400}}
 QUICK = {"mesh": 8, "modes": 10, "N": 100, "replicates": 4, "chains": 2, "draws": 150,
@@ -69,23 +72,18 @@ FUNCTIONALS = (LinearFunctional("<theta,psi>", psi), PointValue("theta(0.3,0.35)
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="a tiny study (what tests run)")
-    parser.add_argument("--output", default="results/e1_coverage", help="output directory")
+    parser = example_parser(__doc__, "results/e1_coverage", seed=7,
+                            quick_help="a tiny study (what tests run)")
     parser.add_argument("--replicates", type=int, help="R (default 100; 4 with --quick)")
     parser.add_argument("--workers", type=int, default=2, help="local worker processes")
     parser.add_argument("--mode", choices=("fixed", "prior"), default="fixed",
                         help="fixed truth (frequentist coverage) or truth ~ prior (SBC)")
     parser.add_argument("--num-observations", type=int, help="N (default 600; 100 with --quick)")
-    parser.add_argument("--seed", type=int, default=7)
-    args = parser.parse_args(argv)
-    cfg = dict(QUICK if args.quick else FULL)
+    args, cfg, out = start(parser, argv, FULL, QUICK)
     if args.replicates is not None:
         cfg["replicates"] = args.replicates
     if args.num_observations is not None:
         cfg["N"] = args.num_observations
-    out = Path(args.output)
-    out.mkdir(parents=True, exist_ok=True)
 
     problem = ProblemSpec(e1_model, {"num_observations": cfg["N"], "mesh": cfg["mesh"],
                                      "num_modes": cfg["modes"], "design_seed": args.seed})

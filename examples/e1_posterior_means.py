@@ -33,8 +33,8 @@ over 8 data sets per N the error of the posterior mean falls, 0.308 ± 0.033, 0.
 
 from __future__ import annotations
 
-import argparse
 import json
+import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -53,6 +53,9 @@ from bayesinv.experiments.schrodinger_e1 import e1_model, psi, ula_settings
 from bayesinv.plotting import plot_field
 from bayesinv.seeds import child_seed
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _cli import example_parser, start
+
 FULL = {"mesh": 32, "modes": 60, "sizes": (200, 400, 800), "chains": 4, "steps": 25_000,
         "thin": 25, "warmup": 500, "replicates": 8, "replicate_steps": 2500,
         "replicate_thin": 5}
@@ -62,15 +65,9 @@ QUICK = {"mesh": 12, "modes": 15, "sizes": (200, 400, 800), "chains": 2, "steps"
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="small mesh and short chains")
-    parser.add_argument("--output", default="results/e1_means", help="output directory")
-    parser.add_argument("--seed", type=int, default=2024)
+    parser = example_parser(__doc__, "results/e1_means", seed=2024)
     parser.add_argument("--workers", type=int, default=2, help="processes for the replicates")
-    args = parser.parse_args(argv)
-    cfg = QUICK if args.quick else FULL
-    out = Path(args.output)
-    out.mkdir(parents=True, exist_ok=True)
+    args, cfg, out = start(parser, argv, FULL, QUICK)
     t_start = time.perf_counter()
     noise_seed, sampler_seed = np.random.SeedSequence(args.seed).spawn(2)
 

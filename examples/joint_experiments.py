@@ -35,8 +35,8 @@ joint, on one colour scale) and ``summary.json`` to ``--output`` (default
 
 from __future__ import annotations
 
-import argparse
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -49,6 +49,9 @@ import numpy as np
 import bayesinv
 from bayesinv import fem
 from bayesinv.likelihoods import JointLikelihood
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _cli import example_parser, start
 
 FULL = {"mesh": 16, "chains": 2, "draws": 2000, "warmup": 500}
 QUICK = {"mesh": 16, "chains": 1, "draws": 300, "warmup": 150}
@@ -116,14 +119,8 @@ def plot(path, xy, truth, mean, sds, designs):
 
 
 def main(argv=None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="short chains")
-    parser.add_argument("--output", default="results/joint_experiments")
-    parser.add_argument("--seed", type=int, default=7)
-    args = parser.parse_args(argv)
-    cfg = QUICK if args.quick else FULL
-    out = Path(args.output)
-    out.mkdir(parents=True, exist_ok=True)
+    parser = example_parser(__doc__, "results/joint_experiments", seed=7, quick_help="short chains")
+    args, cfg, out = start(parser, argv, FULL, QUICK)
     t0 = time.perf_counter()
     rng = np.random.default_rng(args.seed)
 

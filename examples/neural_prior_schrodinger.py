@@ -50,7 +50,6 @@ skips the coverage study.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
@@ -74,6 +73,7 @@ from bayesinv.priors.neural import NeuralFieldPrior
 from bayesinv.samplers.tuning import gauss_newton_hessian, sqrt_inverse
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _cli import example_parser, start
 from schrodinger_flagship import functionals, psi, relative_l2_error, true_theta
 
 FULL = {"mesh": 32, "N": 400, "modes": 60, "width": 16, "depth": 2, "map_starts": 3,
@@ -193,18 +193,12 @@ def coverage_study(forward, prior, theta0, space, cfg, seed_seq, level=0.9):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="small mesh and short chains")
-    parser.add_argument("--output", default="results/neural_prior", help="output directory")
-    parser.add_argument("--seed", type=int, default=2024)
+    parser = example_parser(__doc__, "results/neural_prior", seed=2024)
     parser.add_argument("--replicates", type=int, default=None,
                         help="coverage replicates (0 skips the coverage study)")
-    args = parser.parse_args(argv)
-    cfg = dict(QUICK if args.quick else FULL)
+    args, cfg, out = start(parser, argv, FULL, QUICK)
     if args.replicates is not None:
         cfg["replicates"] = args.replicates
-    out = Path(args.output)
-    out.mkdir(parents=True, exist_ok=True)
     t_start = time.perf_counter()
     # One BLAS thread, as in bayesinv.sample: the per-step products are small, and threads
     # only add wake-up latency (this also covers the MAP searches).

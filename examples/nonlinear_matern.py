@@ -15,8 +15,8 @@ Run ``python examples/nonlinear_matern.py`` (a few minutes) or ``--quick``.
 
 from __future__ import annotations
 
-import argparse
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -31,6 +31,9 @@ import bayesinv
 from bayesinv import fem
 from bayesinv.testing import check_forward_map
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _cli import example_parser, start
+
 FULL = {"mesh": 24, "N": 300, "chains": 2, "draws": 2000, "warmup": 500}
 QUICK = {"mesh": 10, "N": 80, "chains": 1, "draws": 150, "warmup": 100}
 
@@ -41,14 +44,8 @@ def residual(u, m, v):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="small mesh and short chains")
-    parser.add_argument("--output", default="results/nonlinear_matern")
-    parser.add_argument("--seed", type=int, default=3)
-    args = parser.parse_args(argv)
-    cfg = QUICK if args.quick else FULL
-    out = Path(args.output)
-    out.mkdir(parents=True, exist_ok=True)
+    parser = example_parser(__doc__, "results/nonlinear_matern", seed=3)
+    args, cfg, out = start(parser, argv, FULL, QUICK)
     t0 = time.perf_counter()
     rng = np.random.default_rng(args.seed)
 

@@ -20,8 +20,8 @@ Run ``python examples/schrodinger_flagship.py`` (about 2–3 minutes on 2 cores)
 
 from __future__ import annotations
 
-import argparse
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -37,6 +37,9 @@ from bayesinv.diagnostics import dataset_from_draws, ess, summary
 from bayesinv.experiments.schrodinger_e1 import psi  # ψ = sin(πx) sin(πy)
 from bayesinv.experiments.schrodinger_e1 import truth as true_theta  # three bumps
 from bayesinv.plotting import plot_field, plot_traces
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _cli import example_parser, start
 
 # ULA keeps every 2nd of 10 000 steps per chain, pCN every 5th of 20 000 (pCN steps are
 # cheaper: no adjoint solve).
@@ -67,14 +70,8 @@ def relative_l2_error(estimate, truth, space):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="small mesh and short chains")
-    parser.add_argument("--output", default="results/flagship", help="output directory")
-    parser.add_argument("--seed", type=int, default=2024)
-    args = parser.parse_args(argv)
-    cfg = QUICK if args.quick else FULL
-    out = Path(args.output)
-    out.mkdir(parents=True, exist_ok=True)
+    parser = example_parser(__doc__, "results/flagship", seed=2024)
+    args, cfg, out = start(parser, argv, FULL, QUICK)
     t_start = time.perf_counter()
     seeds = np.random.SeedSequence(args.seed).spawn(4)  # design, noise, ULA, pCN
 

@@ -17,8 +17,8 @@ posterior sds per mode) and ``summary.json``. Run ``python examples/source_ident
 
 from __future__ import annotations
 
-import argparse
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -33,6 +33,9 @@ import bayesinv
 from bayesinv import fem
 from bayesinv.forward import LinearForwardMap
 from bayesinv.testing import LinearGaussianProblem
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _cli import example_parser, start
 
 FULL = {"mesh": 24, "modes": 4, "N": 60, "chains": 4, "draws": 4000, "warmup": 500}
 QUICK = {"mesh": 8, "modes": 3, "N": 30, "chains": 2, "draws": 600, "warmup": 200}
@@ -73,14 +76,8 @@ def exact_posterior(G, prior, data, noise, truth):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="small mesh and short chains")
-    parser.add_argument("--output", default="results/source_identification")
-    parser.add_argument("--seed", type=int, default=7)
-    args = parser.parse_args(argv)
-    cfg = QUICK if args.quick else FULL
-    out = Path(args.output)
-    out.mkdir(parents=True, exist_ok=True)
+    parser = example_parser(__doc__, "results/source_identification", seed=7)
+    args, cfg, out = start(parser, argv, FULL, QUICK)
     t0 = time.perf_counter()
     domain, modes, G, prior, truth, data, noise = build(cfg, args.seed)
     exact = exact_posterior(G, prior, data, noise, truth)

@@ -16,8 +16,8 @@ Run ``python examples/tetrahedral_mesh_from_file.py`` or ``--quick``.
 
 from __future__ import annotations
 
-import argparse
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -32,6 +32,9 @@ import bayesinv
 from bayesinv import fem
 from bayesinv.samplers.tuning import gauss_newton_hessian
 from bayesinv.testing import check_forward_map
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _cli import example_parser, start
 
 FULL = {"h": 0.12, "N": 80}
 QUICK = {"h": 0.3, "N": 25}
@@ -63,14 +66,9 @@ def write_cube_mesh(path: Path, h: float) -> None:
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="a coarse mesh")
-    parser.add_argument("--output", default="results/tetrahedral_mesh_from_file")
-    parser.add_argument("--seed", type=int, default=11)
-    args = parser.parse_args(argv)
-    cfg = QUICK if args.quick else FULL
-    out = Path(args.output)
-    out.mkdir(parents=True, exist_ok=True)
+    parser = example_parser(__doc__, "results/tetrahedral_mesh_from_file", seed=11,
+                            quick_help="a coarse mesh")
+    args, cfg, out = start(parser, argv, FULL, QUICK)
     t0 = time.perf_counter()
     rng = np.random.default_rng(args.seed)
 

@@ -28,8 +28,8 @@ mean −0.20, sd 1.05); the L² balls of the whole field covered 1, 4, 6, 9 time
 
 from __future__ import annotations
 
-import argparse
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -55,6 +55,9 @@ from bayesinv.samplers.tuning import gauss_newton_hessian
 from bayesinv.xray import matrix_likelihood, simulate_matrix_data
 from bayesinv.xray.problems import nonabelian_model, nonabelian_problem
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _cli import example_parser, start
+
 FULL = {"n": 3, "mesh_size": 0.12, "num_lines": 400, "steps": 40, "noise_std": 0.1,
         "variance_fraction": 0.95, "chains": 4, "draws": 2000, "warmup": 200,
         "compare_draws": 1000, "replicates": 20, "cov_chains": 2, "cov_draws": 2000,
@@ -73,17 +76,12 @@ def problem_kwargs(cfg, seed):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="small problem, short chains")
-    parser.add_argument("--output", default="results/xray_nonabelian", help="output directory")
+    parser = example_parser(__doc__, "results/xray_nonabelian", seed=2021,
+                            quick_help="small problem, short chains")
     parser.add_argument("--replicates", type=int, help="coverage replicates R")
-    parser.add_argument("--seed", type=int, default=2021)
-    args = parser.parse_args(argv)
-    cfg = dict(QUICK if args.quick else FULL)
+    args, cfg, out = start(parser, argv, FULL, QUICK)
     if args.replicates is not None:
         cfg["replicates"] = args.replicates
-    out = Path(args.output)
-    out.mkdir(parents=True, exist_ok=True)
     t_start = time.perf_counter()
     noise_seed, sampler_seed = np.random.SeedSequence(args.seed).spawn(2)
 

@@ -8,13 +8,12 @@ import copy
 
 import numpy as np
 import pytest
+from _problems import K, inexact_laplace, lowrank_problem
 
 import bayesinv
 from bayesinv.errors import ConfigError, InvalidArgumentError
 from bayesinv.forward.linear import LinearForwardMap
 from bayesinv.hpc.config import validate_config
-from bayesinv.laplace import LaplaceApproximation
-from bayesinv.lowrank import LowRankEigen
 from bayesinv.samplers import Persistence, runner
 from bayesinv.samplers.compiled import compiled_target
 from bayesinv.samplers.delayed_acceptance import DelayedAcceptance, linearized_surrogate
@@ -24,24 +23,16 @@ from bayesinv.samplers.kernels import da, dili, pcn
 from bayesinv.samplers.kernels._common import IDENTITY
 from bayesinv.testing import check_moments, linear_gaussian
 
-K = 30
-
 
 @pytest.fixture(scope="module")
 def problem():
-    return linear_gaussian(dim=K, num_observations=12, noise_std=0.05, seed=3)
+    return lowrank_problem()
 
 
 @pytest.fixture(scope="module")
 def truncated(problem):
-    """An inexact LIS reference: the exact eigenvectors, eigenvalues × 0.7 in 10 of 12
-    directions (two informed directions left in the complement), mean shifted by 0.3 sds."""
-    exact = bayesinv.laplace(problem.posterior, map=problem.mean_latent, threshold=1e-10)
-    e = exact.eigen
-    keep = np.r_[0:10]
-    eig = LowRankEigen(0.7 * e.values[keep], e.vectors[:, keep], 0, 0, 0.0, True)
-    shifted = problem.mean_latent + 0.3 * np.sqrt(np.diag(problem.cov_latent))
-    return LaplaceApproximation(problem.posterior, shifted, eig)
+    """An inexact low-rank Laplace reference (:func:`_problems.inexact_laplace`)."""
+    return inexact_laplace(problem)
 
 
 # A less informative problem on which pCN (DA's inner proposal) mixes in a few thousand steps.
@@ -405,15 +396,10 @@ def test_dili_and_delayed_acceptance_agree_with_gpcnl_on_a_nonlinear_posterior(s
     t-tests of the chain means and second moments of all coordinates at family-wise level 1e-3
     per comparison (false-failure probability ≤ 2e-3 in all for mixed chains; the calibrated
     R-hat gate is checked too and adds to it)."""
-    from bayesinv import fem
     from bayesinv.testing import check_convergence
+    from bayesinv.testing.schrodinger import schrodinger_posterior
 
-    domain = fem.unit_square(4)
-    forward = fem.SchrodingerMap(domain, fem.uniform_design(domain, 12, seed=1),
-                                 boundary_value=1.0)
-    prior = bayesinv.WhittleMaternPrior.from_hippylib(domain, gamma=0.1, delta=0.5)
-    data = bayesinv.simulate(forward, prior.sample(np.random.default_rng(2)), 0.06, seed=3)
-    post = bayesinv.Posterior(prior, bayesinv.GaussianLikelihood(forward, data, 0.06))
+    post = schrodinger_posterior(4, 12, 0.06, delta=0.5)
     start = bayesinv.find_map(post)
     kw = {"chains": 16, "init": start, "diagnostics": False}
     base = 1000 * stat_seed

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from _configs import lg_toml
 
 ROOT = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
@@ -84,51 +85,6 @@ def test_local_dask_cluster_refuses_clients_without_the_runs_credentials():
 
 
 # -- shared helpers ---------------------------------------------------------------------------
-
-LG_RUN = """
-[experiment]
-name = "{name}"
-seed = 5
-
-[problem]
-pde = "linear_gaussian"
-noise_std = 0.5
-
-[problem.linear_gaussian]
-dim = 8
-num_observations = 4
-seed = 3
-
-[inference]
-method = "{method}"
-
-[inference.settings]
-draws = {draws}
-thin = {thin}
-chains = 2
-{extra}
-[coverage]
-replicates = {replicates}
-levels = [0.5, 0.9]
-
-[[coverage.functionals]]
-name = "theta_0"
-kind = "nodal"
-index = 0
-
-[coverage.convergence]
-rhat_max = 1.5
-ess_min = 10
-"""
-
-
-def lg_toml(tmp_path, *, name="lg", method="pcn", draws=100, thin=1, extra="beta = 0.8",
-            replicates=4, file="lg.toml") -> Path:
-    path = tmp_path / file
-    path.write_text(LG_RUN.format(name=name, method=method, draws=draws, thin=thin,
-                                  extra=extra, replicates=replicates))
-    return path
-
 
 def run_cli(*argv) -> int:
     from bayesinv.cli import main

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _configs import lg_toml
 
 from bayesinv.cli import main
 from bayesinv.coverage import InferenceSpec, NodalValue, ProblemSpec, run_coverage_study
@@ -31,43 +32,6 @@ from bayesinv.testing.coverage_problems import linear_gaussian_model
 ROOT = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
 
-LG_TOML = """
-[experiment]
-name = "lg"
-seed = 5
-
-[problem]
-pde = "linear_gaussian"
-noise_std = 0.5
-
-[problem.linear_gaussian]
-dim = 8
-num_observations = 4
-seed = 3
-
-[inference]
-method = "pcn"
-
-[inference.settings]
-beta = 0.8
-draws = {draws}
-thin = {thin}
-chains = 2
-
-[coverage]
-replicates = {replicates}
-levels = [0.5, 0.9]
-
-[[coverage.functionals]]
-name = "theta_0"
-kind = "nodal"
-index = 0
-
-[coverage.convergence]
-rhat_max = 1.5
-ess_min = 10
-"""
-
 QUICK_SCHRODINGER = [  # the example config, shrunk: (text, replacement)
     ("mesh = 16 ", "mesh = 8 "), ("num_observations = 300", "num_observations = 60"),
     ("num_modes = 30", "num_modes = 8"), ("draws = 2000", "draws = 60"),
@@ -78,9 +42,7 @@ QUICK_SCHRODINGER = [  # the example config, shrunk: (text, replacement)
 
 
 def lg_config(tmp_path, *, replicates=6, draws=200, thin=1, name="lg.toml") -> Path:
-    path = tmp_path / name
-    path.write_text(LG_TOML.format(replicates=replicates, draws=draws, thin=thin))
-    return path
+    return lg_toml(tmp_path, replicates=replicates, draws=draws, thin=thin, file=name)
 
 
 def quick_schrodinger(tmp_path) -> Path:

@@ -193,14 +193,10 @@ def test_newton_cg_map_matches_lbfgs_and_is_exact_for_linear_models(problem):
 
 @pytest.mark.fem
 def test_laplace_pointwise_variance_with_an_spde_prior_matches_dense_algebra():
-    from bayesinv import fem
+    from bayesinv.testing.schrodinger import schrodinger_posterior
 
-    domain = fem.unit_square(6)
-    forward = fem.SchrodingerMap(domain, fem.uniform_design(domain, 20, seed=1),
-                                 boundary_value=1.0)
-    prior = bayesinv.WhittleMaternPrior.from_hippylib(domain, gamma=0.1, delta=0.5)
-    data = bayesinv.simulate(forward, prior.sample(np.random.default_rng(2)), 1e-2, seed=3)
-    post = bayesinv.Posterior(prior, bayesinv.GaussianLikelihood(forward, data, 1e-2))
+    post = schrodinger_posterior(6, 20, 1e-2, delta=0.5)
+    prior = post.prior
     xi = 0.2 * np.random.default_rng(4).standard_normal(prior.latent_dim)
     approx = laplace(post, map=xi, threshold=1e-12)
     T = prior.dense_factor()

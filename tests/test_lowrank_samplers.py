@@ -5,36 +5,26 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from _problems import K, inexact_laplace, lowrank_problem
 
 import bayesinv
 from bayesinv.errors import InvalidArgumentError
-from bayesinv.laplace import LaplaceApproximation
-from bayesinv.lowrank import LowRankEigen
 from bayesinv.samplers.compiled import compiled_target
 from bayesinv.samplers.kernels import _lowrank as lr
 from bayesinv.samplers.kernels import gpcn, gpcnl, lrmala, mala, pcn, pcnl
 from bayesinv.samplers.kernels._common import IDENTITY
 from bayesinv.testing import check_moments, linear_gaussian
 
-K = 30
-
 
 @pytest.fixture(scope="module")
 def problem():
-    return linear_gaussian(dim=K, num_observations=12, noise_std=0.05, seed=3)
+    return lowrank_problem()
 
 
 @pytest.fixture(scope="module")
 def truncated(problem):
-    """A deliberately inexact reference: the exact eigenvectors with eigenvalues × 0.7 in 10
-    of 12 directions, two directions dropped, at a mean shifted by 0.3 posterior sds, so that
-    the Metropolis–Hastings correction has work to do."""
-    exact = bayesinv.laplace(problem.posterior, map=problem.mean_latent, threshold=1e-10)
-    e = exact.eigen
-    keep = np.r_[0:10]
-    eig = LowRankEigen(0.7 * e.values[keep], e.vectors[:, keep], 0, 0, 0.0, True)
-    shifted = problem.mean_latent + 0.3 * np.sqrt(np.diag(problem.cov_latent))
-    return LaplaceApproximation(problem.posterior, shifted, eig)
+    """An inexact low-rank Laplace reference (:func:`_problems.inexact_laplace`)."""
+    return inexact_laplace(problem)
 
 
 def _target(problem):

@@ -59,13 +59,10 @@ def test_bad_cores_are_refused_with_the_valid_range(cores):
 
 @pytest.fixture(scope="module")
 def schrodinger():
-    fem = pytest.importorskip("bayesinv.fem")
-    domain = fem.unit_square(8)
-    forward = fem.SchrodingerMap(domain, fem.uniform_design(domain, 20, seed=1),
-                                 boundary_value=1.0)
-    prior = bayesinv.WhittleMaternPrior.from_hippylib(domain, gamma=0.1, delta=1.0)
-    data = bayesinv.simulate(forward, prior.sample(np.random.default_rng(2)), 1e-2, seed=3)
-    return bayesinv.Posterior(prior, bayesinv.GaussianLikelihood(forward, data, 1e-2))
+    pytest.importorskip("bayesinv.fem")
+    from bayesinv.testing.schrodinger import schrodinger_posterior
+
+    return schrodinger_posterior(8, 20, 1e-2)
 
 
 @pytest.mark.fem

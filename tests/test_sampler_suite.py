@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from _problems import functionals, sampler_problem
 
 import bayesinv
 from bayesinv import (
@@ -22,19 +23,7 @@ from bayesinv.testing import check_moments, linear_gaussian
 
 @pytest.fixture(scope="module")
 def problem():
-    # 12 parameters, 6 observations: half the directions are prior-dominated.
-    return linear_gaussian(dim=12, num_observations=6, noise_std=0.3, seed=3)
-
-
-def _functionals(problem, xi, cov, mean=None):
-    """Coordinates plus projections on the two leading and two trailing posterior directions."""
-    mean = problem.mean_latent if mean is None else mean
-    _, vecs = np.linalg.eigh(problem.cov_latent)
-    V = np.column_stack([vecs[:, :2], vecs[:, -2:]])
-    draws = np.concatenate([xi, xi @ V], axis=-1)
-    mean = np.concatenate([mean, mean @ V])
-    sd = np.sqrt(np.concatenate([np.diag(cov), np.diag(V.T @ cov @ V)]))
-    return draws, mean, sd
+    return sampler_problem()
 
 
 @pytest.mark.parametrize(("method", "kwargs"), [
@@ -53,7 +42,7 @@ def test_corrected_samplers_match_the_exact_posterior(problem, method, kwargs, s
     idata = sample(problem.posterior, method, draws=5000, warmup=1000, chains=16,
                    seed=11 + 1000 * stat_seed, diagnostics=False, **kwargs)
     xi = idata.posterior["xi"].values
-    check = check_moments(*_functionals(problem, xi, problem.cov_latent))
+    check = check_moments(*functionals(problem, xi, problem.cov_latent))
     assert check.converged, f"not converged: {check}"
     assert check.passed, f"wrong distribution: {check}"
 
@@ -71,9 +60,9 @@ def test_pula_matches_its_stationary_law_not_the_posterior(problem, stat_seed):
     xi = idata.posterior["xi"].values
     mean, S = problem.pula_stationary(step)
     np.testing.assert_allclose(mean, problem.mean_latent)  # exact mean, by construction
-    check = check_moments(*_functionals(problem, xi, S))
+    check = check_moments(*functionals(problem, xi, S))
     assert check.converged and check.passed, f"pULA does not match its stationary law: {check}"
-    against_target = check_moments(*_functionals(problem, xi, problem.cov_latent))
+    against_target = check_moments(*functionals(problem, xi, problem.cov_latent))
     assert not against_target.passed  # the test can tell the two laws apart
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from _problems import functionals, sampler_problem
 
 import bayesinv
 from bayesinv import (
@@ -14,23 +15,12 @@ from bayesinv import (
 )
 from bayesinv.samplers.options import Tuning
 from bayesinv.samplers.tuning import gauss_newton_hessian, gauss_newton_max_eigenvalue
-from bayesinv.testing import check_moments, linear_gaussian
+from bayesinv.testing import check_moments
 
 
 @pytest.fixture(scope="module")
 def problem():
-    # 12 parameters, 6 observations: half the directions are prior-dominated.
-    return linear_gaussian(dim=12, num_observations=6, noise_std=0.3, seed=3)
-
-
-def _functionals(problem, xi, cov):
-    """Coordinates plus projections on the two leading and two trailing posterior directions."""
-    _, vecs = np.linalg.eigh(problem.cov_latent)
-    V = np.column_stack([vecs[:, :2], vecs[:, -2:]])
-    draws = np.concatenate([xi, xi @ V], axis=-1)
-    mean = np.concatenate([problem.mean_latent, problem.mean_latent @ V])
-    sd = np.sqrt(np.concatenate([np.diag(cov), np.diag(V.T @ cov @ V)]))
-    return draws, mean, sd
+    return sampler_problem()
 
 
 @pytest.mark.statistical(alpha=1e-3)
@@ -39,8 +29,8 @@ def test_pcn_matches_the_exact_posterior(problem, stat_seed):
     run ≤ 1e-3 (:func:`bayesinv.testing.check_moments`)."""
     idata = bayesinv.sample(problem.posterior, "pcn", beta=0.5, draws=5000, warmup=1000,
                             chains=16, seed=1 + 1000 * stat_seed, diagnostics=False)
-    check = check_moments(*_functionals(problem, idata.posterior["xi"].values,
-                                        problem.cov_latent))
+    check = check_moments(*functionals(problem, idata.posterior["xi"].values,
+                                       problem.cov_latent))
     assert check.converged, f"not converged: {check}"
     assert check.passed, f"wrong distribution: {check}"
     # θ = T(ξ) is stored consistently
@@ -59,11 +49,11 @@ def test_ula_matches_its_stationary_law_not_the_posterior(problem, stat_seed):
                             diagnostics=False)
     xi = idata.posterior["xi"].values
     _, S = problem.ula_stationary(step)
-    check = check_moments(*_functionals(problem, xi, S))
+    check = check_moments(*functionals(problem, xi, S))
     assert check.converged, f"not converged: {check}"
     assert check.passed, f"ULA does not match its stationary law: {check}"
     # The same draws are far from the posterior: the test can tell the two laws apart.
-    against_target = check_moments(*_functionals(problem, xi, problem.cov_latent))
+    against_target = check_moments(*functionals(problem, xi, problem.cov_latent))
     assert not against_target.passed
 
 
@@ -76,7 +66,7 @@ def test_preconditioned_ula_matches_its_stationary_law(problem, stat_seed):
                             diagnostics=False)
     _, S = problem.ula_stationary(0.5, preconditioner=C)
     np.testing.assert_allclose(S, C / (1 - 0.5 / 2), rtol=1e-10)  # closed form when C = P⁻¹
-    check = check_moments(*_functionals(problem, idata.posterior["xi"].values, S))
+    check = check_moments(*functionals(problem, idata.posterior["xi"].values, S))
     assert check.converged and check.passed, str(check)
 
 

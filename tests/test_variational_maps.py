@@ -38,6 +38,20 @@ def darcy_residual(u, m, v):
     return m * ufl.inner(ufl.grad(u), ufl.grad(v)) * ufl.dx + 1.0 * v * ufl.dx
 
 
+def _assert_same_map(G, ref, theta, rng, jvp=True):
+    """G and the reference map ``ref`` agree at θ to round-off: values (1e-12 of the largest),
+    pullbacks of a random w and, with ``jvp``, tangents of a random h (1e-11)."""
+    y, pb = G.value_and_pullback(theta)
+    yr, pbr = ref.value_and_pullback(theta)
+    w = rng.standard_normal(y.shape)
+    np.testing.assert_allclose(y, yr, rtol=0, atol=1e-12 * np.abs(yr).max())
+    np.testing.assert_allclose(pb(w), pbr(w), rtol=0, atol=1e-11 * np.abs(pbr(w)).max())
+    if jvp:
+        h = rng.standard_normal(theta.shape)
+        np.testing.assert_allclose(G.jvp(theta, h), ref.jvp(theta, h), rtol=0,
+                                   atol=1e-11 * np.abs(ref.jvp(theta, h)).max())
+
+
 def _assert_taylor(G, theta, rng, dot_tol=1e-10, eps0=None, affine=False):
     report = check_forward_map(G, theta, rng, halvings=6, eps0=eps0)
     if affine:  # G affine in θ: the first-order remainder is round-off
@@ -61,13 +75,7 @@ def test_ufl_darcy_reproduces_darcy_map(degree, probe, rng):
                                   bcs=[fem.DirichletBC(lambda x: x[0])], probe=probe)
     assert G.path == ("affine" if probe else "assembly")
     theta = 0.6 * rng.standard_normal(G.input_dim)
-    y, pb = G.value_and_pullback(theta)
-    yd, pbd = D.value_and_pullback(theta)
-    w, h = rng.standard_normal(y.shape), rng.standard_normal(theta.shape)
-    scale = np.abs(yd).max()
-    assert np.abs(y - yd).max() <= 1e-12 * scale
-    assert np.abs(pb(w) - pbd(w)).max() <= 1e-11 * np.abs(pbd(w)).max()
-    assert np.abs(G.jvp(theta, h) - D.jvp(theta, h)).max() <= 1e-11 * np.abs(D.jvp(theta, h)).max()
+    _assert_same_map(G, D, theta, rng)
 
 
 def test_ufl_schrodinger_reproduces_schrodinger_map_with_two_experiments(rng):
@@ -84,11 +92,7 @@ def test_ufl_schrodinger_reproduces_schrodinger_map_with_two_experiments(rng):
                                   experiments=[{"g": g} for g in gs])
     assert G.shared_factorization and G.output_dim == S.output_dim
     theta = 0.5 * rng.standard_normal(G.input_dim)
-    y, pb = G.value_and_pullback(theta)
-    ys, pbs = S.value_and_pullback(theta)
-    w = rng.standard_normal(y.shape)
-    assert np.abs(y - ys).max() <= 1e-12 * np.abs(ys).max()
-    assert np.abs(pb(w) - pbs(w)).max() <= 1e-11 * np.abs(pbs(w)).max()
+    _assert_same_map(G, S, theta, rng, jvp=False)
     _assert_taylor(G, theta, rng)
 
 
@@ -113,13 +117,7 @@ def test_probed_affine_path_equals_assembly(cell, parameter, state, rng):
     slow = fem.VariationalForwardMap(residual, mesh, X, probe=False, **kw)
     assert fast.path == "affine" and slow.path == "assembly"
     theta = 0.3 * rng.random(fast.input_dim)
-    y, pb = fast.value_and_pullback(theta)
-    ys, pbs = slow.value_and_pullback(theta)
-    w, h = rng.standard_normal(y.shape), rng.standard_normal(theta.shape)
-    np.testing.assert_allclose(y, ys, rtol=0, atol=1e-12 * np.abs(ys).max())
-    np.testing.assert_allclose(pb(w), pbs(w), rtol=0, atol=1e-11 * np.abs(pbs(w)).max())
-    np.testing.assert_allclose(fast.jvp(theta, h), slow.jvp(theta, h), rtol=0,
-                               atol=1e-11 * np.abs(slow.jvp(theta, h)).max())
+    _assert_same_map(fast, slow, theta, rng)
 
 
 def test_forms_not_affine_in_m_use_assembly():
@@ -643,13 +641,7 @@ def test_evolution_map_reproduces_heat_map(scheme, probe, rng):
                                     bcs=[fem.DirichletBC(0.5)], probe=probe, **kw)
     assert G.stationary.path == ("affine" if probe else "assembly")
     theta = 0.5 * rng.standard_normal(G.input_dim)
-    y, pb = G.value_and_pullback(theta)
-    yh, pbh = H.value_and_pullback(theta)
-    w, h = rng.standard_normal(y.shape), rng.standard_normal(theta.shape)
-    np.testing.assert_allclose(y, yh, rtol=0, atol=1e-12 * np.abs(yh).max())
-    np.testing.assert_allclose(pb(w), pbh(w), rtol=0, atol=1e-11 * np.abs(pbh(w)).max())
-    np.testing.assert_allclose(G.jvp(theta, h), H.jvp(theta, h), rtol=0,
-                               atol=1e-11 * np.abs(H.jvp(theta, h)).max())
+    _assert_same_map(G, H, theta, rng)
 
 
 @pytest.mark.parametrize("cell", ["quadrilateral", "tetrahedron"])

@@ -51,15 +51,9 @@ def _unknown_tau():
 
 
 def _fem():
-    import bayesinv
-    from bayesinv import fem
+    from bayesinv.testing.schrodinger import schrodinger_posterior
 
-    domain = fem.unit_square(4)
-    forward = fem.SchrodingerMap(domain, fem.uniform_design(domain, 8, seed=1),
-                                 boundary_value=1.0)
-    prior = bayesinv.WhittleMaternPrior.from_hippylib(domain, gamma=0.1, delta=1.0)
-    data = bayesinv.simulate(forward, prior.sample(np.random.default_rng(2)), 1e-1, seed=3)
-    return bayesinv.Posterior(prior, bayesinv.GaussianLikelihood(forward, data, 1e-1))
+    return schrodinger_posterior(4, 8, 1e-1)
 
 
 POSTERIORS = {"linear": _linear, "sigma": _unknown_sigma, "tau": _unknown_tau, "fem": _fem}

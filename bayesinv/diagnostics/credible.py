@@ -27,6 +27,10 @@ Nodes where the draws do not vary (s_i = 0, e.g. a Dirichlet-series prior on ∂
 standardised; the band then requires θ_i = m_i there (to a round-off tolerance), which is what
 the posterior says. Restrict the band with ``nodes=`` to study the interior only.
 
+This module holds the constructors; the set types and the statistics behind them are in
+:mod:`bayesinv.diagnostics.credible_sets`, the weight vectors of linear functionals in
+:mod:`bayesinv.diagnostics.credible_weights` (both re-exported here).
+
 References
 ----------
 R. Nickl (2020), Bernstein–von Mises theorems for statistical inverse problems I: Schrödinger
@@ -38,28 +42,69 @@ inverse problems*, EMS Zurich Lectures.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import scipy.sparse as sp
 from numpy.typing import ArrayLike
 
 from .._validation import float_in_interval, one_of, real_array
-from ..arviz_io import hdi
 from ..errors import InvalidArgumentError
 from ..protocols import Draws
 from ..space_record import resolve_space
+from .credible_sets import (
+    Interval,
+    L2Ball,
+    PointwiseIntervals,
+    SimultaneousBand,
+    ball_statistics,
+    band_statistics,
+    interval_bounds,
+    l2_norm,
+    set_radii,
+    sup_statistic,
+)
+from .credible_weights import (
+    checked_mass_matrix,
+    functional_weights,
+    point_weights,
+    require_l2_product,
+    require_space,
+)
+
+__all__ = [
+    "INTERVAL_KINDS",
+    "Interval",
+    "L2Ball",
+    "PointwiseIntervals",
+    "SimultaneousBand",
+    "ball_statistics",
+    "band_statistics",
+    "check_level",
+    "functional_interval",
+    "functional_weights",
+    "interval_bounds",
+    "l2_ball",
+    "l2_norm",
+    "point_value_interval",
+    "point_weights",
+    "pointwise_intervals",
+    "posterior_draws",
+    "require_space",
+    "scalar_interval",
+    "set_radii",
+    "simultaneous_band",
+    "sup_statistic",
+]
 
 INTERVAL_KINDS = ("equal_tailed", "hdi")
 
 
-def check_level(level, name: str = "level") -> float:
+def check_level(level: object, name: str = "level") -> float:
     """A credible level 1 − α, required to lie strictly between 0 and 1."""
     return float_in_interval(name, level, 0.0, 1.0, closed_low=False, closed_high=False)
 
 
-def posterior_draws(draws, var_name: str = "theta") -> np.ndarray:
+def posterior_draws(draws: Draws, var_name: str = "theta") -> np.ndarray:
     """Draws as a float array (chain, draw, *event*) from InferenceData, xarray or an array."""
     if hasattr(draws, "posterior"):  # InferenceData
         if var_name not in draws.posterior:
@@ -69,7 +114,8 @@ def posterior_draws(draws, var_name: str = "theta") -> np.ndarray:
         draws = draws.posterior[var_name]
     elif hasattr(draws, "data_vars"):  # xarray Dataset
         draws = draws[var_name]
-    arr = real_array("draws", getattr(draws, "values", draws))
+    values: Any = getattr(draws, "values", draws)
+    arr = real_array("draws", values)
     if arr.ndim < 2 or arr.shape[0] * arr.shape[1] < 2:
         raise InvalidArgumentError(
             f"draws must have shape (chain, draw, ...) with at least 2 draws in all, "
@@ -79,7 +125,7 @@ def posterior_draws(draws, var_name: str = "theta") -> np.ndarray:
     return arr
 
 
-def _pooled(draws, var_name: str, ndim: int) -> np.ndarray:
+def _pooled(draws: Draws, var_name: str, ndim: int) -> np.ndarray:
     """Pooled draws, shape (S,) for scalars (ndim=0) or (S, n) for vectors (ndim=1)."""
     arr = posterior_draws(draws, var_name)
     if arr.ndim != 2 + ndim:
@@ -87,194 +133,6 @@ def _pooled(draws, var_name: str, ndim: int) -> np.ndarray:
         raise InvalidArgumentError(
             f"draws of {var_name!r} must be {what}, got shape {arr.shape}")
     return arr.reshape(-1, *arr.shape[2:])
-
-
-def _check_value(value, shape: tuple, what: str) -> np.ndarray:
-    """A value (or a batch ``(..., *shape)`` of values) to test for membership."""
-    v = np.asarray(value, dtype=float)
-    if v.ndim < len(shape) or v.shape[v.ndim - len(shape):] != shape:
-        raise InvalidArgumentError(
-            f"value must have shape {shape} (or (..., {', '.join(map(str, shape))})) to be "
-            f"tested against this {what}, got shape {v.shape}")
-    return v
-
-
-def interval_bounds(draws: np.ndarray, levels, kind: str = "equal_tailed"
-                    ) -> tuple[np.ndarray, np.ndarray]:
-    """Bounds (lower, upper), each shaped (L, *event), of the credible intervals of each
-    component of ``draws`` (chain, draw, *event) at each of the L ``levels`` 1 − α.
-
-    Equal-tailed: the quantiles q_{α/2} and q_{1−α/2} of the pooled draws (one
-    :func:`numpy.quantile` call for all levels); HDI: ArviZ's highest-density interval at each
-    level. The one builder behind :func:`pointwise_intervals`, :func:`scalar_interval` (one
-    level) and the scoring of coverage replicates (all levels at once).
-    """
-    levels = np.atleast_1d(np.asarray(levels, dtype=float))
-    if kind == "hdi":
-        bounds = [hdi(draws, level) for level in levels]
-        return (np.stack([np.asarray(lo) for lo, _ in bounds]),
-                np.stack([np.asarray(hi) for _, hi in bounds]))
-    alpha = 1.0 - levels
-    pooled = draws.reshape(-1, *draws.shape[2:])
-    q = np.quantile(pooled, np.concatenate([alpha / 2, 1.0 - alpha / 2]), axis=0)
-    return q[: len(levels)], q[len(levels):]
-
-
-def set_radii(statistics, levels) -> np.ndarray:
-    """The radii R of the sets {θ : T(θ) ≤ R} holding a fraction 1 − α of the draws, at each
-    of ``levels``: the empirical (1 − α)-quantiles of the per-draw statistics T(θ^{(s)})
-    (the standardised sup norm of a band, the L² distance of a ball)."""
-    return np.quantile(statistics, levels)
-
-
-@dataclass(frozen=True)
-class Interval:
-    """A credible interval [lower, upper] for a scalar quantity (a functional of θ)."""
-
-    lower: float
-    upper: float
-    level: float
-    kind: str
-    name: str = ""
-
-    @property
-    def width(self) -> float:
-        return self.upper - self.lower
-
-    def contains(self, value: ArrayLike) -> bool | np.ndarray:
-        """Whether ``value`` (a float, or an array of floats elementwise) lies in the interval."""
-        v = np.asarray(value, dtype=float)
-        inside = (v >= self.lower) & (v <= self.upper)
-        return bool(inside) if inside.ndim == 0 else inside
-
-
-@dataclass(frozen=True, eq=False)
-class PointwiseIntervals:
-    """Marginal credible intervals [lower_i, upper_i] for each node i of a field."""
-
-    lower: np.ndarray
-    upper: np.ndarray
-    level: float
-    kind: str
-
-    def contains(self, value: ArrayLike) -> np.ndarray:
-        """Boolean array: for each node, whether value_i lies in its interval."""
-        v = _check_value(value, self.lower.shape, "set of pointwise intervals")
-        return (v >= self.lower) & (v <= self.upper)
-
-    def fraction_contained(self, value: ArrayLike) -> float | np.ndarray:
-        """The fraction of nodes whose interval contains value_i (not a coverage probability:
-        pointwise intervals make no simultaneous claim)."""
-        return self.contains(value).mean(axis=-1)
-
-
-@dataclass(frozen=True, eq=False)
-class SimultaneousBand:
-    """The band {θ : max_i |θ_i − m_i| / s_i ≤ R} over the nodes ``nodes`` of a field.
-
-    ``lower``/``upper`` = m ∓ R s give its envelope (on all nodes).
-    """
-
-    center: np.ndarray
-    scale: np.ndarray
-    radius: float
-    level: float
-    nodes: np.ndarray
-    tolerance: float
-
-    @property
-    def lower(self) -> np.ndarray:
-        return self.center - self.radius * self.scale
-
-    @property
-    def upper(self) -> np.ndarray:
-        return self.center + self.radius * self.scale
-
-    def statistic(self, value: ArrayLike) -> float | np.ndarray:
-        """max_i |value_i − m_i| / s_i over the band's nodes (inf if value_i ≠ m_i at a node
-        with s_i = 0)."""
-        v = _check_value(value, self.center.shape, "band")
-        return sup_statistic(v[..., self.nodes], self.center[self.nodes],
-                              self.scale[self.nodes], self.tolerance)
-
-    def contains(self, value: ArrayLike) -> bool | np.ndarray:
-        """Whether the whole field ``value`` lies in the band (an array for a batch)."""
-        inside = self.statistic(value) <= self.radius
-        return bool(inside) if np.ndim(inside) == 0 else inside
-
-
-def sup_statistic(v, center, scale, tolerance):
-    """max_i |v_i − c_i| / s_i over nodes with s_i > 0; inf where v_i ≠ c_i (beyond the
-    tolerance) at a node with s_i = 0."""
-    dev = np.abs(v - center)
-    varying = scale > 0
-    stat = np.max(dev[..., varying] / scale[varying], axis=-1, initial=0.0)
-    if not varying.all():
-        off = np.any(dev[..., ~varying] > tolerance, axis=-1)
-        stat = np.where(off, np.inf, stat)
-    return stat
-
-
-@dataclass(frozen=True, eq=False)
-class L2Ball:
-    """The ball {θ : ‖θ − m‖_{L²} ≤ R}, ‖v‖²_{L²} = vᵀ M v."""
-
-    center: np.ndarray
-    radius: float
-    level: float
-    mass_matrix: object
-
-    def distance(self, value: ArrayLike) -> float | np.ndarray:
-        """‖value − m‖_{L²} (an array for a batch of values)."""
-        v = _check_value(value, self.center.shape, "L² ball")
-        return l2_norm(v - self.center, self.mass_matrix)
-
-    def contains(self, value: ArrayLike) -> bool | np.ndarray:
-        """Whether ``value`` lies in the ball (an array for a batch)."""
-        inside = self.distance(value) <= self.radius
-        return bool(inside) if np.ndim(inside) == 0 else inside
-
-
-def l2_norm(values, mass_matrix=None):
-    """‖v‖_{L²} = √(vᵀ M v) for v of shape (n,) or (..., n); M = I when None."""
-    v = np.asarray(values, dtype=float)
-    if mass_matrix is None:
-        return np.sqrt(np.einsum("...i,...i->...", v, v))
-    flat = v.reshape(-1, v.shape[-1])
-    mv = (mass_matrix @ flat.T).T
-    return np.sqrt(np.maximum(np.einsum("si,si->s", flat, mv), 0.0)).reshape(v.shape[:-1])
-
-
-def require_space(draws, space, n: int, function: str):
-    """``space``, or the FE space recorded in InferenceData ``draws``; an error naming
-    ``function`` when there is neither."""
-    found = resolve_space(draws, space, n)
-    if found is None:
-        raise InvalidArgumentError(
-            f"{function} needs space= (θ's FE space): the draws record no FE space with {n} "
-            f"dofs (only InferenceData from a sampler run on an FE forward map does)")
-    return found
-
-
-def _mass_matrix(mass_matrix, space, n: int):
-    if mass_matrix is None and space is not None:
-        mass_matrix = space.mass_matrix
-    if mass_matrix is not None and mass_matrix.shape != (n, n):
-        raise InvalidArgumentError(
-            f"mass_matrix must have shape ({n}, {n}) to match θ's {n} nodes, got "
-            f"{mass_matrix.shape} (is it on a different mesh?)")
-    return mass_matrix
-
-
-def _require_l2_product(function: str, mass_matrix, n: int) -> None:
-    """Refuse a call that promises an L² product without the mass matrix that defines it."""
-    if mass_matrix is None:
-        raise InvalidArgumentError(
-            f"{function} needs space= (an FE space), mass_matrix= (an ({n}, {n}) matrix M) "
-            f"or draws whose InferenceData records θ's FE space (a sampler run on an FE "
-            f"forward map) "
-            f"for the L² product <u, v> = uᵀ M v; pass mass_matrix=scipy.sparse.identity({n}) "
-            f"for the Euclidean product of the coefficient vectors")
 
 
 def pointwise_intervals(draws: Draws, level: float = 0.95, *, kind: str = "equal_tailed",
@@ -305,19 +163,7 @@ def simultaneous_band(draws: Draws, level: float = 0.95, *, nodes: ArrayLike | N
     return SimultaneousBand(center, scale, radius, level, nodes, tolerance)
 
 
-def band_statistics(pooled: np.ndarray, nodes=None):
-    """(m, s, tolerance, T) for pooled draws (S, n): the pointwise mean and sd (s_i set to 0
-    where the draws do not vary), and T_s = max_{i ∈ nodes} |θ_i^{(s)} − m_i| / s_i."""
-    nodes = slice(None) if nodes is None else nodes
-    center = pooled.mean(axis=0)
-    scale = pooled.std(axis=0, ddof=1)
-    scale = np.where(scale > 1e-12 * max(float(np.max(scale)), 1e-300), scale, 0.0)
-    tolerance = 1e-9 * (1.0 + np.abs(center).max())
-    stats = sup_statistic(pooled[:, nodes], center[nodes], scale[nodes], tolerance)
-    return center, scale, tolerance, stats
-
-
-def _node_indices(nodes, n: int) -> np.ndarray:
+def _node_indices(nodes: ArrayLike | None, n: int) -> np.ndarray:
     if nodes is None:
         return np.arange(n)
     idx = np.asarray(nodes)
@@ -346,17 +192,10 @@ def l2_ball(draws: Draws, level: float = 0.95, *, mass_matrix: ArrayLike | None 
     pooled = _pooled(draws, var_name, ndim=1)
     if mass_matrix is None:
         space = resolve_space(draws, space, pooled.shape[1])
-    M = _mass_matrix(mass_matrix, space, pooled.shape[1])
-    _require_l2_product("l2_ball", M, pooled.shape[1])
+    M = checked_mass_matrix(mass_matrix, space, pooled.shape[1])
+    require_l2_product("l2_ball", M, pooled.shape[1])
     center, distances = ball_statistics(pooled, M)
     return L2Ball(center, float(set_radii(distances, level)), level, M)
-
-
-def ball_statistics(pooled: np.ndarray, mass_matrix=None):
-    """(m, D) for pooled draws (S, n): the mean and each draw's L² distance
-    D_s = ‖θ^{(s)} − m‖_{L²} from it."""
-    center = pooled.mean(axis=0)
-    return center, l2_norm(pooled - center, mass_matrix)
 
 
 def scalar_interval(values: ArrayLike, level: float = 0.95, *, kind: str = "equal_tailed",
@@ -369,40 +208,6 @@ def scalar_interval(values: ArrayLike, level: float = 0.95, *, kind: str = "equa
         raise InvalidArgumentError(f"scalar draws must have shape (chain, draw), got {arr.shape}")
     lower, upper = interval_bounds(arr, level, kind)
     return Interval(float(lower[0]), float(upper[0]), level, kind, name)
-
-
-def functional_weights(psi, n: int, *, space=None, mass_matrix=None) -> np.ndarray:
-    """w with ⟨θ, ψ⟩_{L²} = wᵀθ: w = M ψ_h (mass-matrix quadrature of the FE functions).
-
-    ``psi`` is a callable ψ(x) (x of shape (dim, n), interpolated at the nodes of ``space``)
-    or nodal values of length n. Without a mass matrix (no FE space), M = I.
-    """
-    M = _mass_matrix(mass_matrix, space, n)
-    if callable(psi):
-        if space is None:
-            raise InvalidArgumentError("a callable psi needs space= to be interpolated on")
-        psi_h = space.interpolate(psi)
-    else:
-        psi_h = real_array("psi", psi)
-        if psi_h.ndim != 1 or psi_h.shape[0] != n:
-            raise InvalidArgumentError(
-                f"psi must be a callable or nodal values of length {n} (the number of nodes "
-                f"of θ), got shape {psi_h.shape} — is it on a different mesh?")
-        if not np.isfinite(psi_h).all():
-            raise InvalidArgumentError("psi has non-finite nodal values")
-    weights = psi_h if M is None else M @ psi_h
-    return np.asarray(weights, dtype=float).ravel()
-
-
-def point_weights(points, space, num_nodes: int | None = None) -> np.ndarray:
-    """Rows w_j with θ(x_j) = w_jᵀθ (FE evaluation at the points), shape (npoints, n);
-    ``num_nodes``: the length of θ, checked against the space."""
-    E = space.evaluation_matrix(points)
-    E = E.toarray() if sp.issparse(E) else np.asarray(E)
-    if num_nodes is not None and E.shape[1] != num_nodes:
-        raise InvalidArgumentError(
-            f"space has {E.shape[1]} nodes but θ has {num_nodes} (a different mesh?)")
-    return E
 
 
 def functional_interval(draws: Draws, psi: ArrayLike | Callable[[np.ndarray], np.ndarray],
@@ -421,8 +226,8 @@ def functional_interval(draws: Draws, psi: ArrayLike | Callable[[np.ndarray], np
     if mass_matrix is None:
         space = resolve_space(draws, space, arr.shape[-1])
     w = functional_weights(psi, arr.shape[-1], space=space, mass_matrix=mass_matrix)
-    _require_l2_product("functional_interval", _mass_matrix(mass_matrix, space, arr.shape[-1]),
-                        arr.shape[-1])
+    n = arr.shape[-1]
+    require_l2_product("functional_interval", checked_mass_matrix(mass_matrix, space, n), n)
     return scalar_interval(arr @ w, level, kind=kind, name=name)
 
 

@@ -36,21 +36,25 @@ Hinze, Pinnau, Ulbrich & Ulbrich (2009), *Optimization with PDE constraints*, §
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
 import numpy as np
 import ufl
+from numpy.typing import ArrayLike
 
 from ..errors import ForwardSolveError, InvalidArgumentError
 from ..forward.base import ForwardMap
 from ..forward.fingerprint import fingerprint
 from ..links import get_link
+from ..protocols import Curvature, Pullback, Pushforward
 from . import _compat
 from .dirichlet import DirichletBC, boundary_dofs
 from .jacobian import JacobianBlock
 from .newton import NewtonOptions, newton_solve
 from .parameters import ParameterMap
 from .solvers import make_solver
+from .variational_coefficients import bc_values, experiment_values, known_coefficients
 from .variational_derivatives import VariationalLinearization
 from .variational_spaces import (
     DofSpace,
@@ -109,10 +113,13 @@ class VariationalForwardMap(ForwardMap):
         ``ds = ufl.Measure("ds", domain=mesh, subdomain_data=facet_tags)``.
     """
 
-    def __init__(self, residual: Callable, mesh, observation, *, parameter="P1", state=1,
-                 bcs=(), link=None, coefficients: Mapping | None = None, experiments=None,
-                 solver=None, newton: NewtonOptions | None = None, initial_guess=0.0,
-                 probe: bool = True, facet_tags=None):
+    def __init__(self, residual: Callable[..., Any], mesh: Any, observation: Any, *,
+                 parameter: Any = "P1", state: Any = 1, bcs: Iterable[DirichletBC] = (),
+                 link: Any = None, coefficients: Mapping[str, Any] | None = None,
+                 experiments: Iterable[Mapping[str, Any]] | None = None, solver: Any = None,
+                 newton: NewtonOptions | None = None,
+                 initial_guess: float | Callable[[np.ndarray], np.ndarray] = 0.0,
+                 probe: bool = True, facet_tags: Any = None) -> None:
         super().__init__()
         if not callable(residual):
             raise InvalidArgumentError(
@@ -137,8 +144,9 @@ class VariationalForwardMap(ForwardMap):
         self._u, self._lam = dolfinx.fem.Function(V), dolfinx.fem.Function(V)
         self._m, self._dm = dolfinx.fem.Function(Q), dolfinx.fem.Function(Q)
         v = ufl.TestFunction(V)
-        self._coef = self._known_coefficients(coefficients or {}, V)
-        self._experiments = self._experiment_list(experiments)
+        self._coef = known_coefficients(coefficients or {}, V, msh)
+        self._coef_defaults = {name: fn.x.array.copy() for name, fn in self._coef.items()}
+        self._experiments = experiment_values(experiments, self._coef)
         self.num_experiments = len(self._experiments)
         form = residual(self._u, self._m, v, **self._coef)
         from .residual import ResidualForms
@@ -168,7 +176,7 @@ class VariationalForwardMap(ForwardMap):
             self._set_experiment(k)
             u0 = guess.x.array.copy()
             for bc, dofs in zip(self.bcs, self._bc_dofs, strict=True):
-                u0[dofs] = self._bc_values(bc)[dofs]
+                u0[dofs] = bc_values(bc, self._coef, V)[dofs]
             self._initial.append(u0)
         self._set_experiment(0)
 
@@ -186,7 +194,7 @@ class VariationalForwardMap(ForwardMap):
                                        self.solver)
         self.newton_iterations = 0
         self._affine = None
-        self._dof_space = None
+        self._dof_space: DofSpace | None = None
         self._second_order_forms = None
         self.path = "assembly" if self.linear else "newton"
         if probe and self.forms.affine and self.shared_factorization:
@@ -196,81 +204,11 @@ class VariationalForwardMap(ForwardMap):
             if affine.valid:
                 self._affine, self.path = affine, "affine"
 
-    # -- set-up helpers ---------------------------------------------------------------------
-
-    def _known_coefficients(self, coefficients, V):
-        import dolfinx.fem
-
-        if not isinstance(coefficients, Mapping):
-            raise InvalidArgumentError(
-                f"coefficients must be a dict name -> value, got {type(coefficients).__name__}")
-        out = {}
-        for name, value in coefficients.items():
-            if not isinstance(name, str) or not name.isidentifier():
-                raise InvalidArgumentError(
-                    f"coefficient names must be Python identifiers, got {name!r}")
-            if isinstance(value, dolfinx.fem.Function):
-                if value.function_space.mesh is not self.mesh:
-                    raise InvalidArgumentError(
-                        f"coefficient {name!r} lives on a different mesh than the state space; "
-                        f"interpolate it onto the state mesh")
-                out[name] = value
-            else:
-                fn = dolfinx.fem.Function(V, name=name)
-                _fill(fn, value, f"coefficient {name!r}")
-                out[name] = fn
-        self._coef_defaults = {name: fn.x.array.copy() for name, fn in out.items()}
-        return out
-
-    def _experiment_list(self, experiments):
-        if experiments is None:
-            return ({},)
-        experiments = tuple(experiments)
-        if not experiments:
-            raise InvalidArgumentError("experiments must be a non-empty sequence of dicts")
-        for exp in experiments:
-            if not isinstance(exp, Mapping):
-                raise InvalidArgumentError(
-                    f"each experiment must be a dict coefficient name -> value, got {exp!r}")
-            unknown = sorted(set(exp) - set(self._coef))
-            if unknown:
-                raise InvalidArgumentError(
-                    f"experiments name coefficients {unknown} that are not in coefficients= "
-                    f"(known: {sorted(self._coef)})")
-        values = []
-        for exp in experiments:  # interpolate each experiment's data once
-            vals = {}
-            for name, value in exp.items():
-                fn = self._coef[name]
-                scratch = fn.x.array.copy()
-                _fill(fn, value, f"experiment value of {name!r}")
-                vals[name] = fn.x.array.copy()
-                fn.x.array[:] = scratch
-            values.append(vals)
-        return tuple(values)
-
     def _set_experiment(self, k: int) -> None:
+        """Give the known coefficients the values of experiment ``k``."""
         exp = self._experiments[k]
         for name, fn in self._coef.items():
             fn.x.array[:] = exp.get(name, self._coef_defaults[name])
-
-    def _bc_values(self, bc: DirichletBC) -> np.ndarray:
-        import dolfinx.fem
-
-        if isinstance(bc.value, str):
-            if bc.value not in self._coef:
-                raise InvalidArgumentError(
-                    f"DirichletBC value {bc.value!r} names no coefficient (known: "
-                    f"{sorted(self._coef)})")
-            fn = self._coef[bc.value]
-            if fn.function_space is not self.function_space:
-                g = dolfinx.fem.Function(self.function_space)
-                g.interpolate(fn)
-                return g.x.array.copy()
-            return fn.x.array.copy()
-        g = dolfinx.fem.Function(self.function_space)
-        _fill(g, bc.value, "DirichletBC value")
-        return g.x.array.copy()
 
     # -- the solves -------------------------------------------------------------------------
 
@@ -334,26 +272,27 @@ class VariationalForwardMap(ForwardMap):
     def _observe(self, states):
         return np.concatenate([self.observation_matrix @ u for u in states])
 
-    def solve_state(self, theta) -> np.ndarray:
+    def solve_state(self, theta: ArrayLike) -> np.ndarray:
         """Dof values of u(θ) on the state space; shape (num_dofs,), or (K, num_dofs)."""
         states = self._forward(theta)[3]
         return states[0] if self.num_experiments == 1 else states
 
-    def jacobian_matrix(self, theta, experiment: int = 0):
+    def jacobian_matrix(self, theta: ArrayLike, experiment: int = 0) -> Any:
         """J_FF at u(θ) (free dofs) as a SciPy CSR matrix (for inspection and tests)."""
         states = self._forward(theta)[3]
         self._set_experiment(experiment)
         self._u.x.array[:] = states[experiment]
         return self._jacobian.matrix()
 
-    def __call__(self, theta):
+    def __call__(self, theta: ArrayLike) -> np.ndarray:
         return self._observe(self._forward(theta)[3])
 
-    def linearize(self, theta):
+    def linearize(self, theta: ArrayLike) -> tuple[np.ndarray, Pushforward, Pullback]:
         lin = VariationalLinearization(self, theta)
         return lin.y, lin.jvp, lin.pullback
 
-    def linearize_second_order(self, theta):
+    def linearize_second_order(self, theta: ArrayLike
+                               ) -> tuple[np.ndarray, Pushforward, Pullback, Curvature]:
         """G(θ), jvp, pullback and ``curvature`` (w ↦ the action of Σ_i w_i ∇²G_i(θ)
         [+ c JᵀJ]) by second-order adjoints: :mod:`bayesinv.fem.variational_derivatives`."""
         lin = VariationalLinearization(self, theta)
@@ -379,12 +318,12 @@ class VariationalForwardMap(ForwardMap):
                 "no basis" if basis is None else basis)
 
     @property
-    def parameter_function_space(self):
+    def parameter_function_space(self) -> Any:
         """The dolfinx space of m."""
         return self._param.space
 
     @property
-    def parameter_space(self):
+    def parameter_space(self) -> Any:
         """Where θ lives, for priors, credible sets and the samplers' output: the package's P1
         :class:`~bayesinv.fem.LagrangeSpace` when θ are P1 nodal values on a simplex
         :class:`~bayesinv.fem.Domain`, else a :class:`DofSpace` (dof coordinates of m's
@@ -400,6 +339,6 @@ class VariationalForwardMap(ForwardMap):
             self._dof_space = DofSpace(self._param.space)
         return self._dof_space
 
-    def parameter_values(self, theta) -> np.ndarray:
+    def parameter_values(self, theta: ArrayLike) -> np.ndarray:
         """The dof values m = Φ(E θ) of the parameter field."""
         return self.link(self._param.values(self._check_theta(theta)))

@@ -23,7 +23,7 @@ from numpy.typing import ArrayLike
 from .._validation import real_array
 from ..errors import InvalidArgumentError
 from ..forward.base import ForwardMap, SolveCounts
-from ..likelihood import LikelihoodEvaluation
+from ..likelihood import EvaluatedLikelihood, LikelihoodEvaluation
 from ..protocols import ForwardMapProtocol, LikelihoodProtocol, Pullback, Pushforward, Seed
 
 
@@ -109,7 +109,7 @@ class StackedForwardMap(ForwardMap):
         return out
 
 
-class JointLikelihood:
+class JointLikelihood(EvaluatedLikelihood):
     """ℓ = Σ_k ℓ_k for independent data sets (module docstring).
 
     Parameters
@@ -119,6 +119,8 @@ class JointLikelihood:
         unknown-σ components (:class:`~.noise.UnknownNoiseLikelihood`) each get their own σ,
         which must then have distinct ``name``.
     """
+
+    forward: StackedForwardMap
 
     def __init__(self, likelihoods: Iterable[LikelihoodProtocol]) -> None:
         likelihoods = list(likelihoods)
@@ -135,10 +137,6 @@ class JointLikelihood:
         self.components = likelihoods
         self.forward = StackedForwardMap([like.forward for like in likelihoods])
         self.data = np.concatenate([like.data for like in likelihoods])
-
-    @property
-    def num_observations(self) -> int:
-        return self.data.shape[0]
 
     @property
     def noise_std(self) -> float:
@@ -166,17 +164,6 @@ class JointLikelihood:
         prediction = np.concatenate([ev.prediction for ev in evs])
         return LikelihoodEvaluation(loglik, _total(ev.grad for ev in evs) if grad else None,
                                     prediction)
-
-    def logpdf(self, theta: ArrayLike) -> float:
-        return self.evaluate(theta).loglik
-
-    def value_and_grad(self, theta: ArrayLike) -> tuple[float, np.ndarray]:
-        ev = self.evaluate(theta, grad=True)
-        assert ev.grad is not None  # requested
-        return ev.loglik, ev.grad
-
-    def pointwise_logpdf(self, theta: ArrayLike) -> np.ndarray:
-        return self.pointwise_from_prediction(self.forward(theta))
 
     def simulate_from_prediction(self, prediction: ArrayLike, rng: Seed = None) -> np.ndarray:
         rng = np.random.default_rng(rng)

@@ -75,6 +75,16 @@ class WhitenedPrior:
                 f"got shape {xi.shape}")
         return xi
 
+    def check_single_latent(self, xi: ArrayLike, name: str = "xi") -> np.ndarray:
+        """``xi`` as one latent vector (no batch): a C-contiguous float array of shape
+        (latent_dim,), for priors whose transport takes one ξ at a time."""
+        xi = self.check_latent(xi, name)
+        if xi.ndim != 1:
+            raise InvalidArgumentError(
+                f"{name} must be a single latent vector of shape ({self.latent_dim},) here, got "
+                f"shape {xi.shape}")
+        return np.ascontiguousarray(xi)
+
     def sample_latent(self, rng: Seed = None, size: int | None = None) -> np.ndarray:
         """ξ ~ N(0, I): shape (latent_dim,) or (size, latent_dim)."""
         rng = np.random.default_rng(rng)

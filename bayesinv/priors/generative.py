@@ -186,12 +186,7 @@ class GenerativePrior(WhitenedPrior):
     # -- the transport θ = g(z) and its derivatives -----------------------------------------------
 
     def _latent(self, xi) -> np.ndarray:
-        xi = self.check_latent(xi)
-        if xi.ndim != 1:
-            raise InvalidArgumentError(
-                f"xi must be a single latent vector of shape ({self.latent_dim},) here, got "
-                f"shape {xi.shape}")
-        return np.ascontiguousarray(xi[None, :])
+        return self.check_single_latent(xi)[None, :]
 
     def _to_mesh(self, out: np.ndarray) -> np.ndarray:
         return out if self.permutation is None else out[..., self.permutation]

@@ -222,12 +222,7 @@ class NeuralFieldPrior(WhitenedPrior):
     # -- the transport θ = T(ξ) and its derivatives ----------------------------------------------
 
     def _weights(self, xi) -> np.ndarray:
-        xi = self.check_latent(xi)
-        if xi.ndim != 1:
-            raise InvalidArgumentError(
-                f"xi must be a single latent vector of shape ({self.latent_dim},) here, got "
-                f"shape {xi.shape}")
-        return np.ascontiguousarray(xi)
+        return self.check_single_latent(xi)
 
     def map_start(self) -> np.ndarray:
         """A fixed prior draw of the weights: ξ = 0 is a saddle point of the posterior for odd

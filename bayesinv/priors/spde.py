@@ -51,10 +51,8 @@ where R Rᵀ = M turns ξ into the load vector of white noise (R ξ ~ N(0, M)). 
   S = A(M⁻¹A)^{β−1}, and log det C = 2n log c + (2β − 1) log det M − 2β log det A, all from
   the two sparse factorisations.
 
-**Parameters.** Either (ν, ℓ, σ²): κ = √(8ν)/ℓ and c from σ² by the formula above, with β
-determined by ν = 2β − d/2 (so ν ∈ {1, 3, …} in 2-d, {1/2, 5/2, …} in 3-d); or hIPPYlib's
-(γ, δ) with the operator γ(κ² − Δ) = γ(−Δ) + δ, i.e. κ² = δ/γ and c = γ^{−β}, so that
-σ² = Γ(ν)/(Γ(2β)(4π)^{d/2}κ^{2ν}γ^{2β}); or (κ, β, σ²) directly.
+**Parameters.** Either (ν, ℓ, σ²), hIPPYlib's (γ, δ) or (κ, β, σ²) directly; the conversions
+and the Robin rule are :mod:`bayesinv.priors.spde_parameters` (re-exported here).
 
 References
 ----------
@@ -90,35 +88,16 @@ from ..errors import InvalidArgumentError
 from ..linalg import SparseCholesky
 from .base import WhitenedPrior
 from .kernels import MaternKernel
+from .spde_parameters import (
+    ROBIN_FACTOR,
+    beta_from_nu,
+    hippylib_operator,
+    matern_operator,
+    matern_variance_constant,
+    robin_coefficient,
+)
 
-#: b = ROBIN_FACTOR[β] · κ for ``robin=True`` (β > 2 uses the β = 2 value). β = 1: Daon &
-#: Stadler's 1/1.42 (hIPPYlib's value). β = 2: 0.35, measured: on the unit square (128²,
-#: ℓ = 0.1 and 0.2) the root-mean-square deviation of Var θ(x)/σ² − 1 along a line from the
-#: boundary to the centre is smallest near b = 0.35κ (0.033 and 0.041; 0.30 for b = 0), and
-#: near b = 0.67κ for β = 1, close to 1/1.42 = 0.70 (``benchmarks/priors.py`` reruns the scan).
-ROBIN_FACTOR = {1: 1.0 / 1.42, 2: 0.35}
-
-
-def matern_variance_constant(nu: float, kappa: float, spatial_dim: int) -> float:
-    """σ²/c² = Γ(ν) / (Γ(ν + d/2) (4π)^{d/2} κ^{2ν}), the marginal variance of the solution
-    of (κ² − Δ)^{(ν + d/2)/2} θ = 𝒲 on R^d."""
-    d = spatial_dim
-    return math.exp(math.lgamma(nu) - math.lgamma(nu + d / 2) - (d / 2) * math.log(4 * math.pi)
-                    - 2 * nu * math.log(kappa))
-
-
-def beta_from_nu(nu: float, spatial_dim: int) -> int:
-    """β = (ν + d/2)/2, which must be a positive integer."""
-    nu = positive_float("nu", nu)
-    beta = (nu + spatial_dim / 2) / 2
-    if abs(beta - round(beta)) > 1e-12 or round(beta) < 1:
-        valid = ", ".join(f"{2 * b - spatial_dim / 2:g}" for b in (1, 2, 3) if
-                          2 * b - spatial_dim / 2 > 0)
-        raise InvalidArgumentError(
-            f"nu={nu} is not 2β − d/2 for an integer β >= 1 on a {spatial_dim}-d domain; "
-            f"the SPDE prior has ν in {{{valid}, ...}} (β = 1, 2, 3, ...); use a kernel prior "
-            f"(bayesinv.priors.kernels) for other ν")
-    return round(beta)
+__all__ = ["ROBIN_FACTOR", "WhittleMaternPrior", "beta_from_nu", "matern_variance_constant"]
 
 
 class WhittleMaternPrior(WhitenedPrior):
@@ -240,16 +219,7 @@ class WhittleMaternPrior(WhitenedPrior):
             True: b = ROBIN_FACTOR[β]·κ; False: b = 0 (Neumann); a float: b itself.
         mean : float, callable ``mean(x)`` or nodal values
         """
-        d = domain.dim
-        length_scale = positive_float("length_scale", length_scale)
-        if nu is not None and beta is not None:
-            raise InvalidArgumentError("give nu or beta, not both (ν = 2β − d/2)")
-        beta = beta_from_nu(nu, d) if nu is not None else (1 if beta is None else beta)
-        beta = integer_at_least("beta", beta, 1)
-        nu_ = 2 * beta - d / 2
-        if nu_ <= 0:
-            raise InvalidArgumentError(f"beta={beta} gives ν = {nu_} <= 0 on a {d}-d domain")
-        kappa = math.sqrt(8 * nu_) / length_scale
+        kappa, beta = matern_operator(domain.dim, length_scale, nu, beta)
         return cls._on_domain(domain, kappa=kappa, beta=beta, variance=variance, robin=robin,
                               mean=mean, noise=noise, backend=backend)
 
@@ -264,15 +234,7 @@ class WhittleMaternPrior(WhitenedPrior):
         κ = √(δ/γ), c = γ^{−β}; with β = 1 this is hIPPYlib's ``BiLaplacianPrior(Vh, γ, δ,
         robin_bc=True)`` (whose Robin coefficient is γκ/1.42, i.e. b = κ/1.42 here).
         """
-        gamma = positive_float("gamma", gamma)
-        delta = positive_float("delta", delta)
-        beta = integer_at_least("beta", beta, 1)
-        kappa = math.sqrt(delta / gamma)
-        nu = 2 * beta - domain.dim / 2
-        if nu <= 0:
-            raise InvalidArgumentError(f"beta={beta} gives ν = {nu} <= 0 on a {domain.dim}-d "
-                                       f"domain")
-        variance = gamma ** (-2 * beta) * matern_variance_constant(nu, kappa, domain.dim)
+        kappa, beta, variance = hippylib_operator(domain.dim, gamma, delta, beta)
         return cls._on_domain(domain, kappa=kappa, beta=beta, variance=variance, robin=robin,
                               mean=mean, noise=noise, backend=backend)
 
@@ -282,12 +244,7 @@ class WhittleMaternPrior(WhitenedPrior):
 
         kappa = positive_float("kappa", kappa)
         space = domain.parameter_space
-        if robin is True:
-            b = ROBIN_FACTOR.get(beta, ROBIN_FACTOR[2]) * kappa
-        elif robin is False or robin is None:
-            b = 0.0
-        else:
-            b = float(robin)
+        b = robin_coefficient(robin, beta, kappa)
         Mb = boundary_mass_matrix(space) if b > 0 else None
         return cls(space.mass_matrix, space.stiffness_matrix, kappa=kappa, beta=beta,
                    variance=variance, boundary_mass_matrix=Mb, robin_coefficient=b,
