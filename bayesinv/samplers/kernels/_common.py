@@ -33,13 +33,28 @@ constant the kernel needs (R, a packed low-rank approximation, or ``IDENTITY``).
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 import numba
 import numpy as np
+from numpy.typing import NDArray
 
 #: The "no preconditioner" marker (C = I) for functions taking R and R⁻¹.
-IDENTITY = np.empty((0, 0))
+IDENTITY: NDArray[np.float64] = np.empty((0, 0))
+
+
+class KernelState(Protocol):
+    """What every kernel's state (a NamedTuple: :class:`GradientState`, ``PCNState``, ...)
+    has: its position ξ, and its fields by name (what a checkpoint saves)."""
+
+    @property
+    def position(self) -> NDArray[np.float64]:
+        """ξ, the whitened position."""
+        ...
+
+    def _asdict(self) -> dict[str, Any]:
+        """The state's fields by name."""
+        ...
 
 
 class GradientState(NamedTuple):
