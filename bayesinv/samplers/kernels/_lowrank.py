@@ -32,7 +32,7 @@ def pack(vectors: np.ndarray, values: np.ndarray, mean: np.ndarray) -> np.ndarra
     return out
 
 
-def is_packed(P, k: int) -> bool:
+def is_packed(P: object, k: int) -> bool:
     """Whether P has the packed layout for dimension k."""
     return isinstance(P, np.ndarray) and P.ndim == 2 and P.shape[1] == k + 1
 
