@@ -111,6 +111,7 @@ class GPCNL(_LowRank, Method):
 
 
 #: method name → its variant with a low-rank Laplace preconditioner
-LOW_RANK_VARIANTS: dict[str, type[Method]] = {"ula": LowRankULA, "mala": LowRankMALA, "gpcn": GPCN, "gpcnl": GPCNL}
+LOW_RANK_VARIANTS: dict[str, type[Method]] = {"ula": LowRankULA, "mala": LowRankMALA,
+                                              "gpcn": GPCN, "gpcnl": GPCNL}
 
 __all__ = ["GPCN", "GPCNL", "LOW_RANK_VARIANTS", "LowRankMALA", "LowRankULA", "StepStats"]
