@@ -22,7 +22,7 @@ from ..errors import InvalidArgumentError
 from .kernels import _lowrank as lr
 from .kernels import gpcn, gpcnl, lrmala, lrula
 from .kernels._common import KernelState
-from .methods import MALA, ULA, Method, StepStats, WhitenedTarget, _initial_evaluation
+from .methods import MALA, ULA, LoglikStateMixin, Method, StepStats, WhitenedTarget
 
 
 class _LowRank:
@@ -65,7 +65,7 @@ class LowRankMALA(_LowRank, MALA):
     kernel = lrmala
 
 
-class GPCN(_LowRank, Method):
+class GPCN(_LowRank, LoglikStateMixin, Method):
     """Generalised pCN with the Laplace reference (:mod:`.kernels.gpcn`); scale ``beta``.
 
     A failed forward solve is a rejected proposal, counted in ``diverging``.
@@ -77,19 +77,14 @@ class GPCN(_LowRank, Method):
     target_accept = 0.25
     max_parameter = 1.0
 
-    def init(self, position: NDArray[np.float64]
-             ) -> tuple[KernelState, NDArray[np.float64] | None]:
-        ev = _initial_evaluation(self.target, position, grad=False)
-        return gpcn.init(position, ev.loglik, self.packed), ev.prediction
+    def _loglik_state(self, position: NDArray[np.float64], loglik: float) -> KernelState:
+        return gpcn.init(position, loglik, self.packed)
 
     def _state_from(self, position: NDArray[np.float64], logdensity: float,
                     grad: NDArray[np.float64] | None = None) -> KernelState:
         loglik = float(position @ position) * 0.5 + logdensity
         return gpcn.init(position, loglik, self.packed)
 
-    def state_from_arrays(self, arrays: dict[str, np.ndarray]) -> KernelState:
-        return gpcn.init(np.asarray(arrays["position"], float), float(arrays["loglik"]),
-                         self.packed)
 
 
 class GPCNL(_LowRank, Method):

@@ -191,7 +191,31 @@ class PCNL(Method):
     max_parameter = 2.0
 
 
-class PCN(Method):
+class LoglikStateMixin:
+    """For a method whose kernel state caches the log-likelihood ℓ (pCN, gpCN): its state at
+    the initial position and its state restored from a checkpoint are built from ℓ by the
+    method's ``_loglik_state``."""
+
+    target: WhitenedTarget
+
+    def _loglik_state(self, position: NDArray[np.float64], loglik: float) -> KernelState:
+        """The kernel state at ``position`` with log-likelihood ``loglik``."""
+        raise NotImplementedError
+
+    def init(self, position: NDArray[np.float64]
+             ) -> tuple[KernelState, NDArray[np.float64] | None]:
+        """Kernel state at ``position`` (one target evaluation, no gradient) and the
+        prediction there."""
+        ev = _initial_evaluation(self.target, position, grad=False)
+        return self._loglik_state(position, ev.loglik), ev.prediction
+
+    def state_from_arrays(self, arrays: dict[str, np.ndarray]) -> KernelState:
+        """The state saved by :meth:`Method.state_to_arrays`."""
+        return self._loglik_state(np.asarray(arrays["position"], float),
+                                  float(arrays["loglik"]))
+
+
+class PCN(LoglikStateMixin, Method):
     """Preconditioned Crank–Nicolson (:mod:`~bayesinv.samplers.kernels.pcn`).
 
     A failed forward solve is a rejected proposal, counted in ``diverging``.
@@ -203,17 +227,12 @@ class PCN(Method):
     target_accept = 0.25
     max_parameter = 1.0
 
+    def _loglik_state(self, position: NDArray[np.float64], loglik: float) -> KernelState:
+        return pcn.init(position, loglik)
+
     def _state_from(self, position: NDArray[np.float64], logdensity: float,
                     grad: NDArray[np.float64] | None = None) -> KernelState:
         return pcn.init(position, float(loglik_from_logdensity(logdensity, position)))
-
-    def init(self, position: NDArray[np.float64]
-             ) -> tuple[KernelState, NDArray[np.float64] | None]:
-        ev = _initial_evaluation(self.target, position, grad=False)
-        return pcn.init(position, ev.loglik), ev.prediction
-
-    def state_from_arrays(self, arrays: dict[str, np.ndarray]) -> KernelState:
-        return pcn.init(np.asarray(arrays["position"], float), float(arrays["loglik"]))
 
 
 class RWM(Method):

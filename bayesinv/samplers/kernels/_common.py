@@ -78,9 +78,23 @@ class MetropolisInfo(NamedTuple):
 
 
 @numba.njit(cache=True)
+def gradient_init(position, logdensity, grad):
+    """The :class:`GradientState` at x: the ``init`` of ULA, MALA, pCN-Langevin and low-rank
+    MALA."""
+    return GradientState(position, logdensity, grad)
+
+
+@numba.njit(cache=True)
 def state_logdensity(state):
     """log π at a :class:`GradientState` (or any state with a ``logdensity`` field)."""
     return state.logdensity
+
+
+@numba.njit(cache=True)
+def loglik_state_logdensity(state):
+    """log π(ξ) = ℓ − ½|ξ|² at a state caching the log-likelihood ``loglik`` (pCN, gpCN,
+    delayed acceptance): their ``logdensity``, the ``lp`` statistic."""
+    return state.loglik - 0.5 * (state.position @ state.position)
 
 
 @numba.njit(cache=True)
@@ -108,6 +122,14 @@ def preconditioned_langevin_proposal(position, grad, step_size, sqrt_precond, rn
     noise = rng.standard_normal(position.shape[0])
     drift = sqrt_precond @ (sqrt_precond.T @ grad)
     return position + step_size * drift + np.sqrt(2.0 * step_size) * (sqrt_precond @ noise)
+
+
+@numba.njit(cache=True)
+def langevin_propose(state, step_size, sqrt_precond, inv_sqrt_precond, rng):
+    """y = x + δ C ∇log π(x) + √(2δ) R η from a :class:`GradientState` (pass ``IDENTITY``
+    for C = I): the ``propose`` of ULA and MALA."""
+    return preconditioned_langevin_proposal(state.position, state.grad, step_size,
+                                            sqrt_precond, rng)
 
 
 @numba.njit(cache=True)

@@ -30,7 +30,12 @@ from typing import NamedTuple
 import numba
 import numpy as np
 
-from ._common import MetropolisInfo, metropolis_accept, metropolis_update
+from ._common import (
+    MetropolisInfo,
+    loglik_state_logdensity,
+    metropolis_accept,
+    metropolis_update,
+)
 
 
 class DAState(NamedTuple):
@@ -49,10 +54,8 @@ def init(position, loglik, surrogate_loglik, full_solves=1.0, surrogate_solves=1
     return DAState(position, loglik, surrogate_loglik, full_solves, surrogate_solves)
 
 
-@numba.njit(cache=True)
-def logdensity(state):
-    """log π(ξ) = ℓ − ½|ξ|² (the ``lp`` statistic)."""
-    return state.loglik - 0.5 * (state.position @ state.position)
+#: log π(ξ) = ℓ − ½|ξ|² at a state (the ``lp`` statistic).
+logdensity = loglik_state_logdensity
 
 
 uses_gradient = False

@@ -25,7 +25,7 @@ import numba
 import numpy as np
 
 from . import _lowrank as lr
-from ._common import MetropolisInfo, metropolis_update, value_step
+from ._common import MetropolisInfo, loglik_state_logdensity, metropolis_update, value_step
 
 uses_gradient = False
 
@@ -46,10 +46,8 @@ def init(position, loglik, P):
     return GPCNState(position, loglik, lr.reference_potential(P, position, loglik))
 
 
-@numba.njit(cache=True)
-def logdensity(state):
-    """log π(ξ) = ℓ − ½|ξ|² (the ``lp`` statistic)."""
-    return state.loglik - 0.5 * (state.position @ state.position)
+#: log π(ξ) = ℓ − ½|ξ|² at a state (the ``lp`` statistic).
+logdensity = loglik_state_logdensity
 
 
 @numba.njit(cache=True)

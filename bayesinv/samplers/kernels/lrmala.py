@@ -21,6 +21,7 @@ from . import _lowrank as lr
 from ._common import (
     GradientState,
     all_finite,
+    gradient_init,
     gradient_step,
     metropolis_update,
     state_logdensity,
@@ -31,11 +32,8 @@ uses_gradient = True
 
 #: log π at a state (the ``lp`` statistic).
 logdensity = state_logdensity
-
-
-@numba.njit(cache=True)
-def init(position, logdensity, grad):
-    return LowRankMALAState(position, logdensity, grad)
+#: the state (x, log π(x), ∇log π(x))
+init = gradient_init
 
 
 @numba.njit(cache=True)

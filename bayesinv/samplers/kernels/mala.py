@@ -26,10 +26,11 @@ from ._common import (
     GradientState,
     MetropolisInfo,
     all_finite,
+    gradient_init,
     gradient_step,
+    langevin_propose,
     langevin_transition_logpdf,
     metropolis_update,
-    preconditioned_langevin_proposal,
     state_logdensity,
 )
 
@@ -41,18 +42,10 @@ uses_gradient = True
 
 #: log π at a state (the ``lp`` statistic).
 logdensity = state_logdensity
-
-
-@numba.njit(cache=True)
-def init(position, logdensity, grad):
-    return MALAState(position, logdensity, grad)
-
-
-@numba.njit(cache=True)
-def propose(state, step_size, sqrt_precond, inv_sqrt_precond, rng):
-    """y = x + δ C ∇log π(x) + √(2δ) R η (pass ``IDENTITY`` for C = I)."""
-    return preconditioned_langevin_proposal(state.position, state.grad, step_size,
-                                            sqrt_precond, rng)
+#: the state (x, log π(x), ∇log π(x))
+init = gradient_init
+#: y = x + δ C ∇log π(x) + √(2δ) R η (pass ``IDENTITY`` for C = I): ULA's proposal
+propose = langevin_propose
 
 
 @numba.njit(cache=True)

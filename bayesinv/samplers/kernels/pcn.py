@@ -16,7 +16,7 @@ from typing import NamedTuple
 import numba
 import numpy as np
 
-from ._common import MetropolisInfo, metropolis_update, value_step
+from ._common import MetropolisInfo, loglik_state_logdensity, metropolis_update, value_step
 
 uses_gradient = False
 
@@ -37,10 +37,8 @@ def init(position, loglik):
     return PCNState(position, loglik)
 
 
-@numba.njit(cache=True)
-def logdensity(state):
-    """log π(ξ) = ℓ − ½|ξ|² at a state (the ``lp`` statistic)."""
-    return state.loglik - 0.5 * (state.position @ state.position)
+#: log π(ξ) = ℓ − ½|ξ|² at a state (the ``lp`` statistic).
+logdensity = loglik_state_logdensity
 
 
 @numba.njit(cache=True)

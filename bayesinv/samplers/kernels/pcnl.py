@@ -40,6 +40,7 @@ from ._common import (
     MetropolisInfo,
     all_finite,
     crank_nicolson_langevin_proposal,
+    gradient_init,
     gradient_step,
     loglik_from_logdensity,
     metropolis_update,
@@ -54,11 +55,8 @@ uses_gradient = True
 
 #: log π at a state (the ``lp`` statistic).
 logdensity = state_logdensity
-
-
-@numba.njit(cache=True)
-def init(position, logdensity, grad):
-    return PCNLState(position, logdensity, grad)
+#: the state (x, log π(x), ∇log π(x))
+init = gradient_init
 
 
 @numba.njit(cache=True)

@@ -35,8 +35,9 @@ from ._common import (
     GradientState,
     MetropolisInfo,
     all_finite,
+    gradient_init,
     gradient_step,
-    preconditioned_langevin_proposal,
+    langevin_propose,
     state_logdensity,
 )
 
@@ -54,18 +55,10 @@ class ULAInfo(NamedTuple):
 
 #: log π at a state (the ``lp`` statistic).
 logdensity = state_logdensity
-
-
-@numba.njit(cache=True)
-def init(position, logdensity, grad):
-    return ULAState(position, logdensity, grad)
-
-
-@numba.njit(cache=True)
-def propose(state, step_size, sqrt_precond, inv_sqrt_precond, rng):
-    """x + δ C ∇log π(x) + √(2δ) R η (R = ``IDENTITY``: plain ULA)."""
-    return preconditioned_langevin_proposal(state.position, state.grad, step_size,
-                                            sqrt_precond, rng)
+#: the state (x, log π(x), ∇log π(x))
+init = gradient_init
+#: x + δ C ∇log π(x) + √(2δ) R η (R = ``IDENTITY``: plain ULA)
+propose = langevin_propose
 
 
 @numba.njit(cache=True)
