@@ -46,16 +46,16 @@ from ..forward.linear import LinearForwardMap
 from ..likelihood import GaussianLikelihood
 from ..priors.gaussian import GaussianPrior
 from . import adaptation
-from .kernels._common import KernelState, MetropolisInfo, loglik_from_logdensity
+from .kernels._common import (
+    KernelState,
+    LogDensity,
+    LogDensityAndGrad,
+    MetropolisInfo,
+    loglik_from_logdensity,
+)
 
 if TYPE_CHECKING:
     from ..posterior import Posterior, TargetEvaluation
-
-#: a compiled target's log density and gradient, ``(x, args) -> (log π(x), ∇log π(x))``
-LogDensityAndGrad = Callable[[NDArray[np.float64], tuple[Any, ...]],
-                             tuple[float, NDArray[np.float64]]]
-#: a compiled target's log density alone, ``(x, args) -> log π(x)``
-LogDensity = Callable[[NDArray[np.float64], tuple[Any, ...]], float]
 
 
 class CompiledTarget(NamedTuple):

@@ -23,6 +23,7 @@ import numpy as np
 
 from ._common import (
     IDENTITY,
+    FloatArray,
     GradientState,
     MetropolisInfo,
     all_finite,
@@ -49,8 +50,9 @@ propose = langevin_propose
 
 
 @numba.njit(cache=True)
-def log_acceptance_ratio(state, proposal, logdensity, grad, step_size, sqrt_precond,
-                         inv_sqrt_precond):
+def log_acceptance_ratio(state: GradientState, proposal: FloatArray, logdensity: float,
+                         grad: FloatArray, step_size: float, sqrt_precond: FloatArray,
+                         inv_sqrt_precond: FloatArray) -> float:
     """log α(x, y) for the current state x and a proposal y with log π(y), ∇log π(y)."""
     forward = langevin_transition_logpdf(proposal, state.position, state.grad, step_size,
                                          sqrt_precond, inv_sqrt_precond)
@@ -60,8 +62,10 @@ def log_acceptance_ratio(state, proposal, logdensity, grad, step_size, sqrt_prec
 
 
 @numba.njit(cache=True)
-def accept(state, proposal, logdensity, loglik, grad, step_size, sqrt_precond,
-           inv_sqrt_precond, rng):
+def accept(state: GradientState, proposal: FloatArray, logdensity: float, loglik: float,
+           grad: FloatArray, step_size: float, sqrt_precond: FloatArray,
+           inv_sqrt_precond: FloatArray, rng: np.random.Generator
+          ) -> tuple[GradientState, MetropolisInfo]:
     """Metropolis–Hastings test of an evaluated proposal (one uniform drawn, always)."""
     ok = np.isfinite(logdensity) and all_finite(grad)
     log_ratio = -np.inf

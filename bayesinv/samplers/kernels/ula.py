@@ -32,6 +32,7 @@ import numba
 import numpy as np
 
 from ._common import (
+    FloatArray,
     GradientState,
     MetropolisInfo,
     all_finite,
@@ -62,7 +63,8 @@ propose = langevin_propose
 
 
 @numba.njit(cache=True)
-def update(state, proposal, logdensity, grad):
+def update(state: GradientState, proposal: FloatArray, logdensity: float, grad: FloatArray
+          ) -> tuple[GradientState, ULAInfo]:
     """Move to the proposal unless its evaluation is non-finite (then flag a divergence)."""
     if np.isfinite(logdensity) and all_finite(grad) and all_finite(proposal):
         return ULAState(proposal, logdensity, grad), ULAInfo(False)
@@ -70,8 +72,10 @@ def update(state, proposal, logdensity, grad):
 
 
 @numba.njit(cache=True)
-def accept(state, proposal, logdensity, loglik, grad, step_size, sqrt_precond,
-           inv_sqrt_precond, rng):
+def accept(state: GradientState, proposal: FloatArray, logdensity: float, loglik: float,
+           grad: FloatArray, step_size: float, sqrt_precond: FloatArray,
+           inv_sqrt_precond: FloatArray, rng: np.random.Generator
+          ) -> tuple[GradientState, MetropolisInfo]:
     """The protocol's second half: :func:`update`, reported as a MetropolisInfo (acceptance 1
     for a step taken, 0 and ``diverging`` for a non-finite evaluation; no uniform drawn)."""
     new, info = update(state, proposal, logdensity, grad)
