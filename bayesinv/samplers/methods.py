@@ -138,8 +138,9 @@ class Method:
 
     def state_from_arrays(self, arrays: dict[str, np.ndarray]) -> KernelState:
         """The state saved by :meth:`state_to_arrays`."""
-        fields: dict[str, Any] = {k: (float(v) if np.ndim(v) == 0 else np.asarray(v, dtype=float))
-                  for k, v in arrays.items()}
+        fields: dict[str, Any] = {
+            k: (float(v) if np.ndim(v) == 0 else np.asarray(v, dtype=float))
+            for k, v in arrays.items()}
         return self._state_from(**{"position": fields.pop("position"), **fields})
 
 
