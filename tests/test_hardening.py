@@ -543,6 +543,13 @@ def _more_draws_with_a_recomputed_checksum(meta, arrays):
     meta["checksum"] = ckpt._checksum(meta, arrays)
 
 
+def _no_total_with_a_recomputed_checksum(meta, arrays):
+    from bayesinv.samplers import checkpoint as ckpt
+
+    del meta["run"]["total"]
+    meta["checksum"] = ckpt._checksum(meta, arrays)
+
+
 CHECKPOINT_DAMAGE = [
     ("truncated", lambda p: p.write_bytes(p.read_bytes()[:300]),
      "is damaged or not a bayesinv file (BadZipFile: File is not a zip file)"),
@@ -553,6 +560,9 @@ CHECKPOINT_DAMAGE = [
     ("35 draws for 20", lambda p: _rewrite(p, _more_draws_with_a_recomputed_checksum),
      "is damaged or not a bayesinv file (chain 0: 35 buffered 'xi' draws, the metadata says "
      "20)"),
+    ("no total steps", lambda p: _rewrite(p, _no_total_with_a_recomputed_checksum),
+     "is damaged or not a bayesinv file (the run shape is warmup=0, thin=1, total=None; "
+     "expected integers with warmup >= 0 and thin >= 1)"),
     ("an older format", lambda p: _rewrite(p, lambda m, a: m.update(format=1)),
      "is damaged or not a bayesinv file (format version 1, this bayesinv reads 2)"),
     ("a byte flipped in the metadata", lambda p: p.write_bytes(p.read_bytes().replace(

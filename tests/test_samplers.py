@@ -15,7 +15,7 @@ from bayesinv import (
 )
 from bayesinv.samplers.options import Tuning
 from bayesinv.samplers.tuning import gauss_newton_hessian, gauss_newton_max_eigenvalue
-from bayesinv.testing import check_moments
+from bayesinv.testing import check_moments, linear_gaussian
 
 
 @pytest.fixture(scope="module")
@@ -195,3 +195,13 @@ def test_bad_likelihood_arguments(problem):
         bayesinv.GaussianLikelihood(G, problem.data[:5], 0.1)
     with pytest.raises(InvalidArgumentError, match="prior dimension 3 does not match"):
         bayesinv.Posterior(bayesinv.GaussianPrior(np.eye(3)), problem.likelihood)
+
+
+def test_exact_draws_name_a_failed_evaluation_at_zero():
+    # data so large that |Y − G(0)|²/σ² overflows: the log density at ξ = 0 is not finite, so
+    # its gradient is missing; the exact posterior mean must say so, not fail in a matmul
+    problem = linear_gaussian(dim=4, num_observations=3, noise_std=1e-3, seed=0)
+    like = bayesinv.GaussianLikelihood(problem.forward, np.full(3, 1e200), 1e-3)
+    posterior = bayesinv.Posterior(problem.prior, like)
+    with pytest.raises(ForwardSolveError, match="gradient of the log density at ξ = 0"):
+        bayesinv.sample_exact(posterior, draws=5, chains=1, seed=0)

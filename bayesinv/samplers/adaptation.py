@@ -45,14 +45,15 @@ class DualAveragingState(NamedTuple):
 
 
 @numba.njit(cache=True)
-def init(initial_value):
+def init(initial_value: float) -> DualAveragingState:
     """Dual-averaging state starting from ε₀ = ``initial_value``."""
     log0 = np.log(initial_value)
     return DualAveragingState(log0, log0, 0.0, 0.0, np.log(10.0) + log0)
 
 
 @numba.njit(cache=True)
-def update(state, acceptance, target, log_max):
+def update(state: DualAveragingState, acceptance: float, target: float, log_max: float
+           ) -> DualAveragingState:
     """One dual-averaging update after a warm-up step with acceptance probability ``acceptance``."""
     t = state.iteration + 1.0
     w = 1.0 / (t + T0)
@@ -65,7 +66,8 @@ def update(state, acceptance, target, log_max):
 
 
 @numba.njit(cache=True)
-def warmup_step(state, acceptance, target, log_max, is_last):
+def warmup_step(state: DualAveragingState, acceptance: float, target: float, log_max: float,
+                is_last: bool) -> tuple[DualAveragingState, float]:
     """Update, and return the parameter for the next step: ε_t, or ε̄_t after the last one."""
     state = update(state, acceptance, target, log_max)
     if is_last:
@@ -74,7 +76,8 @@ def warmup_step(state, acceptance, target, log_max, is_last):
 
 
 @numba.njit(cache=True)
-def schedule(state, acceptance, target, log_max, iteration, warmup):
+def schedule(state: DualAveragingState, acceptance: float, target: float, log_max: float,
+             iteration: int, warmup: int) -> tuple[DualAveragingState, float]:
     """The warm-up schedule both loops follow after warm-up step ``iteration`` (0-based).
 
     Dual averaging runs over the whole warm-up, restarting once from the current ε̄ half-way

@@ -32,10 +32,15 @@ the result's attributes ``method_choice`` ("auto") and ``method_reason``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from ..forward.base import ForwardMap
+from ..protocols import ForwardMapProtocol
 from .exact import is_linear_gaussian
 from .gibbs import blocks_of
+
+if TYPE_CHECKING:
+    from ..posterior import Posterior
 
 #: warm-up steps of an automatically chosen Markov chain when ``warmup`` is not given
 DEFAULT_WARMUP = 500
@@ -55,20 +60,20 @@ class MethodChoice:
 
     method: str
     reason: str
-    settings: dict = field(default_factory=dict)
+    settings: dict[str, Any] = field(default_factory=dict)
 
     @property
-    def attrs(self) -> dict:
+    def attrs(self) -> dict[str, str]:
         """The result attributes that record the choice."""
         return {"method_choice": "auto", "method_reason": self.reason}
 
 
-def _has_pullback(forward) -> bool:
+def _has_pullback(forward: ForwardMapProtocol) -> bool:
     return forward.has_jvp or (
         type(forward).value_and_pullback is not ForwardMap.value_and_pullback)
 
 
-def choose_method(posterior, given: dict | None = None) -> MethodChoice:
+def choose_method(posterior: Posterior, given: dict[str, Any] | None = None) -> MethodChoice:
     """The method for ``sample(posterior)`` without ``method=`` (see the module docstring).
 
     Parameters

@@ -12,12 +12,15 @@ where a run was split into blocks.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from .._rowwise import rowwise
 from . import adaptation
 from .compiled import CompiledTarget, evaluation_for, is_kept, run_segment
+from .kernels._common import KernelState
 from .methods import Method
 
 #: what is kept per draw: position, lp, acceptance rate, divergence, scale, prediction G(θ),
@@ -30,19 +33,24 @@ class Chain:
     """One chain's complete state: what a checkpoint saves."""
 
     rng: np.random.Generator
-    state: object
+    state: KernelState
     parameter: float
     adapt_state: adaptation.DualAveragingState
     iteration: int = 0
     num_divergent: int = 0
     acceptance_sum: float = 0.0
-    prediction: np.ndarray | None = None
-    buffer: dict = field(default_factory=lambda: {k: [] for k in DRAW_KEYS})
+    prediction: NDArray[np.float64] | None = None
+    #: per key of ``DRAW_KEYS``, the blocks of kept draws not yet written out (a None block:
+    #: nothing recorded for that key, e.g. no prediction or no hyperparameters)
+    buffer: dict[str, list[Any]] = field(default_factory=lambda: {k: [] for k in DRAW_KEYS})
 
     def buffered(self) -> int:
+        """How many kept draws the buffer holds."""
         return sum(len(a) for a in self.buffer["lp"])
 
-    def take(self, key, count=None):
+    def take(self, key: str, count: int | None = None) -> np.ndarray | None:
+        """The buffered draws of ``key`` as one array (the first ``count``), or None when a
+        block has none."""
         parts = self.buffer[key]
         if not parts or any(p is None for p in parts):
             return None
@@ -73,9 +81,11 @@ def num_kept(start: int, stop: int, warmup: int, thin: int) -> int:
     return 0 if first >= stop else (stop - 1 - first) // thin + 1
 
 def advance_interpreted(run: RunSettings, chain: Chain, stop: int) -> None:
+    """Advance ``chain`` to iteration ``stop`` with the interpreted loop (Python target);
+    kept draws go to its buffer."""
     method = run.method
     log_max = float(np.log(method.max_parameter))
-    rows = {k: [] for k in DRAW_KEYS}
+    rows: dict[str, list[Any]] = {k: [] for k in DRAW_KEYS}
     for i in range(chain.iteration, stop):
         chain.state, stats, prediction = method.step(chain.state, chain.parameter, chain.rng)
         if prediction is not None:
@@ -105,7 +115,12 @@ def advance_interpreted(run: RunSettings, chain: Chain, stop: int) -> None:
 
 
 def advance_compiled(run: RunSettings, chain: Chain, stop: int) -> None:
+    """Advance ``chain`` to iteration ``stop`` with the compiled loop
+    (:func:`.compiled.run_segment`); kept draws go to its buffer."""
     method, target = run.method, run.compiled
+    if target is None:
+        raise ValueError("advance_compiled needs a compiled target, but run.compiled is None "
+                         "(a Python target runs in advance_interpreted)")
     n = num_kept(chain.iteration, stop, run.warmup, run.thin)
     k = chain.state.position.shape[0]
     out = {"xi": np.empty((n, k)), "lp": np.empty(n), "acceptance_rate": np.empty(n),
@@ -127,10 +142,12 @@ def advance_compiled(run: RunSettings, chain: Chain, stop: int) -> None:
             None if target.predict is None else rowwise(target.predict, out["xi"][:kept]))
 
 
-def stack_draws(chains: list[Chain], count: int | None = None) -> dict:
+def stack_draws(chains: list[Chain], count: int | None = None
+                ) -> dict[str, np.ndarray | None]:
     """Stack the chains' buffered draws (the first ``count`` of each) to (chain, draw, ...)."""
-    out = {}
+    out: dict[str, np.ndarray | None] = {}
     for key in DRAW_KEYS:
         parts = [c.take(key, count) for c in chains]
-        out[key] = None if any(p is None for p in parts) else np.stack(parts)
+        arrays = [p for p in parts if p is not None]
+        out[key] = np.stack(arrays) if len(arrays) == len(parts) else None
     return out

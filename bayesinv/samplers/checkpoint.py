@@ -28,7 +28,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, Protocol, overload
 
 import numpy as np
 import scipy.sparse as sp
@@ -39,10 +41,19 @@ from . import adaptation
 from .chains import DRAW_KEYS, Chain, RunSettings, num_kept
 from .methods import Method
 
+if TYPE_CHECKING:
+    from ..posterior import Posterior
+
 FORMAT_VERSION = 2
 
 
-def _update(h, value) -> None:
+class _Hash(Protocol):
+    """What :func:`_update` uses of a :mod:`hashlib` object."""
+
+    def update(self, data: bytes, /) -> None: ...
+
+
+def _update(h: _Hash, value: Any) -> None:
     """Feed a value (array, sparse matrix, number, string, None, sequence, dict) to a hash."""
     if value is None:
         h.update(b"None")
@@ -67,14 +78,14 @@ def _update(h, value) -> None:
         h.update(repr(value).encode())
 
 
-def digest(value) -> str:
+def digest(value: Any) -> str:
     """SHA-256 of a nested structure of arrays, numbers and strings."""
     h = hashlib.sha256()
     _update(h, value)
     return h.hexdigest()
 
 
-def problem_fingerprint(posterior) -> str:
+def problem_fingerprint(posterior: Posterior) -> str:
     """Digest of what defines the posterior: data, noise, forward map and prior."""
     prior, like = posterior.prior, posterior.likelihood
     forward = like.forward
@@ -89,27 +100,30 @@ def problem_fingerprint(posterior) -> str:
         if isinstance(getattr(forward, name, None), np.ndarray) or sp.issparse(
                 getattr(forward, name, None)):
             parts[f"forward.{name}"] = getattr(forward, name)
-    if callable(getattr(forward, "fingerprint", None)):  # the map's own account of itself
-        parts["forward.fingerprint"] = forward.fingerprint()
+    fingerprint = getattr(forward, "fingerprint", None)
+    if callable(fingerprint):  # the map's own account of itself
+        parts["forward.fingerprint"] = fingerprint()
     space = getattr(forward, "parameter_space", None)
     if space is not None and hasattr(space, "coordinates"):
         parts["forward.nodes"] = np.asarray(space.coordinates)
     for name in ("factor", "mean"):
         if isinstance(getattr(prior, name, None), np.ndarray):
             parts[f"prior.{name}"] = getattr(prior, name)
-    if callable(getattr(prior, "fingerprint", None)):  # e.g. a ScaledPrior's wrapped prior
-        parts["prior.fingerprint"] = prior.fingerprint()
+    fingerprint = getattr(prior, "fingerprint", None)
+    if callable(fingerprint):  # e.g. a ScaledPrior's wrapped prior
+        parts["prior.fingerprint"] = fingerprint()
     return digest(parts)
 
 
-def _checksum(meta: dict, arrays: dict) -> str:
+def _checksum(meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> str:
     """SHA-256 over the metadata (less its checksum) and every array (name, dtype, shape,
     bytes)."""
     body = {k: v for k, v in meta.items() if k != "checksum"}
     return digest({"meta": json.dumps(body, sort_keys=True), "arrays": dict(arrays)})
 
 
-def write(path, meta: dict, arrays: dict) -> None:
+def write(path: str | os.PathLike[str], meta: dict[str, Any], arrays: dict[str, Any]
+          ) -> None:
     """Write a checkpoint atomically (temporary file, fsync, ``os.replace``), with its
     format version and a SHA-256 checksum of its content in the metadata."""
     arrays = {k: np.asarray(v) for k, v in arrays.items()}
@@ -120,13 +134,26 @@ def write(path, meta: dict, arrays: dict) -> None:
         np.savez(f, **payload)
 
 
-def _damaged(path, why: str) -> CorruptFileError:
+def _damaged(path: str | os.PathLike[str], why: str) -> CorruptFileError:
     return CorruptFileError(
         f"{str(path)!r} is damaged or not a bayesinv file ({why}); delete it (a checkpoint: "
         f"the run then starts afresh) or restore it from a copy", path)
 
 
-def _load(path, *, arrays: bool):
+@overload
+def _load(path: str | os.PathLike[str], *, arrays: Literal[True]
+          ) -> tuple[dict[str, Any], dict[str, np.ndarray]]: ...
+
+
+@overload
+def _load(path: str | os.PathLike[str], *, arrays: Literal[False]
+          ) -> tuple[dict[str, Any], None]: ...
+
+
+def _load(path: str | os.PathLike[str], *, arrays: bool
+          ) -> tuple[dict[str, Any], dict[str, np.ndarray] | None]:
+    """(metadata, arrays or None) of a file written by :func:`write`, the metadata checked
+    for its format version and a checksum (the checksum itself is verified by :func:`read`)."""
     path = Path(path)
     try:
         with np.load(path, allow_pickle=False) as data:
@@ -149,14 +176,14 @@ def _load(path, *, arrays: bool):
     return meta, loaded
 
 
-def read_meta(path) -> dict:
+def read_meta(path: str | os.PathLike[str]) -> dict[str, Any]:
     """The metadata of a file written by :func:`write`, without loading (or verifying) its
     arrays. Raises :class:`~bayesinv.errors.CorruptFileError` naming the file when it cannot
     be read."""
     return _load(path, arrays=False)[0]
 
 
-def read(path) -> tuple[dict, dict]:
+def read(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """(metadata, arrays) of a checkpoint written by :func:`write`, verified: the checksum
     must match and a sampler checkpoint must be consistent (below). Raises
     :class:`~bayesinv.errors.CorruptFileError` naming the file otherwise."""
@@ -169,7 +196,8 @@ def read(path) -> tuple[dict, dict]:
     return meta, arrays
 
 
-def _check_chain_counts(path, meta: dict, arrays: dict) -> None:
+def _check_chain_counts(path: str | os.PathLike[str], meta: dict[str, Any],
+                        arrays: dict[str, np.ndarray]) -> None:
     """Each chain's kept draws (buffered + streamed) must be exactly those of its
     ``iteration`` steps under the run's warm-up and thinning, and at most ``total`` steps:
     a resumed run can never return more (or fewer) draws than asked for."""
@@ -177,6 +205,10 @@ def _check_chain_counts(path, meta: dict, arrays: dict) -> None:
     if not isinstance(run, dict):
         raise _damaged(path, "no run shape (warmup, thin, total) in the metadata")
     warmup, thin, total = run.get("warmup"), run.get("thin"), run.get("total")
+    if not (isinstance(warmup, int) and isinstance(thin, int) and isinstance(total, int)
+            and warmup >= 0 and thin >= 1):
+        raise _damaged(path, f"the run shape is warmup={warmup!r}, thin={thin!r}, "
+                       f"total={total!r}; expected integers with warmup >= 0 and thin >= 1")
     streamed = meta.get("streamed") or 0
     for c, cm in enumerate(meta["chains"]):
         it, buffered = cm.get("iteration"), cm.get("buffered")
@@ -193,8 +225,8 @@ def _check_chain_counts(path, meta: dict, arrays: dict) -> None:
                                f"metadata says {buffered}")
 
 
-def save_chains(path, chains: list[Chain], run: RunSettings, meta: dict,
-                streamed: int | None, complete: bool) -> None:
+def save_chains(path: str | os.PathLike[str], chains: list[Chain], run: RunSettings,
+                meta: dict[str, Any], streamed: int | None, complete: bool) -> None:
     """Checkpoint every chain's state (see the module docstring) with the run's metadata."""
     arrays = {"sqrt_precond": run.method.sqrt_precond}
     chain_meta = []
@@ -204,10 +236,10 @@ def save_chains(path, chains: list[Chain], run: RunSettings, meta: dict,
         if ch.prediction is not None:
             arrays[f"c{c}.prediction"] = ch.prediction
         for key in DRAW_KEYS:
-            value = ch.take(key)
-            if value is not None:
-                arrays[f"c{c}.buffer.{key}"] = value
-                ch.buffer[key] = [value]
+            draws = ch.take(key)
+            if draws is not None:
+                arrays[f"c{c}.buffer.{key}"] = draws
+                ch.buffer[key] = [draws]
         chain_meta.append({
             "rng": ch.rng.bit_generator.state, "parameter": ch.parameter,
             "adapt_state": list(map(float, ch.adapt_state)), "iteration": ch.iteration,
@@ -218,7 +250,8 @@ def save_chains(path, chains: list[Chain], run: RunSettings, meta: dict,
           arrays)
 
 
-def restore_chains(meta: dict, arrays: dict, method: Method) -> list[Chain]:
+def restore_chains(meta: dict[str, Any], arrays: dict[str, np.ndarray], method: Method
+                   ) -> list[Chain]:
     """The chains saved by :func:`save_chains`, ready to continue bit for bit."""
     chains = []
     for c, cm in enumerate(meta["chains"]):
@@ -240,7 +273,8 @@ def restore_chains(meta: dict, arrays: dict, method: Method) -> list[Chain]:
     return chains
 
 
-def check_resumable(path, meta: dict, problem: str, settings: str) -> None:
+def check_resumable(path: str | os.PathLike[str], meta: dict[str, Any], problem: str,
+                    settings: str) -> None:
     """Refuse a checkpoint written for another problem or other sampler settings."""
     if meta.get("format") != FORMAT_VERSION:
         raise InvalidArgumentError(f"checkpoint {str(path)!r} has an unknown format")

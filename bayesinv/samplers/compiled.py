@@ -34,16 +34,28 @@ for each (kernel, target) pair, a few seconds; the kernels themselves are cached
 from __future__ import annotations
 
 import functools
-from typing import NamedTuple
+from collections.abc import Callable
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numba
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from ..forward.linear import LinearForwardMap
 from ..likelihood import GaussianLikelihood
 from ..priors.gaussian import GaussianPrior
 from . import adaptation
-from .kernels._common import loglik_from_logdensity
+from .kernels._common import (
+    KernelState,
+    LogDensity,
+    LogDensityAndGrad,
+    MetropolisInfo,
+    loglik_from_logdensity,
+)
+
+if TYPE_CHECKING:
+    from ..posterior import Posterior, TargetEvaluation
 
 
 class CompiledTarget(NamedTuple):
@@ -51,22 +63,23 @@ class CompiledTarget(NamedTuple):
     ``predict(xi) -> G(T(ξ))`` for one draw ξ of length k and an optional numba
     ``logdensity(x, args)`` (the value alone, for gradient-free kernels)."""
 
-    logdensity_and_grad: object
-    args: tuple
-    predict: object = None
-    logdensity: object = None
+    logdensity_and_grad: LogDensityAndGrad
+    args: tuple[Any, ...]
+    predict: Callable[[NDArray[np.float64]], NDArray[np.float64]] | None = None
+    logdensity: LogDensity | None = None
 
 
 @functools.cache
-def _value_of(logdensity_and_grad):
+def _value_of(logdensity_and_grad: LogDensityAndGrad) -> LogDensity:
     @numba.njit
-    def logdensity(x, args):
+    def logdensity(x: NDArray[np.float64], args: tuple[Any, ...]) -> float:
         return logdensity_and_grad(x, args)[0]
 
     return logdensity
 
 
-def evaluation_for(kernel, target: CompiledTarget):
+def evaluation_for(kernel: ModuleType, target: CompiledTarget
+                   ) -> LogDensityAndGrad | LogDensity:
     """The numba function a kernel's compiled ``step`` evaluates: ``logdensity_and_grad`` for
     gradient kernels, the log density alone for the others (the target's ``logdensity``, or
     the value of ``logdensity_and_grad`` when it has none)."""
@@ -78,7 +91,8 @@ def evaluation_for(kernel, target: CompiledTarget):
 
 
 @numba.njit(cache=True)
-def linear_gaussian_logdensity_and_grad(x, args):
+def linear_gaussian_logdensity_and_grad(x: NDArray[np.float64], args: tuple[Any, ...]
+                                        ) -> tuple[float, NDArray[np.float64]]:
     r"""Whitened posterior of y = A(m + Lξ) + b + ε, ε ~ N(0, σ²I), prior ξ ~ N(0, I).
 
     ``args = (B, r₀, 1/σ², c)`` with B = A L, r₀ = y − A m − b, c = −N log σ − (N/2) log 2π:
@@ -90,18 +104,20 @@ def linear_gaussian_logdensity_and_grad(x, args):
 
 
 @numba.njit(cache=True)
-def _linear_gaussian_lp(r, x, inv_sigma2, log_norm):
-    return -0.5 * inv_sigma2 * (r @ r) + log_norm - 0.5 * (x @ x)
+def _linear_gaussian_lp(r: NDArray[np.float64], x: NDArray[np.float64], inv_sigma2: float,
+                        log_norm: float) -> float:
+    # the stubs type the inner product of two 1-d arrays as an array; it is a float
+    return -0.5 * inv_sigma2 * (r @ r) + log_norm - 0.5 * (x @ x)  # type: ignore[return-value]
 
 
 @numba.njit(cache=True)
-def linear_gaussian_logdensity(x, args):
+def linear_gaussian_logdensity(x: NDArray[np.float64], args: tuple[Any, ...]) -> float:
     """log π(ξ) of :func:`linear_gaussian_logdensity_and_grad` alone (no gradient)."""
     B, r0, inv_sigma2, log_norm = args
     return _linear_gaussian_lp(r0 - B @ x, x, inv_sigma2, log_norm)
 
 
-def compiled_target(posterior) -> CompiledTarget | None:
+def compiled_target(posterior: Posterior) -> CompiledTarget | None:
     """The compiled target of a posterior, or None when it has none.
 
     Supported: a :class:`~bayesinv.LinearForwardMap` with a dense matrix and a
@@ -118,7 +134,7 @@ def compiled_target(posterior) -> CompiledTarget | None:
     r0 = np.ascontiguousarray(like.data - A @ prior.mean - forward.offset)
     args = (B, r0, 1.0 / like.noise_std**2, float(like._log_norm))
 
-    def predict(xi):
+    def predict(xi: NDArray[np.float64]) -> NDArray[np.float64]:
         return A @ prior.to_physical(xi) + forward.offset
 
     return CompiledTarget(linear_gaussian_logdensity_and_grad, args, predict,
@@ -126,16 +142,24 @@ def compiled_target(posterior) -> CompiledTarget | None:
 
 
 @numba.njit(cache=True)
-def is_kept(iteration, warmup, thin):
+def is_kept(iteration: int, warmup: int, thin: int) -> bool:
     """Whether step ``iteration`` (0-based) is stored: after warm-up, every ``thin``-th."""
     return iteration >= warmup and (iteration - warmup) % thin == 0
 
 
 @numba.njit(nogil=True)
-def run_segment(step, logdensity_of, state, rng, logdensity_and_grad, args, sqrt_precond,
-                inv_sqrt_precond, start, stop, warmup, thin, parameter, adapt_state, adapt,
-                target_accept, log_max, max_divergences, num_divergent, out_position, out_lp,
-                out_acceptance, out_diverging, out_parameter):
+def run_segment(step: Callable[..., tuple[KernelState, MetropolisInfo]],
+                logdensity_of: Callable[[KernelState], float], state: KernelState,
+                rng: np.random.Generator, logdensity_and_grad: LogDensityAndGrad | LogDensity,
+                args: tuple[Any, ...], sqrt_precond: NDArray[np.float64],
+                inv_sqrt_precond: NDArray[np.float64], start: int, stop: int, warmup: int,
+                thin: int, parameter: float, adapt_state: adaptation.DualAveragingState,
+                adapt: bool, target_accept: float, log_max: float, max_divergences: int,
+                num_divergent: int, out_position: NDArray[np.float64],
+                out_lp: NDArray[np.float64], out_acceptance: NDArray[np.float64],
+                out_diverging: NDArray[np.bool_], out_parameter: NDArray[np.float64]
+                ) -> tuple[KernelState, adaptation.DualAveragingState, float, int, float, int,
+                           int]:
     """Run steps ``start..stop-1`` of one chain; store kept draws in the ``out_*`` arrays.
 
     Returns (state, adapt_state, parameter, num_divergent, acceptance_sum, num_kept,
@@ -175,10 +199,10 @@ class InterpretedAdapter:
     the two loops are tested against each other.
     """
 
-    def __init__(self, target: CompiledTarget):
+    def __init__(self, target: CompiledTarget) -> None:
         self.compiled = target
 
-    def evaluate(self, xi, grad: bool = False):
+    def evaluate(self, xi: ArrayLike, grad: bool = False) -> TargetEvaluation:
         from ..posterior import TargetEvaluation
 
         xi = np.ascontiguousarray(xi, dtype=float)

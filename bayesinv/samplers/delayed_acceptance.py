@@ -24,17 +24,26 @@ counted in their states and reported as the attributes ``num_full_solves`` and
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Literal, NoReturn, cast
+
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from ..errors import ForwardSolveError, InvalidArgumentError
 from ..lowrank import WhitenedLinearization
 from ..posterior import Posterior
 from .kernels import da
-from .kernels._common import IDENTITY
-from .methods import Method, StepStats, _initial_evaluation
+from .kernels._common import IDENTITY, KernelState, MetropolisInfo
+from .methods import Method, StepStats, WhitenedTarget, _initial_evaluation
+
+if TYPE_CHECKING:
+    from .chains import Chain
+    from .compiled import CompiledTarget
+    from .warmstart import MAPCache
 
 
-def linearized_surrogate(posterior: Posterior, xi) -> np.ndarray:
+def linearized_surrogate(posterior: Posterior, xi: ArrayLike) -> NDArray[np.float64]:
     """A = [a₀ | A₁] (m × (k + 1)) with ℓ̃(ξ) = −½|a₀ − A₁ξ|² the Gaussian log-likelihood
     (up to a constant) of the map linearised at ξ: A₁ = B/σ, a₀ = (y − G(T(ξ)) + Bξ)/σ.
 
@@ -71,7 +80,7 @@ class DelayedAcceptance(Method):
     #: a user's cheaper Posterior (bound by :func:`with_surrogate`), or None: the linearised map
     surrogate: Posterior | None = None
 
-    def __init__(self, target, sqrt_precond=None):
+    def __init__(self, target: WhitenedTarget, sqrt_precond: ArrayLike | None = None) -> None:
         self.target = target
         k = getattr(target, "dim", None)  # (None: a compiled target evaluated from Python)
         if self.surrogate is not None:
@@ -96,7 +105,9 @@ class DelayedAcceptance(Method):
     # -- set-up hooks used by sample() ---------------------------------------------------------
 
     @classmethod
-    def setup_reference(cls, posterior, map_cache):
+    def setup_reference(cls, posterior: Posterior, map_cache: MAPCache
+                        ) -> tuple[NDArray[np.float64] | None,
+                                   Literal["surrogate", "linearized_map"]]:
         """What the method needs besides the posterior, and its kind: the linearised map at
         the MAP (computed once per call), or nothing for a user surrogate."""
         if cls.surrogate is not None:
@@ -104,21 +115,24 @@ class DelayedAcceptance(Method):
         return linearized_surrogate(posterior, map_cache.position), "linearized_map"
 
     @classmethod
-    def result_attrs(cls, chain_list) -> dict:
+    def result_attrs(cls, chain_list: Sequence[Chain]) -> dict[str, Any]:
         """Full and surrogate evaluations of all chains (initial ones included)."""
-        return {"num_full_solves": int(sum(ch.state.full_solves for ch in chain_list)),
-                "num_surrogate_solves": int(sum(ch.state.surrogate_solves
-                                                for ch in chain_list)),
+        # a DA chain's state is a DAState (Chain.state is typed by what every kernel has)
+        states = [cast(da.DAState, ch.state) for ch in chain_list]
+        return {"num_full_solves": int(sum(s.full_solves for s in states)),
+                "num_surrogate_solves": int(sum(s.surrogate_solves for s in states)),
                 "surrogate": "linearized_map" if cls.surrogate is None else "posterior"}
 
     # -- the kernel around the two evaluations -------------------------------------------------
 
-    def surrogate_loglik(self, x) -> float:
+    def surrogate_loglik(self, x: NDArray[np.float64]) -> float:
+        """ℓ̃(x): the linearised map's Gaussian log-likelihood, or the user surrogate's."""
         if self.linearization is not None:
             return float(da.linearized_loglik(self.linearization, x))
         return float(self._surrogate_target.evaluate(x).loglik)
 
-    def init(self, position):
+    def init(self, position: NDArray[np.float64]
+             ) -> tuple[KernelState, NDArray[np.float64] | None]:
         ev = _initial_evaluation(self.target, position, grad=False)
         ls = self.surrogate_loglik(position)
         if not np.isfinite(ls):
@@ -126,16 +140,18 @@ class DelayedAcceptance(Method):
                                     "(non-finite log-likelihood)")
         return da.init(position, ev.loglik, ls), ev.prediction
 
-    def init_compiled(self, position, target):
+    def init_compiled(self, position: NDArray[np.float64], target: CompiledTarget
+                      ) -> NoReturn:
         raise InvalidArgumentError("method='da' runs in the interpreted loop only")
 
-    def state_from_arrays(self, arrays: dict):
+    def state_from_arrays(self, arrays: dict[str, np.ndarray]) -> KernelState:
         f = {k: (float(v) if np.ndim(v) == 0 else np.asarray(v, dtype=float))
              for k, v in arrays.items()}
         return da.init(f["position"], f["loglik"], f["surrogate_loglik"], f["full_solves"],
                        f["surrogate_solves"])
 
-    def step(self, state, beta, rng):
+    def step(self, state: KernelState, beta: float, rng: np.random.Generator
+             ) -> tuple[KernelState, StepStats, NDArray[np.float64] | None]:
         """The kernel's ``propose`` (the common protocol), then two stages with two
         evaluations instead of one ``accept``: the one method whose step is its own."""
         R = self.sqrt_precond
@@ -149,11 +165,11 @@ class DelayedAcceptance(Method):
         return state, self._stats(state, info), ev.prediction if info.is_accepted else None
 
     @staticmethod
-    def _stats(state, info):
+    def _stats(state: KernelState, info: MetropolisInfo) -> StepStats:
         return StepStats(float(da.logdensity(state)), info.acceptance_rate, info.diverging)
 
 
-def with_surrogate(cls, surrogate):
+def with_surrogate(cls: type[Method], surrogate: Posterior | None) -> type[Method]:
     """The method class for ``sample(..., surrogate=...)``: DA bound to a user surrogate
     Posterior, DA with the linearised map for None; a surrogate with another method is an
     error."""
@@ -166,4 +182,5 @@ def with_surrogate(cls, surrogate):
         raise InvalidArgumentError(
             f"surrogate must be a bayesinv.Posterior on the same whitened space (or None for "
             f"the forward map linearised at the MAP), got {type(surrogate).__name__}")
-    return type(cls.__name__, (cls,), {"surrogate": surrogate})
+    # (type() with three arguments returns a plain ``type`` to the type checker)
+    return cast("type[DelayedAcceptance]", type(cls.__name__, (cls,), {"surrogate": surrogate}))

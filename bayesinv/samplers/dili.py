@@ -13,9 +13,11 @@ solve and O(k r) arithmetic.
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .kernels import dili
 from .lowrank_methods import GPCNL
+from .methods import WhitenedTarget
 
 
 class DILI(GPCNL):
@@ -27,7 +29,7 @@ class DILI(GPCNL):
     name = "dili"
     kernel = dili
 
-    def __init__(self, target, sqrt_precond=None):
+    def __init__(self, target: WhitenedTarget, sqrt_precond: ArrayLike | None = None) -> None:
         super().__init__(target, sqrt_precond)
         self.packed = np.ascontiguousarray(dili.lis_reference(self.packed))
         self.sqrt_precond = self.inv_sqrt_precond = self.packed

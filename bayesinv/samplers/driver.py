@@ -293,7 +293,7 @@ def sample(posterior: Posterior, method: str | None = None, *, draws: int = 1000
                  "settings": ckpt.digest(resume_settings(checked, seed_seq, init, preconditioner,
                                                    store_theta, surrogate))}
     resume = read_checkpoint(persistence.checkpoint, base_meta)
-    py_target = InterpretedAdapter(ctarget) if (
+    py_target = InterpretedAdapter(compiled) if (
         compiled is not None and not use_compiled) else posterior.whitened
     start_time = time.perf_counter()
     if resume is None:

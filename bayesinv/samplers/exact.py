@@ -14,18 +14,23 @@ Hessian of :mod:`bayesinv.samplers.tuning` (k tangent solves).
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from .._validation import integer_at_least
 from .._version import __version__
 from ..arviz_io import build_inference_data
-from ..errors import InvalidArgumentError
+from ..errors import ForwardSolveError, InvalidArgumentError
 from ..forward.linear import LinearForwardMap
 from ..likelihood import GaussianLikelihood
 from ..posterior import Posterior
 from ..seeds import seed_sequence
 from .tuning import gauss_newton_hessian, sqrt_inverse
+
+if TYPE_CHECKING:
+    from arviz import InferenceData
 
 
 def is_linear_gaussian(posterior: Posterior) -> bool:
@@ -36,7 +41,8 @@ def is_linear_gaussian(posterior: Posterior) -> bool:
             and type(posterior.likelihood) is GaussianLikelihood)
 
 
-def exact_gaussian_posterior(posterior: Posterior) -> tuple[np.ndarray, np.ndarray]:
+def exact_gaussian_posterior(posterior: Posterior
+                             ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """(μ, R) with the whitened posterior N(μ, R Rᵀ), for affine forward maps and Gaussian
     priors; raises InvalidArgumentError otherwise."""
     if not isinstance(posterior, Posterior):
@@ -52,12 +58,17 @@ def exact_gaussian_posterior(posterior: Posterior) -> tuple[np.ndarray, np.ndarr
     k = posterior.prior.latent_dim
     zero = np.zeros(k)
     R = sqrt_inverse(gauss_newton_hessian(posterior, zero))
-    grad0 = posterior.whitened.evaluate(zero, grad=True).grad
-    return R @ (R.T @ grad0), R
+    ev = posterior.whitened.evaluate(zero, grad=True)
+    if ev.grad is None:
+        raise ForwardSolveError(
+            f"the exact posterior mean needs the gradient of the log density at ξ = 0, whose "
+            f"evaluation failed ({ev.failure}); check the data and noise_std")
+    return R @ (R.T @ ev.grad), R
 
 
-def sample_exact(posterior: Posterior, *, draws: int = 1000, chains: int = 4, seed=None,
-                 store_theta: bool = True):
+def sample_exact(posterior: Posterior, *, draws: int = 1000, chains: int = 4,
+                 seed: int | np.random.SeedSequence | None = None,
+                 store_theta: bool = True) -> InferenceData:
     """Independent draws from the exact posterior of a linear–Gaussian problem.
 
     Same output contract as :func:`bayesinv.sample` (``posterior``: ``xi``, ``theta``;
@@ -77,6 +88,7 @@ def sample_exact(posterior: Posterior, *, draws: int = 1000, chains: int = 4, se
     prior, like = posterior.prior, posterior.likelihood
     theta = prior.to_physical(xi)
     forward = like.forward
+    assert isinstance(forward, LinearForwardMap)  # checked by exact_gaussian_posterior
     flat = theta.reshape(-1, theta.shape[-1])
     prediction = (np.asarray(forward.matrix @ flat.T).T + forward.offset).reshape(
         chains, draws, -1)
@@ -102,8 +114,9 @@ def sample_exact(posterior: Posterior, *, draws: int = 1000, chains: int = 4, se
 _NOT_GIVEN = {"warmup": 0, "init": "prior", "thin": 1}
 
 
-def exact_from_sample_options(posterior: Posterior, *, draws: int, chains: int, seed,
-                              store_theta: bool, unused: dict):
+def exact_from_sample_options(posterior: Posterior, *, draws: int, chains: int,
+                              seed: int | np.random.SeedSequence | None, store_theta: bool,
+                              unused: dict[str, Any]) -> InferenceData:
     """``sample(posterior, "exact", ...)``: :func:`sample_exact`, refusing (with the option's
     name) any Markov-chain option in ``unused`` that was given, since it would be ignored."""
     given = sorted(name for name, value in unused.items()

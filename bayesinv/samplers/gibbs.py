@@ -31,7 +31,7 @@ density of ξ given the draw's h.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar, cast
 
 import numpy as np
 from numpy.typing import NDArray
@@ -40,7 +40,11 @@ from ..errors import InvalidArgumentError
 
 if TYPE_CHECKING:
     from ..posterior import Posterior
+    from ..protocols import LikelihoodProtocol
+    from .kernels._common import GradientState
     from .methods import Method, StepStats
+
+M = TypeVar("M", bound="Method")
 
 
 def blocks_of(posterior: Posterior) -> list[Any]:
@@ -89,11 +93,11 @@ class GibbsMethod:
     multiplies ∇_ξ log p(Y | ξ, h) by ``factor``.
     """
 
-    def __init__(self, inner: Method, blocks: list[Any]) -> None:
-        self.inner, self.blocks = inner, list(blocks)
+    def __init__(self, inner: Method, blocks: list[Any], likelihood: LikelihoodProtocol) -> None:
+        self.inner, self.blocks, self.likelihood = inner, list(blocks), likelihood
 
     def __getattr__(self, name: str) -> Any:
-        if name in ("inner", "blocks"):
+        if name in ("inner", "blocks", "likelihood"):
             raise AttributeError(name)
         return getattr(self.inner, name)
 
@@ -111,6 +115,10 @@ class GibbsMethod:
         hyper = self.initial_hyper()
         self.condition(hyper)
         state, prediction = self.inner.init(position)
+        if prediction is None:
+            raise InvalidArgumentError(
+                "hyperparameter blocks need the prediction G(θ) of the Python target; a "
+                "compiled target gives none (use loop='interpreted' without compiled=...)")
         return GibbsState(state, hyper, prediction), prediction
 
     def step(self, state: GibbsState, parameter: float, rng: np.random.Generator
@@ -119,7 +127,7 @@ class GibbsMethod:
         docstring); returns the new state, the step's statistics and G(θ)."""
         inner_method = self.inner
         target = inner_method.target
-        like = target.likelihood
+        like = self.likelihood
         uses_gradient = inner_method.uses_gradient
         self.condition(state.hyper)
         inner, stats, new_prediction = inner_method.step(state.inner, parameter, rng)
@@ -127,7 +135,7 @@ class GibbsMethod:
         xi = inner.position
         hyper = state.hyper.copy()
         # ∇_ξ log p(Y | ξ, h) at the current (ξ, h), or None once an update leaves it unknown
-        loglik_grad = inner.grad + xi if uses_gradient else None
+        loglik_grad = cast("GradientState", inner).grad + xi if uses_gradient else None
         changed = False
         for j, block in enumerate(self.blocks):
             if block.kind == "conjugate":
@@ -142,10 +150,10 @@ class GibbsMethod:
             proposal, log_prior_ratio = block.propose(hyper[j], rng)
             block.set(proposal)
             ev = target.evaluate(xi, grad=uses_gradient)
-            if ev.failure is None and np.log(rng.uniform()) < (ev.loglik - current
-                                                               + log_prior_ratio):
+            if (ev.failure is None and ev.prediction is not None
+                    and np.log(rng.uniform()) < ev.loglik - current + log_prior_ratio):
                 hyper[j], prediction, changed = proposal, ev.prediction, True
-                loglik_grad = ev.grad + xi if uses_gradient else None
+                loglik_grad = None if ev.grad is None else ev.grad + xi
             else:
                 block.set(hyper[j])
             moved = block.recentre(hyper[j], xi, rng) if hasattr(block, "recentre") else None
@@ -181,10 +189,13 @@ class GibbsMethod:
                           np.asarray(arrays["prediction"], dtype=float))
 
 
-def with_hyperparameters(posterior: Posterior, method: Method) -> Method | GibbsMethod:
-    """``method`` wrapped in a :class:`GibbsMethod` when the posterior has hyperparameters."""
+def with_hyperparameters(posterior: Posterior, method: M) -> M:
+    """``method`` wrapped in a :class:`GibbsMethod` when the posterior has hyperparameters.
+
+    The wrapper forwards every attribute but ``init``, ``step`` and the state's array form to
+    the method, so callers use it as the method: it is typed as one."""
     blocks = blocks_of(posterior)
-    return GibbsMethod(method, blocks) if blocks else method
+    return cast(M, GibbsMethod(method, blocks, posterior.likelihood)) if blocks else method
 
 
 def draw_groups(posterior: Posterior, arrays: dict[str, NDArray[Any]], store_theta: bool

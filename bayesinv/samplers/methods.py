@@ -16,14 +16,29 @@ names ``lp``, ``acceptance_rate``, ``diverging``) and the prediction G(θ) at th
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from ..errors import ForwardSolveError
-from ..posterior import WhitenedPosterior
+from ..posterior import TargetEvaluation
 from .kernels import mala, pcn, pcnl, pula, rwm, ula
-from .kernels._common import IDENTITY, loglik_from_logdensity
+from .kernels._common import IDENTITY, KernelState, loglik_from_logdensity
+
+if TYPE_CHECKING:
+    from .compiled import CompiledTarget
+
+
+class WhitenedTarget(Protocol):
+    """What a method evaluates: :class:`~bayesinv.posterior.WhitenedPosterior`, or a compiled
+    target evaluated from Python (:class:`~.compiled.InterpretedAdapter`)."""
+
+    def evaluate(self, xi: ArrayLike, grad: bool = False) -> TargetEvaluation:
+        """log π (and ∇log π if ``grad``), ℓ and G(T(ξ)) at ξ; failures are flagged, not
+        raised."""
+        ...
 
 
 class StepStats(NamedTuple):
@@ -34,14 +49,15 @@ class StepStats(NamedTuple):
     diverging: bool
 
 
-def _initial_evaluation(target: WhitenedPosterior, position: np.ndarray, grad: bool):
+def _initial_evaluation(target: WhitenedTarget, position: NDArray[np.float64],
+                        grad: bool) -> TargetEvaluation:
     ev = target.evaluate(position, grad=grad)
     if ev.failure is not None:
         raise ForwardSolveError(f"the initial position is not usable: {ev.failure}")
     return ev
 
 
-def _grad_or_nan(ev, like):
+def _grad_or_nan(ev: TargetEvaluation, like: NDArray[np.float64]) -> NDArray[np.float64]:
     return ev.grad if ev.grad is not None else np.full_like(like, np.nan)
 
 
@@ -49,7 +65,8 @@ class Method:
     """Base class: the kernel, its parameter and the Python target (see module docstring)."""
 
     name: str
-    kernel: object
+    #: the kernel module of :mod:`.kernels` (its numba ``init``, ``propose``, ``accept``, ...)
+    kernel: ModuleType
     #: name of the scale parameter in ``sample()``: "step_size" or "beta"
     parameter: str = "step_size"
     #: default target acceptance rate for warm-up adaptation; None: not adapted this way
@@ -66,12 +83,16 @@ class Method:
 
     #: whether the target is evaluated with its gradient: the kernel's (set per subclass)
     uses_gradient: bool = True
+    #: R and R⁻¹ of the constant preconditioner C = R Rᵀ (``IDENTITY``: C = I), or the packed
+    #: approximation of a low-rank method; what the kernels receive
+    sqrt_precond: NDArray[np.float64]
+    inv_sqrt_precond: NDArray[np.float64]
 
-    def __init_subclass__(cls, **kwargs):
+    def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         cls.uses_gradient = cls.kernel.uses_gradient
 
-    def __init__(self, target: WhitenedPosterior, sqrt_precond=None):
+    def __init__(self, target: WhitenedTarget, sqrt_precond: ArrayLike | None = None) -> None:
         self.target = target
         if sqrt_precond is None:
             self.sqrt_precond = self.inv_sqrt_precond = IDENTITY
@@ -79,22 +100,26 @@ class Method:
             self.sqrt_precond = np.ascontiguousarray(sqrt_precond, dtype=float)
             self.inv_sqrt_precond = np.ascontiguousarray(np.linalg.inv(self.sqrt_precond))
 
-    def init(self, position):
+    def init(self, position: NDArray[np.float64]
+             ) -> tuple[KernelState, NDArray[np.float64] | None]:
         """Kernel state at ``position`` (one target evaluation) and the prediction there."""
         ev = _initial_evaluation(self.target, position, grad=self.uses_gradient)
         return self._state_from(position, ev.logdensity, ev.grad), ev.prediction
 
-    def init_compiled(self, position, target):
+    def init_compiled(self, position: NDArray[np.float64],
+                      target: CompiledTarget) -> KernelState:
         """Kernel state at ``position`` for a :class:`~.compiled.CompiledTarget`."""
         lp, grad = target.logdensity_and_grad(position, target.args)
         if not (np.isfinite(lp) and np.isfinite(grad).all()):
             raise ForwardSolveError("the initial position is not usable: non-finite log density")
         return self._state_from(position, float(lp), grad)
 
-    def _state_from(self, position, logdensity, grad):
+    def _state_from(self, position: NDArray[np.float64], logdensity: float,
+                    grad: NDArray[np.float64] | None) -> KernelState:
         return self.kernel.init(position, logdensity, grad)
 
-    def step(self, state, parameter, rng):
+    def step(self, state: KernelState, parameter: float, rng: np.random.Generator
+             ) -> tuple[KernelState, StepStats, NDArray[np.float64] | None]:
         """One step: the kernel's ``propose``, the target at the proposal (with its gradient
         for gradient kernels), the kernel's ``accept``; returns the new state, its
         :class:`StepStats` and G(θ) at the new state (None when unchanged)."""
@@ -107,12 +132,15 @@ class Method:
                           info.diverging)
         return state, stats, ev.prediction if info.is_accepted else None
 
-    def state_to_arrays(self, state) -> dict:
+    def state_to_arrays(self, state: KernelState) -> dict[str, np.ndarray]:
+        """The state's fields as arrays (for a checkpoint)."""
         return {k: np.asarray(v) for k, v in state._asdict().items()}
 
-    def state_from_arrays(self, arrays: dict):
-        fields = {k: (float(v) if np.ndim(v) == 0 else np.asarray(v, dtype=float))
-                  for k, v in arrays.items()}
+    def state_from_arrays(self, arrays: dict[str, np.ndarray]) -> KernelState:
+        """The state saved by :meth:`state_to_arrays`."""
+        fields: dict[str, Any] = {
+            k: (float(v) if np.ndim(v) == 0 else np.asarray(v, dtype=float))
+            for k, v in arrays.items()}
         return self._state_from(**{"position": fields.pop("position"), **fields})
 
 
@@ -164,7 +192,31 @@ class PCNL(Method):
     max_parameter = 2.0
 
 
-class PCN(Method):
+class LoglikStateMixin:
+    """For a method whose kernel state caches the log-likelihood ℓ (pCN, gpCN): its state at
+    the initial position and its state restored from a checkpoint are built from ℓ by the
+    method's ``_loglik_state``."""
+
+    target: WhitenedTarget
+
+    def _loglik_state(self, position: NDArray[np.float64], loglik: float) -> KernelState:
+        """The kernel state at ``position`` with log-likelihood ``loglik``."""
+        raise NotImplementedError
+
+    def init(self, position: NDArray[np.float64]
+             ) -> tuple[KernelState, NDArray[np.float64] | None]:
+        """Kernel state at ``position`` (one target evaluation, no gradient) and the
+        prediction there."""
+        ev = _initial_evaluation(self.target, position, grad=False)
+        return self._loglik_state(position, ev.loglik), ev.prediction
+
+    def state_from_arrays(self, arrays: dict[str, np.ndarray]) -> KernelState:
+        """The state saved by :meth:`Method.state_to_arrays`."""
+        return self._loglik_state(np.asarray(arrays["position"], float),
+                                  float(arrays["loglik"]))
+
+
+class PCN(LoglikStateMixin, Method):
     """Preconditioned Crank–Nicolson (:mod:`~bayesinv.samplers.kernels.pcn`).
 
     A failed forward solve is a rejected proposal, counted in ``diverging``.
@@ -176,15 +228,12 @@ class PCN(Method):
     target_accept = 0.25
     max_parameter = 1.0
 
-    def _state_from(self, position, logdensity, grad=None):
+    def _loglik_state(self, position: NDArray[np.float64], loglik: float) -> KernelState:
+        return pcn.init(position, loglik)
+
+    def _state_from(self, position: NDArray[np.float64], logdensity: float,
+                    grad: NDArray[np.float64] | None = None) -> KernelState:
         return pcn.init(position, float(loglik_from_logdensity(logdensity, position)))
-
-    def init(self, position):
-        ev = _initial_evaluation(self.target, position, grad=False)
-        return pcn.init(position, ev.loglik), ev.prediction
-
-    def state_from_arrays(self, arrays: dict):
-        return pcn.init(np.asarray(arrays["position"], float), float(arrays["loglik"]))
 
 
 class RWM(Method):
@@ -195,8 +244,9 @@ class RWM(Method):
     kernel = rwm
     target_accept = 0.25
 
-    def _state_from(self, position, logdensity, grad=None):
+    def _state_from(self, position: NDArray[np.float64], logdensity: float,
+                    grad: NDArray[np.float64] | None = None) -> KernelState:
         return rwm.init(position, logdensity)
 
-    def state_from_arrays(self, arrays: dict):
+    def state_from_arrays(self, arrays: dict[str, np.ndarray]) -> KernelState:
         return rwm.init(np.asarray(arrays["position"], float), float(arrays["logdensity"]))

@@ -50,13 +50,26 @@ import numbers
 import os
 import signal
 import traceback
-from multiprocessing.connection import wait
+from multiprocessing.connection import Connection, wait
+from multiprocessing.process import BaseProcess
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Literal, NoReturn, TypeAlias
 
 from threadpoolctl import threadpool_limits
 
 from .._validation import integer_at_least
 from ..errors import BayesinvError, ChainWorkerError, InvalidArgumentError
-from .chains import DRAW_KEYS, advance_interpreted
+from .chains import DRAW_KEYS, Chain, RunSettings, advance_interpreted
+
+if TYPE_CHECKING:
+    from ..forward.base import SolveCounts
+
+#: a worker's chains for one block: (index in the run, chain)
+_Jobs: TypeAlias = list[tuple[int, Chain]]
+#: a worker's reply: ("ok", its chains advanced, solves made by kind) or ("error", the
+#: exception, its traceback)
+_Reply: TypeAlias = (tuple[Literal["ok"], _Jobs, dict[str, int]]
+                     | tuple[Literal["error"], BaseException, str])
 
 
 def available_cores() -> int:
@@ -68,7 +81,7 @@ def available_cores() -> int:
         return os.cpu_count() or 1
 
 
-def check_cores(cores) -> int | None:
+def check_cores(cores: object) -> int | None:
     """``cores`` as an int in 1..available_cores() (None stays None); else a clear error."""
     if cores is None:
         return None
@@ -101,7 +114,7 @@ def _worker_signals() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def _serve(conn, run, counts) -> None:
+def _serve(conn: Connection, run: RunSettings, counts: SolveCounts) -> None:
     """A worker's loop: receive (chains, stop), advance them, send them back; None ends it."""
     _worker_signals()
     with threadpool_limits(limits=1, user_api="blas"):
@@ -114,6 +127,7 @@ def _serve(conn, run, counts) -> None:
                 return
             jobs, stop = message
             before = counts.as_dict()
+            reply: _Reply
             try:
                 for _, chain in jobs:
                     advance_interpreted(run, chain, stop)
@@ -148,9 +162,11 @@ class ChainProcesses:
     cores : int
         Worker processes (at most one per chain is started).
     chains : int
+        The number of chains.
     """
 
-    def __init__(self, run, counts, cores: int, chains: int):
+    def __init__(self, run: RunSettings, counts: SolveCounts, cores: int, chains: int
+                 ) -> None:
         if "fork" not in multiprocessing.get_all_start_methods():
             raise InvalidArgumentError(
                 f"cores={cores} with a PDE target needs fork-started worker processes, which "
@@ -158,10 +174,10 @@ class ChainProcesses:
         self.run, self.counts = run, counts
         self.size = min(cores, chains)
         self.owner = [c % self.size for c in range(chains)]
-        self.workers: list = []
-        self.conns: list = []
+        self.workers: list[BaseProcess] = []
+        self.conns: list[Connection] = []
 
-    def __enter__(self):
+    def __enter__(self) -> ChainProcesses:
         ctx = multiprocessing.get_context("fork")
         for _ in range(self.size):
             parent_end, child_end = ctx.Pipe()
@@ -173,7 +189,8 @@ class ChainProcesses:
             self.conns.append(parent_end)
         return self
 
-    def __exit__(self, exc_type, exc, tb):
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> Literal[False]:
         for conn, process in zip(self.conns, self.workers, strict=True):
             if exc_type is None:
                 with contextlib.suppress(OSError):
@@ -185,11 +202,11 @@ class ChainProcesses:
             conn.close()
         return False
 
-    def advance(self, chain_list: list, stop: int) -> None:
+    def advance(self, chain_list: list[Chain], stop: int) -> None:
         """Advance every chain to iteration ``stop`` in the workers; draws are appended to
         the parent's buffers and the solves to its counters."""
         buffers = [ch.buffer for ch in chain_list]
-        jobs = [[] for _ in range(self.size)]
+        jobs: list[_Jobs] = [[] for _ in range(self.size)]
         for c, ch in enumerate(chain_list):
             ch.buffer = {k: [] for k in DRAW_KEYS}
             jobs[self.owner[c]].append((c, ch))
@@ -212,7 +229,8 @@ class ChainProcesses:
                     del pending[w]
                     self._merge(reply, chain_list, buffers, w)
 
-    def _merge(self, reply, chain_list, buffers, w) -> None:
+    def _merge(self, reply: _Reply, chain_list: list[Chain],
+               buffers: list[dict[str, list[Any]]], w: int) -> None:
         if reply[0] == "error":
             _, exc, text = reply
             raise exc from ChainWorkerError(
@@ -226,7 +244,7 @@ class ChainProcesses:
         for key, n in solved.items():
             setattr(self.counts, key, getattr(self.counts, key) + n)
 
-    def _crashed(self, w):
+    def _crashed(self, w: int) -> NoReturn:
         process = self.workers[w]
         process.join(timeout=1)
         code = process.exitcode

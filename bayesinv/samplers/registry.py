@@ -7,6 +7,8 @@ the base class and nothing imports back (no import circle).
 
 from __future__ import annotations
 
+from numpy.typing import ArrayLike
+
 from ..errors import InvalidArgumentError
 from ..posterior import WhitenedPosterior
 from .delayed_acceptance import DelayedAcceptance
@@ -20,7 +22,7 @@ METHODS = {cls.name: cls for cls in (ULA, PULA, MALA, PCN, PCNL, RWM, GPCN, GPCN
                                      DelayedAcceptance)}
 
 
-def low_rank_variant(cls: type[Method]) -> type:
+def low_rank_variant(cls: type[Method]) -> type[Method]:
     """The variant of a method that takes a low-rank Laplace approximation (clear error for
     methods without one)."""
     if cls.name not in LOW_RANK_VARIANTS:
@@ -30,13 +32,14 @@ def low_rank_variant(cls: type[Method]) -> type:
     return LOW_RANK_VARIANTS[cls.name]
 
 
-def method_class(name) -> type[Method]:
+def method_class(name: str) -> type[Method]:
     """The method class for a name, with a clear error for unknown names."""
     if not isinstance(name, str) or name not in METHODS:
         raise InvalidArgumentError(f"method must be one of {sorted(METHODS)}, got {name!r}")
     return METHODS[name]
 
 
-def make_method(name: str, target: WhitenedPosterior, *, sqrt_precond=None) -> Method:
+def make_method(name: str, target: WhitenedPosterior, *,
+                sqrt_precond: ArrayLike | None = None) -> Method:
     """Instantiate a method by name."""
     return method_class(name)(target, sqrt_precond=sqrt_precond)

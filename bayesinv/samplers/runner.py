@@ -22,30 +22,40 @@ import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from types import FrameType
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
-from ..diagnostics.arviz_io import build_inference_data
+from ..arviz_io import build_inference_data
 from ..errors import SamplerDivergenceError, SamplingInterrupted
-from .chains import advance_compiled, advance_interpreted, stack_draws
+from .chains import Chain, RunSettings, advance_compiled, advance_interpreted, stack_draws
 from .gibbs import draw_groups
 from .parallel import ChainProcesses, thread_count
-from .storage import InMemory
+from .storage import Checkpointed, InMemory
+
+if TYPE_CHECKING:
+    from arviz import InferenceData
+    from mpi4py import MPI
+
+    from ..posterior import Posterior
+    from .methods import Method
 
 _BLOCK_SECONDS = 0.5
 
 
-def communicator(posterior):
+def communicator(posterior: Posterior) -> MPI.Comm | None:
     """The communicator of a forward map distributed over several ranks, or None."""
     comm = getattr(posterior.likelihood.forward, "comm", None)
     return comm if comm is not None and getattr(comm, "size", 1) > 1 else None
 
 
-def inference_data(posterior, arrays: dict, store_theta: bool, attrs: dict,
-                   first_draw: int = 0):
+def inference_data(posterior: Posterior, arrays: dict[str, Any], store_theta: bool,
+                   attrs: dict[str, Any], first_draw: int = 0) -> InferenceData:
     """InferenceData from stacked (chain, draw, ...) arrays keyed as ``DRAW_KEYS``."""
     like = posterior.likelihood
     post = {"xi": arrays["xi"]}
@@ -75,7 +85,7 @@ def inference_data(posterior, arrays: dict, store_theta: bool, attrs: dict,
     )
 
 
-def parameter_attrs(cls, chain_list) -> dict:
+def parameter_attrs(cls: type[Method], chain_list: list[Chain]) -> dict[str, Any]:
     """The frozen scale parameter: a number, or one per chain when they were adapted."""
     values = np.array([ch.parameter for ch in chain_list])
     value = float(values[0]) if np.all(values == values[0]) else values
@@ -88,10 +98,10 @@ def parameter_attrs(cls, chain_list) -> dict:
 class _StopRequest:
     """Set by the SIGTERM handler; checked between blocks."""
 
-    def __init__(self):
-        self.signal = None
+    def __init__(self) -> None:
+        self.signal: int | None = None
 
-    def __call__(self, signum, frame):
+    def __call__(self, signum: int, frame: FrameType | None) -> None:
         self.signal = signum
 
 
@@ -101,8 +111,8 @@ class Accounting:
     (the forward map's solve counters and the clock)."""
 
     prior_elapsed: float
-    prior_counts: dict
-    counts_at_start: dict
+    prior_counts: dict[str, int]
+    counts_at_start: dict[str, int]
     start_time: float
 
 
@@ -137,13 +147,14 @@ class ChainRunner:
     #: the draws themselves never depend on it.
     block_steps: int | None = None
 
-    def __init__(self, posterior, cls, chain_list, run, attrs, accounting: Accounting, *,
-                 resumed: bool, store_theta: bool, storage=None, base_meta: dict | None = None,
-                 cores: int | None = None):
+    def __init__(self, posterior: Posterior, cls: type[Method], chain_list: list[Chain],
+                 run: RunSettings, attrs: dict[str, Any], accounting: Accounting, *,
+                 resumed: bool, store_theta: bool, storage: InMemory | Checkpointed | None = None,
+                 base_meta: dict[str, Any] | None = None, cores: int | None = None) -> None:
         self.posterior, self.cls, self.chain_list, self.run = posterior, cls, chain_list, run
         self.attrs, self.accounting, self.resumed = attrs, accounting, resumed
         self.store_theta = store_theta
-        self.storage = InMemory() if storage is None else storage
+        self.storage: InMemory | Checkpointed = InMemory() if storage is None else storage
         self.base_meta = {} if base_meta is None else base_meta
         self.use_compiled = run.compiled is not None
         self.cores = cores
@@ -151,7 +162,7 @@ class ChainRunner:
 
     # -- bookkeeping ------------------------------------------------------------------------
 
-    def elapsed_counts(self) -> tuple[float, dict]:
+    def elapsed_counts(self) -> tuple[float, dict[str, int]]:
         """Time and solves of the chains (initial evaluations and steps), over all resumes."""
         acc = self.accounting
         now = self.posterior.likelihood.forward.counts.as_dict()
@@ -164,14 +175,16 @@ class ChainRunner:
             solved["adjoint"] += evals if self.cls.uses_gradient else 0
         return acc.prior_elapsed + time.perf_counter() - acc.start_time, solved
 
-    def part_attrs(self) -> dict:
+    def part_attrs(self) -> dict[str, Any]:
+        """InferenceData attributes of the draws so far (with the current parameter)."""
         return {**self.attrs, **parameter_attrs(self.cls, self.chain_list)}
 
-    def to_inference_data(self, arrays: dict, attrs: dict, first_draw: int = 0):
+    def to_inference_data(self, arrays: dict[str, Any], attrs: dict[str, Any],
+                          first_draw: int = 0) -> InferenceData:
         """InferenceData of stacked draws (for the storage, :mod:`.storage`)."""
         return inference_data(self.posterior, arrays, self.store_theta, attrs, first_draw)
 
-    def checkpoint_meta(self) -> dict:
+    def checkpoint_meta(self) -> dict[str, Any]:
         """What a checkpoint records besides the chains: the run, its time and solves."""
         elapsed, solved = self.elapsed_counts()
         return {**self.base_meta, "elapsed": elapsed, "counts": solved}
@@ -180,7 +193,9 @@ class ChainRunner:
         """Save the resumable state through the storage (a checkpoint)."""
         self.storage.save(self, complete)
 
-    def divergence_error(self, diverged) -> SamplerDivergenceError:
+    def divergence_error(self, diverged: list[int]) -> SamplerDivergenceError:
+        """The error for chains ``diverged`` (indices) with too many divergences, carrying
+        the draws so far."""
         chain_list = self.chain_list
         ch = chain_list[diverged[0]]
         n = min(c.buffered() for c in chain_list)
@@ -199,7 +214,7 @@ class ChainRunner:
 
     # -- the loop -----------------------------------------------------------------------------
 
-    def run_blocks(self, progress) -> None:
+    def run_blocks(self, progress: bool | None) -> None:
         """Advance every chain to ``run.total`` steps (see the module docstring)."""
         run, chain_list, chains = self.run, self.chain_list, len(self.chain_list)
         comm = communicator(self.posterior)
@@ -212,10 +227,11 @@ class ChainRunner:
         show = progress if progress is not None else sys.stderr.isatty()
         done = min(ch.iteration for ch in chain_list)
         workers = thread_count(self.cores, chains) if self.use_compiled else 1
-        processes = (ChainProcesses(run, self.posterior.likelihood.forward.counts, self.cores,
-                                    chains)
-                     if not self.use_compiled and (self.cores or 1) > 1 and chains > 1
-                     else contextlib.nullcontext())
+        cores = self.cores or 1
+        processes: AbstractContextManager[Any] = (
+            ChainProcesses(run, self.posterior.likelihood.forward.counts, cores, chains)
+            if not self.use_compiled and cores > 1 and chains > 1
+            else contextlib.nullcontext())
         try:
             with threadpool_limits(limits=1, user_api="blas"), processes, \
                     tqdm(total=run.total * chains, initial=done * chains, disable=not show,
@@ -288,7 +304,7 @@ class ChainRunner:
             if old_handler is not None:
                 signal.signal(signal.SIGTERM, old_handler)
 
-    def result(self):
+    def result(self) -> InferenceData:
         """InferenceData of all kept draws, with the frozen parameter, time and solves."""
         elapsed, solved = self.elapsed_counts()
         attrs = self.part_attrs()

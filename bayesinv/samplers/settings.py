@@ -4,6 +4,8 @@ validated and normalised by :func:`check_settings`, which ``sample`` and batch c
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from .._validation import float_in_interval, integer_at_least, one_of, positive_float
 from ..errors import InvalidArgumentError
 from ..laplace import LaplaceApproximation
@@ -11,8 +13,15 @@ from .compiled import CompiledTarget, compiled_target
 from .delayed_acceptance import with_surrogate
 from .registry import low_rank_variant, method_class
 
+if TYPE_CHECKING:
+    from ..posterior import Posterior
+    from .methods import Method
+    from .warmstart import Preconditioner
 
-def _tuning_options(cls, step_size, beta, adapt, warmup, target_accept):
+
+def _tuning_options(cls: type[Method], step_size: float | None, beta: float | None,
+                    adapt: bool | None, warmup: int, target_accept: float | None
+                    ) -> tuple[float | None, bool, float]:
     """(the given scale parameter or None, whether to adapt it, the target acceptance)."""
     if cls.parameter == "beta":
         if step_size is not None:
@@ -41,7 +50,8 @@ def _tuning_options(cls, step_size, beta, adapt, warmup, target_accept):
     return given, bool(adapt), target_accept
 
 
-def choose_loop(posterior, compiled, loop):
+def choose_loop(posterior: Posterior, compiled: CompiledTarget | None, loop: str
+                ) -> tuple[CompiledTarget | None, bool]:
     """(the compiled target or None, whether the compiled loop runs)."""
     if compiled is not None and not isinstance(compiled, CompiledTarget):
         raise InvalidArgumentError(
@@ -58,7 +68,8 @@ def choose_loop(posterior, compiled, loop):
 _LOW_RANK_ONLY = ("gpcn", "gpcnl", "dili")
 
 
-def _method_for_preconditioner(cls, preconditioner):
+def _method_for_preconditioner(cls: type[Method], preconditioner: Preconditioner
+                               ) -> type[Method]:
     """The method class for this preconditioner: the low-rank variant for a low-rank Laplace
     approximation (which gpCN and gpCN-Langevin always use), with clear errors otherwise."""
     low_rank = isinstance(preconditioner, LaplaceApproximation) or (
@@ -84,11 +95,12 @@ LOOPS = ("auto", "interpreted", "compiled")
 
 
 def check_settings(method: str = "pcn", *, draws: int = 1000, warmup: int = 0,
-                   chains: int = 4, thin: int = 1, step_size=None, beta=None,
-                   preconditioner=None, max_divergences: int | None = None,
-                   adapt: bool | None = None, target_accept: float | None = None,
-                   safety_factor: float = 0.1, curvature_iterations: int = 20,
-                   loop: str = "auto", surrogate=None) -> dict:
+                   chains: int = 4, thin: int = 1, step_size: float | None = None,
+                   beta: float | None = None, preconditioner: Preconditioner = None,
+                   max_divergences: int | None = None, adapt: bool | None = None,
+                   target_accept: float | None = None, safety_factor: float = 0.1,
+                   curvature_iterations: int = 20, loop: str = "auto",
+                   surrogate: Posterior | None = None) -> dict[str, Any]:
     """Validate the sampler settings of :func:`sample` that need no posterior — the same
     checks ``sample`` makes, so that a batch config can be refused before any run.
 

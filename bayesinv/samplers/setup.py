@@ -4,8 +4,10 @@ settings a checkpoint must agree with to be resumed."""
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -17,12 +19,22 @@ from . import adaptation
 from . import checkpoint as ckpt
 from .chains import Chain
 from .gibbs import blocks_of, with_hyperparameters
+from .lowrank_methods import LowRankMethod
 from .runner import Accounting
 from .tuning import initial_parameter
-from .warmstart import MAPCache, initial_positions, sqrt_preconditioner
+from .warmstart import Init, MAPCache, Preconditioner, initial_positions, sqrt_preconditioner
+
+if TYPE_CHECKING:
+    from mpi4py import MPI
+
+    from ..posterior import Posterior
+    from .auto import MethodChoice
+    from .compiled import CompiledTarget
+    from .methods import Method, WhitenedTarget
 
 
-def check_processes(posterior, comm, cores, stream) -> None:
+def check_processes(posterior: Posterior, comm: MPI.Comm | None, cores: int | None,
+                    stream: str | os.PathLike[str] | None) -> None:
     """Refuse combinations of MPI ranks, worker processes, Gibbs blocks and streaming that
     cannot work together."""
     if stream is not None and comm is not None:
@@ -41,7 +53,9 @@ def check_processes(posterior, comm, cores, stream) -> None:
             f"chains on rank groups with bayesinv.hpc.groups.GroupExecutor)")
 
 
-def resume_settings(checked, seed_seq, init, preconditioner, store_theta, surrogate) -> dict:
+def resume_settings(checked: dict[str, Any], seed_seq: np.random.SeedSequence, init: Init,
+                    preconditioner: Preconditioner, store_theta: bool,
+                    surrogate: Posterior | None) -> dict[str, Any]:
     """What must agree for a checkpoint to be resumed (its digest is stored)."""
     keys = ("draws", "warmup", "chains", "thin", "given", "adapt", "target_accept",
             "safety_factor", "curvature_iterations")
@@ -58,7 +72,8 @@ def resume_settings(checked, seed_seq, init, preconditioner, store_theta, surrog
     }
 
 
-def read_checkpoint(path, base_meta):
+def read_checkpoint(path: str | os.PathLike[str] | None, base_meta: dict[str, Any]
+                    ) -> tuple[dict[str, Any], dict[str, np.ndarray]] | None:
     """(meta, arrays) of an existing checkpoint of this run, or None (no file, or no path)."""
     if path is None or not Path(path).exists():
         return None
@@ -67,8 +82,11 @@ def read_checkpoint(path, base_meta):
     return meta, arrays
 
 
-def start_chains(posterior, cls, py_target, checked, seed_seq, init, preconditioner, choice,
-                  ctarget):
+def start_chains(posterior: Posterior, cls: type[Method], py_target: WhitenedTarget,
+                 checked: dict[str, Any], seed_seq: np.random.SeedSequence, init: Init,
+                 preconditioner: Preconditioner, choice: MethodChoice | None,
+                 ctarget: CompiledTarget | None
+                 ) -> tuple[Method, list[Chain], Accounting, dict[str, Any]]:
     """A fresh run's set-up: warm starts, preconditioner or reference, the scale parameter,
     and every chain's first state. Returns (sampler, chains, accounting, checkpoint meta)."""
     counts = posterior.likelihood.forward.counts
@@ -88,11 +106,12 @@ def start_chains(posterior, cls, py_target, checked, seed_seq, init, preconditio
         sqrt_precond, precond_kind = sqrt_preconditioner(
             "laplace_lowrank" if preconditioner is None and low_rank else preconditioner,
             posterior, map_cache)
-    sampler = with_hyperparameters(posterior, cls(py_target, sqrt_precond=sqrt_precond))
+    method = cls(py_target, sqrt_precond=sqrt_precond)
+    sampler = with_hyperparameters(posterior, method)
     value, tuning_attrs = initial_parameter(
         cls, checked["given"], adapt=checked["adapt"], warmup=checked["warmup"],
         posterior=posterior, positions=positions,
-        sqrt_precond=sampler.sqrt_apply if low_rank else sqrt_precond,
+        sqrt_precond=method.sqrt_apply if isinstance(method, LowRankMethod) else sqrt_precond,
         safety_factor=checked["safety_factor"],
         curvature_iterations=checked["curvature_iterations"])
     if low_rank:
@@ -117,7 +136,9 @@ def start_chains(posterior, cls, py_target, checked, seed_seq, init, preconditio
         "init_kind": init_kind, "preconditioner_kind": precond_kind, "tuning": tuning_attrs}
 
 
-def resume_chains(posterior, cls, py_target, meta, arrays, start_time):
+def resume_chains(posterior: Posterior, cls: type[Method], py_target: WhitenedTarget,
+                  meta: dict[str, Any], arrays: dict[str, np.ndarray], start_time: float
+                  ) -> tuple[Method, list[Chain], Accounting, dict[str, Any]]:
     """The chains, sampler and accounting of a checkpointed run (see :func:`start_chains`)."""
     R = arrays["sqrt_precond"]
     sampler = with_hyperparameters(posterior,
@@ -129,7 +150,7 @@ def resume_chains(posterior, cls, py_target, meta, arrays, start_time):
         k: meta[k] for k in ("init_kind", "preconditioner_kind", "tuning")}
 
 
-def map_of(preconditioner, posterior):
+def map_of(preconditioner: Preconditioner, posterior: Posterior) -> MAPResult | None:
     """A Laplace approximation's mean as the MAP (so init='map' does not recompute it)."""
     if not isinstance(preconditioner, LaplaceApproximation):
         return None

@@ -34,13 +34,20 @@ one file per flush; flushes happen at checkpoints and every ``stream_every`` kep
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from ..arviz_io import concat_draws, read_netcdf, write_netcdf_atomic
 from ..errors import InvalidArgumentError
 from . import checkpoint as ckpt
 from .chains import DRAW_KEYS, stack_draws
+
+if TYPE_CHECKING:
+    from arviz import InferenceData
+
+    from .runner import ChainRunner
 
 _PART = re.compile(r"^part-(\d{10})\.nc$")
 
@@ -48,7 +55,7 @@ _PART = re.compile(r"^part-(\d{10})\.nc$")
 class DrawStream:
     """The parts of one streamed run in ``directory``."""
 
-    def __init__(self, directory):
+    def __init__(self, directory: str | os.PathLike[str]) -> None:
         self.directory = Path(directory)
 
     def parts(self) -> list[tuple[int, Path]]:
@@ -74,16 +81,18 @@ class DrawStream:
             if first >= num_draws:
                 path.unlink()
 
-    def write(self, first_draw: int, idata) -> Path:
+    def write(self, first_draw: int, idata: InferenceData) -> Path:
+        """Write the part of draws ``first_draw``, ... (atomically); its path."""
         path = self.directory / f"part-{first_draw:010d}.nc"
         write_netcdf_atomic(idata, path)
         return path
 
-    def read(self):
+    def read(self) -> InferenceData:
+        """All parts, concatenated along ``draw``."""
         return read_stream(self.directory)
 
 
-def read_stream(directory):
+def read_stream(directory: str | os.PathLike[str]) -> InferenceData:
     """All parts of a streamed run concatenated along ``draw`` (one InferenceData).
 
     Works while the run is still writing: it reads the parts complete so far.
@@ -102,7 +111,7 @@ class InMemory:
     #: whether the storage saves the chains' state (checkpoints), so a run can resume
     resumable = False
     # where the resumable state goes (None: nowhere)
-    path = None
+    path: Path | None = None
     #: draws written out of memory so far (None: this storage writes none)
     streamed: int | None = None
 
@@ -113,16 +122,18 @@ class InMemory:
                 f"the checkpoint streamed {streamed} draws to disk: pass stream=<the same "
                 f"directory> in persistence=Persistence(...) to resume it")
 
-    def flush(self, runner, everything: bool = True) -> None:
+    def flush(self, runner: ChainRunner, everything: bool = True) -> None:
         """Write buffered draws out (nothing to do in memory)."""
 
     def due(self, seconds_since_save: float) -> bool:
+        """Whether a checkpoint is due (never without one)."""
         return False
 
-    def save(self, runner, complete: bool = False) -> None:
+    def save(self, runner: ChainRunner, complete: bool = False) -> None:
         """Save the resumable state (nothing to do without a checkpoint)."""
 
-    def result(self, runner, attrs: dict):
+    def result(self, runner: ChainRunner, attrs: dict[str, Any]) -> InferenceData:
+        """The InferenceData of every kept draw, with ``attrs``."""
         return runner.to_inference_data(stack_draws(runner.chain_list), attrs)
 
 
@@ -130,7 +141,7 @@ class Streaming(InMemory):
     """Kept draws written as netCDF parts of ``every`` draws to ``directory`` (see the module
     docstring); the result is read back from the parts."""
 
-    def __init__(self, directory, every: int):
+    def __init__(self, directory: str | os.PathLike[str], every: int) -> None:
         self.stream = DrawStream(directory)
         self.every = every
         self.streamed: int = 0
@@ -143,7 +154,7 @@ class Streaming(InMemory):
             self.stream.truncate(streamed)
             self.streamed = streamed
 
-    def flush(self, runner, everything: bool = True) -> None:
+    def flush(self, runner: ChainRunner, everything: bool = True) -> None:
         """Write buffered draws as parts of ``every`` draws (and the rest if asked)."""
         chain_list = runner.chain_list
         while True:
@@ -160,7 +171,7 @@ class Streaming(InMemory):
                     ch.buffer[key] = [] if rest is None or len(rest) == n else [rest[n:]]
             self.streamed += n
 
-    def result(self, runner, attrs: dict):
+    def result(self, runner: ChainRunner, attrs: dict[str, Any]) -> InferenceData:
         idata = self.stream.read()
         idata.attrs.update(attrs)
         return idata
@@ -173,7 +184,8 @@ class Checkpointed:
 
     resumable = True
 
-    def __init__(self, path, interval: float, draws: InMemory):
+    def __init__(self, path: str | os.PathLike[str], interval: float, draws: InMemory
+                 ) -> None:
         self.path, self.interval, self.draws = Path(path), interval, draws
 
     @property
@@ -189,24 +201,29 @@ class Checkpointed:
                 f"stream=<the same directory> in persistence=Persistence(...) to resume it"
             ) from None
 
-    def flush(self, runner, everything: bool = True) -> None:
+    def flush(self, runner: ChainRunner, everything: bool = True) -> None:
+        """Write buffered draws out through the wrapped storage."""
         self.draws.flush(runner, everything)
 
     def due(self, seconds_since_save: float) -> bool:
         return seconds_since_save >= self.interval
 
-    def save(self, runner, complete: bool = False) -> None:
+    def save(self, runner: ChainRunner, complete: bool = False) -> None:
+        """Write a checkpoint of every chain (after flushing the draws)."""
         meta = runner.checkpoint_meta()  # (time and solves up to now, before the writes)
         self.draws.flush(runner)
         ckpt.save_chains(self.path, runner.chain_list, runner.run, meta, self.draws.streamed,
                          complete)
 
-    def result(self, runner, attrs: dict):
+    def result(self, runner: ChainRunner, attrs: dict[str, Any]) -> InferenceData:
+        """The wrapped storage's result."""
         return self.draws.result(runner, attrs)
 
 
-def make_storage(*, checkpoint=None, checkpoint_interval: float = 60.0, stream=None,
-                 stream_every: int = 1000):
+def make_storage(*, checkpoint: str | os.PathLike[str] | None = None,
+                 checkpoint_interval: float = 60.0,
+                 stream: str | os.PathLike[str] | None = None,
+                 stream_every: int = 1000) -> InMemory | Checkpointed:
     """The storage for ``sample()``'s persistence options (see its docstring)."""
     draws = InMemory() if stream is None else Streaming(stream, stream_every)
     if checkpoint is None:

@@ -16,16 +16,28 @@ and adapted methods start their dual averaging from δ₀ = 1/λ_max (gradient m
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from .._validation import float_in_interval, integer_at_least, positive_float
 from ..errors import InvalidArgumentError
 from ..lowrank import WhitenedLinearization as _WhitenedLinearization
 from ..posterior import Posterior
+from ..protocols import Seed
+
+if TYPE_CHECKING:
+    from .methods import Method
+
+#: v ↦ R v for a symmetric square root R of a preconditioner (the low-rank methods' own)
+SqrtApply = Callable[[NDArray[np.float64]], NDArray[np.float64]]
 
 
-def gauss_newton_max_eigenvalue(posterior: Posterior, xi, *, iterations: int = 20,
-                                seed=0, sqrt_precond=None) -> float:
+def gauss_newton_max_eigenvalue(posterior: Posterior, xi: ArrayLike, *, iterations: int = 20,
+                                seed: Seed = 0,
+                                sqrt_precond: ArrayLike | SqrtApply | None = None) -> float:
     """λ_max of the Gauss–Newton Hessian at ξ, by power iteration (2 solves per iteration).
 
     With ``sqrt_precond`` R (a constant preconditioner C = R Rᵀ, as an array or, when R is
@@ -36,24 +48,26 @@ def gauss_newton_max_eigenvalue(posterior: Posterior, xi, *, iterations: int = 2
     """
     iterations = integer_at_least("iterations", iterations, 1)
     B = _WhitenedLinearization(posterior, xi)
+    R: SqrtApply | None
+    Rt: SqrtApply | None
     if sqrt_precond is None or callable(sqrt_precond):
         R = Rt = sqrt_precond  # a callable applies a symmetric root (low-rank preconditioners)
     else:
-        R = np.asarray(sqrt_precond, dtype=float)
-        R, Rt = R.__matmul__, R.T.__matmul__
+        root = np.asarray(sqrt_precond, dtype=float)
+        R, Rt = root.__matmul__, root.T.__matmul__
     v = np.random.default_rng(seed).standard_normal(B.xi.shape)
     lam = 0.0
     for _ in range(iterations):
         v /= np.linalg.norm(v)
         u = v if R is None else R(v)
         hu = u + B.rmatvec(B.matvec(u)) / B.sigma2
-        hv = hu if R is None else Rt(hu)
+        hv = hu if Rt is None else Rt(hu)
         lam = float(v @ hv)
         v = hv
     return lam
 
 
-def gauss_newton_hessian(posterior: Posterior, xi) -> np.ndarray:
+def gauss_newton_hessian(posterior: Posterior, xi: ArrayLike) -> NDArray[np.float64]:
     """The dense Gauss–Newton Hessian H(ξ) = I + BᵀB/σ² (k tangent solves, k = latent dim)."""
     B = _WhitenedLinearization(posterior, xi)
     k = B.xi.shape[0]
@@ -61,13 +75,15 @@ def gauss_newton_hessian(posterior: Posterior, xi) -> np.ndarray:
     return np.eye(k) + columns.T @ columns / B.sigma2
 
 
-def sqrt_inverse(H: np.ndarray) -> np.ndarray:
+def sqrt_inverse(H: NDArray[np.float64]) -> NDArray[np.float64]:
     """R with R Rᵀ = H⁻¹ (R = L⁻ᵀ for the Cholesky factor H = L Lᵀ)."""
     chol = np.linalg.cholesky(H)
     return np.linalg.solve(chol.T, np.eye(H.shape[0]))
 
 
-def max_curvature(posterior, positions, sqrt_precond, iterations, purpose) -> float:
+def max_curvature(posterior: Posterior, positions: NDArray[np.float64],
+                  sqrt_precond: ArrayLike | SqrtApply | None, iterations: int,
+                  purpose: str) -> float:
     """Largest Gauss–Newton eigenvalue over the distinct starting positions."""
     try:
         return max(gauss_newton_max_eigenvalue(posterior, x, iterations=iterations,
@@ -77,7 +93,7 @@ def max_curvature(posterior, positions, sqrt_precond, iterations, purpose) -> fl
         raise InvalidArgumentError(f"{purpose}: {exc}") from exc
 
 
-def check_parameter(cls, given) -> float:
+def check_parameter(cls: type[Method], given: object) -> float:
     """A given scale parameter of method class ``cls`` (``step_size`` or ``beta``), checked
     against its range (0, ``cls.max_parameter``]."""
     if cls.max_parameter < np.inf:
@@ -85,8 +101,10 @@ def check_parameter(cls, given) -> float:
     return positive_float(cls.parameter, given)
 
 
-def initial_parameter(cls, given, *, adapt, warmup, posterior, positions, sqrt_precond,
-                       safety_factor, curvature_iterations):
+def initial_parameter(cls: type[Method], given: float | None, *, adapt: bool, warmup: int,
+                      posterior: Posterior, positions: NDArray[np.float64],
+                      sqrt_precond: ArrayLike | SqrtApply | None, safety_factor: float,
+                      curvature_iterations: int) -> tuple[float, dict[str, Any]]:
     """The starting value of the scale parameter and how it was chosen (a dict for attrs)."""
     pname = cls.parameter
     if given is not None:

@@ -9,7 +9,11 @@ Hessian at the MAP. The MAP is computed at most once per ``sample()`` call.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Literal, TypeAlias
+
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from .._validation import real_array, spd_matrix
 from ..errors import InvalidArgumentError
@@ -18,11 +22,23 @@ from ..posterior import Posterior
 from ..seeds import child_seed, seed_sequence  # noqa: F401  (their home before bayesinv.seeds)
 from .tuning import gauss_newton_hessian, sqrt_inverse
 
+if TYPE_CHECKING:
+    from ..laplace import LaplaceApproximation
+
 #: the named values of ``sample(init=...)`` (besides a MAPResult or an array)
 INITS = ("prior", "map")
 #: the named values of ``sample(preconditioner=...)`` (besides None, a LaplaceApproximation
 #: or an SPD matrix)
 PRECONDITIONERS = ("laplace", "laplace_lowrank")
+
+#: what ``sample(init=...)`` takes: a name of :data:`INITS`, a MAP estimate, or positions of
+#: shape (k,) or (chains, k)
+Init: TypeAlias = str | MAPResult | ArrayLike
+#: what ``sample(preconditioner=...)`` takes: None, a name of :data:`PRECONDITIONERS`, a
+#: low-rank Laplace approximation or a (k, k) SPD matrix
+Preconditioner: TypeAlias = "str | LaplaceApproximation | ArrayLike | None"
+#: the kinds :func:`sqrt_preconditioner` reports
+PreconditionerKind: TypeAlias = Literal["identity", "laplace_lowrank", "laplace", "user"]
 
 
 class MAPCache:
@@ -30,20 +46,22 @@ class MAPCache:
     passes one: ``init=find_map(posterior)``)."""
 
     def __init__(self, posterior: Posterior, result: MAPResult | None = None,
-                 method: str = "lbfgs"):
+                 method: str = "lbfgs") -> None:
         self.posterior = posterior
         self._result = result
         self.method = method  # of find_map
 
     @property
-    def position(self) -> np.ndarray:
+    def position(self) -> NDArray[np.float64]:
+        """ξ at the MAP (computed on first use)."""
         if self._result is None:
             self._result = find_map(self.posterior, method=self.method)
         return self._result.position
 
 
-def initial_positions(init, posterior: Posterior, chains: int, rngs,
-                       map_cache: MAPCache) -> tuple[np.ndarray, str]:
+def initial_positions(init: Init, posterior: Posterior, chains: int,
+                      rngs: Sequence[np.random.Generator], map_cache: MAPCache
+                      ) -> tuple[NDArray[np.float64], Literal["prior", "map", "user"]]:
     """Warm starts: independent prior draws (default, over-dispersed), the MAP (computed, or
     a given :class:`~bayesinv.optimize.MAPResult`), or given positions."""
     k = posterior.whitened.dim
@@ -67,7 +85,9 @@ def initial_positions(init, posterior: Posterior, chains: int, rngs,
     return x.copy(), "user"
 
 
-def sqrt_preconditioner(preconditioner, posterior: Posterior, map_cache: MAPCache):
+def sqrt_preconditioner(preconditioner: Preconditioner, posterior: Posterior,
+                        map_cache: MAPCache
+                        ) -> tuple[NDArray[np.float64] | None, PreconditionerKind]:
     """The preconditioner in the form the kernels take, and its kind.
 
     None: identity (None, "identity"); "laplace": R with R Rᵀ = H⁻¹ for the dense

@@ -33,13 +33,64 @@ constant the kernel needs (R, a packed low-rank approximation, or ``IDENTITY``).
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from collections.abc import Callable
+from typing import Any, NamedTuple, Protocol, TypeAlias, TypeVar
 
 import numba
 import numpy as np
+from numpy.typing import NDArray
+
+#: the kernels' arrays: positions, gradients, R and R⁻¹, packed approximations
+FloatArray: TypeAlias = NDArray[np.float64]
 
 #: The "no preconditioner" marker (C = I) for functions taking R and R⁻¹.
-IDENTITY = np.empty((0, 0))
+IDENTITY: FloatArray = np.empty((0, 0))
+
+
+class KernelState(Protocol):
+    """What every kernel's state (a NamedTuple: :class:`GradientState`, ``PCNState``, ...)
+    has: its position ξ, and its fields by name (what a checkpoint saves)."""
+
+    @property
+    def position(self) -> NDArray[np.float64]:
+        """ξ, the whitened position."""
+        ...
+
+    def _asdict(self) -> dict[str, Any]:
+        """The state's fields by name."""
+        ...
+
+
+class HasLogdensity(Protocol):
+    """A state caching log π at its position (:class:`GradientState`, ``RWMState``, ...)."""
+
+    @property
+    def logdensity(self) -> float: ...
+
+
+class HasLoglik(Protocol):
+    """A state caching the log-likelihood ℓ at its position (``PCNState``, ...)."""
+
+    @property
+    def position(self) -> FloatArray: ...
+
+    @property
+    def loglik(self) -> float: ...
+
+
+#: a kernel state type (the states of :func:`metropolis_update`)
+S = TypeVar("S")
+#: a kernel's ``propose(state, parameter, R, R⁻¹, rng) -> proposal``
+Propose: TypeAlias = Callable[..., FloatArray]
+#: a kernel's ``accept(state, proposal, logdensity, loglik, grad, parameter, R, R⁻¹, rng)``
+Accept: TypeAlias = Callable[..., tuple[Any, "MetropolisInfo"]]
+#: a compiled step ``step(state, parameter, R, R⁻¹, rng, evaluate, args)``
+Step: TypeAlias = Callable[..., tuple[Any, "MetropolisInfo"]]
+#: a compiled target's log density and gradient, ``(x, args) -> (log π(x), ∇log π(x))``
+LogDensityAndGrad: TypeAlias = Callable[[FloatArray, tuple[Any, ...]],
+                                        tuple[float, FloatArray]]
+#: a compiled target's log density alone, ``(x, args) -> log π(x)``
+LogDensity: TypeAlias = Callable[[FloatArray, tuple[Any, ...]], float]
 
 
 class GradientState(NamedTuple):
@@ -63,26 +114,45 @@ class MetropolisInfo(NamedTuple):
 
 
 @numba.njit(cache=True)
-def state_logdensity(state):
+def gradient_init(position: FloatArray, logdensity: float, grad: FloatArray) -> GradientState:
+    """The :class:`GradientState` at x: the ``init`` of ULA, MALA, pCN-Langevin and low-rank
+    MALA."""
+    return GradientState(position, logdensity, grad)
+
+
+@numba.njit(cache=True)
+def state_logdensity(state: HasLogdensity) -> float:
     """log π at a :class:`GradientState` (or any state with a ``logdensity`` field)."""
     return state.logdensity
 
 
 @numba.njit(cache=True)
-def loglik_from_logdensity(logdensity, position):
-    """ℓ(x) = log π(x) + ½|x|², the likelihood part of the whitened log density."""
-    return logdensity + 0.5 * (position @ position)
+def loglik_state_logdensity(state: HasLoglik) -> float:
+    """log π(ξ) = ℓ − ½|ξ|² at a state caching the log-likelihood ``loglik`` (pCN, gpCN,
+    delayed acceptance): their ``logdensity``, the ``lp`` statistic."""
+    # (1-d @ 1-d is a float; the NumPy stubs type it as an array)
+    return state.loglik - 0.5 * (state.position @ state.position)  # type: ignore[return-value]
 
 
 @numba.njit(cache=True)
-def langevin_proposal(position, grad, step_size, rng):
+def loglik_from_logdensity(logdensity: float, position: FloatArray) -> float:
+    """ℓ(x) = log π(x) + ½|x|², the likelihood part of the whitened log density."""
+    # (1-d @ 1-d is a float; the NumPy stubs type it as an array)
+    return logdensity + 0.5 * (position @ position)  # type: ignore[return-value]
+
+
+@numba.njit(cache=True)
+def langevin_proposal(position: FloatArray, grad: FloatArray, step_size: float,
+                      rng: np.random.Generator) -> FloatArray:
     """x + δ ∇log π(x) + √(2δ) η,  η ~ N(0, I): the Euler–Maruyama step of the Langevin SDE."""
     noise = rng.standard_normal(position.shape[0])
     return position + step_size * grad + np.sqrt(2.0 * step_size) * noise
 
 
 @numba.njit(cache=True)
-def preconditioned_langevin_proposal(position, grad, step_size, sqrt_precond, rng):
+def preconditioned_langevin_proposal(position: FloatArray, grad: FloatArray, step_size: float,
+                                     sqrt_precond: FloatArray, rng: np.random.Generator
+                                    ) -> FloatArray:
     """x + δ R Rᵀ ∇log π(x) + √(2δ) R η: Langevin with constant preconditioner C = R Rᵀ.
 
     This is the plain Langevin step in the coordinates ζ = R⁻¹ x. With the empty identity
@@ -96,7 +166,18 @@ def preconditioned_langevin_proposal(position, grad, step_size, sqrt_precond, rn
 
 
 @numba.njit(cache=True)
-def langevin_transition_logpdf(to, frm, grad_frm, step_size, sqrt_precond, inv_sqrt_precond):
+def langevin_propose(state: GradientState, step_size: float, sqrt_precond: FloatArray,
+                     inv_sqrt_precond: FloatArray, rng: np.random.Generator) -> FloatArray:
+    """y = x + δ C ∇log π(x) + √(2δ) R η from a :class:`GradientState` (pass ``IDENTITY``
+    for C = I): the ``propose`` of ULA and MALA."""
+    return preconditioned_langevin_proposal(state.position, state.grad, step_size,
+                                            sqrt_precond, rng)
+
+
+@numba.njit(cache=True)
+def langevin_transition_logpdf(to: FloatArray, frm: FloatArray, grad_frm: FloatArray,
+                               step_size: float, sqrt_precond: FloatArray,
+                               inv_sqrt_precond: FloatArray) -> float:
     """log q(frm → to) up to a constant, for q = N(frm + δ C ∇log π(frm), 2δ C), C = R Rᵀ.
 
     Equals −|z|²/(4δ) with z = R⁻¹(to − frm) − δ Rᵀ ∇log π(frm) (z = to − frm − δ∇log π(frm)
@@ -106,18 +187,20 @@ def langevin_transition_logpdf(to, frm, grad_frm, step_size, sqrt_precond, inv_s
         z = to - frm - step_size * grad_frm
     else:
         z = inv_sqrt_precond @ (to - frm) - step_size * (sqrt_precond.T @ grad_frm)
-    return -(z @ z) / (4.0 * step_size)
+    # (1-d @ 1-d is a float; the NumPy stubs type it as an array)
+    return -(z @ z) / (4.0 * step_size)  # type: ignore[return-value]
 
 
 @numba.njit(cache=True)
-def crank_nicolson_coefficients(step_size):
+def crank_nicolson_coefficients(step_size: float) -> tuple[float, float, float]:
     """(a, b, c) = ((2−δ)/(2+δ), 2δ/(2+δ), √(8δ)/(2+δ)); note a² + c² = 1 (pCN with β = c)."""
     denom = 2.0 + step_size
     return (2.0 - step_size) / denom, 2.0 * step_size / denom, np.sqrt(8.0 * step_size) / denom
 
 
 @numba.njit(cache=True)
-def crank_nicolson_langevin_proposal(position, grad_loglik, step_size, rng):
+def crank_nicolson_langevin_proposal(position: FloatArray, grad_loglik: FloatArray,
+                                     step_size: float, rng: np.random.Generator) -> FloatArray:
     """a x + b ∇ℓ(x) + c η with (a, b, c) from :func:`crank_nicolson_coefficients`.
 
     The θ = ½ (Crank–Nicolson) discretisation of the prior-preconditioned Langevin SDE
@@ -131,7 +214,7 @@ def crank_nicolson_langevin_proposal(position, grad_loglik, step_size, rng):
 
 
 @numba.njit(cache=True)
-def metropolis_accept(log_ratio, rng):
+def metropolis_accept(log_ratio: float, rng: np.random.Generator) -> tuple[bool, float]:
     """Accept with probability min(1, exp(log_ratio)); a NaN or −inf ratio is a rejection.
 
     Returns (accepted, acceptance probability). One uniform draw per call, always, so that the
@@ -147,7 +230,8 @@ def metropolis_accept(log_ratio, rng):
 
 
 @numba.njit(cache=True)
-def metropolis_update(state, proposal_state, log_ratio, evaluation_ok, rng):
+def metropolis_update(state: S, proposal_state: S, log_ratio: float, evaluation_ok: bool,
+                      rng: np.random.Generator) -> tuple[S, MetropolisInfo]:
     """The Metropolis–Hastings transition shared by every corrected kernel.
 
     ``evaluation_ok`` is False when the proposal's log density or gradient was not finite
@@ -163,20 +247,22 @@ def metropolis_update(state, proposal_state, log_ratio, evaluation_ok, rng):
 
 
 @numba.njit(cache=True)
-def all_finite(x):
+def all_finite(x: FloatArray) -> bool:
     for v in x.ravel():  # noqa: SIM110 (numba does not compile all() over a generator)
         if not np.isfinite(v):
             return False
     return True
 
 
-def gradient_step(propose, accept):
+def gradient_step(propose: Propose, accept: Accept) -> Step:
     """The compiled loop's step of a gradient kernel: ``propose``, one evaluation of
     ``logdensity_and_grad(x, args) -> (log π, ∇log π)``, ``accept``."""
 
     @numba.njit
-    def step(state, parameter, sqrt_precond, inv_sqrt_precond, rng, logdensity_and_grad,
-             args):
+    def step(state: KernelState, parameter: float, sqrt_precond: FloatArray,
+             inv_sqrt_precond: FloatArray, rng: np.random.Generator,
+             logdensity_and_grad: LogDensityAndGrad,
+             args: tuple[Any, ...]) -> tuple[KernelState, MetropolisInfo]:
         proposal = propose(state, parameter, sqrt_precond, inv_sqrt_precond, rng)
         lp, g = logdensity_and_grad(proposal, args)
         return accept(state, proposal, lp, loglik_from_logdensity(lp, proposal), g, parameter,
@@ -185,12 +271,15 @@ def gradient_step(propose, accept):
     return step
 
 
-def value_step(propose, accept):
+def value_step(propose: Propose, accept: Accept) -> Step:
     """The compiled loop's step of a gradient-free kernel: ``propose``, one evaluation of
     ``logdensity(x, args) -> log π`` (no gradient computed), ``accept``."""
 
     @numba.njit
-    def step(state, parameter, sqrt_precond, inv_sqrt_precond, rng, logdensity, args):
+    def step(state: KernelState, parameter: float, sqrt_precond: FloatArray,
+             inv_sqrt_precond: FloatArray, rng: np.random.Generator,
+             logdensity: LogDensity, args: tuple[Any, ...]
+             ) -> tuple[KernelState, MetropolisInfo]:
         proposal = propose(state, parameter, sqrt_precond, inv_sqrt_precond, rng)
         lp = logdensity(proposal, args)
         return accept(state, proposal, lp, loglik_from_logdensity(lp, proposal),

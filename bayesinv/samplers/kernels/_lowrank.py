@@ -21,6 +21,8 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from ._common import FloatArray
+
 
 def pack(vectors: np.ndarray, values: np.ndarray, mean: np.ndarray) -> np.ndarray:
     """P from V (k, r), λ (r,) and m (k,) (see the module docstring)."""
@@ -32,18 +34,18 @@ def pack(vectors: np.ndarray, values: np.ndarray, mean: np.ndarray) -> np.ndarra
     return out
 
 
-def is_packed(P, k: int) -> bool:
+def is_packed(P: object, k: int) -> bool:
     """Whether P has the packed layout for dimension k."""
     return isinstance(P, np.ndarray) and P.ndim == 2 and P.shape[1] == k + 1
 
 
 @numba.njit(cache=True)
-def mean(P):
+def mean(P: FloatArray) -> FloatArray:
     return P[P.shape[0] - 1, :P.shape[1] - 1].copy()
 
 
 @numba.njit(cache=True)
-def project(P, x):
+def project(P: FloatArray, x: FloatArray) -> FloatArray:
     """Vᵀ x (length r)."""
     r, k = P.shape[0] - 1, P.shape[1] - 1
     c = np.empty(r)
@@ -56,7 +58,7 @@ def project(P, x):
 
 
 @numba.njit(cache=True)
-def project_span(P, g):
+def project_span(P: FloatArray, g: FloatArray) -> FloatArray:
     """V Vᵀ g, the orthogonal projection onto span(V) (DILI's likelihood-informed subspace)."""
     r, k = P.shape[0] - 1, P.shape[1] - 1
     c = project(P, g)
@@ -68,7 +70,7 @@ def project_span(P, g):
 
 
 @numba.njit(cache=True)
-def _update(P, x, c, coefficient_kind):
+def _update(P: FloatArray, x: FloatArray, c: FloatArray, coefficient_kind: int) -> FloatArray:
     """x + V (f(λ) ⊙ c) with f chosen by ``coefficient_kind`` (0: −λ/(1+λ), 1: (1+λ)^{−½} − 1,
     2: (1+λ)^{½} − 1, 3: λ)."""
     r, k = P.shape[0] - 1, P.shape[1] - 1
@@ -90,40 +92,41 @@ def _update(P, x, c, coefficient_kind):
 
 
 @numba.njit(cache=True)
-def cov_apply(P, x):
+def cov_apply(P: FloatArray, x: FloatArray) -> FloatArray:
     """Γ x."""
     return _update(P, x, project(P, x), 0)
 
 
 @numba.njit(cache=True)
-def sqrt_apply(P, x):
+def sqrt_apply(P: FloatArray, x: FloatArray) -> FloatArray:
     """Γ^{1/2} x (symmetric root)."""
     return _update(P, x, project(P, x), 1)
 
 
 @numba.njit(cache=True)
-def inv_sqrt_apply(P, x):
+def inv_sqrt_apply(P: FloatArray, x: FloatArray) -> FloatArray:
     """Γ^{−1/2} x."""
     return _update(P, x, project(P, x), 2)
 
 
 @numba.njit(cache=True)
-def precision_apply(P, x):
+def precision_apply(P: FloatArray, x: FloatArray) -> FloatArray:
     """Γ⁻¹ x."""
     return _update(P, x, project(P, x), 3)
 
 
 @numba.njit(cache=True)
-def _potential(P, x, m, loglik, c):
+def _potential(P: FloatArray, x: FloatArray, m: FloatArray, loglik: float, c: FloatArray) -> float:
     k = P.shape[1] - 1
     s = 0.0
     for j in range(c.shape[0]):
         s += P[j, k] * c[j] * c[j]
-    return loglik - (x @ m) + 0.5 * s
+    # (1-d @ 1-d is a float; the NumPy stubs type it as an array)
+    return loglik - (x @ m) + 0.5 * s  # type: ignore[return-value]
 
 
 @numba.njit(cache=True)
-def reference_potential(P, x, loglik):
+def reference_potential(P: FloatArray, x: FloatArray, loglik: float) -> float:
     r"""w(x) = ℓ(x) − ⟨x, m⟩ + ½ Σ_j λ_j ⟨v_j, x − m⟩²: log π(x) − log N(x; m, Γ) up to a
     constant (π ∝ e^ℓ N(0, I)). Finite on the infinite-dimensional limit (no ½|x|² terms)."""
     m = mean(P)
@@ -131,7 +134,8 @@ def reference_potential(P, x, loglik):
 
 
 @numba.njit(cache=True)
-def reference_potential_and_gradient(P, x, loglik, grad_loglik):
+def reference_potential_and_gradient(P: FloatArray, x: FloatArray, loglik: float,
+                                     grad_loglik: FloatArray) -> tuple[float, FloatArray]:
     """(w(x), ∇w(x)), ∇w(x) = ∇ℓ(x) − m + V Λ Vᵀ (x − m), from one projection Vᵀ(x − m)."""
     m = mean(P)
     c = project(P, x - m)

@@ -30,7 +30,13 @@ from typing import NamedTuple
 import numba
 import numpy as np
 
-from ._common import MetropolisInfo, metropolis_accept, metropolis_update
+from ._common import (
+    FloatArray,
+    MetropolisInfo,
+    loglik_state_logdensity,
+    metropolis_accept,
+    metropolis_update,
+)
 
 
 class DAState(NamedTuple):
@@ -45,21 +51,21 @@ class DAState(NamedTuple):
 
 
 @numba.njit(cache=True)
-def init(position, loglik, surrogate_loglik, full_solves=1.0, surrogate_solves=1.0):
+def init(position: FloatArray, loglik: float, surrogate_loglik: float, full_solves: float = 1.0,
+         surrogate_solves: float = 1.0) -> DAState:
     return DAState(position, loglik, surrogate_loglik, full_solves, surrogate_solves)
 
 
-@numba.njit(cache=True)
-def logdensity(state):
-    """log π(ξ) = ℓ − ½|ξ|² (the ``lp`` statistic)."""
-    return state.loglik - 0.5 * (state.position @ state.position)
+#: log π(ξ) = ℓ − ½|ξ|² at a state (the ``lp`` statistic).
+logdensity = loglik_state_logdensity
 
 
 uses_gradient = False
 
 
 @numba.njit(cache=True)
-def propose(state, beta, sqrt_precond, inv_sqrt_precond, rng):
+def propose(state: DAState, beta: float, sqrt_precond: FloatArray, inv_sqrt_precond: FloatArray,
+            rng: np.random.Generator) -> FloatArray:
     """pCN's proposal √(1 − β²) x + β η (:func:`.pcn.propose`, compiled for this state type
     here so that pCN's dispatcher keeps one signature)."""
     noise = rng.standard_normal(state.position.shape[0])
@@ -67,7 +73,7 @@ def propose(state, beta, sqrt_precond, inv_sqrt_precond, rng):
 
 
 @numba.njit(cache=True)
-def first_stage(state, proposal_surrogate_loglik, rng):
+def first_stage(state: DAState, proposal_surrogate_loglik: float, rng: np.random.Generator) -> bool:
     """Stage 1: whether the proposal passes the surrogate test (one uniform drawn, always);
     a non-finite surrogate value is a rejection."""
     accepted, _ = metropolis_accept(proposal_surrogate_loglik - state.surrogate_loglik, rng)
@@ -75,7 +81,8 @@ def first_stage(state, proposal_surrogate_loglik, rng):
 
 
 @numba.njit(cache=True)
-def reject_first(state, proposal_surrogate_loglik):
+def reject_first(state: DAState, proposal_surrogate_loglik: float
+                ) -> tuple[DAState, MetropolisInfo]:
     """The step's outcome when stage 1 rejects: unchanged position, one surrogate evaluation
     counted, no full one; ``diverging`` if the surrogate value was not finite."""
     new = DAState(state.position, state.loglik, state.surrogate_loglik, state.full_solves,
@@ -84,7 +91,9 @@ def reject_first(state, proposal_surrogate_loglik):
 
 
 @numba.njit(cache=True)
-def second_stage(state, proposal, proposal_loglik, proposal_surrogate_loglik, rng):
+def second_stage(state: DAState, proposal: FloatArray, proposal_loglik: float,
+                 proposal_surrogate_loglik: float, rng: np.random.Generator
+                ) -> tuple[DAState, MetropolisInfo]:
     """Stage 2: the Metropolis–Hastings correction with the full log-likelihood (one uniform
     drawn); a non-finite ℓ(y) (failed solve) is a rejection flagged ``diverging``."""
     full, surr = state.full_solves + 1.0, state.surrogate_solves + 1.0
@@ -96,7 +105,7 @@ def second_stage(state, proposal, proposal_loglik, proposal_surrogate_loglik, rn
 
 
 @numba.njit(cache=True)
-def linearized_loglik(A, x):
+def linearized_loglik(A: FloatArray, x: FloatArray) -> float:
     """ℓ̃(x) = −½|a₀ − A₁ x|² for A = [a₀ | A₁] (m × (k+1)): the Gaussian log-likelihood of a
     linear map, up to a constant (see :func:`bayesinv.samplers.delayed_acceptance.
     linearized_surrogate`)."""

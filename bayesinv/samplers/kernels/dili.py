@@ -35,7 +35,7 @@ import numba
 import numpy as np
 
 from . import _lowrank as lr
-from ._common import gradient_step
+from ._common import FloatArray, MetropolisInfo, gradient_step, state_logdensity
 from .gpcnl import GPCNLState as DILIState
 from .gpcnl import log_acceptance_ratio, propose, reference_accept, reference_state
 
@@ -65,19 +65,20 @@ def lis_reference(P: np.ndarray) -> np.ndarray:
 
 
 @numba.njit(cache=True)
-def init(position, logdensity, grad, P):
+def init(position: FloatArray, logdensity: float, grad: FloatArray, P: FloatArray) -> DILIState:
     """State at x: log π, ∇log π, w(x), the projected reference gradient h(x) = P_r ∇w(x) (in
     the ``ref_grad`` field) and Γ h(x) (in ``cov_ref_grad``)."""
     return reference_state(position, logdensity, grad, P, True)
 
 
-@numba.njit(cache=True)
-def logdensity(state):
-    return state.logdensity
+#: log π at a state (the ``lp`` statistic).
+logdensity = state_logdensity
 
 
 @numba.njit(cache=True)
-def accept(state, proposal, logdensity, loglik, grad, step_size, P, unused, rng):
+def accept(state: DILIState, proposal: FloatArray, logdensity: float, loglik: float,
+           grad: FloatArray, step_size: float, P: FloatArray, unused: FloatArray,
+           rng: np.random.Generator) -> tuple[DILIState, MetropolisInfo]:
     """Metropolis–Hastings test of an evaluated proposal (one uniform drawn, always)."""
     return reference_accept(state, proposal, logdensity, grad, step_size, P, rng, True)
 

@@ -25,7 +25,13 @@ import numba
 import numpy as np
 
 from . import _lowrank as lr
-from ._common import MetropolisInfo, metropolis_update, value_step
+from ._common import (
+    FloatArray,
+    MetropolisInfo,
+    loglik_state_logdensity,
+    metropolis_update,
+    value_step,
+)
 
 uses_gradient = False
 
@@ -42,25 +48,26 @@ GPCNInfo = MetropolisInfo
 
 
 @numba.njit(cache=True)
-def init(position, loglik, P):
+def init(position: FloatArray, loglik: float, P: FloatArray) -> GPCNState:
     return GPCNState(position, loglik, lr.reference_potential(P, position, loglik))
 
 
-@numba.njit(cache=True)
-def logdensity(state):
-    """log π(ξ) = ℓ − ½|ξ|² (the ``lp`` statistic)."""
-    return state.loglik - 0.5 * (state.position @ state.position)
+#: log π(ξ) = ℓ − ½|ξ|² at a state (the ``lp`` statistic).
+logdensity = loglik_state_logdensity
 
 
 @numba.njit(cache=True)
-def propose(state, beta, P, unused, rng):
+def propose(state: GPCNState, beta: float, P: FloatArray, unused: FloatArray,
+            rng: np.random.Generator) -> FloatArray:
     noise = rng.standard_normal(state.position.shape[0])
     m = lr.mean(P)
     return m + np.sqrt(1.0 - beta * beta) * (state.position - m) + beta * lr.sqrt_apply(P, noise)
 
 
 @numba.njit(cache=True)
-def accept(state, proposal, logdensity, loglik, grad, beta, P, unused, rng):
+def accept(state: GPCNState, proposal: FloatArray, logdensity: float, loglik: float,
+           grad: FloatArray, beta: float, P: FloatArray, unused: FloatArray,
+           rng: np.random.Generator) -> tuple[GPCNState, MetropolisInfo]:
     """Metropolis–Hastings test of an evaluated proposal: log α = w(ξ') − w(ξ) (from ℓ)."""
     ok = np.isfinite(loglik)
     potential = lr.reference_potential(P, proposal, loglik) if ok else -np.inf

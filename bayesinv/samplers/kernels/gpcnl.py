@@ -27,11 +27,14 @@ import numpy as np
 
 from . import _lowrank as lr
 from ._common import (
+    FloatArray,
+    MetropolisInfo,
     all_finite,
     crank_nicolson_coefficients,
     gradient_step,
     loglik_from_logdensity,
     metropolis_update,
+    state_logdensity,
 )
 
 
@@ -51,7 +54,8 @@ uses_gradient = True
 
 
 @numba.njit(cache=True)
-def reference_state(position, logdensity, grad, P, on_lis):
+def reference_state(position: FloatArray, logdensity: float, grad: FloatArray, P: FloatArray,
+                    on_lis: bool) -> GPCNLState:
     """The state at x: w(x) and g(x) from one projection Vᵀ(x − m), and Γ g(x) once — each
     step costs 6 passes over the k × r eigenvectors (one state and the proposal's noise).
     ``on_lis``: g replaced by its projection V Vᵀ g onto span(V) (DILI, :mod:`.dili`)."""
@@ -63,18 +67,18 @@ def reference_state(position, logdensity, grad, P, on_lis):
 
 
 @numba.njit(cache=True)
-def init(position, logdensity, grad, P):
+def init(position: FloatArray, logdensity: float, grad: FloatArray, P: FloatArray) -> GPCNLState:
     """The state at x (:func:`reference_state` with the full gradient)."""
     return reference_state(position, logdensity, grad, P, False)
 
 
-@numba.njit(cache=True)
-def logdensity(state):
-    return state.logdensity
+#: log π at a state (the ``lp`` statistic).
+logdensity = state_logdensity
 
 
 @numba.njit(cache=True)
-def propose(state, step_size, P, unused, rng):
+def propose(state: GPCNLState, step_size: float, P: FloatArray, unused: FloatArray,
+            rng: np.random.Generator) -> FloatArray:
     a, b, c = crank_nicolson_coefficients(step_size)
     noise = rng.standard_normal(state.position.shape[0])
     m = lr.mean(P)
@@ -83,13 +87,16 @@ def propose(state, step_size, P, unused, rng):
 
 
 @numba.njit(cache=True)
-def _rho(x, w_x, g_x, cov_g_x, y, m, step_size):
-    return (-w_x - 0.5 * ((y - x) @ g_x) - 0.25 * step_size * ((x + y - 2.0 * m) @ g_x)
+def _rho(x: FloatArray, w_x: float, g_x: FloatArray, cov_g_x: FloatArray, y: FloatArray,
+         m: FloatArray, step_size: float) -> float:
+    # (1-d @ 1-d is a float; the NumPy stubs type it as an array)
+    return (-w_x - 0.5 * ((y - x) @ g_x) - 0.25 * step_size * ((x + y - 2.0 * m) @ g_x)  # type: ignore[return-value]
             + 0.25 * step_size * (g_x @ cov_g_x))
 
 
 @numba.njit(cache=True)
-def log_acceptance_ratio(state, new, step_size, P):
+def log_acceptance_ratio(state: GPCNLState, new: GPCNLState, step_size: float, P: FloatArray
+                        ) -> float:
     m = lr.mean(P)
     x, y = state.position, new.position
     return (_rho(x, state.potential, state.ref_grad, state.cov_ref_grad, y, m, step_size)
@@ -97,7 +104,9 @@ def log_acceptance_ratio(state, new, step_size, P):
 
 
 @numba.njit(cache=True)
-def reference_accept(state, proposal, logdensity, grad, step_size, P, rng, on_lis):
+def reference_accept(state: GPCNLState, proposal: FloatArray, logdensity: float, grad: FloatArray,
+                     step_size: float, P: FloatArray, rng: np.random.Generator, on_lis: bool
+                    ) -> tuple[GPCNLState, MetropolisInfo]:
     """Metropolis–Hastings test of an evaluated proposal (one uniform drawn, always), the
     proposal's state made by :func:`reference_state` (``on_lis``: DILI's)."""
     ok = np.isfinite(logdensity) and all_finite(grad)
@@ -111,7 +120,9 @@ def reference_accept(state, proposal, logdensity, grad, step_size, P, rng, on_li
 
 
 @numba.njit(cache=True)
-def accept(state, proposal, logdensity, loglik, grad, step_size, P, unused, rng):
+def accept(state: GPCNLState, proposal: FloatArray, logdensity: float, loglik: float,
+           grad: FloatArray, step_size: float, P: FloatArray, unused: FloatArray,
+           rng: np.random.Generator) -> tuple[GPCNLState, MetropolisInfo]:
     """Metropolis–Hastings test of an evaluated proposal (:func:`reference_accept`)."""
     return reference_accept(state, proposal, logdensity, grad, step_size, P, rng, False)
 

@@ -19,8 +19,11 @@ import numpy as np
 
 from . import _lowrank as lr
 from ._common import (
+    FloatArray,
     GradientState,
+    MetropolisInfo,
     all_finite,
+    gradient_init,
     gradient_step,
     metropolis_update,
     state_logdensity,
@@ -31,15 +34,13 @@ uses_gradient = True
 
 #: log π at a state (the ``lp`` statistic).
 logdensity = state_logdensity
+#: the state (x, log π(x), ∇log π(x))
+init = gradient_init
 
 
 @numba.njit(cache=True)
-def init(position, logdensity, grad):
-    return LowRankMALAState(position, logdensity, grad)
-
-
-@numba.njit(cache=True)
-def propose(state, step_size, P, unused, rng):
+def propose(state: GradientState, step_size: float, P: FloatArray, unused: FloatArray,
+            rng: np.random.Generator) -> FloatArray:
     """y = x + δ Γ ∇log π(x) + √(2δ) Γ^{1/2} η."""
     noise = rng.standard_normal(state.position.shape[0])
     return (state.position + step_size * lr.cov_apply(P, state.grad)
@@ -47,21 +48,25 @@ def propose(state, step_size, P, unused, rng):
 
 
 @numba.njit(cache=True)
-def transition_logpdf(to, frm, grad_frm, step_size, P):
+def transition_logpdf(to: FloatArray, frm: FloatArray, grad_frm: FloatArray, step_size: float,
+                      P: FloatArray) -> float:
     """log q(frm → to) up to a constant: −|Γ^{−1/2}(to − frm) − δ Γ^{1/2} ∇log π(frm)|²/(4δ)."""
     z = lr.inv_sqrt_apply(P, to - frm) - step_size * lr.sqrt_apply(P, grad_frm)
     return -(z @ z) / (4.0 * step_size)
 
 
 @numba.njit(cache=True)
-def log_acceptance_ratio(state, proposal, logdensity, grad, step_size, P):
+def log_acceptance_ratio(state: GradientState, proposal: FloatArray, logdensity: float,
+                         grad: FloatArray, step_size: float, P: FloatArray) -> float:
     forward = transition_logpdf(proposal, state.position, state.grad, step_size, P)
     backward = transition_logpdf(state.position, proposal, grad, step_size, P)
     return logdensity - state.logdensity + backward - forward
 
 
 @numba.njit(cache=True)
-def accept(state, proposal, logdensity, loglik, grad, step_size, P, unused, rng):
+def accept(state: GradientState, proposal: FloatArray, logdensity: float, loglik: float,
+           grad: FloatArray, step_size: float, P: FloatArray, unused: FloatArray,
+           rng: np.random.Generator) -> tuple[GradientState, MetropolisInfo]:
     """Metropolis–Hastings test of an evaluated proposal (one uniform drawn, always)."""
     ok = np.isfinite(logdensity) and all_finite(grad)
     log_ratio = -np.inf

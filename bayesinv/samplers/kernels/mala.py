@@ -23,13 +23,15 @@ import numpy as np
 
 from ._common import (
     IDENTITY,
+    FloatArray,
     GradientState,
     MetropolisInfo,
     all_finite,
+    gradient_init,
     gradient_step,
+    langevin_propose,
     langevin_transition_logpdf,
     metropolis_update,
-    preconditioned_langevin_proposal,
     state_logdensity,
 )
 
@@ -41,23 +43,16 @@ uses_gradient = True
 
 #: log π at a state (the ``lp`` statistic).
 logdensity = state_logdensity
+#: the state (x, log π(x), ∇log π(x))
+init = gradient_init
+#: y = x + δ C ∇log π(x) + √(2δ) R η (pass ``IDENTITY`` for C = I): ULA's proposal
+propose = langevin_propose
 
 
 @numba.njit(cache=True)
-def init(position, logdensity, grad):
-    return MALAState(position, logdensity, grad)
-
-
-@numba.njit(cache=True)
-def propose(state, step_size, sqrt_precond, inv_sqrt_precond, rng):
-    """y = x + δ C ∇log π(x) + √(2δ) R η (pass ``IDENTITY`` for C = I)."""
-    return preconditioned_langevin_proposal(state.position, state.grad, step_size,
-                                            sqrt_precond, rng)
-
-
-@numba.njit(cache=True)
-def log_acceptance_ratio(state, proposal, logdensity, grad, step_size, sqrt_precond,
-                         inv_sqrt_precond):
+def log_acceptance_ratio(state: GradientState, proposal: FloatArray, logdensity: float,
+                         grad: FloatArray, step_size: float, sqrt_precond: FloatArray,
+                         inv_sqrt_precond: FloatArray) -> float:
     """log α(x, y) for the current state x and a proposal y with log π(y), ∇log π(y)."""
     forward = langevin_transition_logpdf(proposal, state.position, state.grad, step_size,
                                          sqrt_precond, inv_sqrt_precond)
@@ -67,8 +62,10 @@ def log_acceptance_ratio(state, proposal, logdensity, grad, step_size, sqrt_prec
 
 
 @numba.njit(cache=True)
-def accept(state, proposal, logdensity, loglik, grad, step_size, sqrt_precond,
-           inv_sqrt_precond, rng):
+def accept(state: GradientState, proposal: FloatArray, logdensity: float, loglik: float,
+           grad: FloatArray, step_size: float, sqrt_precond: FloatArray,
+           inv_sqrt_precond: FloatArray, rng: np.random.Generator
+          ) -> tuple[GradientState, MetropolisInfo]:
     """Metropolis–Hastings test of an evaluated proposal (one uniform drawn, always)."""
     ok = np.isfinite(logdensity) and all_finite(grad)
     log_ratio = -np.inf

@@ -16,7 +16,13 @@ from typing import NamedTuple
 import numba
 import numpy as np
 
-from ._common import MetropolisInfo, metropolis_update, value_step
+from ._common import (
+    FloatArray,
+    MetropolisInfo,
+    loglik_state_logdensity,
+    metropolis_update,
+    value_step,
+)
 
 uses_gradient = False
 
@@ -33,25 +39,25 @@ PCNInfo = MetropolisInfo
 
 
 @numba.njit(cache=True)
-def init(position, loglik):
+def init(position: FloatArray, loglik: float) -> PCNState:
     return PCNState(position, loglik)
 
 
-@numba.njit(cache=True)
-def logdensity(state):
-    """log π(ξ) = ℓ − ½|ξ|² at a state (the ``lp`` statistic)."""
-    return state.loglik - 0.5 * (state.position @ state.position)
+#: log π(ξ) = ℓ − ½|ξ|² at a state (the ``lp`` statistic).
+logdensity = loglik_state_logdensity
 
 
 @numba.njit(cache=True)
-def propose(state, beta, sqrt_precond, inv_sqrt_precond, rng):
+def propose(state: PCNState, beta: float, sqrt_precond: FloatArray, inv_sqrt_precond: FloatArray,
+            rng: np.random.Generator) -> FloatArray:
     noise = rng.standard_normal(state.position.shape[0])
     return np.sqrt(1.0 - beta * beta) * state.position + beta * noise
 
 
 @numba.njit(cache=True)
-def accept(state, proposal, logdensity, loglik, grad, beta, sqrt_precond, inv_sqrt_precond,
-           rng):
+def accept(state: PCNState, proposal: FloatArray, logdensity: float, loglik: float,
+           grad: FloatArray, beta: float, sqrt_precond: FloatArray, inv_sqrt_precond: FloatArray,
+           rng: np.random.Generator) -> tuple[PCNState, MetropolisInfo]:
     """Metropolis–Hastings test of a pCN proposal with log-likelihood ``loglik`` (the only
     part of the evaluation used)."""
     ok = np.isfinite(loglik)

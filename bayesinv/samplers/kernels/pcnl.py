@@ -36,10 +36,12 @@ import numba
 import numpy as np
 
 from ._common import (
+    FloatArray,
     GradientState,
     MetropolisInfo,
     all_finite,
     crank_nicolson_langevin_proposal,
+    gradient_init,
     gradient_step,
     loglik_from_logdensity,
     metropolis_update,
@@ -54,30 +56,31 @@ uses_gradient = True
 
 #: log π at a state (the ``lp`` statistic).
 logdensity = state_logdensity
+#: the state (x, log π(x), ∇log π(x))
+init = gradient_init
 
 
 @numba.njit(cache=True)
-def init(position, logdensity, grad):
-    return PCNLState(position, logdensity, grad)
-
-
-@numba.njit(cache=True)
-def propose(state, step_size, sqrt_precond, inv_sqrt_precond, rng):
+def propose(state: GradientState, step_size: float, sqrt_precond: FloatArray,
+            inv_sqrt_precond: FloatArray, rng: np.random.Generator) -> FloatArray:
     """y = a x + b ∇ℓ(x) + c η (see the module docstring)."""
     return crank_nicolson_langevin_proposal(state.position, state.grad + state.position,
                                             step_size, rng)
 
 
 @numba.njit(cache=True)
-def _rho(x, loglik_x, grad_loglik_x, y, step_size):
+def _rho(x: FloatArray, loglik_x: float, grad_loglik_x: FloatArray, y: FloatArray, step_size: float
+        ) -> float:
     """ρ(x, y) = −ℓ(x) − ½⟨y − x, g(x)⟩ − (δ/4)⟨x + y, g(x)⟩ + (δ/4)|g(x)|²."""
     g = grad_loglik_x
-    return (-loglik_x - 0.5 * ((y - x) @ g) - 0.25 * step_size * ((x + y) @ g)
+    # (1-d @ 1-d is a float; the NumPy stubs type it as an array)
+    return (-loglik_x - 0.5 * ((y - x) @ g) - 0.25 * step_size * ((x + y) @ g)  # type: ignore[return-value]
             + 0.25 * step_size * (g @ g))
 
 
 @numba.njit(cache=True)
-def log_acceptance_ratio(state, proposal, logdensity, grad, step_size):
+def log_acceptance_ratio(state: GradientState, proposal: FloatArray, logdensity: float,
+                         grad: FloatArray, step_size: float) -> float:
     """log α(x, y) = ρ(x, y) − ρ(y, x) for the state x and a proposal y with log π(y), ∇log π(y)."""
     x, y = state.position, proposal
     loglik_x = loglik_from_logdensity(state.logdensity, x)
@@ -87,8 +90,10 @@ def log_acceptance_ratio(state, proposal, logdensity, grad, step_size):
 
 
 @numba.njit(cache=True)
-def accept(state, proposal, logdensity, loglik, grad, step_size, sqrt_precond,
-           inv_sqrt_precond, rng):
+def accept(state: GradientState, proposal: FloatArray, logdensity: float, loglik: float,
+           grad: FloatArray, step_size: float, sqrt_precond: FloatArray,
+           inv_sqrt_precond: FloatArray, rng: np.random.Generator
+          ) -> tuple[GradientState, MetropolisInfo]:
     """Metropolis–Hastings test of an evaluated proposal (one uniform drawn, always)."""
     ok = np.isfinite(logdensity) and all_finite(grad)
     log_ratio = -np.inf

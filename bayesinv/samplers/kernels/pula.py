@@ -27,8 +27,9 @@ Like ULA it is biased for fixed δ (S − Σ = O(δ)); a non-finite evaluation i
 from __future__ import annotations
 
 import numba
+import numpy as np
 
-from ._common import crank_nicolson_langevin_proposal, gradient_step
+from ._common import FloatArray, GradientState, crank_nicolson_langevin_proposal, gradient_step
 from .ula import ULAInfo, ULAState, accept, init, logdensity, update, uses_gradient
 
 __all__ = ["ULAInfo", "ULAState", "accept", "init", "logdensity", "propose", "step", "update",
@@ -36,7 +37,8 @@ __all__ = ["ULAInfo", "ULAState", "accept", "init", "logdensity", "propose", "st
 
 
 @numba.njit(cache=True)
-def propose(state, step_size, sqrt_precond, inv_sqrt_precond, rng):
+def propose(state: GradientState, step_size: float, sqrt_precond: FloatArray,
+            inv_sqrt_precond: FloatArray, rng: np.random.Generator) -> FloatArray:
     """a x + b ∇ℓ(x) + c η, with ∇ℓ(x) = ∇log π(x) + x from the state."""
     return crank_nicolson_langevin_proposal(state.position, state.grad + state.position,
                                             step_size, rng)

@@ -15,7 +15,7 @@ from typing import NamedTuple
 import numba
 import numpy as np
 
-from ._common import MetropolisInfo, metropolis_update, state_logdensity, value_step
+from ._common import FloatArray, MetropolisInfo, metropolis_update, state_logdensity, value_step
 
 uses_gradient = False
 
@@ -35,18 +35,20 @@ logdensity = state_logdensity
 
 
 @numba.njit(cache=True)
-def init(position, logdensity):
+def init(position: FloatArray, logdensity: float) -> RWMState:
     return RWMState(position, logdensity)
 
 
 @numba.njit(cache=True)
-def propose(state, scale, sqrt_precond, inv_sqrt_precond, rng):
+def propose(state: RWMState, scale: float, sqrt_precond: FloatArray, inv_sqrt_precond: FloatArray,
+            rng: np.random.Generator) -> FloatArray:
     return state.position + scale * rng.standard_normal(state.position.shape[0])
 
 
 @numba.njit(cache=True)
-def accept(state, proposal, logdensity, loglik, grad, scale, sqrt_precond, inv_sqrt_precond,
-           rng):
+def accept(state: RWMState, proposal: FloatArray, logdensity: float, loglik: float,
+           grad: FloatArray, scale: float, sqrt_precond: FloatArray, inv_sqrt_precond: FloatArray,
+           rng: np.random.Generator) -> tuple[RWMState, MetropolisInfo]:
     ok = np.isfinite(logdensity)
     return metropolis_update(state, RWMState(proposal, logdensity),
                              logdensity - state.logdensity, ok, rng)

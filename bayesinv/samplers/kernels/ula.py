@@ -32,11 +32,13 @@ import numba
 import numpy as np
 
 from ._common import (
+    FloatArray,
     GradientState,
     MetropolisInfo,
     all_finite,
+    gradient_init,
     gradient_step,
-    preconditioned_langevin_proposal,
+    langevin_propose,
     state_logdensity,
 )
 
@@ -54,22 +56,15 @@ class ULAInfo(NamedTuple):
 
 #: log π at a state (the ``lp`` statistic).
 logdensity = state_logdensity
+#: the state (x, log π(x), ∇log π(x))
+init = gradient_init
+#: x + δ C ∇log π(x) + √(2δ) R η (R = ``IDENTITY``: plain ULA)
+propose = langevin_propose
 
 
 @numba.njit(cache=True)
-def init(position, logdensity, grad):
-    return ULAState(position, logdensity, grad)
-
-
-@numba.njit(cache=True)
-def propose(state, step_size, sqrt_precond, inv_sqrt_precond, rng):
-    """x + δ C ∇log π(x) + √(2δ) R η (R = ``IDENTITY``: plain ULA)."""
-    return preconditioned_langevin_proposal(state.position, state.grad, step_size,
-                                            sqrt_precond, rng)
-
-
-@numba.njit(cache=True)
-def update(state, proposal, logdensity, grad):
+def update(state: GradientState, proposal: FloatArray, logdensity: float, grad: FloatArray
+          ) -> tuple[GradientState, ULAInfo]:
     """Move to the proposal unless its evaluation is non-finite (then flag a divergence)."""
     if np.isfinite(logdensity) and all_finite(grad) and all_finite(proposal):
         return ULAState(proposal, logdensity, grad), ULAInfo(False)
@@ -77,8 +72,10 @@ def update(state, proposal, logdensity, grad):
 
 
 @numba.njit(cache=True)
-def accept(state, proposal, logdensity, loglik, grad, step_size, sqrt_precond,
-           inv_sqrt_precond, rng):
+def accept(state: GradientState, proposal: FloatArray, logdensity: float, loglik: float,
+           grad: FloatArray, step_size: float, sqrt_precond: FloatArray,
+           inv_sqrt_precond: FloatArray, rng: np.random.Generator
+          ) -> tuple[GradientState, MetropolisInfo]:
     """The protocol's second half: :func:`update`, reported as a MetropolisInfo (acceptance 1
     for a step taken, 0 and ``diverging`` for a non-finite evaluation; no uniform drawn)."""
     new, info = update(state, proposal, logdensity, grad)
