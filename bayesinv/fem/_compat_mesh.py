@@ -11,6 +11,7 @@ from numpy.typing import ArrayLike
 from ._compat_import import COMM, basix, dolfinx, quiet_jit, ufl
 
 if TYPE_CHECKING:
+    from basix.finite_element import FiniteElement
     from dolfinx.fem import FunctionSpace
     from dolfinx.mesh import Mesh
 
@@ -127,12 +128,12 @@ def interpolation_points(V: FunctionSpace) -> np.ndarray:
     return np.asarray(points)
 
 
-def basix_element(V: FunctionSpace) -> basix.finite_element.FiniteElement:
+def basix_element(V: FunctionSpace) -> FiniteElement:
     """The basix element of ``V`` (dof order as in the dofmap)."""
     return V.element.basix_element
 
 
-def tabulate(element: basix.finite_element.FiniteElement, points: ArrayLike,
+def tabulate(element: FiniteElement, points: ArrayLike,
              derivatives: int = 0) -> np.ndarray:
     """Basis values (and derivatives) of a basix element at reference points.
 

@@ -23,13 +23,19 @@ once per signature and never raise.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numba
 import numpy as np
 
+if TYPE_CHECKING:
+    import scipy.sparse as sp
+
 
 @numba.njit(cache=True)
-def symmetric_fill(a0, a0_scale, t_indptr, t_indices, t_data, entries, t_scale, f, upper_pos,
-                   lower_pos, out):
+def symmetric_fill(a0: np.ndarray, a0_scale: float, t_indptr: np.ndarray, t_indices: np.ndarray,
+                   t_data: np.ndarray, entries: np.ndarray, t_scale: float, f: np.ndarray,
+                   upper_pos: np.ndarray, lower_pos: np.ndarray, out: np.ndarray) -> None:
     """For the selected upper entries e = entries[i] (those of the block being filled):
     out[upper_pos[i]] = out[lower_pos[i]] = a0_scale·a0[i] + t_scale·(T f)_e.
 
@@ -48,7 +54,8 @@ def symmetric_fill(a0, a0_scale, t_indptr, t_indices, t_data, entries, t_scale, 
 
 
 @numba.njit(cache=True)
-def symmetric_contract(rows, cols, t_indptr, t_indices, t_data, lam, u, out):
+def symmetric_contract(rows: np.ndarray, cols: np.ndarray, t_indptr: np.ndarray, t_indices: np.ndarray,
+                       t_data: np.ndarray, lam: np.ndarray, u: np.ndarray, out: np.ndarray) -> None:
     """out[k] = λᵀ T_k u = Σ_e T[e, k] (λ[r_e] u[c_e] + λ[c_e] u[r_e]) (one term if
     r_e = c_e), in one pass over the rows of T; λ, u full vectors (λ zero at Dirichlet dofs)."""
     for k in range(out.shape[0]):
@@ -63,7 +70,8 @@ def symmetric_contract(rows, cols, t_indptr, t_indices, t_data, lam, u, out):
 
 
 @numba.njit(cache=True)
-def symmetric_contract_many(rows, cols, t_indptr, t_indices, t_data, lam, u, out):
+def symmetric_contract_many(rows: np.ndarray, cols: np.ndarray, t_indptr: np.ndarray, t_indices: np.ndarray,
+                            t_data: np.ndarray, lam: np.ndarray, u: np.ndarray, out: np.ndarray) -> None:
     """out[k] = Σ_j λ_jᵀ T_k u_j for J experiments or time steps; ``lam``, ``u`` of shape
     (n, J) (the J values of each dof contiguous)."""
     nj = lam.shape[1]
@@ -85,7 +93,8 @@ def symmetric_contract_many(rows, cols, t_indptr, t_indices, t_data, lam, u, out
 
 
 @numba.njit(cache=True)
-def symmetric_matvec(rows, cols, values, x, out):
+def symmetric_matvec(rows: np.ndarray, cols: np.ndarray, values: np.ndarray, x: np.ndarray, out: np.ndarray
+                     ) -> None:
     """out = S x for the symmetric matrix S given by its upper-triangle entries."""
     for i in range(out.shape[0]):
         out[i] = 0.0
@@ -99,7 +108,8 @@ def symmetric_matvec(rows, cols, values, x, out):
 
 
 @numba.njit(cache=True)
-def csr_matvec(indptr, indices, data, x, out):
+def csr_matvec(indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, x: np.ndarray, out: np.ndarray
+               ) -> None:
     """out = A x for the CSR matrix A = (indptr, indices, data) and a vector x."""
     for i in range(out.shape[0]):
         s = 0.0
@@ -109,7 +119,8 @@ def csr_matvec(indptr, indices, data, x, out):
 
 
 @numba.njit(cache=True)
-def csr_matvec_sub(indptr, indices, data, x, b, out):
+def csr_matvec_sub(indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, x: np.ndarray, b: np.ndarray,
+                   out: np.ndarray) -> None:
     """out = b − A x (the Dirichlet-lifted right-hand side b − A_FB(f) g in one pass)."""
     for i in range(out.shape[0]):
         s = 0.0
@@ -119,7 +130,9 @@ def csr_matvec_sub(indptr, indices, data, x, b, out):
 
 
 @numba.njit(cache=True)
-def theta_scheme_rhs(rows, cols, m_values, k_values, inv_dt, theta, u_prev, g_next, out):
+def theta_scheme_rhs(rows: np.ndarray, cols: np.ndarray, m_values: np.ndarray, k_values: np.ndarray,
+                     inv_dt: float, theta: float, u_prev: np.ndarray, g_next: np.ndarray,
+                     out: np.ndarray) -> None:
     """out = M (u_prev − ĝ)/Δt − K(f) ((1−ϑ) u_prev + ϑ ĝ) on all rows (one pass), with M and
     K(f) given by upper-triangle values: the explicit part of one θ-scheme step of
     M u̇ + K(f) u = s after lifting the next Dirichlet values ĝ (zero at the free dofs)."""
@@ -136,7 +149,7 @@ def theta_scheme_rhs(rows, cols, m_values, k_values, inv_dt, theta, u_prev, g_ne
             out[c] += m * (u_prev[r] - g_next[r]) - k * (a * u_prev[r] + theta * g_next[r])
 
 
-def csr_arrays(matrix) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def csr_arrays(matrix: sp.spmatrix | sp.sparray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(indptr, indices, data) of a SciPy sparse matrix as contiguous int64/float64 arrays."""
     m = matrix.tocsr()
     m.sort_indices()
