@@ -37,8 +37,8 @@ class E1Settings(TypedDict):
 
 
 #: the frozen E1 settings (the full-size run)
-SETTINGS: E1Settings = {"mesh": 32, "noise_std": 0.0025, "alpha": 2.0, "scale": 10.0, "num_modes": 60,
-            "step_size": 0.1}
+SETTINGS: E1Settings = {"mesh": 32, "noise_std": 0.0025, "alpha": 2.0, "scale": 10.0,
+                        "num_modes": 60, "step_size": 0.1}
 
 
 #: θ₀: two positive bumps and one negative bump, small (≤ 0.015) on ∂O

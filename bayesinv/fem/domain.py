@@ -157,7 +157,8 @@ class Domain:
             self.cell_vertices[:, 1:, :] - self.cell_vertices[:, :1, :], (0, 2, 1))
         self.abs_det = np.abs(np.linalg.det(self.jacobians))
         self._spaces: dict[int, LagrangeSpace] = {}
-        self.cache: dict[str, Any] = {}  # per-mesh cache of expensive derived objects (eigenpairs, ...)
+        # per-mesh cache of expensive derived objects (eigenpairs, ...)
+        self.cache: dict[str, Any] = {}
 
     def __repr__(self) -> str:
         return (f"Domain({self.name!r}, cells={self.num_cells}, "

@@ -49,8 +49,8 @@ from ..forward.fingerprint import fingerprint
 from ..linalg import bind_solver
 from ..links import coefficient, get_link
 from . import kernels
-from .domain import Domain, FieldLike
 from .assembly import FormKind
+from .domain import Domain, FieldLike
 from .observation import Design, PointObservation, as_observation
 from .operator import CoefficientTensor, SplitPattern
 from .solvers import SolverSpec, make_solver

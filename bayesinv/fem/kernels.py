@@ -31,11 +31,14 @@ import numpy as np
 if TYPE_CHECKING:
     import scipy.sparse as sp
 
+#: the kernels' arguments: contiguous int64 index and float64 value arrays
+Array = np.ndarray
+
 
 @numba.njit(cache=True)
-def symmetric_fill(a0: np.ndarray, a0_scale: float, t_indptr: np.ndarray, t_indices: np.ndarray,
-                   t_data: np.ndarray, entries: np.ndarray, t_scale: float, f: np.ndarray,
-                   upper_pos: np.ndarray, lower_pos: np.ndarray, out: np.ndarray) -> None:
+def symmetric_fill(a0: Array, a0_scale: float, t_indptr: Array, t_indices: Array,
+                   t_data: Array, entries: Array, t_scale: float, f: Array,
+                   upper_pos: Array, lower_pos: Array, out: Array) -> None:
     """For the selected upper entries e = entries[i] (those of the block being filled):
     out[upper_pos[i]] = out[lower_pos[i]] = a0_scale·a0[i] + t_scale·(T f)_e.
 
@@ -54,8 +57,8 @@ def symmetric_fill(a0: np.ndarray, a0_scale: float, t_indptr: np.ndarray, t_indi
 
 
 @numba.njit(cache=True)
-def symmetric_contract(rows: np.ndarray, cols: np.ndarray, t_indptr: np.ndarray, t_indices: np.ndarray,
-                       t_data: np.ndarray, lam: np.ndarray, u: np.ndarray, out: np.ndarray) -> None:
+def symmetric_contract(rows: Array, cols: Array, t_indptr: Array, t_indices: Array,
+                       t_data: Array, lam: Array, u: Array, out: Array) -> None:
     """out[k] = λᵀ T_k u = Σ_e T[e, k] (λ[r_e] u[c_e] + λ[c_e] u[r_e]) (one term if
     r_e = c_e), in one pass over the rows of T; λ, u full vectors (λ zero at Dirichlet dofs)."""
     for k in range(out.shape[0]):
@@ -70,8 +73,8 @@ def symmetric_contract(rows: np.ndarray, cols: np.ndarray, t_indptr: np.ndarray,
 
 
 @numba.njit(cache=True)
-def symmetric_contract_many(rows: np.ndarray, cols: np.ndarray, t_indptr: np.ndarray, t_indices: np.ndarray,
-                            t_data: np.ndarray, lam: np.ndarray, u: np.ndarray, out: np.ndarray) -> None:
+def symmetric_contract_many(rows: Array, cols: Array, t_indptr: Array, t_indices: Array,
+                            t_data: Array, lam: Array, u: Array, out: Array) -> None:
     """out[k] = Σ_j λ_jᵀ T_k u_j for J experiments or time steps; ``lam``, ``u`` of shape
     (n, J) (the J values of each dof contiguous)."""
     nj = lam.shape[1]
@@ -93,8 +96,7 @@ def symmetric_contract_many(rows: np.ndarray, cols: np.ndarray, t_indptr: np.nda
 
 
 @numba.njit(cache=True)
-def symmetric_matvec(rows: np.ndarray, cols: np.ndarray, values: np.ndarray, x: np.ndarray, out: np.ndarray
-                     ) -> None:
+def symmetric_matvec(rows: Array, cols: Array, values: Array, x: Array, out: Array) -> None:
     """out = S x for the symmetric matrix S given by its upper-triangle entries."""
     for i in range(out.shape[0]):
         out[i] = 0.0
@@ -108,8 +110,7 @@ def symmetric_matvec(rows: np.ndarray, cols: np.ndarray, values: np.ndarray, x: 
 
 
 @numba.njit(cache=True)
-def csr_matvec(indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, x: np.ndarray, out: np.ndarray
-               ) -> None:
+def csr_matvec(indptr: Array, indices: Array, data: Array, x: Array, out: Array) -> None:
     """out = A x for the CSR matrix A = (indptr, indices, data) and a vector x."""
     for i in range(out.shape[0]):
         s = 0.0
@@ -119,8 +120,8 @@ def csr_matvec(indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, x: np.
 
 
 @numba.njit(cache=True)
-def csr_matvec_sub(indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, x: np.ndarray, b: np.ndarray,
-                   out: np.ndarray) -> None:
+def csr_matvec_sub(indptr: Array, indices: Array, data: Array, x: Array, b: Array,
+                   out: Array) -> None:
     """out = b − A x (the Dirichlet-lifted right-hand side b − A_FB(f) g in one pass)."""
     for i in range(out.shape[0]):
         s = 0.0
@@ -130,9 +131,9 @@ def csr_matvec_sub(indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, x:
 
 
 @numba.njit(cache=True)
-def theta_scheme_rhs(rows: np.ndarray, cols: np.ndarray, m_values: np.ndarray, k_values: np.ndarray,
-                     inv_dt: float, theta: float, u_prev: np.ndarray, g_next: np.ndarray,
-                     out: np.ndarray) -> None:
+def theta_scheme_rhs(rows: Array, cols: Array, m_values: Array, k_values: Array,
+                     inv_dt: float, theta: float, u_prev: Array, g_next: Array,
+                     out: Array) -> None:
     """out = M (u_prev − ĝ)/Δt − K(f) ((1−ϑ) u_prev + ϑ ĝ) on all rows (one pass), with M and
     K(f) given by upper-triangle values: the explicit part of one θ-scheme step of
     M u̇ + K(f) u = s after lifting the next Dirichlet values ĝ (zero at the free dofs)."""
@@ -149,7 +150,7 @@ def theta_scheme_rhs(rows: np.ndarray, cols: np.ndarray, m_values: np.ndarray, k
             out[c] += m * (u_prev[r] - g_next[r]) - k * (a * u_prev[r] + theta * g_next[r])
 
 
-def csr_arrays(matrix: sp.spmatrix | sp.sparray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def csr_arrays(matrix: sp.spmatrix | sp.sparray) -> tuple[Array, Array, Array]:
     """(indptr, indices, data) of a SciPy sparse matrix as contiguous int64/float64 arrays."""
     m = matrix.tocsr()
     m.sort_indices()

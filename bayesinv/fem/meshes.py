@@ -43,8 +43,8 @@ def _gmsh_gdim(path: Path) -> int:
     return 3 if (dim < 3 and np.abs(z).max(initial=0.0) > 0.0) else dim
 
 
-def read_mesh(path: str | os.PathLike[str], *, mesh_name: str = "mesh", cell_tags: str | None = None,
-              facet_tags: str | None = None) -> MeshData:
+def read_mesh(path: str | os.PathLike[str], *, mesh_name: str = "mesh",
+              cell_tags: str | None = None, facet_tags: str | None = None) -> MeshData:
     """Read a mesh (and its tags) from a gmsh ``.msh`` or an XDMF ``.xdmf`` file.
 
     Parameters

@@ -118,7 +118,8 @@ def l2_observation_matrix(space: LagrangeSpace) -> sp.csr_matrix:
                          shape=(ncells * nloc, space.num_dofs))
 
 
-def node_design(domain: Domain | MeshDomain, n: int, seed: Seed = None, *, include_boundary: bool = True) -> np.ndarray:
+def node_design(domain: Domain | MeshDomain, n: int, seed: Seed = None, *,
+                include_boundary: bool = True) -> np.ndarray:
     """n distinct mesh vertices drawn uniformly without replacement, shape (n, dim).
 
     The design of the published MATLAB codes (``randsample`` over the mesh nodes). With
