@@ -11,7 +11,7 @@ import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from ..errors import MissingDependencyError
 from ._compat_import import dolfinx
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from mpi4py.MPI import Comm
 
 #: (mesh, cell tags or None, facet tags or None)
-MeshAndTags = tuple["Mesh", "MeshTags | None", "MeshTags | None"]
+MeshAndTags: TypeAlias = tuple["Mesh", "MeshTags | None", "MeshTags | None"]
 
 # --- mesh I/O -----------------------------------------------------------------------------------
 

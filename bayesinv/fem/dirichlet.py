@@ -24,9 +24,14 @@ from ..errors import InvalidArgumentError
 from . import _compat
 
 if TYPE_CHECKING:
-    from dolfinx.fem import FunctionSpace
+    from dolfinx.fem import Function, FunctionSpace
     from dolfinx.mesh import MeshTags
 
+    from .domain import FieldLike
+
+#: a boundary value: a constant, a callable g(x), dof values, a dolfinx Function on the state
+#: space, or the name of a coefficient of the map
+Value: TypeAlias = "FieldLike | Function | str"
 #: a boundary part: "boundary", a facet tag, a sequence of tags, or a marker ``where(x)``
 Where: TypeAlias = "str | int | Sequence[int] | Callable[[np.ndarray], np.ndarray]"
 
@@ -35,7 +40,7 @@ Where: TypeAlias = "str | int | Sequence[int] | Callable[[np.ndarray], np.ndarra
 class DirichletBC:
     """u = ``value`` on the boundary part ``where`` (see the module docstring)."""
 
-    value: object = 0.0
+    value: Value = 0.0
     where: Where = "boundary"
 
 
