@@ -27,16 +27,22 @@ from __future__ import annotations
 import time
 import warnings
 from dataclasses import replace
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ._validation import integer_at_least
 from ._version import __version__
-from .diagnostics.arviz_io import build_inference_data
+from .arviz_io import build_inference_data
 from .errors import BayesinvWarning, InvalidArgumentError
-from .lowrank import LowRankEigen, check_hessian, low_rank_hessian
+from .lowrank import HessianName, LowRankEigen, check_hessian, low_rank_hessian
 from .optimize import MAPResult, find_map
 from .posterior import Posterior
+from .protocols import Seed
+
+if TYPE_CHECKING:
+    from arviz import InferenceData
 
 
 class LaplaceApproximation:
@@ -47,8 +53,8 @@ class LaplaceApproximation:
     ``setup_time`` and ``setup_solves`` (MAP + Hessian).
     """
 
-    def __init__(self, posterior: Posterior, mean, eigen: LowRankEigen, *,
-                 setup_time: float = float("nan"), setup_solves: int = 0):
+    def __init__(self, posterior: Posterior, mean: ArrayLike, eigen: LowRankEigen, *,
+                 setup_time: float = float("nan"), setup_solves: int = 0) -> None:
         self.posterior = posterior
         self.mean = np.asarray(mean, dtype=float)
         self.eigen = eigen
@@ -70,24 +76,24 @@ class LaplaceApproximation:
     def rank(self) -> int:
         return int(self.values.shape[0])
 
-    def _low_rank(self, x, coefficients):
+    def _low_rank(self, x: ArrayLike, coefficients: np.ndarray) -> np.ndarray:
         """x + V (c ⊙ Vᵀ x) for x of shape (k,) or (..., k)."""
         x = np.asarray(x, dtype=float)
         return x + ((x @ self.vectors) * coefficients) @ self.vectors.T
 
-    def covariance_apply(self, x) -> np.ndarray:
+    def covariance_apply(self, x: ArrayLike) -> np.ndarray:
         """Γ x = x − V D Vᵀ x."""
         return self._low_rank(x, -self.values / (1.0 + self.values))
 
-    def precision_apply(self, x) -> np.ndarray:
+    def precision_apply(self, x: ArrayLike) -> np.ndarray:
         """Γ⁻¹ x = x + V Λ Vᵀ x."""
         return self._low_rank(x, self.values)
 
-    def sqrt_apply(self, z) -> np.ndarray:
+    def sqrt_apply(self, z: ArrayLike) -> np.ndarray:
         """Γ^{1/2} z (the symmetric square root)."""
         return self._low_rank(z, 1.0 / np.sqrt(1.0 + self.values) - 1.0)
 
-    def inv_sqrt_apply(self, x) -> np.ndarray:
+    def inv_sqrt_apply(self, x: ArrayLike) -> np.ndarray:
         """Γ^{−1/2} x."""
         return self._low_rank(x, np.sqrt(1.0 + self.values) - 1.0)
 
@@ -95,7 +101,7 @@ class LaplaceApproximation:
         """log det Γ = −Σ log(1 + λ_j)."""
         return float(-np.log1p(self.values).sum())
 
-    def logpdf(self, xi) -> np.ndarray | float:
+    def logpdf(self, xi: ArrayLike) -> np.ndarray | float:
         """log N(ξ; ξ*, Γ) in whitened coordinates (ξ of shape (k,) or (..., k))."""
         xi = self.posterior.prior.check_latent(xi)
         d = xi - self.mean
@@ -103,13 +109,13 @@ class LaplaceApproximation:
         out = -0.5 * quad - 0.5 * self.dim * np.log(2 * np.pi) - 0.5 * self.log_det_covariance()
         return float(out) if np.ndim(out) == 0 else out
 
-    def sample_latent(self, size=None, seed=None) -> np.ndarray:
+    def sample_latent(self, size: int | None = None, seed: Seed = None) -> np.ndarray:
         """ξ = ξ* + Γ^{1/2} z, z ~ N(0, I): shape (k,) or (size, k)."""
         rng = np.random.default_rng(seed)
         shape = (self.dim,) if size is None else (integer_at_least("size", size, 1), self.dim)
         return self.mean + self.sqrt_apply(rng.standard_normal(shape))
 
-    def sample(self, size=None, seed=None) -> np.ndarray:
+    def sample(self, size: int | None = None, seed: Seed = None) -> np.ndarray:
         """θ = T(ξ) for ξ from :meth:`sample_latent`: shape (dim,) or (size, dim)."""
         return self.posterior.prior.to_physical(self.sample_latent(size, seed))
 
@@ -121,13 +127,13 @@ class LaplaceApproximation:
         prior = self.posterior.prior
         if prior.is_linear and hasattr(prior, "pointwise_variance"):
             prior_var = np.asarray(prior.pointwise_variance(), dtype=float)
-        elif prior.is_linear and isinstance(getattr(prior, "factor", None), np.ndarray):
-            prior_var = np.einsum("ij,ij->i", prior.factor, prior.factor)
+        elif prior.is_linear and isinstance(factor := getattr(prior, "factor", None), np.ndarray):
+            prior_var = np.einsum("ij,ij->i", factor, factor)
         else:
             prior_var = np.empty(prior.dim)
             for start in range(0, prior.dim, block):
                 idx = np.arange(start, min(start + block, prior.dim))
-                rows = [prior.to_physical_vjp(self.mean, np.eye(1, prior.dim, i)[0])
+                rows = [prior.to_physical_vjp(self.mean, np.eye(1, prior.dim, int(i))[0])
                         for i in idx]
                 prior_var[idx] = np.einsum("ij,ij->i", rows, rows)
         if self.rank == 0:
@@ -136,8 +142,8 @@ class LaplaceApproximation:
                               for j in range(self.rank)])
         return prior_var - (JV**2) @ (self.values / (1.0 + self.values))
 
-    def inference_data(self, draws: int = 1000, chains: int = 4, seed=None,
-                       store_theta: bool = True):
+    def inference_data(self, draws: int = 1000, chains: int = 4, seed: Seed = None,
+                       store_theta: bool = True) -> InferenceData:
         """Independent draws as ArviZ InferenceData, usable with the credible sets of
         :mod:`bayesinv.diagnostics` (``posterior``: ``xi``, ``theta``; ``sample_stats``:
         ``lp`` = log N(ξ; ξ*, Γ)). Chain c uses ``SeedSequence(seed).spawn(chains)[c]``."""
@@ -159,7 +165,7 @@ class LaplaceApproximation:
         if hasattr(forward, "parameter_space"):
             constant["node_coordinates"] = forward.parameter_space.coordinates
         return build_inference_data(
-            posterior=post, sample_stats={"lp": self.logpdf(xi)}, log_likelihood=None,
+            posterior=post, sample_stats={"lp": np.asarray(self.logpdf(xi))}, log_likelihood=None,
             observed_data={"y": like.data}, constant_data=constant,
             space=getattr(forward, "parameter_space", None),
             attrs={"sampler": "laplace", "rank": self.rank, "draws": draws, "chains": chains,
@@ -176,7 +182,7 @@ class LaplaceApproximation:
 
         return pack(self.vectors, self.values, self.mean)
 
-    def fingerprint(self) -> dict:
+    def fingerprint(self) -> dict[str, np.ndarray]:
         """What identifies the approximation (for checkpoint settings digests)."""
         return {"laplace_mean": self.mean, "laplace_values": self.values,
                 "laplace_vectors": self.vectors}
@@ -187,10 +193,10 @@ class LaplaceApproximation:
                 f"λ_min={self.values[-1] if self.rank else 0.0:.3g})")
 
 
-def laplace(posterior: Posterior, map=None, *, rank: int | None = None,
-            threshold: float = 0.1, oversampling: int = 10, initial_rank: int = 20,
-            max_rank: int | None = None, seed=0,
-            hessian: str = "gauss-newton") -> LaplaceApproximation:
+def laplace(posterior: Posterior, map: MAPResult | ArrayLike | None = None, *,
+            rank: int | None = None, threshold: float = 0.1, oversampling: int = 10,
+            initial_rank: int = 20, max_rank: int | None = None, seed: Seed = 0,
+            hessian: HessianName = "gauss-newton") -> LaplaceApproximation:
     r"""The Laplace approximation N(ξ*, (I + H)⁻¹) with H ≈ V Λ Vᵀ low-rank.
 
     H is the Gauss–Newton misfit Hessian (default) or, with ``hessian="full"``, the full one
@@ -225,7 +231,7 @@ def laplace(posterior: Posterior, map=None, *, rank: int | None = None,
     if not isinstance(posterior, Posterior):
         raise InvalidArgumentError(
             f"posterior must be a bayesinv.Posterior, got {type(posterior).__name__}")
-    check_hessian(hessian)  # before the MAP search
+    hessian = check_hessian(hessian)  # before the MAP search
     counts = posterior.likelihood.forward.counts
     before = sum(counts.as_dict().values())
     start = time.perf_counter()
@@ -264,8 +270,8 @@ def _drop_negative(eigen: LowRankEigen) -> LowRankEigen:
     return replace(eigen, values=eigen.values[keep], vectors=eigen.vectors[:, keep])
 
 
-def sample_laplace(posterior: Posterior, *, seed=None, draws: int = 1000, chains: int = 4,
-                   store_theta: bool = True, **kwargs):
+def sample_laplace(posterior: Posterior, *, seed: Seed = None, draws: int = 1000,
+                   chains: int = 4, store_theta: bool = True, **kwargs: Any) -> InferenceData:
     """Draws from :func:`laplace` ``(posterior, **kwargs)`` as InferenceData: a module-level
     function usable as a coverage-study method,
     ``InferenceSpec(sample_laplace, {"draws": 1000, "threshold": 0.01})``."""

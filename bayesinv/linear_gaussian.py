@@ -25,6 +25,7 @@ from functools import cached_property
 
 import numpy as np
 import scipy.linalg
+from numpy.typing import ArrayLike
 
 from ._validation import integer_at_least, positive_float
 from .errors import InvalidArgumentError
@@ -32,6 +33,7 @@ from .forward.linear import LinearForwardMap
 from .likelihood import GaussianLikelihood
 from .posterior import Posterior
 from .priors.gaussian import GaussianPrior
+from .protocols import Seed
 
 
 @dataclass
@@ -83,7 +85,8 @@ class LinearGaussianProblem:
         L = self.prior.factor
         return L @ self.cov_latent @ L.T
 
-    def ula_stationary(self, step_size: float, preconditioner=None):
+    def ula_stationary(self, step_size: float, preconditioner: ArrayLike | None = None
+                       ) -> tuple[np.ndarray, np.ndarray]:
         """Mean and covariance of ULA's stationary law in whitened coordinates at step δ.
 
         With a constant preconditioner C the chain is ξ' = (I − δCP)ξ + δCPμ + √(2δ) C^½ η
@@ -102,7 +105,7 @@ class LinearGaussianProblem:
         S = scipy.linalg.solve_discrete_lyapunov(A, 2.0 * step_size * C)
         return self.mean_latent.copy(), S
 
-    def pula_stationary(self, step_size: float):
+    def pula_stationary(self, step_size: float) -> tuple[np.ndarray, np.ndarray]:
         """Mean and covariance of the prior-preconditioned (Crank–Nicolson) ULA's stationary law.
 
         With (a, b, c) = ((2−δ)/(2+δ), 2δ/(2+δ), √(8δ)/(2+δ)) and Q = P − I the chain is
@@ -125,7 +128,7 @@ class LinearGaussianProblem:
 
 
 def linear_gaussian(dim: int = 20, num_observations: int = 10, noise_std: float = 0.1,
-                    seed=0, prior_decay: float = 1.0) -> LinearGaussianProblem:
+                    seed: Seed = 0, prior_decay: float = 1.0) -> LinearGaussianProblem:
     """A random linear–Gaussian problem with a diagonal prior, sd_j = j^(−decay).
 
     The forward matrix has iid N(0, 1/dim) entries; data are simulated from a prior draw.

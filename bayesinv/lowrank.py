@@ -29,19 +29,27 @@ the residual vanishes and may be indefinite away from the MAP.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, Literal
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ._validation import integer_at_least, positive_float
 from .errors import InvalidArgumentError
 from .posterior import Posterior
+from .protocols import Seed
+
+#: the name of a misfit Hessian (see :data:`HESSIANS`)
+HessianName = Literal["gauss-newton", "full"]
 
 
 class WhitenedLinearization:
     """v ↦ B v and w ↦ Bᵀ w at ξ, with B = J(T(ξ)) J_T(ξ); one forward solve to set up."""
 
-    def __init__(self, posterior: Posterior, xi):
+    def __init__(self, posterior: Posterior, xi: ArrayLike) -> None:
         prior, like = posterior.prior, posterior.likelihood
         if not like.forward.has_jvp:
             raise InvalidArgumentError(
@@ -52,19 +60,26 @@ class WhitenedLinearization:
         _, self._jvp, self._pullback = like.forward.linearize(prior.to_physical(self.xi))
         self.sigma2 = like.noise_std**2
 
-    def matvec(self, v):
+    def matvec(self, v: ArrayLike) -> np.ndarray:
+        """B v (one tangent-linear solve)."""
         return self._jvp(self.prior.to_physical_jvp(self.xi, v))
 
-    def rmatvec(self, w):
+    def rmatvec(self, w: ArrayLike) -> np.ndarray:
+        """Bᵀ w (one adjoint solve)."""
         return self.prior.to_physical_vjp(self.xi, self._pullback(w))
 
 
-class _HessianOperator:
+class _HessianOperator(ABC):
     """matmat from matvec: H V column by column, every column sharing one factorisation."""
 
     dim: int
+    num_actions: int
 
-    def matmat(self, V) -> np.ndarray:
+    @abstractmethod
+    def matvec(self, v: ArrayLike) -> np.ndarray:
+        """H v for v of shape (k,)."""
+
+    def matmat(self, V: ArrayLike) -> np.ndarray:
         """H V for a block V of shape (k, m) (m actions, one shared factorisation)."""
         V = np.asarray(V, dtype=float)
         if V.ndim != 2 or V.shape[0] != self.dim:
@@ -74,7 +89,7 @@ class _HessianOperator:
             out[:, j] = self.matvec(V[:, j])
         return out
 
-    def _vector(self, v) -> np.ndarray:
+    def _vector(self, v: ArrayLike) -> np.ndarray:
         v = np.asarray(v, dtype=float)
         if v.shape != (self.dim,):
             raise InvalidArgumentError(f"v must have shape ({self.dim},), got {v.shape}")
@@ -97,7 +112,7 @@ class GaussNewtonHessian(_HessianOperator):
         Whitened point ξ (e.g. the MAP estimate).
     """
 
-    def __init__(self, posterior: Posterior, xi):
+    def __init__(self, posterior: Posterior, xi: ArrayLike) -> None:
         if not isinstance(posterior, Posterior):
             raise InvalidArgumentError(
                 f"posterior must be a bayesinv.Posterior, got {type(posterior).__name__}")
@@ -106,7 +121,7 @@ class GaussNewtonHessian(_HessianOperator):
         self.dim = self.xi.shape[0]
         self.num_actions = 0
 
-    def matvec(self, v) -> np.ndarray:
+    def matvec(self, v: ArrayLike) -> np.ndarray:
         """H v for v of shape (k,)."""
         v = self._vector(v)
         lin = self._lin
@@ -129,7 +144,7 @@ class FullHessian(_HessianOperator):
     xi : array_like, shape (k,)
     """
 
-    def __init__(self, posterior: Posterior, xi):
+    def __init__(self, posterior: Posterior, xi: ArrayLike) -> None:
         from .likelihood import GaussianLikelihood
 
         if not isinstance(posterior, Posterior):
@@ -160,7 +175,7 @@ class FullHessian(_HessianOperator):
         self.residual = np.asarray(like.data, dtype=float) - y
         self._apply = curvature(-self.residual / sigma2, gn_scale=1.0 / sigma2)
 
-    def matvec(self, v) -> np.ndarray:
+    def matvec(self, v: ArrayLike) -> np.ndarray:
         """H v for v of shape (k,)."""
         v = self._vector(v)
         prior = self._prior
@@ -168,18 +183,20 @@ class FullHessian(_HessianOperator):
 
 
 #: the Hessians :func:`low_rank_hessian` and :func:`bayesinv.laplace` accept
-HESSIANS = {"gauss-newton": GaussNewtonHessian, "full": FullHessian}
+HESSIANS: dict[str, type[GaussNewtonHessian] | type[FullHessian]] = {
+    "gauss-newton": GaussNewtonHessian, "full": FullHessian}
 
 
-def check_hessian(hessian) -> str:
+def check_hessian(hessian: object) -> HessianName:
     """``hessian`` if it names one of :data:`HESSIANS`, else a clear error."""
     if not isinstance(hessian, str) or hessian not in HESSIANS:
         raise InvalidArgumentError(
             f"hessian must be one of {sorted(HESSIANS)}, got {hessian!r}")
-    return hessian
+    return "full" if hessian == "full" else "gauss-newton"
 
 
-def make_hessian(posterior: Posterior, xi, hessian: str = "gauss-newton"):
+def make_hessian(posterior: Posterior, xi: ArrayLike, hessian: HessianName = "gauss-newton"
+                 ) -> GaussNewtonHessian | FullHessian:
     """A :class:`GaussNewtonHessian` or :class:`FullHessian` by name."""
     return HESSIANS[check_hessian(hessian)](posterior, xi)
 
@@ -214,9 +231,10 @@ def _orthonormal_complement(Y: np.ndarray, Q: np.ndarray | None) -> np.ndarray:
     return Y
 
 
-def randomized_eigh(matmat, dim: int, *, rank: int | None = None, threshold: float = 0.1,
+def randomized_eigh(matmat: Callable[[np.ndarray], np.ndarray], dim: int, *,
+                    rank: int | None = None, threshold: float = 0.1,
                     oversampling: int = 10, initial_rank: int = 20,
-                    max_rank: int | None = None, seed=0,
+                    max_rank: int | None = None, seed: Seed = 0,
                     indefinite: bool = False) -> LowRankEigen:
     r"""Leading eigenpairs of a symmetric positive semi-definite operator by the randomized
     double-pass method (Halko, Martinsson & Tropp 2011, §5.3, with oversampling).
@@ -271,7 +289,9 @@ def randomized_eigh(matmat, dim: int, *, rank: int | None = None, threshold: flo
             raise InvalidArgumentError(
                 f"max_rank={max_rank} is larger than the parameter dimension k={dim}")
         size = min(integer_at_least("initial_rank", initial_rank, 1) + oversampling, dim)
-    Q = HQ = T = None
+    Q: np.ndarray | None = None  # the basis so far, and H Q and Qᵀ H Q
+    HQ: np.ndarray = np.empty((0, 0))
+    T: np.ndarray = np.empty((0, 0))
     actions = 0
     while True:
         new = size - (0 if Q is None else Q.shape[1])
@@ -315,8 +335,8 @@ def randomized_eigh(matmat, dim: int, *, rank: int | None = None, threshold: flo
     return LowRankEigen(values, vectors, actions, Q.shape[1], float(threshold), converged)
 
 
-def low_rank_hessian(posterior: Posterior, xi, *, hessian: str = "gauss-newton",
-                     **kwargs) -> LowRankEigen:
+def low_rank_hessian(posterior: Posterior, xi: ArrayLike, *,
+                     hessian: HessianName = "gauss-newton", **kwargs: Any) -> LowRankEigen:
     """Leading eigenpairs of the whitened misfit Hessian at ξ: ``hessian="gauss-newton"``
     (:class:`GaussNewtonHessian`, positive semi-definite) or ``"full"`` (:class:`FullHessian`,
     possibly indefinite: eigenpairs ranked by |λ|, signs kept), by :func:`randomized_eigh`

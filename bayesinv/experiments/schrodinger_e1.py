@@ -19,12 +19,26 @@ module-level function it is the problem factory of E1 coverage studies
 
 from __future__ import annotations
 
+from typing import Any, TypedDict
+
 from ..fields import e1_truth, sin_sin
 from ..synthetic import CoverageModel
 
+
+class E1Settings(TypedDict):
+    """The keys of :data:`SETTINGS` and their types."""
+
+    mesh: int
+    noise_std: float
+    alpha: float
+    scale: float
+    num_modes: int
+    step_size: float
+
+
 #: the frozen E1 settings (the full-size run)
-SETTINGS = {"mesh": 32, "noise_std": 0.0025, "alpha": 2.0, "scale": 10.0, "num_modes": 60,
-            "step_size": 0.1}
+SETTINGS: E1Settings = {"mesh": 32, "noise_std": 0.0025, "alpha": 2.0, "scale": 10.0,
+                        "num_modes": 60, "step_size": 0.1}
 
 
 #: θ₀: two positive bumps and one negative bump, small (≤ 0.015) on ∂O
@@ -60,7 +74,8 @@ def e1_model(*, num_observations: int = 600, mesh: int = SETTINGS["mesh"],
 
 
 def ula_settings(*, draws: int, chains: int = 4, warmup: int = 500, thin: int = 1,
-                 step_size: float = SETTINGS["step_size"], diagnostics: bool = True) -> dict:
+                 step_size: float = SETTINGS["step_size"], diagnostics: bool = True
+                 ) -> dict[str, Any]:
     """Keyword arguments of :func:`bayesinv.sample` for E1's sampler: Laplace-preconditioned
     ULA from the MAP estimate. ``diagnostics=False`` silences the convergence warning (the
     examples' quick modes run chains too short to converge)."""

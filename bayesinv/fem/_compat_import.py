@@ -7,6 +7,8 @@ from __future__ import annotations
 import contextlib
 import logging
 import re
+from collections.abc import Iterator
+from typing import Any
 
 from ..errors import MissingDependencyError
 
@@ -40,7 +42,7 @@ def _is_numpy_abi_error(exc: BaseException) -> bool:
         "numpy._core.multiarray failed to import"))
 
 
-def _import_fenicsx():
+def _import_fenicsx() -> tuple[Any, Any, Any]:
     """Import mpi4py, petsc4py and dolfinx, translating installation faults into one sentence."""
     try:
         from mpi4py import MPI
@@ -88,7 +90,9 @@ def _restore_python_signal_handling() -> None:
         return
     for name in ("SIGPIPE", "SIGTERM", "SIGINT", "SIGHUP", "SIGUSR1", "SIGUSR2", "SIGQUIT"):
         sig = getattr(signal, name, None)
-        handler = signal.getsignal(sig) if sig is not None else None
+        if sig is None:  # not on this platform
+            continue
+        handler = signal.getsignal(sig)
         if handler is not None:
             signal.signal(sig, handler)
 
@@ -103,8 +107,8 @@ COMM = MPI.COMM_SELF
 
 
 def _parse_version(text: str) -> tuple[int, int, int]:
-    parts = [int(m) for m in re.findall(r"\d+", str(text))[:3]]
-    return tuple([*parts, 0, 0, 0][:3])
+    major, minor, patch, *_ = [*(int(m) for m in re.findall(r"\d+", str(text))[:3]), 0, 0, 0]
+    return major, minor, patch
 
 
 #: The dolfinx version found, as integers (major, minor, patch).
@@ -140,7 +144,7 @@ def _drop_info(record: logging.LogRecord) -> bool:
 
 
 @contextlib.contextmanager
-def quiet_jit():
+def quiet_jit() -> Iterator[None]:
     """Silence FFCx's INFO logging of C build commands during first-time form compilation.
 
     (setuptools resets the root logger's level, so the records are filtered instead.)

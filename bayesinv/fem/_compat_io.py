@@ -7,14 +7,27 @@ import contextlib
 import importlib
 import inspect
 import itertools
+import os
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from ..errors import MissingDependencyError
 from ._compat_import import dolfinx
 
+if TYPE_CHECKING:
+    from dolfinx.fem import Function
+    from dolfinx.io import VTXWriter, XDMFFile
+    from dolfinx.mesh import Mesh, MeshTags
+    from mpi4py.MPI import Comm
+
+#: (mesh, cell tags or None, facet tags or None)
+MeshAndTags: TypeAlias = tuple["Mesh", "MeshTags | None", "MeshTags | None"]
+
 # --- mesh I/O -----------------------------------------------------------------------------------
 
-def _gmsh_io():
+def _gmsh_io() -> ModuleType:
     """dolfinx's gmsh module: ``dolfinx.io.gmsh`` (0.10+) or ``dolfinx.io.gmshio``."""
     for name in ("dolfinx.io.gmsh", "dolfinx.io.gmshio"):
         with contextlib.suppress(ImportError):
@@ -26,14 +39,14 @@ def _gmsh_io():
         "libglu1-mesa libxcursor1 libxft2 libxinerama1, installed by `make setup`).")
 
 
-def _unpack_mesh_data(result):
+def _unpack_mesh_data(result: Any) -> MeshAndTags:
     if hasattr(result, "mesh"):  # 0.10+: MeshData named tuple
         return result.mesh, result.cell_tags, result.facet_tags
     mesh, cell_tags, facet_tags = result[:3]
     return mesh, cell_tags, facet_tags
 
 
-def model_to_mesh(model, comm, rank: int, gdim: int):
+def model_to_mesh(model: Any, comm: Comm, rank: int, gdim: int) -> MeshAndTags:
     """Convert a gmsh model to ``(mesh, cell_tags, facet_tags)`` (tags from physical groups)."""
     result = _gmsh_io().model_to_mesh(model, comm, int(rank), gdim=int(gdim))
     return _unpack_mesh_data(result)
@@ -43,7 +56,7 @@ _GMSH_MODELS = itertools.count()
 
 
 @contextlib.contextmanager
-def gmsh_model(purpose: str, name: str):
+def gmsh_model(purpose: str, name: str) -> Iterator[ModuleType]:
     """A fresh gmsh model ``bayesinv_<name>_<k>`` inside a quiet gmsh session, yielding the gmsh
     module; ``purpose`` says what needs gmsh in the error when it is missing.
 
@@ -71,7 +84,7 @@ def gmsh_model(purpose: str, name: str):
                 gmsh.finalize()
 
 
-def read_gmsh(path, comm, gdim: int):
+def read_gmsh(path: str | os.PathLike[str], comm: Comm, gdim: int) -> MeshAndTags:
     """Read a gmsh ``.msh`` file into ``(mesh, cell_tags, facet_tags)``.
 
     A gmsh session opened by the caller is left open (only the model read here is removed).
@@ -81,12 +94,12 @@ def read_gmsh(path, comm, gdim: int):
         return model_to_mesh(gmsh.model, comm, 0, gdim)
 
 
-def xdmf_file(comm, path, mode: str):
+def xdmf_file(comm: Comm, path: str | os.PathLike[str], mode: str) -> XDMFFile:
     """``dolfinx.io.XDMFFile(comm, path, mode)``, a context manager (mode "r", "w" or "a")."""
     return dolfinx.io.XDMFFile(comm, str(path), mode)
 
 
-def write_meshtags(xdmf, tags, mesh) -> None:
+def write_meshtags(xdmf: XDMFFile, tags: MeshTags, mesh: Mesh) -> None:
     """Write mesh tags to an open XDMF file (0.7+ also takes the mesh geometry)."""
     try:
         params = list(inspect.signature(type(xdmf).write_meshtags).parameters)
@@ -98,8 +111,8 @@ def write_meshtags(xdmf, tags, mesh) -> None:
         xdmf.write_meshtags(tags)
 
 
-def read_xdmf(path, comm, mesh_name: str = "mesh", cell_tags: str | None = None,
-              facet_tags: str | None = None):
+def read_xdmf(path: str | os.PathLike[str], comm: Comm, mesh_name: str = "mesh",
+              cell_tags: str | None = None, facet_tags: str | None = None) -> MeshAndTags:
     """Read a mesh and optionally named cell/facet tags from an XDMF file.
 
     Returns ``(mesh, cell_tags or None, facet_tags or None)``.
@@ -116,10 +129,11 @@ def read_xdmf(path, comm, mesh_name: str = "mesh", cell_tags: str | None = None,
     return mesh, ct, ft
 
 
-def vtx_writer(comm, path, functions):
+def vtx_writer(comm: Comm, path: str | os.PathLike[str],
+               functions: Function | Sequence[Function]) -> VTXWriter | None:
     """``dolfinx.io.VTXWriter`` for ``functions`` (ADIOS2 ``.bp``), or None without ADIOS2."""
     writer = getattr(dolfinx.io, "VTXWriter", None)
     if writer is None:
         return None
-    functions = list(functions) if isinstance(functions, list | tuple) else [functions]
-    return writer(comm, str(path), functions)
+    listed = list(functions) if isinstance(functions, list | tuple) else [functions]
+    return writer(comm, str(path), listed)

@@ -16,12 +16,20 @@ its own serial mesh. Parallelism in bayesinv is across chains and replicates.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ..errors import InvalidArgumentError
 from . import _compat
 from ._compat import COMM, INSTALL_HINT, MPI, PETSc, basix, dolfinx, ufl  # noqa: F401
 from ._compat_io import gmsh_model
+
+if TYPE_CHECKING:
+    from basix.finite_element import FiniteElement
+    from dolfinx.fem import FunctionSpace
+    from dolfinx.mesh import Mesh
 
 #: The dolfinx version string (e.g. "0.5.2"); ``_compat.DOLFINX_VERSION`` is the tuple.
 DOLFINX_VERSION = dolfinx.__version__
@@ -29,7 +37,7 @@ DOLFINX_VERSION = dolfinx.__version__
 
 # --- meshes -------------------------------------------------------------------------------
 
-def unit_square_mesh(n: int, diagonal: str = "right"):
+def unit_square_mesh(n: int, diagonal: str = "right") -> Mesh:
     """The unit square (0, 1)² split into 2n² triangles."""
     diag = {"right": dolfinx.mesh.DiagonalType.right, "left": dolfinx.mesh.DiagonalType.left,
             "crossed": dolfinx.mesh.DiagonalType.crossed}
@@ -40,7 +48,7 @@ def unit_square_mesh(n: int, diagonal: str = "right"):
 
 
 def gmsh_ellipse_mesh(semi_axes: tuple[float, float], rotation: float,
-                      center: tuple[float, float], mesh_size: float):
+                      center: tuple[float, float], mesh_size: float) -> Mesh:
     """A triangle mesh of the ellipse {x: ((R⁻¹(x − c))_1/a)² + ((R⁻¹(x − c))_2/b)² < 1}.
 
     Meshed by gmsh (OpenCASCADE disk, uniform target size ``mesh_size``, one thread, so the
@@ -65,7 +73,7 @@ def gmsh_ellipse_mesh(semi_axes: tuple[float, float], rotation: float,
     return mesh
 
 
-def check_serial_mesh(mesh, what: str) -> None:
+def check_serial_mesh(mesh: Mesh, what: str) -> None:
     """Refuse a mesh distributed over more than one MPI rank for a serial-only feature."""
     comm = getattr(mesh, "comm", None)
     if comm is not None and comm.size != 1:
@@ -75,7 +83,7 @@ def check_serial_mesh(mesh, what: str) -> None:
             f"PDE on many ranks")
 
 
-def check_affine_simplex_mesh(mesh) -> None:
+def check_affine_simplex_mesh(mesh: Mesh) -> None:
     """Require a mesh of straight-sided simplices (the element tensors assume affine cells)."""
     if not hasattr(mesh, "geometry") or not hasattr(mesh, "topology"):
         raise InvalidArgumentError(f"mesh must be a dolfinx Mesh, got {type(mesh).__name__}")
@@ -88,7 +96,7 @@ def check_affine_simplex_mesh(mesh) -> None:
             f"with geometry degree {degree}")
 
 
-def cell_vertex_coordinates(mesh) -> np.ndarray:
+def cell_vertex_coordinates(mesh: Mesh) -> np.ndarray:
     """Vertex coordinates of every cell, shape (num_cells, tdim + 1, gdim), reference order."""
     gdim = mesh.geometry.dim
     nodes = _compat.geometry_dofs(mesh)
@@ -97,12 +105,12 @@ def cell_vertex_coordinates(mesh) -> np.ndarray:
 
 # --- function spaces ------------------------------------------------------------------------
 
-def lagrange_space(mesh, degree: int):
+def lagrange_space(mesh: Mesh, degree: int) -> FunctionSpace:
     """A continuous Lagrange space of the given degree."""
     return _compat.function_space(mesh, "Lagrange", degree)
 
 
-def space_arrays(V):
+def space_arrays(V: FunctionSpace) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Cell-to-dof map (num_cells, dofs_per_cell), dof coordinates and boundary dofs of ``V``."""
     gdim = V.mesh.geometry.dim
     cell_dofs = _compat.cell_dofs(V).astype(np.int64)
@@ -113,17 +121,17 @@ def space_arrays(V):
     return cell_dofs, coords, boundary
 
 
-def reference_element(V):
+def reference_element(V: FunctionSpace) -> FiniteElement:
     """The basix element of ``V`` (same dof order as the dofmap)."""
     return _compat.basix_element(V)
 
 
-def tabulate(element, points: np.ndarray, derivatives: int = 0) -> np.ndarray:
+def tabulate(element: FiniteElement, points: ArrayLike, derivatives: int = 0) -> np.ndarray:
     """Basis values (and gradients) at reference points: shape (1 + tdim*deriv, npts, ndofs)."""
     return _compat.tabulate(element, points, derivatives)
 
 
-def quadrature(mesh, degree: int):
+def quadrature(mesh: Mesh, degree: int) -> tuple[np.ndarray, np.ndarray]:
     """Gauss–Jacobi quadrature on the reference cell: points (nq, tdim), weights (nq,)."""
     cell = {1: "interval", 2: "triangle", 3: "tetrahedron"}[mesh.topology.dim]
     return _compat.quadrature(cell, degree)
@@ -131,7 +139,7 @@ def quadrature(mesh, degree: int):
 
 # --- points ---------------------------------------------------------------------------------
 
-def locate_cells(mesh, points: np.ndarray) -> np.ndarray:
+def locate_cells(mesh: Mesh, points: ArrayLike) -> np.ndarray:
     """Index of a cell containing each point, or -1 for points outside the mesh."""
     tree = _compat.bounding_box_tree(mesh, mesh.topology.dim)
     return _compat.colliding_cells(mesh, tree, points)

@@ -25,6 +25,8 @@ coefficient-to-matrix map.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numba
 import numpy as np
 import scipy.sparse as sp
@@ -32,11 +34,15 @@ import scipy.sparse as sp
 from . import _compat
 from .assembly import csr_positions
 
+if TYPE_CHECKING:
+    from .variational import VariationalForwardMap
+
 PROBE_TOLERANCE = 1e-10
 
 
 @numba.njit(cache=True)
-def _greedy_colouring(indptr, indices, n):  # pragma: no cover - compiled
+def _greedy_colouring(  # pragma: no cover - compiled
+        indptr: np.ndarray, indices: np.ndarray, n: int) -> np.ndarray:
     colours = np.full(n, -1, dtype=np.int64)
     mark = np.full(n + 1, -1, dtype=np.int64)
     for k in range(n):
@@ -77,7 +83,7 @@ class AffineOperator:
         Its Jacobian block, residual form, parameter Function and experiments are used.
     """
 
-    def __init__(self, fmap):
+    def __init__(self, fmap: VariationalForwardMap) -> None:
         V, Q = fmap.function_space, fmap.parameter_function_space
         block = fmap._jacobian
         free = fmap.free_dofs
@@ -113,7 +119,7 @@ class AffineOperator:
             starts.append(u0)
         self.starts = np.array(starts)
 
-        def probe(m_values):
+        def probe(m_values: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
             m_fn.x.array[:] = m_values
             fmap._set_experiment(0)
             fmap._u.x.array[:] = starts[0]

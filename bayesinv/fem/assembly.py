@@ -20,13 +20,21 @@ it is slower than this pre-summed tensor, see benchmarks/results/design_notes.md
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Literal
+
 import numpy as np
 import scipy.sparse as sp
 
 from . import _dolfinx
 
+if TYPE_CHECKING:
+    from .domain import Domain, LagrangeSpace
 
-def sparsity_pattern(cell_dofs: np.ndarray, num_dofs: int):
+#: the coefficient-linear forms: ∫ q φ_i φ_j ("mass") and ∫ q ∇φ_i·∇φ_j ("stiffness")
+FormKind = Literal["mass", "stiffness"]
+
+
+def sparsity_pattern(cell_dofs: np.ndarray, num_dofs: int) -> tuple[np.ndarray, np.ndarray]:
     """CSR pattern (indptr, indices), sorted, of all dof pairs that share a cell."""
     per = cell_dofs.shape[1]
     rows = np.repeat(cell_dofs, per, axis=1).ravel()
@@ -51,7 +59,8 @@ def csr_positions(indptr: np.ndarray, indices: np.ndarray, rows: np.ndarray,
     return pos
 
 
-def _reference_tensor(domain, state_space, coef_space, kind: str) -> np.ndarray:
+def _reference_tensor(domain: Domain, state_space: LagrangeSpace, coef_space: LagrangeSpace,
+                      kind: FormKind) -> np.ndarray:
     """Σ_q w_q ψ_a φ_i φ_j (mass) or Σ_q w_q ψ_a ∂_kφ_i ∂_lφ_j (stiffness) on the reference cell."""
     du, dq = state_space.degree, coef_space.degree
     quad_degree = dq + 2 * du if kind == "mass" else dq + 2 * (du - 1)
@@ -64,7 +73,8 @@ def _reference_tensor(domain, state_space, coef_space, kind: str) -> np.ndarray:
     return np.einsum("q,qa,kqi,lqj->klaij", weights, psi, grads, grads)
 
 
-def element_tensors(domain, state_space, coef_space, kind: str):
+def element_tensors(domain: Domain, state_space: LagrangeSpace, coef_space: LagrangeSpace,
+                    kind: FormKind) -> tuple[np.ndarray, np.ndarray]:
     """Per-cell scalars s (num_cells, R) and reference tensors B (R, a, i, j) with
     E_c = Σ_r s_{c,r} B_r the element tensor ∫_c ψ_a t(φ_j, φ_i) of the coefficient-linear form.
 
@@ -83,7 +93,8 @@ def element_tensors(domain, state_space, coef_space, kind: str):
     return np.ascontiguousarray(scalars), np.ascontiguousarray(basis)
 
 
-def assemble_coefficient_tensor(domain, state_space, coef_space, kind: str) -> sp.csr_matrix:
+def assemble_coefficient_tensor(domain: Domain, state_space: LagrangeSpace,
+                                coef_space: LagrangeSpace, kind: FormKind) -> sp.csr_matrix:
     """The sparse matrix T with data(A(q)) = T @ q on ``state_space.pattern``.
 
     Parameters

@@ -14,14 +14,18 @@ from __future__ import annotations
 
 import math
 from itertools import combinations
+from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.sparse as sp
 
 from ..errors import InvalidArgumentError
 
+if TYPE_CHECKING:
+    from .domain import LagrangeSpace
 
-def exterior_facets(space) -> np.ndarray:
+
+def exterior_facets(space: LagrangeSpace) -> np.ndarray:
     """Vertex dofs of the exterior facets of a P1 space, shape (num_facets, tdim)."""
     if space.degree != 1:
         raise InvalidArgumentError(f"exterior_facets needs a P1 space, got P{space.degree}")
@@ -42,7 +46,7 @@ def _simplex_measure(vertices: np.ndarray) -> np.ndarray:
     return np.sqrt(np.abs(np.linalg.det(gram))) / math.factorial(k)
 
 
-def boundary_mass_matrix(space) -> sp.csr_matrix:
+def boundary_mass_matrix(space: LagrangeSpace) -> sp.csr_matrix:
     """M_∂ with (M_∂)_{ij} = ∫_{∂O} φ_i φ_j ds for a P1 space (cached on ``domain.cache``)."""
     cache = space.domain.cache
     if "boundary_mass_matrix" not in cache:

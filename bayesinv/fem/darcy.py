@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
-from .domain import Domain
-from .elliptic import EllipticForwardMap
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from .domain import Domain, FieldLike
+from .elliptic import EllipticForwardMap, Experiment
+
+if TYPE_CHECKING:
+    from ..links import Link
+    from .observation import Design
+    from .solvers import SolverSpec
 
 
 class DarcyMap(EllipticForwardMap):
@@ -41,8 +49,10 @@ class DarcyMap(EllipticForwardMap):
     nonparametric inference in PDE models: asymptotic theory and implementation.
     """
 
-    def __init__(self, domain: Domain, design, *, source=1.0, boundary_value=0.0, link="exp",
-                 degree=1, solver=None, experiments=None):
+    def __init__(self, domain: Domain, design: Design, *, source: FieldLike | None = 1.0,
+                 boundary_value: FieldLike = 0.0, link: str | Link = "exp", degree: int = 1,
+                 solver: SolverSpec = None, experiments: Sequence[Experiment] | None = None
+                 ) -> None:
         super().__init__(domain, design, coefficient_term="stiffness", base_stiffness=0.0,
                          source_scale=-1.0, source=source, boundary_value=boundary_value,
                          link=link, degree=degree, solver=solver, experiments=experiments)

@@ -14,23 +14,37 @@ Neumann and Robin conditions need no object: they are terms of the residual (``.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import numpy as np
 
 from ..errors import InvalidArgumentError
 from . import _compat
 
+if TYPE_CHECKING:
+    from dolfinx.fem import Function, FunctionSpace
+    from dolfinx.mesh import MeshTags
+
+    from .domain import FieldLike
+
+#: a boundary value: a constant, a callable g(x), dof values, a dolfinx Function on the state
+#: space, or the name of a coefficient of the map
+Value: TypeAlias = "FieldLike | Function | str"
+#: a boundary part: "boundary", a facet tag, a sequence of tags, or a marker ``where(x)``
+Where: TypeAlias = "str | int | Sequence[int] | Callable[[np.ndarray], np.ndarray]"
+
 
 @dataclass(frozen=True)
 class DirichletBC:
     """u = ``value`` on the boundary part ``where`` (see the module docstring)."""
 
-    value: object = 0.0
-    where: object = "boundary"
+    value: Value = 0.0
+    where: Where = "boundary"
 
 
-def boundary_dofs(V, bc: DirichletBC, facet_tags) -> np.ndarray:
+def boundary_dofs(V: FunctionSpace, bc: DirichletBC, facet_tags: MeshTags | None) -> np.ndarray:
     """Sorted state-space dofs of ``bc``'s boundary part."""
     import dolfinx.mesh
 
@@ -54,7 +68,7 @@ def boundary_dofs(V, bc: DirichletBC, facet_tags) -> np.ndarray:
 
         dofs = dolfinx.fem.locate_dofs_topological(V, tdim - 1, facets)
     else:
-        tags = [where] if np.ndim(where) == 0 else list(where)
+        tags: list[Any] = np.ravel(where).tolist()  # one tag or several, as Python scalars
         if facet_tags is None:
             raise InvalidArgumentError(
                 f"DirichletBC.where={where!r} names facet tags but the mesh has none; read the "

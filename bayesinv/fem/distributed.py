@@ -45,11 +45,13 @@ Ghattas (2021), hIPPYlib, ACM TOMS 47 (distributed adjoints).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import scipy.sparse as sp
 import ufl
+from numpy.typing import ArrayLike
 
 from ..errors import ForwardSolveError, InvalidArgumentError
 from ..forward.base import ForwardMap
@@ -60,7 +62,14 @@ from .dirichlet import DirichletBC, boundary_dofs
 from .input_ordering import InputOrdering, allreduce_exact
 from .pointeval import check_points, reference_coordinates, space_element
 from .solvers import DEFAULT_PARALLEL_SOLVER as DEFAULT_SOLVER  # noqa: F401
-from .solvers import ParallelSolver, parallel_solver_config
+from .solvers import ParallelSolver, PETScSolver, parallel_solver_config
+
+if TYPE_CHECKING:
+    from dolfinx.fem import FunctionSpace
+    from dolfinx.mesh import Mesh
+
+    from ..links import Link
+    from ..protocols import Pullback, Pushforward
 
 
 class DistributedVariationalMap(ForwardMap):
@@ -94,8 +103,10 @@ class DistributedVariationalMap(ForwardMap):
 
     _instances = 0
 
-    def __init__(self, residual: Callable, mesh, points, *, state: int = 1, bcs=(), link=None,
-                 coefficients: Mapping | None = None, solver=None):
+    def __init__(self, residual: Callable[..., ufl.Form], mesh: Mesh, points: ArrayLike, *,
+                 state: int = 1, bcs: Sequence[DirichletBC] = (), link: str | Link | None = None,
+                 coefficients: Mapping[str, Any] | None = None,
+                 solver: PETScSolver | Literal["mumps"] | None = None) -> None:
         super().__init__()
         import dolfinx.fem
 
@@ -265,17 +276,18 @@ class DistributedVariationalMap(ForwardMap):
     def _observe(self, u) -> np.ndarray:
         return allreduce_exact(self.comm, np.asarray(self._O @ u))
 
-    def solve_state(self, theta) -> np.ndarray:
+    def solve_state(self, theta: ArrayLike) -> np.ndarray:
         """This rank's dof values (owned and ghost) of u(θ) on the state space."""
         self._factor(theta)
         u = self._solve_state()
         self.counts.forward += 1
         return u
 
-    def __call__(self, theta):
+    def __call__(self, theta: ArrayLike) -> np.ndarray:
         return self._observe(self.solve_state(theta))
 
-    def linearize(self, theta):
+    def linearize(self, theta: ArrayLike) -> tuple[np.ndarray, Pushforward, Pullback]:
+        """G(θ), v ↦ J(θ) v and w ↦ J(θ)ᵀ w sharing one assembly and solver."""
         z = self._factor(theta)
         u = self._solve_state()
         self.counts.forward += 1
@@ -351,13 +363,15 @@ class DistributedVariationalMap(ForwardMap):
 
     # -- serial comparisons --------------------------------------------------------------------
 
-    def from_input_order(self, theta_input, serial_space) -> np.ndarray:
+    def from_input_order(self, theta_input: ArrayLike, serial_space: FunctionSpace
+                         ) -> np.ndarray:
         """θ in input order → the dof order of ``serial_space`` (a P1 space of a serial copy of
         the mesh, e.g. ``VariationalForwardMap.parameter_function_space``)."""
         perm = InputOrdering(serial_space).local_to_global
         return np.asarray(theta_input)[perm]
 
-    def to_input_order(self, theta_serial, serial_space) -> np.ndarray:
+    def to_input_order(self, theta_serial: ArrayLike, serial_space: FunctionSpace
+                       ) -> np.ndarray:
         """θ in the dof order of ``serial_space`` → input order (inverse of
         :meth:`from_input_order`)."""
         perm = InputOrdering(serial_space).local_to_global

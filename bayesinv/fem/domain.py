@@ -16,16 +16,29 @@ dolfinx mesh of affine simplices works through ``Domain(mesh)``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cached_property
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import numpy as np
 import scipy.sparse as sp
+from numpy.typing import ArrayLike
 
 from .._nodal import dof_values
 from .._validation import integer_at_least, points_2d, positive_float
 from ..errors import InvalidArgumentError
 from . import _dolfinx
-from .assembly import assemble_coefficient_tensor, sparsity_pattern
+from .assembly import FormKind, assemble_coefficient_tensor, sparsity_pattern
+
+if TYPE_CHECKING:
+    from dolfinx.mesh import Mesh
+
+    from ..protocols import Seed
+    from .general_domain import MeshDomain
+
+#: a field given to a space: a constant, dof values, or a callable ``fn(x)`` of points ``x`` of
+#: shape (dim, n) (dolfinx's convention) returning n values
+FieldLike: TypeAlias = ArrayLike | Callable[[np.ndarray], ArrayLike]
 
 
 class LagrangeSpace:
@@ -42,7 +55,7 @@ class LagrangeSpace:
     function_space : dolfinx.fem.FunctionSpace
     """
 
-    def __init__(self, domain: Domain, degree: int):
+    def __init__(self, domain: Domain, degree: int) -> None:
         if degree not in (1, 2):
             raise InvalidArgumentError(f"degree must be 1 or 2, got {degree!r}")
         self.domain = domain
@@ -63,11 +76,11 @@ class LagrangeSpace:
         return np.flatnonzero(mask)
 
     @cached_property
-    def pattern(self):
+    def pattern(self) -> tuple[np.ndarray, np.ndarray]:
         """CSR sparsity pattern (indptr, indices) of operators on this space."""
         return sparsity_pattern(self.cell_dofs, self.num_dofs)
 
-    def _bilinear(self, kind: str) -> sp.csr_matrix:
+    def _bilinear(self, kind: FormKind) -> sp.csr_matrix:
         indptr, indices = self.pattern
         tensor = assemble_coefficient_tensor(self.domain, self, self.domain.space(1), kind)
         data = tensor @ np.ones(tensor.shape[1])
@@ -83,11 +96,11 @@ class LagrangeSpace:
         """K_ij = ∫ ∇φ_i·∇φ_j (exact quadrature)."""
         return self._bilinear("stiffness")
 
-    def interpolate(self, fn) -> np.ndarray:
+    def interpolate(self, fn: FieldLike) -> np.ndarray:
         """Nodal interpolant of ``fn``: a constant, a callable ``fn(x)`` or an array of values."""
         return dof_values(fn, self.coordinates, f" for this P{self.degree} space")
 
-    def evaluation_matrix(self, points) -> sp.csr_matrix:
+    def evaluation_matrix(self, points: ArrayLike) -> sp.csr_matrix:
         """Sparse operator O with (O u)_i = u_h(x_i) for the FE function with dofs u.
 
         Raises InvalidArgumentError naming the points that lie outside the domain.
@@ -99,7 +112,8 @@ class LagrangeSpace:
         cols = self.cell_dofs[cells].ravel()
         return sp.csr_matrix((values.ravel(), (rows, cols)), shape=(pts.shape[0], self.num_dofs))
 
-    def l2_error(self, u: np.ndarray, exact, quadrature_degree: int | None = None) -> float:
+    def l2_error(self, u: ArrayLike, exact: Callable[[np.ndarray], ArrayLike],
+                 quadrature_degree: int | None = None) -> float:
         """‖u_h − u‖_{L²(O)} for dof values ``u`` and a callable ``exact(x)`` (x: (dim, n)).
 
         Uses Gauss quadrature of degree 2·degree + 3 on each cell (exact for the FE part).
@@ -130,7 +144,7 @@ class Domain:
         Shown in reprs and figure titles.
     """
 
-    def __init__(self, mesh, name: str = "domain"):
+    def __init__(self, mesh: Mesh, name: str = "domain") -> None:
         _dolfinx.check_affine_simplex_mesh(mesh)
         _dolfinx.check_serial_mesh(
             mesh, "Domain (the fast affine maps SchrodingerMap/DarcyMap and the priors on it)")
@@ -143,7 +157,8 @@ class Domain:
             self.cell_vertices[:, 1:, :] - self.cell_vertices[:, :1, :], (0, 2, 1))
         self.abs_det = np.abs(np.linalg.det(self.jacobians))
         self._spaces: dict[int, LagrangeSpace] = {}
-        self.cache: dict = {}  # per-mesh cache of expensive derived objects (eigenpairs, ...)
+        # per-mesh cache of expensive derived objects (eigenpairs, ...)
+        self.cache: dict[str, Any] = {}
 
     def __repr__(self) -> str:
         return (f"Domain({self.name!r}, cells={self.num_cells}, "
@@ -181,7 +196,8 @@ class Domain:
         """The P1 space on which parameter fields θ live (nodal values at the vertices)."""
         return self.space(1)
 
-    def check_points(self, points, name: str = "points") -> np.ndarray:
+    def check_points(self, points: ArrayLike, name: str = "points") -> np.ndarray:
+        """``points`` as a float array of shape (n, dim), or a clear error."""
         pts = points_2d(name, points)
         if pts.shape[1] != self.dim:
             raise InvalidArgumentError(
@@ -189,7 +205,7 @@ class Domain:
                 f"got {pts.shape}")
         return pts
 
-    def locate(self, points: np.ndarray):
+    def locate(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Containing cell and reference coordinates of each point (error if outside)."""
         cells = _dolfinx.locate_cells(self.mesh, points)
         outside = np.flatnonzero(cells < 0)
@@ -203,12 +219,12 @@ class Domain:
         ref = np.linalg.solve(self.jacobians[cells], (points - x0)[..., None])[..., 0]
         return cells, np.clip(ref, 0.0, 1.0)
 
-    def contains(self, points) -> np.ndarray:
+    def contains(self, points: ArrayLike) -> np.ndarray:
         """Boolean mask: which points lie in the meshed domain."""
         pts = self.check_points(points)
         return _dolfinx.locate_cells(self.mesh, pts) >= 0
 
-    def uniform_points(self, n: int, seed=None) -> np.ndarray:
+    def uniform_points(self, n: int, seed: Seed = None) -> np.ndarray:
         """n points drawn uniformly on O (rejection from the bounding box), reproducibly."""
         return uniform_by_rejection(self.contains, self.bounding_box, n, seed)
 
@@ -219,8 +235,8 @@ def unit_square(n: int, diagonal: str = "right") -> Domain:
     return Domain(_dolfinx.unit_square_mesh(n, diagonal), name=f"unit square {n}x{n}")
 
 
-def ellipse(semi_axes=(1.0, 0.5), rotation: float = 0.0, center=(0.0, 0.0),
-            mesh_size: float = 0.05) -> Domain:
+def ellipse(semi_axes: tuple[float, float] = (1.0, 0.5), rotation: float = 0.0,
+            center: tuple[float, float] = (0.0, 0.0), mesh_size: float = 0.05) -> Domain:
     """An ellipse with semi-axes (a, b), rotated by ``rotation`` radians about its centre.
 
     Meshed with gmsh (``pip install gmsh``) through dolfinx's gmsh I/O; boundary vertices lie
@@ -258,7 +274,8 @@ def ellipse(semi_axes=(1.0, 0.5), rotation: float = 0.0, center=(0.0, 0.0),
     return Domain(mesh, name=f"{kind} a={axes[0]:g}, b={axes[1]:g}, h={h:g}")
 
 
-def disk(radius: float = 1.0, center=(0.0, 0.0), mesh_size: float = 0.05) -> Domain:
+def disk(radius: float = 1.0, center: tuple[float, float] = (0.0, 0.0),
+         mesh_size: float = 0.05) -> Domain:
     """The disk of the given radius (gmsh mesh, target edge length ``mesh_size``)."""
     r = positive_float("radius", radius)
     return ellipse((r, r), 0.0, center, mesh_size)
@@ -275,12 +292,14 @@ def disk_of_area(area: float = 1.0, mesh_size: float = 0.05) -> Domain:
     return disk(float(np.sqrt(a / np.pi)), (0.0, 0.0), mesh_size)
 
 
-def uniform_design(domain: Domain, n: int, seed=None) -> np.ndarray:
+def uniform_design(domain: Domain | MeshDomain, n: int, seed: Seed = None) -> np.ndarray:
     """Design points X_1..X_n drawn iid uniformly on the domain, shape (n, dim)."""
     return domain.uniform_points(n, seed)
 
 
-def uniform_by_rejection(contains, bounding_box, n: int, seed=None) -> np.ndarray:
+def uniform_by_rejection(contains: Callable[[np.ndarray], np.ndarray],
+                         bounding_box: tuple[ArrayLike, ArrayLike], n: int,
+                         seed: Seed = None) -> np.ndarray:
     """n points uniform on {x : contains(x)}, by rejection from the box (lo, hi), reproducibly
     for a given seed."""
     n = integer_at_least("n", n, 1)

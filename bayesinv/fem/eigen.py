@@ -28,6 +28,7 @@ import hashlib
 import math
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.sparse.linalg as spla
@@ -35,6 +36,10 @@ import scipy.sparse.linalg as spla
 from .._files import atomic_path
 from .._validation import integer_at_least, one_of, positive_float
 from ..errors import InvalidArgumentError
+
+if TYPE_CHECKING:
+    from .domain import Domain
+    from .general_domain import MeshDomain
 
 BOUNDARY_CONDITIONS = ("dirichlet", "neumann")
 
@@ -135,15 +140,17 @@ def _load_checked(path: Path, domain, boundary: str):
     return vals, vecs
 
 
-def weyl_count(domain, max_eigenvalue: float) -> float:
+def weyl_count(domain: Domain | MeshDomain, max_eigenvalue: float) -> float:
     """Weyl's law: #{k : λ_k ≤ Λ} ≈ ω_d |O| Λ^{d/2} / (2π)^d (ω_d the unit-ball volume)."""
     d = domain.dim
     omega = math.pi ** (d / 2) / math.gamma(d / 2 + 1)
     return omega * domain.measure * max_eigenvalue ** (d / 2) / (2 * math.pi) ** d
 
 
-def laplacian_eigenpairs(domain, num: int | None = None, boundary: str = "dirichlet", *,
-                         max_eigenvalue: float | None = None, cache_dir=None):
+def laplacian_eigenpairs(domain: Domain | MeshDomain, num: int | None = None,
+                         boundary: str = "dirichlet", *, max_eigenvalue: float | None = None,
+                         cache_dir: str | os.PathLike[str] | None = None
+                         ) -> tuple[np.ndarray, np.ndarray]:
     """The smallest eigenpairs of −Δ on a domain with Dirichlet or Neumann conditions.
 
     Parameters

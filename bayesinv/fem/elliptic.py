@@ -34,10 +34,13 @@ Ghattas 2021), which re-assembles with UFL per θ where this module fills a fixe
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.sparse as sp
+from numpy.typing import ArrayLike
 
 from .._validation import one_of
 from ..errors import ForwardSolveError, InvalidArgumentError
@@ -46,10 +49,15 @@ from ..forward.fingerprint import fingerprint
 from ..linalg import bind_solver
 from ..links import coefficient, get_link
 from . import kernels
-from .domain import Domain
-from .observation import as_observation
+from .assembly import FormKind
+from .domain import Domain, FieldLike
+from .observation import Design, PointObservation, as_observation
 from .operator import CoefficientTensor, SplitPattern
-from .solvers import make_solver
+from .solvers import SolverSpec, make_solver
+
+if TYPE_CHECKING:
+    from ..links import Link
+    from ..protocols import Curvature, Pullback, Pushforward
 
 
 @dataclass(frozen=True)
@@ -59,16 +67,17 @@ class Experiment:
     Each is a constant, a callable ``fn(x)`` (x of shape (dim, n)) or dof values.
     """
 
-    boundary_value: object = 0.0
-    source: object = None
+    boundary_value: FieldLike = 0.0
+    source: FieldLike | None = None
 
 
 class CoefficientMap(ForwardMap):
     """Base of the FE maps whose operator is linear in the coefficient f = Φ(θ) (elliptic
     and heat): what they share is set up by :meth:`_set_up_coefficient_map`."""
 
-    def _set_up_coefficient_map(self, domain, design, *, degree, link, solver,
-                                coefficient_term: str) -> None:
+    def _set_up_coefficient_map(self, domain: Domain, design: Design, *, degree: int,
+                                link: str | Link, solver: SolverSpec,
+                                coefficient_term: FormKind) -> None:
         """Validate and set ``domain``, ``link``, ``solver``, ``observation`` (and ``design``
         for point observations), ``state_space`` (P``degree``), ``parameter_space`` (P1), the
         free/boundary split and the coefficient tensor of the ``coefficient_term`` ("mass":
@@ -84,7 +93,7 @@ class CoefficientMap(ForwardMap):
         self.link = get_link(link)
         self.solver = make_solver(solver)
         self.observation = as_observation(design, domain)
-        if self.observation.kind == "points":
+        if isinstance(self.observation, PointObservation):  # kind "points"
             self.design = self.observation.points
         S = self.state_space = domain.space(degree)
         Q = self.parameter_space = domain.parameter_space
@@ -123,9 +132,11 @@ class EllipticForwardMap(CoefficientMap):
         output is the stack (O u_1, …, O u_K) of length K·N.
     """
 
-    def __init__(self, domain: Domain, design, *, coefficient_term: str, base_stiffness: float,
-                 source_scale: float, source=None, boundary_value=0.0, link="exp", degree=1,
-                 solver=None, experiments=None):
+    def __init__(self, domain: Domain, design: Design, *, coefficient_term: FormKind,
+                 base_stiffness: float, source_scale: float, source: FieldLike | None = None,
+                 boundary_value: FieldLike = 0.0, link: str | Link = "exp", degree: int = 1,
+                 solver: SolverSpec = None, experiments: Sequence[Experiment] | None = None
+                 ) -> None:
         super().__init__()
         self._set_up_coefficient_map(domain, design, degree=degree, link=link, solver=solver,
                                      coefficient_term=coefficient_term)
@@ -189,13 +200,13 @@ class EllipticForwardMap(CoefficientMap):
             kernels.csr_matvec(*matrix, u[j], out[j])
         return out.ravel()
 
-    def solve_state(self, theta) -> np.ndarray:
+    def solve_state(self, theta: ArrayLike) -> np.ndarray:
         """The FE solution u_θ (dof values on the state space, boundary values included);
         shape (num_dofs,), or (K, num_dofs) for K > 1 experiments."""
         u = self._forward(theta)[3]
         return u[0] if self.num_experiments == 1 else u
 
-    def operator_matrix(self, theta):
+    def operator_matrix(self, theta: ArrayLike) -> sp.csr_matrix:
         """A_FF(Φ(θ)), the factorised matrix, as a SciPy CSR matrix (free dofs; for
         inspection and tests)."""
         theta = self._check_theta(theta)
@@ -203,10 +214,12 @@ class EllipticForwardMap(CoefficientMap):
         self._tensor.fill_ff(coefficient(self.link, theta), data, self._a0_ff)
         return self._split.ff_matrix(data)
 
-    def linearize(self, theta):
+    def linearize(self, theta: ArrayLike) -> tuple[np.ndarray, Pushforward, Pullback]:
+        """G(θ), v ↦ J(θ) v and w ↦ J(θ)ᵀ w sharing one factorisation."""
         return self._linearization(theta)[:3]
 
-    def linearize_second_order(self, theta):
+    def linearize_second_order(self, theta: ArrayLike
+                               ) -> tuple[np.ndarray, Pushforward, Pullback, Curvature]:
         r"""G(θ), jvp, pullback and ``curvature`` (see :class:`~bayesinv.forward.ForwardMap`).
 
         With A_FF λ = O_Fᵀ w, c(a, b)_k = aᵀ T_k b and df = Φ'(θ) ⊙ v, the action of
@@ -277,7 +290,7 @@ class EllipticForwardMap(CoefficientMap):
 
         return y, jvp, pullback, curvature
 
-    def __call__(self, theta):
+    def __call__(self, theta: ArrayLike) -> np.ndarray:
         u = self._forward(theta)[3]
         return self._observe(u, self._O)
 
@@ -290,7 +303,8 @@ class EllipticForwardMap(CoefficientMap):
                            self.observation.matrix(S), repr(self.link))
 
 
-def _experiments(experiments, boundary_value, source) -> tuple[Experiment, ...]:
+def _experiments(experiments: Sequence[Experiment] | None, boundary_value: FieldLike,
+                 source: FieldLike | None) -> tuple[Experiment, ...]:
     if experiments is None:
         return (Experiment(boundary_value, source),)
     experiments = tuple(experiments)

@@ -33,7 +33,12 @@ Nickl (2023), §1.2 (the heat equation as a non-linear inverse problem).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Literal, TypeAlias
+
 import numpy as np
+import scipy.sparse as sp
+from numpy.typing import ArrayLike
 
 from .._validation import integer_at_least, one_of, positive_float
 from ..errors import ForwardSolveError, InvalidArgumentError
@@ -41,8 +46,18 @@ from ..forward.fingerprint import fingerprint
 from ..linalg import bind_solver
 from ..links import coefficient
 from . import kernels
-from .domain import Domain
+from .domain import Domain, FieldLike, LagrangeSpace
 from .elliptic import CoefficientMap
+
+if TYPE_CHECKING:
+    from ..links import Link
+    from ..protocols import Curvature, Pullback, Pushforward
+    from .observation import Design
+    from .solvers import SolverSpec
+
+#: a field that may depend on time: as :data:`~bayesinv.fem.domain.FieldLike`, with a callable
+#: taking (x, t)
+TimeFieldLike: TypeAlias = ArrayLike | Callable[[np.ndarray, float], ArrayLike]
 
 SCHEMES = {"backward_euler": 1.0, "crank_nicolson": 0.5}
 
@@ -77,10 +92,13 @@ class HeatForwardMap(CoefficientMap):
         See :mod:`bayesinv.fem.solvers` (default PETSc sparse Cholesky).
     """
 
-    def __init__(self, domain: Domain, design, *, final_time: float, time_step=None,
-                 num_steps=None, observation_times=None, scheme: str = "backward_euler",
-                 initial_value=0.0, source=0.0, boundary_value=0.0, link="exp", degree=1,
-                 solver=None):
+    def __init__(self, domain: Domain, design: Design, *, final_time: float,
+                 time_step: float | None = None, num_steps: int | None = None,
+                 observation_times: ArrayLike | None = None,
+                 scheme: Literal["backward_euler", "crank_nicolson"] = "backward_euler",
+                 initial_value: FieldLike = 0.0, source: TimeFieldLike = 0.0,
+                 boundary_value: TimeFieldLike = 0.0, link: str | Link = "exp", degree: int = 1,
+                 solver: SolverSpec = None) -> None:
         super().__init__()
         self._set_up_coefficient_map(domain, design, degree=degree, link=link, solver=solver,
                                      coefficient_term="stiffness")
@@ -166,11 +184,11 @@ class HeatForwardMap(CoefficientMap):
             kernels.csr_matvec(*self._O, state, out[j])
         return out.ravel()
 
-    def solve_state(self, theta) -> np.ndarray:
+    def solve_state(self, theta: ArrayLike) -> np.ndarray:
         """The FE solution at every time level: shape (num_steps + 1, num_dofs)."""
         return self._forward(theta)[4]
 
-    def operator_matrix(self, theta):
+    def operator_matrix(self, theta: ArrayLike) -> sp.csr_matrix:
         """A = (M/Δt + ϑ K(Φ(θ)))_FF as a SciPy CSR matrix (free dofs; for inspection)."""
         theta = self._check_theta(theta)
         data = np.empty(self._split.nnz_ff)
@@ -185,10 +203,12 @@ class HeatForwardMap(CoefficientMap):
                                  self._zero_state, out)
         return out
 
-    def linearize(self, theta):
+    def linearize(self, theta: ArrayLike) -> tuple[np.ndarray, Pushforward, Pullback]:
+        """G(θ), v ↦ J(θ) v and w ↦ J(θ)ᵀ w sharing one factorisation."""
         return self._linearization(theta)[:3]
 
-    def linearize_second_order(self, theta):
+    def linearize_second_order(self, theta: ArrayLike
+                               ) -> tuple[np.ndarray, Pushforward, Pullback, Curvature]:
         r"""G(θ), jvp, pullback and ``curvature`` (see :class:`~bayesinv.forward.ForwardMap`).
 
         With the adjoint trajectory λ (module docstring), the tangent one δu, dK = T(Φ'(θ) ⊙ v)
@@ -279,7 +299,7 @@ class HeatForwardMap(CoefficientMap):
 
         return y, jvp, pullback, curvature
 
-    def __call__(self, theta):
+    def __call__(self, theta: ArrayLike) -> np.ndarray:
         return self._observe(self._forward(theta)[4])
 
     def fingerprint(self) -> str:
@@ -292,7 +312,7 @@ class HeatForwardMap(CoefficientMap):
                            self.observation_times, repr(self.link))
 
 
-def _num_steps(T: float, time_step, num_steps) -> int:
+def _num_steps(T: float, time_step: float | None, num_steps: int | None) -> int:
     if (time_step is None) == (num_steps is None):
         raise InvalidArgumentError(
             f"give exactly one of time_step (Δt > 0) and num_steps (>= 1); got "
@@ -303,7 +323,7 @@ def _num_steps(T: float, time_step, num_steps) -> int:
     return max(1, int(np.ceil(T / dt - 1e-9)))
 
 
-def _observation_times(times, T: float) -> np.ndarray:
+def _observation_times(times: ArrayLike | None, T: float) -> np.ndarray:
     if times is None:
         return np.array([T])
     arr = np.atleast_1d(np.asarray(times, dtype=float))
@@ -317,7 +337,8 @@ def _observation_times(times, T: float) -> np.ndarray:
     return np.minimum(arr, T)
 
 
-def _interpolation_levels(times: np.ndarray, dt: float, nt: int) -> list:
+def _interpolation_levels(times: np.ndarray, dt: float, nt: int
+                          ) -> list[tuple[int, int, float]]:
     """(lo, hi, α) per observation time: u(τ_j) ≈ (1 − α) u^lo + α u^hi (linear in time;
     α = 0 when τ_j is on the grid)."""
     levels = []
@@ -332,7 +353,7 @@ def _interpolation_levels(times: np.ndarray, dt: float, nt: int) -> list:
     return levels
 
 
-def _at_time(space, value, t: float) -> np.ndarray:
+def _at_time(space: LagrangeSpace, value: TimeFieldLike, t: float) -> np.ndarray:
     """Dof values of a constant, a callable value(x, t) or an array at time t."""
     if callable(value):
         return space.interpolate(lambda x: value(x, t))

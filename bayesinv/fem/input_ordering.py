@@ -4,13 +4,19 @@ indices) and the exact all-reduce of arrays with one contribution per entry, for
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from ..errors import InvalidArgumentError
 from . import _compat
 
+if TYPE_CHECKING:
+    from dolfinx.fem import FunctionSpace
+    from mpi4py.MPI import Comm
 
-def allreduce_exact(comm, local: np.ndarray) -> np.ndarray:
+
+def allreduce_exact(comm: Comm, local: np.ndarray) -> np.ndarray:
     """Σ over ranks of ``local`` for arrays in which each entry is non-zero on at most one rank:
     the sum is exact, hence the same bits on every rank."""
     out = np.zeros_like(local)
@@ -32,7 +38,7 @@ class InputOrdering:
         Node coordinates in input order, the same on every rank.
     """
 
-    def __init__(self, Q):
+    def __init__(self, Q: FunctionSpace) -> None:
         mesh = Q.mesh
         comm = mesh.comm
         if _compat.coordinate_element_degree(mesh) != 1:

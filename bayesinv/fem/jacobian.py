@@ -12,23 +12,40 @@ factorisation serves forward, adjoint and tangent solves.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Protocol
+
 import numpy as np
 
 from ..errors import ForwardSolveError
-from ..linalg import bind_solver
-from .solvers import PETScSolver, _PETScPattern
+from ..linalg import Factorization, _HeldFactorization, bind_solver
+from .solvers import PETScSolver, SolverProtocol, _PETScPattern
+
+if TYPE_CHECKING:
+    import scipy.sparse as sp
+    from dolfinx.fem import Form
+    from petsc4py.PETSc import Mat
 
 SYMMETRY_TOLERANCE = 1e-12
+
+
+class _PatternFactorizer(Protocol):
+    """A solver bound to one sparsity pattern (:func:`bayesinv.linalg.bind_solver`)."""
+
+    def factorize(self, data: np.ndarray) -> Factorization: ...
 
 
 class _PETScLUPattern(_PETScPattern):
     """PETSc LU on a fixed pattern, with transposed solves."""
 
-    def __init__(self, indptr, indices, n):
+    def __init__(self, indptr: np.ndarray, indices: np.ndarray, n: int) -> None:
         super().__init__(PETScSolver("preonly", "lu"), indptr, indices, n)
 
-    def solve_transpose(self, held, b):
+    def solve_transpose(self, held: Factorization, b: np.ndarray) -> np.ndarray:
+        """A⁻ᵀ b with the factorisation ``held`` made by this object's ``factorize``
+        (refactorised if a later ``factorize`` overwrote the workspace)."""
         if self._current is not held:
+            if not isinstance(held, _HeldFactorization) or held._owner is not self:
+                raise TypeError("solve_transpose needs a factorisation made by this pattern")
             self._refactor(held)
         np.copyto(self._b, b)
         self._ksp.solveTranspose(self._bvec, self._xvec)
@@ -42,26 +59,28 @@ class Factor:
 
     __slots__ = ("_held", "_lu", "symmetric")
 
-    def __init__(self, held, lu=None):
+    def __init__(self, held: Factorization, lu: _PETScLUPattern | None = None) -> None:
         self._held, self._lu = held, lu
         self.symmetric = lu is None
 
     def solve(self, b: np.ndarray) -> np.ndarray:
+        """A⁻¹ b."""
         return np.asarray(self._held(b))
 
     def solve_transpose(self, b: np.ndarray) -> np.ndarray:
+        """A⁻ᵀ b."""
         if self._lu is None:
             return np.asarray(self._held(b))
         return self._lu.solve_transpose(self._held, b)
 
 
-def _petsc_matrix(compiled_form):
+def _petsc_matrix(compiled_form: Form) -> Mat:
     import dolfinx.fem.petsc
 
     return dolfinx.fem.petsc.create_matrix(compiled_form)
 
 
-def _assemble_into(A, compiled_form):
+def _assemble_into(A: Mat, compiled_form: Form) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     import dolfinx.fem.petsc
 
     A.zeroEntries()
@@ -84,7 +103,8 @@ class JacobianBlock:
         For symmetric blocks (see :func:`bayesinv.fem.solvers.make_solver`).
     """
 
-    def __init__(self, compiled_form, free: np.ndarray, num_dofs: int, solver):
+    def __init__(self, compiled_form: Form, free: np.ndarray, num_dofs: int,
+                 solver: SolverProtocol) -> None:
         self._form = compiled_form
         self._A = _petsc_matrix(compiled_form)
         indptr, indices, _ = _assemble_into(self._A, compiled_form)
@@ -107,8 +127,8 @@ class JacobianBlock:
         pos = np.minimum(np.searchsorted(keys, tkeys), keys.shape[0] - 1)
         self._tpos = pos if np.array_equal(keys[pos], tkeys) else None
         self._solver = solver
-        self._cholesky = None
-        self._lu = None
+        self._cholesky: _PatternFactorizer | None = None
+        self._lu: _PETScLUPattern | None = None
 
     def values(self) -> np.ndarray:
         """Assemble and return the free-block values (CSR order of the fixed pattern)."""
@@ -118,12 +138,13 @@ class JacobianBlock:
         return data[self.ff_pos]
 
     @property
-    def transpose_positions(self):
+    def transpose_positions(self) -> np.ndarray | None:
         """Position of the mirror entry (j, i) of each free-block entry (i, j), or None when the
         pattern is not structurally symmetric."""
         return self._tpos
 
     def is_symmetric(self, data: np.ndarray) -> bool:
+        """Whether the free block with values ``data`` is symmetric (to round-off)."""
         if self._tpos is None:
             return False
         scale = np.abs(data).max() if data.size else 0.0
@@ -147,7 +168,7 @@ class JacobianBlock:
             self._lu = _PETScLUPattern(self.ff_indptr, self.ff_indices, self.num_free)
         return Factor(self._lu.factorize(data), self._lu)
 
-    def matrix(self):
+    def matrix(self) -> sp.csr_matrix:
         """The free block as a SciPy CSR matrix (for tests and inspection)."""
         import scipy.sparse as sp
 

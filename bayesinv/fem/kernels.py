@@ -23,13 +23,22 @@ once per signature and never raise.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numba
 import numpy as np
 
+if TYPE_CHECKING:
+    import scipy.sparse as sp
+
+#: the kernels' arguments: contiguous int64 index and float64 value arrays
+Array = np.ndarray
+
 
 @numba.njit(cache=True)
-def symmetric_fill(a0, a0_scale, t_indptr, t_indices, t_data, entries, t_scale, f, upper_pos,
-                   lower_pos, out):
+def symmetric_fill(a0: Array, a0_scale: float, t_indptr: Array, t_indices: Array,
+                   t_data: Array, entries: Array, t_scale: float, f: Array,
+                   upper_pos: Array, lower_pos: Array, out: Array) -> None:
     """For the selected upper entries e = entries[i] (those of the block being filled):
     out[upper_pos[i]] = out[lower_pos[i]] = a0_scale·a0[i] + t_scale·(T f)_e.
 
@@ -48,7 +57,8 @@ def symmetric_fill(a0, a0_scale, t_indptr, t_indices, t_data, entries, t_scale, 
 
 
 @numba.njit(cache=True)
-def symmetric_contract(rows, cols, t_indptr, t_indices, t_data, lam, u, out):
+def symmetric_contract(rows: Array, cols: Array, t_indptr: Array, t_indices: Array,
+                       t_data: Array, lam: Array, u: Array, out: Array) -> None:
     """out[k] = λᵀ T_k u = Σ_e T[e, k] (λ[r_e] u[c_e] + λ[c_e] u[r_e]) (one term if
     r_e = c_e), in one pass over the rows of T; λ, u full vectors (λ zero at Dirichlet dofs)."""
     for k in range(out.shape[0]):
@@ -63,7 +73,8 @@ def symmetric_contract(rows, cols, t_indptr, t_indices, t_data, lam, u, out):
 
 
 @numba.njit(cache=True)
-def symmetric_contract_many(rows, cols, t_indptr, t_indices, t_data, lam, u, out):
+def symmetric_contract_many(rows: Array, cols: Array, t_indptr: Array, t_indices: Array,
+                            t_data: Array, lam: Array, u: Array, out: Array) -> None:
     """out[k] = Σ_j λ_jᵀ T_k u_j for J experiments or time steps; ``lam``, ``u`` of shape
     (n, J) (the J values of each dof contiguous)."""
     nj = lam.shape[1]
@@ -85,7 +96,7 @@ def symmetric_contract_many(rows, cols, t_indptr, t_indices, t_data, lam, u, out
 
 
 @numba.njit(cache=True)
-def symmetric_matvec(rows, cols, values, x, out):
+def symmetric_matvec(rows: Array, cols: Array, values: Array, x: Array, out: Array) -> None:
     """out = S x for the symmetric matrix S given by its upper-triangle entries."""
     for i in range(out.shape[0]):
         out[i] = 0.0
@@ -99,7 +110,7 @@ def symmetric_matvec(rows, cols, values, x, out):
 
 
 @numba.njit(cache=True)
-def csr_matvec(indptr, indices, data, x, out):
+def csr_matvec(indptr: Array, indices: Array, data: Array, x: Array, out: Array) -> None:
     """out = A x for the CSR matrix A = (indptr, indices, data) and a vector x."""
     for i in range(out.shape[0]):
         s = 0.0
@@ -109,7 +120,8 @@ def csr_matvec(indptr, indices, data, x, out):
 
 
 @numba.njit(cache=True)
-def csr_matvec_sub(indptr, indices, data, x, b, out):
+def csr_matvec_sub(indptr: Array, indices: Array, data: Array, x: Array, b: Array,
+                   out: Array) -> None:
     """out = b − A x (the Dirichlet-lifted right-hand side b − A_FB(f) g in one pass)."""
     for i in range(out.shape[0]):
         s = 0.0
@@ -119,7 +131,9 @@ def csr_matvec_sub(indptr, indices, data, x, b, out):
 
 
 @numba.njit(cache=True)
-def theta_scheme_rhs(rows, cols, m_values, k_values, inv_dt, theta, u_prev, g_next, out):
+def theta_scheme_rhs(rows: Array, cols: Array, m_values: Array, k_values: Array,
+                     inv_dt: float, theta: float, u_prev: Array, g_next: Array,
+                     out: Array) -> None:
     """out = M (u_prev − ĝ)/Δt − K(f) ((1−ϑ) u_prev + ϑ ĝ) on all rows (one pass), with M and
     K(f) given by upper-triangle values: the explicit part of one θ-scheme step of
     M u̇ + K(f) u = s after lifting the next Dirichlet values ĝ (zero at the free dofs)."""
@@ -136,7 +150,7 @@ def theta_scheme_rhs(rows, cols, m_values, k_values, inv_dt, theta, u_prev, g_ne
             out[c] += m * (u_prev[r] - g_next[r]) - k * (a * u_prev[r] + theta * g_next[r])
 
 
-def csr_arrays(matrix) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def csr_arrays(matrix: sp.spmatrix | sp.sparray) -> tuple[Array, Array, Array]:
     """(indptr, indices, data) of a SciPy sparse matrix as contiguous int64/float64 arrays."""
     m = matrix.tocsr()
     m.sort_indices()

@@ -9,21 +9,25 @@ those one dimension lower), usable as ``DirichletBC(where=tag)`` and ``ds(tag)``
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
 from ..errors import InvalidArgumentError
 from . import _compat
 
+if TYPE_CHECKING:
+    from dolfinx.mesh import Mesh, MeshTags
+
 
 class MeshData(NamedTuple):
     """A mesh with its tags (either may be None)."""
 
-    mesh: object
-    cell_tags: object
-    facet_tags: object
+    mesh: Mesh
+    cell_tags: MeshTags | None
+    facet_tags: MeshTags | None
 
 
 def _gmsh_gdim(path: Path) -> int:
@@ -39,8 +43,8 @@ def _gmsh_gdim(path: Path) -> int:
     return 3 if (dim < 3 and np.abs(z).max(initial=0.0) > 0.0) else dim
 
 
-def read_mesh(path, *, mesh_name: str = "mesh", cell_tags: str | None = None,
-              facet_tags: str | None = None) -> MeshData:
+def read_mesh(path: str | os.PathLike[str], *, mesh_name: str = "mesh",
+              cell_tags: str | None = None, facet_tags: str | None = None) -> MeshData:
     """Read a mesh (and its tags) from a gmsh ``.msh`` or an XDMF ``.xdmf`` file.
 
     Parameters
@@ -55,16 +59,16 @@ def read_mesh(path, *, mesh_name: str = "mesh", cell_tags: str | None = None,
         ``(mesh, cell_tags, facet_tags)``; pass it as the ``mesh`` of a
         :class:`~bayesinv.fem.VariationalForwardMap`.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise InvalidArgumentError(f"mesh file {str(path)!r} does not exist")
-    suffix = path.suffix.lower()
+    file = Path(path)
+    if not file.is_file():
+        raise InvalidArgumentError(f"mesh file {str(file)!r} does not exist")
+    suffix = file.suffix.lower()
     if suffix == ".msh":
-        mesh, ct, ft = _compat.read_gmsh(path, _compat.COMM, _gmsh_gdim(path))
+        mesh, ct, ft = _compat.read_gmsh(file, _compat.COMM, _gmsh_gdim(file))
     elif suffix in (".xdmf", ".xmf"):
-        mesh, ct, ft = _compat.read_xdmf(path, _compat.COMM, mesh_name=mesh_name,
+        mesh, ct, ft = _compat.read_xdmf(file, _compat.COMM, mesh_name=mesh_name,
                                          cell_tags=cell_tags, facet_tags=facet_tags)
     else:
         raise InvalidArgumentError(
-            f"read_mesh reads gmsh '.msh' and XDMF '.xdmf' files, got {str(path)!r}")
+            f"read_mesh reads gmsh '.msh' and XDMF '.xdmf' files, got {str(file)!r}")
     return MeshData(mesh, ct, ft)

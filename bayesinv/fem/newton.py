@@ -15,12 +15,17 @@ so G(θ) does not depend on the order of evaluations.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .._validation import integer_at_least, positive_float
 from ..errors import ForwardSolveError
+
+if TYPE_CHECKING:
+    from .jacobian import Factor
 
 
 @dataclass(frozen=True)
@@ -32,14 +37,16 @@ class NewtonOptions:
     residual_tolerance: float = 1e-12
     max_backtracks: int = 8
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         integer_at_least("max_iterations", self.max_iterations, 1)
         positive_float("step_tolerance", self.step_tolerance)
         positive_float("residual_tolerance", self.residual_tolerance)
         integer_at_least("max_backtracks", self.max_backtracks, 0)
 
 
-def newton_solve(u, free, residual, factorize, options: NewtonOptions):
+def newton_solve(u: np.ndarray, free: np.ndarray, residual: Callable[[np.ndarray], np.ndarray],
+                 factorize: Callable[[np.ndarray], Factor], options: NewtonOptions
+                 ) -> tuple[np.ndarray, int]:
     """Newton's method from the full dof vector ``u`` (modified in place).
 
     ``residual(u)`` returns F_F(u) (free rows); ``factorize(u)`` the factorised J_FF(u).

@@ -27,12 +27,20 @@ factorisation.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Literal, TypeAlias
+
 import numpy as np
 import scipy.sparse as sp
+from numpy.typing import ArrayLike
 
 from .._validation import integer_at_least
 from ..errors import InvalidArgumentError
 from . import _dolfinx
+
+if TYPE_CHECKING:
+    from ..protocols import Seed
+    from .domain import Domain, LagrangeSpace
+    from .general_domain import MeshDomain
 
 
 class PointObservation:
@@ -45,10 +53,10 @@ class PointObservation:
 
     kind = "points"
 
-    def __init__(self, points):
+    def __init__(self, points: ArrayLike) -> None:
         self.points = np.asarray(points, dtype=float)
 
-    def matrix(self, space) -> sp.csr_matrix:
+    def matrix(self, space: LagrangeSpace) -> sp.csr_matrix:
         """O with shape (N, num_dofs); raises if a point lies outside the domain."""
         return space.evaluation_matrix(self.points)
 
@@ -61,15 +69,24 @@ class FieldObservation:
 
     kind = "field"
 
-    def matrix(self, space) -> sp.csr_matrix:
+    def matrix(self, space: LagrangeSpace) -> sp.csr_matrix:
+        """R with RᵀR = M, shape (num_cells · dofs_per_cell, num_dofs)."""
         return l2_observation_matrix(space)
 
     def __repr__(self) -> str:
         return "FieldObservation()"
 
 
-def as_observation(design, domain):
+#: an observation operator of the FE maps
+Observation: TypeAlias = "PointObservation | FieldObservation"
+#: what the ``design`` argument of the FE maps accepts: points of shape (N, dim), "field", or an
+#: observation object
+Design: TypeAlias = "ArrayLike | Literal['field'] | PointObservation | FieldObservation"
+
+
+def as_observation(design: Design, domain: Domain | MeshDomain) -> Observation:
     """An observation object from points (array) or an observation object."""
+    obs: Observation
     if isinstance(design, (PointObservation, FieldObservation)):
         obs = design
     elif isinstance(design, str):
@@ -80,12 +97,12 @@ def as_observation(design, domain):
         obs = FieldObservation()
     else:
         obs = PointObservation(domain.check_points(design, "design"))
-    if obs.kind == "points":
+    if isinstance(obs, PointObservation):  # kind "points"
         obs.points = domain.check_points(obs.points, "design")
     return obs
 
 
-def l2_observation_matrix(space) -> sp.csr_matrix:
+def l2_observation_matrix(space: LagrangeSpace) -> sp.csr_matrix:
     """R with RᵀR = M (the mass matrix of ``space``), assembled cell by cell."""
     domain = space.domain
     points, weights = _dolfinx.quadrature(domain.mesh, 2 * space.degree)
@@ -101,7 +118,8 @@ def l2_observation_matrix(space) -> sp.csr_matrix:
                          shape=(ncells * nloc, space.num_dofs))
 
 
-def node_design(domain, n: int, seed=None, *, include_boundary: bool = True) -> np.ndarray:
+def node_design(domain: Domain | MeshDomain, n: int, seed: Seed = None, *,
+                include_boundary: bool = True) -> np.ndarray:
     """n distinct mesh vertices drawn uniformly without replacement, shape (n, dim).
 
     The design of the published MATLAB codes (``randsample`` over the mesh nodes). With

@@ -14,11 +14,16 @@ does, per θ, the fill of A_FF(f), the adjoint contraction and the tangent produ
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import scipy.sparse as sp
 
 from . import kernels
-from .assembly import assemble_coefficient_tensor, csr_positions
+from .assembly import FormKind, assemble_coefficient_tensor, csr_positions
+
+if TYPE_CHECKING:
+    from .domain import LagrangeSpace
 
 
 def _indptr_from_rows(rows: np.ndarray, num_rows: int) -> np.ndarray:
@@ -46,7 +51,7 @@ class SplitPattern:
         in the A_FF value array.
     """
 
-    def __init__(self, space):
+    def __init__(self, space: LagrangeSpace) -> None:
         n = space.num_dofs
         is_free = np.ones(n, dtype=bool)
         is_free[space.boundary_dofs] = False
@@ -79,9 +84,11 @@ class SplitPattern:
 
     @property
     def nnz_ff(self) -> int:
+        """Number of entries of A_FF."""
         return self.ff_indices.shape[0]
 
     def ff_matrix(self, data_ff: np.ndarray) -> sp.csr_matrix:
+        """A_FF as a SciPy CSR matrix from its values."""
         return sp.csr_matrix((data_ff, self.ff_indices, self.ff_indptr),
                              shape=(self.num_free, self.num_free))
 
@@ -99,7 +106,8 @@ class CoefficientTensor:
     A_FF uses the subset of rows in the free × free block (``split.ff_upper``).
     """
 
-    def __init__(self, split: SplitPattern, state_space, coef_space, kind: str):
+    def __init__(self, split: SplitPattern, state_space: LagrangeSpace,
+                 coef_space: LagrangeSpace, kind: FormKind) -> None:
         tensor = assemble_coefficient_tensor(state_space.domain, state_space, coef_space, kind)
         self.split = split
         self.kind = kind
@@ -115,7 +123,8 @@ class CoefficientTensor:
         """The free × free upper values of a constant matrix given by its upper values."""
         return np.ascontiguousarray(upper[self.split.ff_upper])
 
-    def fill_ff(self, f, out, base_ff, base_scale=1.0, scale=1.0):
+    def fill_ff(self, f: np.ndarray, out: np.ndarray, base_ff: np.ndarray,
+                base_scale: float = 1.0, scale: float = 1.0) -> np.ndarray:
         """out = base_scale·base + scale·T(f), values of A_FF in CSR order (both triangles);
         ``base_ff`` holds the free × free upper values of the constant part."""
         split = self.split
@@ -123,7 +132,7 @@ class CoefficientTensor:
                                split.ff_upper_pos, split.ff_lower_pos, out)
         return out
 
-    def values(self, f, out):
+    def values(self, f: np.ndarray, out: np.ndarray) -> np.ndarray:
         """Upper-triangle values of T(f) on the full pattern."""
         kernels.csr_matvec(*self.up, f, out)
         return out

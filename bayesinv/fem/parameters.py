@@ -11,11 +11,20 @@ state mesh, ...). The link is applied to these dof values, m = Φ(z), so that
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
 import scipy.sparse as sp
+from numpy.typing import ArrayLike
 
 from ..errors import InvalidArgumentError
 from . import _compat
+
+if TYPE_CHECKING:
+    from dolfinx.fem import FunctionSpace
+    from dolfinx.mesh import Mesh
+
+    from ..links import Link
 
 #: short names of parameter spaces and their (family, degree)
 SPACES = {"P1": ("Lagrange", 1), "P2": ("Lagrange", 2), "DG0": ("DG", 0), "Q1": ("Lagrange", 1),
@@ -34,8 +43,14 @@ class ParameterBasis:
         The space whose dofs the columns hold.
     """
 
-    def __init__(self, matrix, space="P1"):
-        E = matrix.tocsr() if sp.issparse(matrix) else np.asarray(matrix, dtype=float)
+    def __init__(self, matrix: ArrayLike | sp.spmatrix | sp.sparray,
+                 space: str | FunctionSpace = "P1") -> None:
+        E: np.ndarray | sp.csr_matrix
+        if sp.issparse(matrix):
+            sparse: Any = matrix  # a SciPy sparse matrix or array (SciPy has no type stubs)
+            E = sparse.tocsr()
+        else:
+            E = np.asarray(matrix, dtype=float)
         if E.ndim != 2 or E.shape[1] < 1:
             raise InvalidArgumentError(
                 f"matrix must have shape (num_dofs, K) with K >= 1, got {E.shape}")
@@ -46,7 +61,7 @@ class ParameterBasis:
         return f"ParameterBasis({self.matrix.shape[1]} functions on {self.space!r})"
 
 
-def parameter_function_space(mesh, spec):
+def parameter_function_space(mesh: Mesh, spec: str | FunctionSpace) -> FunctionSpace:
     """The dolfinx space of m for a short name or a FunctionSpace (checked to be on ``mesh``)."""
     if isinstance(spec, str):
         if spec not in SPACES:
@@ -72,7 +87,8 @@ def parameter_function_space(mesh, spec):
 class ParameterMap:
     """θ ↦ z = E θ (or z = θ) ↦ m = Φ(z), with the chain rule for tangents and gradients."""
 
-    def __init__(self, mesh, spec, link):
+    def __init__(self, mesh: Mesh, spec: str | FunctionSpace | ParameterBasis,
+                 link: Link) -> None:
         basis = spec if isinstance(spec, ParameterBasis) else None
         self.space = parameter_function_space(mesh, basis.space if basis else spec)
         self.num_dofs = self.space.dofmap.index_map.size_local

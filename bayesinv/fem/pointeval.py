@@ -12,21 +12,30 @@ Points outside the mesh raise :class:`~bayesinv.errors.InvalidArgumentError` nam
 
 from __future__ import annotations
 
+from types import ModuleType
+from typing import TYPE_CHECKING
+
 import numpy as np
 import scipy.sparse as sp
+from numpy.typing import ArrayLike
 
 from .._validation import points_2d
 from ..errors import InvalidArgumentError
 from . import _compat
 
+if TYPE_CHECKING:
+    from basix.finite_element import FiniteElement
+    from dolfinx.fem import FunctionSpace
+    from dolfinx.mesh import Mesh
 
-def _basix():
+
+def _basix() -> ModuleType:
     import basix
 
     return basix
 
 
-def coordinate_element(mesh):
+def coordinate_element(mesh: Mesh) -> FiniteElement:
     """The basix Lagrange element of the mesh geometry (same node order as the geometry)."""
     basix = _basix()
     cell = getattr(basix.CellType, _compat.mesh_cell_type_name(mesh))
@@ -35,7 +44,7 @@ def coordinate_element(mesh):
                                 basix.LagrangeVariant.equispaced)
 
 
-def space_element(V):
+def space_element(V: FunctionSpace) -> FiniteElement:
     """The basix element of a scalar function space ``V`` (dof order of the dofmap)."""
     basix_element = _compat.basix_element(V)
     if getattr(V.element, "needs_dof_transformations", False):
@@ -45,7 +54,7 @@ def space_element(V):
     return basix_element
 
 
-def check_points(mesh, points, name: str = "points") -> np.ndarray:
+def check_points(mesh: Mesh, points: ArrayLike, name: str = "points") -> np.ndarray:
     """Points as an (n, gdim) array for this mesh."""
     pts = points_2d(name, points)
     gdim = mesh.geometry.dim
@@ -55,7 +64,8 @@ def check_points(mesh, points, name: str = "points") -> np.ndarray:
     return pts
 
 
-def locate(mesh, points, name: str = "points"):
+def locate(mesh: Mesh, points: ArrayLike, name: str = "points"
+           ) -> tuple[np.ndarray, np.ndarray]:
     """Owning cell of each point (error naming the points outside the mesh)."""
     pts = check_points(mesh, points, name)
     padded = np.zeros((pts.shape[0], 3))
@@ -71,7 +81,7 @@ def locate(mesh, points, name: str = "points"):
     return pts, cells
 
 
-def reference_coordinates(mesh, points: np.ndarray, cells: np.ndarray,
+def reference_coordinates(mesh: Mesh, points: np.ndarray, cells: np.ndarray,
                           max_iterations: int = 30) -> np.ndarray:
     """X with F_c(X) = x for each point x in cell c (Newton on the coordinate map)."""
     element = coordinate_element(mesh)
@@ -94,7 +104,8 @@ def reference_coordinates(mesh, points: np.ndarray, cells: np.ndarray,
     return X
 
 
-def evaluation_matrix(V, points, name: str = "points") -> sp.csr_matrix:
+def evaluation_matrix(V: FunctionSpace, points: ArrayLike, name: str = "points"
+                      ) -> sp.csr_matrix:
     """Sparse O of shape (num_points, num_dofs) with (O u)_i = u_h(x_i) on the space ``V``."""
     mesh = V.mesh
     pts, cells = locate(mesh, points, name)
@@ -110,7 +121,7 @@ def evaluation_matrix(V, points, name: str = "points") -> sp.csr_matrix:
                          shape=(pts.shape[0], ndofs))
 
 
-def transfer_matrix(source, target) -> sp.csr_matrix:
+def transfer_matrix(source: FunctionSpace, target: FunctionSpace) -> sp.csr_matrix:
     """E with (E θ) = the dof values on ``target`` of the function with dofs θ on ``source``
     (two dolfinx spaces, possibly on different meshes): ``source`` evaluated at the dof
     coordinates of ``target`` (the nodal interpolant for Lagrange targets, cell-midpoint values

@@ -15,13 +15,18 @@ state mesh.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import ufl
 
 from ..errors import InvalidArgumentError
 from . import _compat
 
+if TYPE_CHECKING:
+    from dolfinx.fem import Function
 
-def _with_common_quadrature(F, derived):
+
+def _with_common_quadrature(F: ufl.Form, derived: list[ufl.Form]) -> ufl.Form:
     """F with one quadrature degree on every integral (unless the user set one): the largest
     degree UFL estimates for F and its derived forms. The derivatives are then those of the
     discrete (quadrature) residual, exactly; with per-form estimates, ∂F/∂m of a term such as
@@ -41,7 +46,7 @@ def _with_common_quadrature(F, derived):
     return ufl.Form(integrals)
 
 
-def _coefficient_set(form):
+def _coefficient_set(form: ufl.Form) -> set[ufl.Coefficient]:
     return set(form.coefficients())
 
 
@@ -62,7 +67,8 @@ class ResidualForms:
         UFL signature of the residual (structure, elements; not coefficient values).
     """
 
-    def __init__(self, residual_form, u, m, v, lam, dm):
+    def __init__(self, residual_form: ufl.Form, u: Function, m: Function, v: ufl.Argument,
+                 lam: Function, dm: Function) -> None:
         F = residual_form
         if not isinstance(F, ufl.Form):
             raise InvalidArgumentError(

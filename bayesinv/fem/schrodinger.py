@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
-from .domain import Domain
-from .elliptic import EllipticForwardMap
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from .domain import Domain, FieldLike
+from .elliptic import EllipticForwardMap, Experiment
+
+if TYPE_CHECKING:
+    from ..links import Link
+    from .observation import Design
+    from .solvers import SolverSpec
 
 
 class SchrodingerMap(EllipticForwardMap):
@@ -40,8 +48,10 @@ class SchrodingerMap(EllipticForwardMap):
     high-dimensional posterior measures by Langevin-type algorithms, JEMS.
     """
 
-    def __init__(self, domain: Domain, design, *, boundary_value=1.0, link="exp", source=None,
-                 degree=1, solver=None, experiments=None):
+    def __init__(self, domain: Domain, design: Design, *, boundary_value: FieldLike = 1.0,
+                 link: str | Link = "exp", source: FieldLike | None = None, degree: int = 1,
+                 solver: SolverSpec = None, experiments: Sequence[Experiment] | None = None
+                 ) -> None:
         super().__init__(domain, design, coefficient_term="mass", base_stiffness=0.5,
                          source_scale=-1.0, source=source, boundary_value=boundary_value,
                          link=link, degree=degree, solver=solver, experiments=experiments)

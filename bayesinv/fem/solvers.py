@@ -27,6 +27,8 @@ on the distributed Jacobian, by default a parallel LU by MUMPS.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeAlias
 
 import numpy as np
 import scipy.sparse as sp
@@ -40,6 +42,21 @@ from ..linalg import (
     factorize_via_bind,
 )
 from ._dolfinx import PETSc
+
+if TYPE_CHECKING:
+    from mpi4py.MPI import Comm
+    from petsc4py.PETSc import KSP, PC, Mat, Vec
+
+
+class SolverProtocol(Protocol):
+    """A linear solver of the forward maps: ``factorize(A)`` of a SciPy sparse matrix returns
+    ``solve(b)`` (see :mod:`bayesinv.linalg`; ``bind`` is optional)."""
+
+    def factorize(self, A: sp.spmatrix) -> Factorization: ...
+
+
+#: what the ``solver=`` argument of the FE maps accepts (see :func:`make_solver`)
+SolverSpec: TypeAlias = "SolverProtocol | Literal['petsc', 'cholmod', 'superlu'] | None"
 
 _REASONS = {getattr(PETSc.KSP.ConvergedReason, name): name
             for name in dir(PETSc.KSP.ConvergedReason) if not name.startswith("_")}
@@ -74,7 +91,8 @@ class PETScSolver:
 
     def __init__(self, ksp_type: str = "preonly", pc_type: str = "cholesky", *,
                  factor_solver_type: str = "petsc", ordering: str = "nd", rtol: float = 1e-12,
-                 atol: float = 1e-50, max_it: int = 10_000, options: dict | None = None):
+                 atol: float = 1e-50, max_it: int = 10_000,
+                 options: dict[str, Any] | None = None) -> None:
         direct = ksp_type == "preonly"
         if direct and pc_type not in ("cholesky", "lu"):
             raise InvalidArgumentError(
@@ -96,7 +114,7 @@ class PETScSolver:
         return factorize_via_bind(self, A)
 
 
-def configure_ksp(ksp, config: PETScSolver, prefix: str | None = None):
+def configure_ksp(ksp: KSP, config: PETScSolver, prefix: str | None = None) -> PC:
     """Set ``config``'s KSP type, preconditioner, factorisation package and ordering (direct)
     or tolerances (Krylov) on ``ksp``, and its extra PETSc options under an options prefix of
     its own (``prefix``, default a fresh one), removed from the global database once read.
@@ -123,7 +141,8 @@ def configure_ksp(ksp, config: PETScSolver, prefix: str | None = None):
 
 
 class _PETScPattern(InPlaceFactorizer):
-    def __init__(self, config: PETScSolver, indptr, indices, n):
+    def __init__(self, config: PETScSolver, indptr: np.ndarray, indices: np.ndarray,
+                 n: int) -> None:
         self._config = config
         self._values = np.zeros(indices.shape[0])
         self._indptr = np.ascontiguousarray(indptr, dtype=PETSc.IntType)
@@ -141,7 +160,7 @@ class _PETScPattern(InPlaceFactorizer):
         self._xvec = PETSc.Vec().createWithArray(self._x, comm=comm)
         self._set_up = False
 
-    def _numeric(self, data):
+    def _numeric(self, data: np.ndarray) -> None:
         np.copyto(self._values, data)
         self._mat.stateIncrease()  # the values changed: PCSetUp redoes the numeric factorisation
         try:
@@ -153,7 +172,7 @@ class _PETScPattern(InPlaceFactorizer):
         except PETSc.Error as exc:
             raise ForwardSolveError(f"PETSc factorisation failed (error {exc.ierr})") from exc
 
-    def _solve(self, b):
+    def _solve(self, b: np.ndarray) -> np.ndarray:
         np.copyto(self._b, b)
         try:
             self._ksp.solve(self._bvec, self._xvec)
@@ -174,7 +193,8 @@ class _PETScPattern(InPlaceFactorizer):
 DEFAULT_PARALLEL_SOLVER = PETScSolver("preonly", "lu", factor_solver_type="mumps")
 
 
-def parallel_solver_config(solver, comm) -> PETScSolver:
+def parallel_solver_config(solver: PETScSolver | Literal["mumps"] | None, comm: Comm
+                           ) -> PETScSolver:
     """The PETSc configuration of a distributed map: None/"mumps" (parallel LU by MUMPS) or a
     :class:`PETScSolver`, refusing PETSc's own (serial) factorisations on several ranks."""
     if solver is None or (isinstance(solver, str) and solver == "mumps"):
@@ -196,20 +216,24 @@ class ParallelSolver:
     """A PETSc KSP on the distributed Jacobian, re-factorised when the matrix changes; made
     anew after a failure (a MUMPS factorisation that failed once fails every later solve)."""
 
-    def __init__(self, config: PETScSolver, matrix, comm, prefix: str):
+    def __init__(self, config: PETScSolver, matrix: Mat, comm: Comm, prefix: str) -> None:
         self.config, self._args = config, (matrix, comm, prefix)
-        self.ksp = None
-        self._create()
+        self.ksp: KSP = self._new_ksp()
 
-    def _create(self) -> None:
+    def _new_ksp(self) -> KSP:
         config, (matrix, comm, prefix) = self.config, self._args
-        if self.ksp is not None:
-            self.ksp.destroy()
-        ksp = self.ksp = PETSc.KSP().create(comm)
+        ksp = PETSc.KSP().create(comm)
         ksp.setOperators(matrix)
         configure_ksp(ksp, config, prefix)
+        return ksp
 
-    def solve(self, b, x, transpose: bool = False) -> None:
+    def _create(self) -> None:
+        """Replace the KSP by a new one (after a failure)."""
+        self.ksp.destroy()
+        self.ksp = self._new_ksp()
+
+    def solve(self, b: Vec, x: Vec, transpose: bool = False) -> None:
+        """x = A⁻¹ b (or A⁻ᵀ b), ghosts updated; a failure raises ForwardSolveError."""
         try:
             (self.ksp.solveTranspose if transpose else self.ksp.solve)(b, x)
         except PETSc.Error as exc:
@@ -227,10 +251,11 @@ class ParallelSolver:
 
 
 #: the named solvers of :func:`make_solver` (None means "petsc")
-SOLVERS = {"petsc": PETScSolver, "cholmod": CholmodSolver, "superlu": SuperLUSolver}
+SOLVERS: dict[str, Callable[[], SolverProtocol]] = {
+    "petsc": PETScSolver, "cholmod": CholmodSolver, "superlu": SuperLUSolver}
 
 
-def make_solver(solver=None):
+def make_solver(solver: SolverSpec = None) -> SolverProtocol:
     """The one solver factory: ``None``/``"petsc"`` (PETSc Cholesky), ``"cholmod"``,
     ``"superlu"`` (see :data:`SOLVERS`), or an object with ``factorize(A)`` (returned
     unchanged)."""

@@ -10,15 +10,22 @@ dimensions), provided they are within ``tolerance`` of it.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import scipy.sparse as sp
+from numpy.typing import ArrayLike
 
 from .._validation import one_of, positive_float
 from ..errors import InvalidArgumentError
 from .boundary import exterior_facets
 
+if TYPE_CHECKING:
+    from .domain import LagrangeSpace
 
-def _closest_on_boundary(space, points):
+
+def _closest_on_boundary(space: LagrangeSpace, points: np.ndarray
+                         ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Rows (indices, weights) of the closest point on the boundary of a P1 mesh, and the
     distance to it."""
     facets = exterior_facets(space)
@@ -41,7 +48,8 @@ def _closest_on_boundary(space, points):
     return verts[k][:, None], np.ones((points.shape[0], 1)), dist[np.arange(points.shape[0]), k]
 
 
-def interpolation_matrix(space, points, *, outside: str = "project",
+def interpolation_matrix(space: LagrangeSpace, points: ArrayLike, *,
+                         outside: str = "project",
                          tolerance: float | None = None) -> sp.csr_matrix:
     """Sparse P of shape (num_points, space.num_dofs) with (P u)_i = u_h(x_i).
 

@@ -29,10 +29,18 @@ residuals) and two assemblies; one adjoint solve per w.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import ufl
+from numpy.typing import ArrayLike
 
 from . import _compat
+
+if TYPE_CHECKING:
+    from ..protocols import Pushforward
+    from .jacobian import Factor
+    from .variational import VariationalForwardMap
 
 
 class SecondOrderForms:
@@ -43,7 +51,7 @@ class SecondOrderForms:
     linear form ∂D/∂m [q] + ∂F/∂m [q](δλ) in q ∈ Q).
     """
 
-    def __init__(self, fmap):
+    def __init__(self, fmap: VariationalForwardMap) -> None:
         import dolfinx.fem
 
         forms = fmap.forms
@@ -60,11 +68,14 @@ class SecondOrderForms:
         self.hessian = _compat.form(hessian)
 
 
-def second_order_forms(fmap) -> SecondOrderForms:
-    """The map's :class:`SecondOrderForms`, compiled once."""
-    if getattr(fmap, "_second_order_forms", None) is None:
-        fmap._second_order_forms = SecondOrderForms(fmap)
-    return fmap._second_order_forms
+def second_order_forms(fmap: VariationalForwardMap) -> SecondOrderForms:
+    """The map's :class:`SecondOrderForms`, compiled once (cached as the map's
+    ``_second_order_forms``, which the map sets to None at construction)."""
+    cache = vars(fmap)
+    forms = cache.get("_second_order_forms")
+    if forms is None:
+        forms = cache["_second_order_forms"] = SecondOrderForms(fmap)
+    return forms
 
 
 class VariationalLinearization:
@@ -75,7 +86,7 @@ class VariationalLinearization:
     state of each experiment on the first derivative request, once.
     """
 
-    def __init__(self, fmap, theta):
+    def __init__(self, fmap: VariationalForwardMap, theta: ArrayLike) -> None:
         self.fmap = fmap
         self.theta, self.z, self.m, self.states, self.factors = fmap._forward(theta)
         self.y = fmap._observe(self.states)
@@ -87,7 +98,8 @@ class VariationalLinearization:
         fmap._set_experiment(k)
         fmap._u.x.array[:] = self.states[k]
 
-    def factor(self, k: int):
+    def factor(self, k: int) -> Factor:
+        """The factorised free Jacobian block of experiment k."""
         if self.factors[k] is None:  # nonlinear: J at the converged state, made once
             self.restore(k)
             self.factors[k] = self.fmap._jacobian.factorize()
@@ -101,7 +113,8 @@ class VariationalLinearization:
         self.restore(k)
         return _compat.assemble_vector_array(fmap.forms.tangent)[fmap.free_dofs]
 
-    def jvp(self, v) -> np.ndarray:
+    def jvp(self, v: ArrayLike) -> np.ndarray:
+        """J(θ) v."""
         fmap = self.fmap
         v = fmap._check_tangent(v)
         dm = fmap._param.push(self.z, v)
@@ -135,11 +148,12 @@ class VariationalLinearization:
         fmap.counts.adjoint += K
         return lams, grad
 
-    def pullback(self, w) -> np.ndarray:
+    def pullback(self, w: ArrayLike) -> np.ndarray:
+        """J(θ)ᵀ w."""
         _, grad = self._adjoint_gradient(w)
         return self.fmap._param.pull(self.z, grad)
 
-    def curvature(self, w, gn_scale: float = 0.0):
+    def curvature(self, w: ArrayLike, gn_scale: float = 0.0) -> Pushforward:
         """v ↦ Σ_i w_i ∇²G_i(θ) v + gn_scale · Jᵀ J v (see the module docstring)."""
         fmap = self.fmap
         param, free, K = fmap._param, fmap.free_dofs, fmap.num_experiments

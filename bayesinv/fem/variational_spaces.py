@@ -8,16 +8,32 @@ Also used by :mod:`bayesinv.fem.distributed`, :mod:`bayesinv.fem.variational_tim
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from functools import cached_property
+from typing import TYPE_CHECKING, Literal, TypeAlias, cast
 
 import numpy as np
 import scipy.sparse as sp
 import ufl
+from numpy.typing import ArrayLike
 
 from ..errors import InvalidArgumentError
 from ..links import Link
 from . import _compat
 from .pointeval import evaluation_matrix
+
+if TYPE_CHECKING:
+    from dolfinx.fem import Function, FunctionSpace
+
+    from .domain import Domain, FieldLike
+    from .observation import FieldObservation, PointObservation
+
+#: a linear functional ℓ(u) of the state, returning a UFL 0-form (e.g. ``u * ufl.dx``)
+Functional: TypeAlias = Callable[["Function"], ufl.Form]
+#: what the ``observation`` argument of the variational maps accepts
+VariationalObservation: TypeAlias = (
+    "ArrayLike | Literal['field'] | PointObservation | FieldObservation | Functional"
+    " | Sequence[Functional]")
 
 
 class _Plain(Link):
@@ -25,13 +41,13 @@ class _Plain(Link):
 
     name = "none"
 
-    def __call__(self, theta):
+    def __call__(self, theta: np.ndarray) -> np.ndarray:
         return np.array(theta, dtype=float, copy=True)
 
-    def derivative(self, theta):
+    def derivative(self, theta: np.ndarray) -> np.ndarray:
         return np.ones_like(np.asarray(theta, dtype=float))
 
-    def second_derivative(self, theta):
+    def second_derivative(self, theta: np.ndarray) -> np.ndarray:
         return np.zeros_like(np.asarray(theta, dtype=float))
 
 
@@ -95,7 +111,7 @@ def _fill(function, value, what: str):
         raise InvalidArgumentError(f"{what} has non-finite values")
 
 
-def functional_rows(items, V):
+def functional_rows(items: Sequence[Functional], V: FunctionSpace) -> sp.csr_matrix:
     """Rows of the observation matrix for linear functionals ℓ_i(u) (UFL 0-forms): the
     assembled derivative ∂ℓ_i/∂u, checked to be linear in u."""
     import dolfinx.fem
@@ -117,7 +133,9 @@ def functional_rows(items, V):
     return sp.csr_matrix(np.vstack(rows))
 
 
-def observation_matrix(observation, V, domain):
+def observation_matrix(observation: VariationalObservation, V: FunctionSpace,
+                       domain: Domain | None
+                       ) -> tuple[sp.csr_matrix, str, np.ndarray | None]:
     """(O, kind, design) for the ``observation`` argument of the variational maps: the L² root R
     (RᵀR = M) for "field", the rows of linear functionals of u, or point evaluation (the
     points are the design); ``domain`` is the map's Domain or None."""
@@ -138,10 +156,12 @@ def observation_matrix(observation, V, domain):
                                  and all(callable(o) for o in observation)):
         items = [observation] if callable(observation) else list(observation)
         return functional_rows(items, V), "functionals", None
-    if isinstance(observation, PointObservation):
-        observation = observation.points
-    O = evaluation_matrix(V, observation, "observation points")
-    return O, "points", np.asarray(observation, dtype=float).reshape(O.shape[0], -1)
+    # what is left are points (sequences of functionals were handled above, which the type
+    # checker cannot tell from the all(callable(...)) test)
+    points = (observation.points if isinstance(observation, PointObservation)
+              else cast("ArrayLike", observation))
+    O = evaluation_matrix(V, points, "observation points")
+    return O, "points", np.asarray(points, dtype=float).reshape(O.shape[0], -1)
 
 
 def _assemble(V, integrand) -> sp.csr_matrix:
@@ -156,7 +176,7 @@ class DofSpace:
     ``interior_dofs`` and UFL-assembled ``mass_matrix``/``stiffness_matrix`` (what the SPDE
     and kernel priors need), on any cell type."""
 
-    def __init__(self, V):
+    def __init__(self, V: FunctionSpace) -> None:
         self.function_space = V
         gdim = V.mesh.geometry.dim
         self.coordinates = V.tabulate_dof_coordinates()[:, :gdim].copy()
@@ -164,7 +184,7 @@ class DofSpace:
         self.degree = int(_compat.basix_element(V).degree)
         self.cell_dofs = np.asarray(_compat.cell_dofs(V), dtype=np.int64)
 
-    def interpolate(self, fn) -> np.ndarray:
+    def interpolate(self, fn: FieldLike) -> np.ndarray:
         """Dof values of ``fn``: a constant, a callable fn(x) (x of shape (gdim, n), evaluated
         at the dof coordinates: the nodal interpolant for Lagrange spaces, cell midpoints for
         DG0) or an array of values."""

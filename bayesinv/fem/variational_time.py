@@ -23,9 +23,13 @@ References: Thomée (2006), *Galerkin finite element methods for parabolic probl
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Literal
+
 import numpy as np
 import scipy.sparse as sp
 import ufl
+from numpy.typing import ArrayLike
 
 from .._validation import integer_at_least, one_of, positive_float
 from ..errors import ForwardSolveError, InvalidArgumentError
@@ -35,6 +39,15 @@ from . import _compat
 from .assembly import csr_positions
 from .heat import SCHEMES
 from .variational import VariationalForwardMap
+
+if TYPE_CHECKING:
+    from dolfinx.mesh import Mesh
+
+    from ..protocols import Pullback, Pushforward
+    from .domain import Domain, FieldLike, LagrangeSpace
+    from .general_domain import MeshDomain
+    from .meshes import MeshData
+    from .variational_spaces import DofSpace, VariationalObservation
 
 
 class VariationalEvolutionMap(ForwardMap):
@@ -60,9 +73,14 @@ class VariationalEvolutionMap(ForwardMap):
         ``facet_tags`` as for :class:`~bayesinv.fem.VariationalForwardMap`.
     """
 
-    def __init__(self, residual, mesh, observation, *, final_time: float, num_steps: int,
-                 observation_times=None, scheme: str = "backward_euler", initial_value=0.0,
-                 mass=None, **kwargs):
+    def __init__(self, residual: Callable[..., ufl.Form],
+                 mesh: Domain | MeshData | MeshDomain | Mesh,
+                 observation: VariationalObservation, *, final_time: float, num_steps: int,
+                 observation_times: ArrayLike | None = None,
+                 scheme: Literal["backward_euler", "crank_nicolson"] = "backward_euler",
+                 initial_value: FieldLike = 0.0,
+                 mass: Callable[[ufl.Argument, ufl.Argument], ufl.Form] | None = None,
+                 **kwargs: Any) -> None:
         super().__init__()
         if "experiments" in kwargs or "newton" in kwargs:
             raise InvalidArgumentError(
@@ -161,7 +179,7 @@ class VariationalEvolutionMap(ForwardMap):
         full[:, self.free_dofs] = U[self._obs_steps]
         return (full @ self.observation_matrix.T).ravel()
 
-    def solve_state(self, theta) -> np.ndarray:
+    def solve_state(self, theta: ArrayLike) -> np.ndarray:
         """All time levels of u (full dof vectors), shape (num_steps + 1, num_dofs)."""
         _, _, _, factor, Bmat, b = self._operators(theta)
         U = self._trajectory(factor, Bmat, b)
@@ -170,7 +188,7 @@ class VariationalEvolutionMap(ForwardMap):
         full[:, self.free_dofs] = U
         return full
 
-    def __call__(self, theta):
+    def __call__(self, theta: ArrayLike) -> np.ndarray:
         _, _, _, factor, Bmat, b = self._operators(theta)
         U = self._trajectory(factor, Bmat, b)
         self.counts.forward += 1
@@ -202,7 +220,8 @@ class VariationalEvolutionMap(ForwardMap):
         inner._u.x.array[:] = u
         return _compat.assemble_vector_array(inner.forms.tangent)[self.free_dofs]
 
-    def linearize(self, theta):
+    def linearize(self, theta: ArrayLike) -> tuple[np.ndarray, Pushforward, Pullback]:
+        """G(θ), v ↦ J(θ) v and w ↦ J(θ)ᵀ w sharing one factorisation."""
         theta, z, m, factor, Bmat, b = self._operators(theta)
         U = self._trajectory(factor, Bmat, b)
         self.counts.forward += 1
@@ -245,5 +264,6 @@ class VariationalEvolutionMap(ForwardMap):
                            self.observation_times)
 
     @property
-    def parameter_space(self):
+    def parameter_space(self) -> LagrangeSpace | DofSpace:
+        """The stationary map's parameter space (where θ lives)."""
         return self.stationary.parameter_space

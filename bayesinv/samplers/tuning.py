@@ -63,7 +63,7 @@ def gauss_newton_max_eigenvalue(posterior: Posterior, xi: ArrayLike, *, iteratio
         hu = u + B.rmatvec(B.matvec(u)) / B.sigma2
         hv = hu if Rt is None else Rt(hu)
         lam = float(v @ hv)
-        v = hv
+        v = np.asarray(hv, dtype=float)
     return lam
 
 
