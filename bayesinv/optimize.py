@@ -63,7 +63,7 @@ def find_map(posterior: Posterior | WhitenedPosterior, x0: ArrayLike | None = No
 
     def objective(xi):
         ev = target.evaluate(xi, grad=True)
-        if ev.failure is not None:
+        if ev.failure is not None or ev.grad is None:
             return np.inf, np.zeros_like(xi)
         return -ev.logdensity, -ev.grad
 
@@ -108,7 +108,7 @@ def _newton_cg(posterior, target, x0, maxiter, gtol) -> MAPResult:
 
     def objective(xi):
         ev = target.evaluate(xi, grad=True)
-        if ev.failure is not None:
+        if ev.failure is not None or ev.grad is None:
             return np.inf, np.zeros_like(xi)
         return -ev.logdensity, -ev.grad
 

@@ -37,7 +37,7 @@ Hinze, Pinnau, Ulbrich & Ulbrich (2009), *Optimization with PDE constraints*, §
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import ufl
@@ -65,6 +65,9 @@ from .variational_spaces import (
     _state_space,
     observation_matrix,
 )
+
+if TYPE_CHECKING:
+    from .affine_probe import AffineOperator
 
 
 class VariationalForwardMap(ForwardMap):
@@ -233,7 +236,7 @@ class VariationalForwardMap(ForwardMap):
         theta = self._check_theta(theta)
         z, m = self._set_parameter(theta)
         if self._affine is not None:
-            return self._forward_affine(theta, z, m)
+            return self._forward_affine(self._affine, theta, z, m)
         states, factors = [], []
         shared = None
         for k in range(self.num_experiments):
@@ -257,8 +260,9 @@ class VariationalForwardMap(ForwardMap):
         self.counts.forward += self.num_experiments
         return theta, z, m, np.array(states), factors
 
-    def _forward_affine(self, theta, z, m):
-        aff, free = self._affine, self.free_dofs
+    def _forward_affine(self, aff: AffineOperator, theta: np.ndarray, z: np.ndarray, m: Any
+                        ) -> tuple[Any, ...]:
+        free = self.free_dofs
         factor = self._jacobian.factorize_values(aff.ff_values(m), aff.symmetric)
         states = aff.starts.copy()
         for k in range(self.num_experiments):
