@@ -26,6 +26,9 @@ extensions = [
 napoleon_google_docstring = False
 napoleon_numpy_docstring = True
 napoleon_use_rtype = False
+# types become :class: references before Sphinx sees them, so that words of a shape
+# ("ndarray, shape (n, dim)") are not looked up as attributes of some class
+napoleon_preprocess_types = True
 autodoc_member_order = "bysource"
 autodoc_typehints = "none"          # the docstrings state the types
 autodoc_default_options = {"members": True, "show-inheritance": False}

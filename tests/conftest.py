@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import re
+import sys
 import zlib
 from pathlib import Path
 
@@ -39,12 +40,18 @@ def rng(request, stat_seed):
 @pytest.fixture
 def load_script():
     """Import a script of the repository (``load_script("examples/e1_bvm.py")``) as a module,
-    so that a test can call its ``main(argv)``."""
+    so that a test can call its ``main(argv)``. The scripts put their own folder on
+    ``sys.path`` (for ``_common`` / ``_cli``); it is taken off again after the import, so that
+    later tests, and the processes they spawn, do not import a script as a module."""
     def load(relative_path: str):
         path = ROOT / relative_path
         spec = importlib.util.spec_from_file_location(path.stem, path)
         module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
+        saved = list(sys.path)
+        try:
+            spec.loader.exec_module(module)
+        finally:
+            sys.path[:] = saved
         return module
     return load
 

@@ -59,15 +59,15 @@ def test_variational_map_benchmark_quick(tmp_path, load_script):
 @pytest.mark.fem
 @pytest.mark.mpi
 def test_distributed_benchmark_quick(tmp_path, load_script):
-    rows = load_script("benchmarks/distributed.py").main(["--quick", "--output", str(tmp_path)])
-    saved = json.loads((tmp_path / "distributed.json").read_text())
+    rows = load_script("benchmarks/distributed_map.py").main(["--quick", "--output", str(tmp_path)])
+    saved = json.loads((tmp_path / "distributed_map.json").read_text())
     assert [(r["solver"], r["ranks"]) for r in saved["rows"][:4]] == [
         ("mumps", 1), ("mumps", 2), ("cg+hypre", 1), ("cg+hypre", 2)]
     # the same gradient on 1 and 2 ranks, direct and iterative (CG rtol 1e-10)
     norms = np.array([r["grad_norm"] for r in rows[:4]])
     np.testing.assert_allclose(norms, norms[0], rtol=1e-7)
     assert all(len(r["max_rss_mb"]) == r["ranks"] for r in rows)
-    assert "| mumps | 2 |" in (tmp_path / "distributed.md").read_text()
+    assert "| mumps | 2 |" in (tmp_path / "distributed_map.md").read_text()
 
 
 @pytest.mark.fem
